@@ -1,0 +1,141 @@
+//! From a formula and data to the arrays a model needs: the response, the
+//! fixed-effects matrix X (R's contrasts and full-rank rules) and the
+//! random-effects terms (lme4's order), plus everything learned on the way so
+//! that new data can be put through the same steps (`predict`).
+
+pub mod contrasts;
+pub mod model_matrix;
+pub mod random;
+pub mod variable;
+
+pub use contrasts::Contrasts;
+pub use model_matrix::{ModelMatrix, VariableTable};
+pub use random::{GroupSpec, ReTerm};
+pub use variable::{Basis, FactorSource, VarSpec, Values};
+
+use crate::data::{Column, DataFrame};
+use crate::error::{Error, Result};
+use crate::formula::{Expr, ExprKind, ModelFormula};
+use crate::linalg;
+
+/// The arrays of a model on the rows of a data set.
+#[derive(Debug, Clone)]
+pub struct Design {
+    pub x: ModelMatrix,
+    /// Random-effects terms in lme4's order (most levels first).
+    pub terms: Vec<ReTerm>,
+    pub offset: Option<Vec<f64>>,
+}
+
+/// Everything learned from the fitting data.
+#[derive(Debug, Clone)]
+pub struct DesignSpec {
+    pub formula: ModelFormula,
+    pub vars: Vec<VarSpec>,
+    /// One per formula bar, in formula order.
+    pub groups: Vec<GroupSpec>,
+    /// Formula bars in lme4's term order.
+    pub bar_order: Vec<usize>,
+    /// Columns of the full X kept after dropping linearly dependent ones.
+    pub fixed_keep: Vec<usize>,
+    /// Names of the columns dropped for rank deficiency.
+    pub fixed_dropped: Vec<String>,
+}
+
+/// R's tolerance for rank deficiency in X (lme4's `chkRank.drop.cols`).
+const RANK_TOL: f64 = 1e-7;
+
+impl DesignSpec {
+    /// Learn the design from the fitting data and build its arrays.
+    pub fn learn(formula: ModelFormula, data: &DataFrame, contrasts: &[(String, Contrasts)]) -> Result<(DesignSpec, Design)> {
+        if data.nrows() == 0 {
+            return Err(Error::Data("the data have no rows (after dropping rows with missing values)".into()));
+        }
+        let vars = formula
+            .variables
+            .iter()
+            .map(|v| VarSpec::learn(&v.expr, data, contrasts))
+            .collect::<Result<Vec<_>>>()?;
+        let groups = formula.bars.iter().map(|b| GroupSpec::learn(b, data)).collect::<Result<Vec<_>>>()?;
+        // lme4 orders terms by decreasing number of levels, ties in formula order.
+        let mut bar_order: Vec<usize> = (0..formula.bars.len()).collect();
+        bar_order.sort_by_key(|&i| std::cmp::Reverse(groups[i].levels.len()));
+        let mut spec = DesignSpec { formula, vars, groups, bar_order, fixed_keep: vec![], fixed_dropped: vec![] };
+        let values = spec.values(data)?;
+        let full_x = spec.full_fixed_matrix(&values, data.nrows())?;
+        spec.fixed_keep = linalg::independent_columns(&full_x.values, full_x.nrows, full_x.ncols(), RANK_TOL);
+        spec.fixed_dropped = (0..full_x.ncols()).filter(|j| !spec.fixed_keep.contains(j)).map(|j| full_x.names[j].clone()).collect();
+        let x = full_x.select(&spec.fixed_keep);
+        let terms = spec.re_terms_with(&values, data)?;
+        for t in &terms {
+            random::check_term(t, data.nrows())?;
+        }
+        let offset = spec.offset(data)?;
+        Ok((spec, Design { x, terms, offset }))
+    }
+
+    /// The arrays for (new) data, with the fitted levels and coefficients.
+    pub fn apply(&self, data: &DataFrame) -> Result<Design> {
+        let values = self.values(data)?;
+        let x = self.full_fixed_matrix(&values, data.nrows())?.select(&self.fixed_keep);
+        let terms = self.re_terms_with(&values, data)?;
+        Ok(Design { x, terms, offset: self.offset(data)? })
+    }
+
+    fn values(&self, data: &DataFrame) -> Result<Vec<Values>> {
+        self.vars.iter().map(|v| v.apply(data)).collect()
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.formula.variables.iter().map(|v| v.name.clone()).collect()
+    }
+
+    fn full_fixed_matrix(&self, values: &[Values], n: usize) -> Result<ModelMatrix> {
+        let names = self.names();
+        let table = VariableTable { specs: &self.vars, values, names: &names };
+        model_matrix::model_matrix(&self.formula.fixed, &table, n)
+    }
+
+    fn re_terms_with(&self, values: &[Values], data: &DataFrame) -> Result<Vec<ReTerm>> {
+        let names = self.names();
+        let table = VariableTable { specs: &self.vars, values, names: &names };
+        self.bar_order
+            .iter()
+            .map(|&b| random::re_term(&self.formula.bars[b], &self.groups[b], &table, data))
+            .collect()
+    }
+
+    /// The sum of the formula's `offset(...)` terms, if any.
+    pub fn offset(&self, data: &DataFrame) -> Result<Option<Vec<f64>>> {
+        let mut total: Option<Vec<f64>> = None;
+        for e in &self.formula.offsets {
+            let v = variable::eval_numeric(e, data)?;
+            total = Some(match total {
+                None => v,
+                Some(t) => t.iter().zip(&v).map(|(a, b)| a + b).collect(),
+            });
+        }
+        Ok(total)
+    }
+
+    /// The numeric response of a linear model.
+    pub fn numeric_response(&self, data: &DataFrame) -> Result<Vec<f64>> {
+        let Some(r) = &self.formula.response else {
+            return Err(Error::formula(&self.formula.source, 0, "the formula has no response before '~'"));
+        };
+        if let ExprKind::Name(col) = &r.kind {
+            if let Column::Factor(_) = data.get(col)? {
+                return Err(Error::column(col, "the response is categorical; a linear mixed model needs a numeric response"));
+            }
+        }
+        let y = variable::eval_numeric(r, data)?;
+        if let Some(i) = y.iter().position(|v| !v.is_finite()) {
+            return Err(Error::column(&r.deparse(), format!("the response is not finite at row {i} ({})", y[i])));
+        }
+        Ok(y)
+    }
+
+    pub fn response_expr(&self) -> Option<&Expr> {
+        self.formula.response.as_ref()
+    }
+}

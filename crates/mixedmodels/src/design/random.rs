@@ -1,0 +1,184 @@
+//! Random-effects terms `(lhs | g)`: the grouping factor (an interaction of
+//! factors for `a:b`) and the per-row columns of `lhs`, as lme4's `mkReTrms`.
+
+use super::model_matrix::{model_matrix, VariableTable};
+use super::variable::{VarSpec, Values};
+use crate::data::{DataFrame, MISSING};
+use crate::error::{Error, Result};
+use crate::formula::Bar;
+
+/// One random-effects term on the rows of a data set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReTerm {
+    /// lme4's name of the grouping factor: `Subject`, `cask:batch`.
+    pub group: String,
+    pub levels: Vec<String>,
+    /// The level of each row (`MISSING` for a level unseen in fitting, in new data).
+    pub refs: Vec<u32>,
+    /// Names of the term's columns: `(Intercept)`, `Days`.
+    pub cnames: Vec<String>,
+    /// The term's model matrix, row-major: `q()` values a row.
+    pub z: Vec<f64>,
+}
+
+impl ReTerm {
+    /// Number of columns (random effects per level).
+    pub fn q(&self) -> usize {
+        self.cnames.len()
+    }
+
+    pub fn nlevels(&self) -> usize {
+        self.levels.len()
+    }
+
+    pub fn nrows(&self) -> usize {
+        self.refs.len()
+    }
+
+    pub fn z_row(&self, i: usize) -> &[f64] {
+        let q = self.q();
+        &self.z[i * q..(i + 1) * q]
+    }
+}
+
+/// What a grouping factor learned from the fitting data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSpec {
+    pub parts: Vec<VarSpec>,
+    pub levels: Vec<String>,
+}
+
+impl GroupSpec {
+    /// Learn the levels of the interaction of the bar's grouping expressions:
+    /// the combinations present, ordered by the first factor's levels, then the
+    /// second's (R's `a:b` on factors, with unused levels dropped).
+    pub fn learn(bar: &Bar, data: &DataFrame) -> Result<GroupSpec> {
+        let parts = bar
+            .group
+            .iter()
+            .map(|e| {
+                let spec = VarSpec::learn(e, data, &[])?;
+                Ok(match spec {
+                    VarSpec::Factor { .. } => spec,
+                    // A grouping variable is always a factor, whatever its type.
+                    _ => VarSpec::learn(&wrap_factor(e), data, &[])?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let part_levels: Vec<&Vec<String>> = parts
+            .iter()
+            .map(|p| match p {
+                VarSpec::Factor { levels, .. } => levels,
+                _ => unreachable!(),
+            })
+            .collect();
+        let combined = combine_codes(&parts, &part_levels, data)?;
+        let mut present: Vec<u64> = combined.iter().copied().filter(|c| *c != u64::MAX).collect();
+        present.sort_unstable();
+        present.dedup();
+        let levels = present.iter().map(|&c| combined_label(c, &part_levels)).collect();
+        Ok(GroupSpec { parts, levels })
+    }
+
+    /// The level of each row of `data` (`MISSING` where the combination was not seen in fitting).
+    pub fn refs(&self, data: &DataFrame) -> Result<Vec<u32>> {
+        let part_levels: Vec<&Vec<String>> = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                VarSpec::Factor { levels, .. } => levels,
+                _ => unreachable!(),
+            })
+            .collect();
+        let combined = combine_codes(&self.parts, &part_levels, data)?;
+        let labels: Vec<String> = self.levels.clone();
+        let mut index: std::collections::HashMap<&str, u32> = std::collections::HashMap::with_capacity(labels.len());
+        for (i, l) in labels.iter().enumerate() {
+            index.insert(l.as_str(), i as u32);
+        }
+        if part_levels.len() == 1 {
+            // Single factor: learned levels are a subset in order; map codes directly.
+            let map: Vec<u32> = part_levels[0].iter().map(|l| index.get(l.as_str()).copied().unwrap_or(MISSING)).collect();
+            return Ok(combined.iter().map(|&c| if c == u64::MAX { MISSING } else { map[c as usize] }).collect());
+        }
+        let mut cache: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+        Ok(combined
+            .iter()
+            .map(|&c| {
+                if c == u64::MAX {
+                    return MISSING;
+                }
+                *cache.entry(c).or_insert_with(|| index.get(combined_label(c, &part_levels).as_str()).copied().unwrap_or(MISSING))
+            })
+            .collect())
+    }
+}
+
+fn wrap_factor(e: &crate::formula::Expr) -> crate::formula::Expr {
+    use crate::formula::{Arg, Expr, ExprKind};
+    Expr::new(ExprKind::Call { func: "factor".into(), args: vec![Arg { name: None, value: e.clone() }] }, e.pos)
+}
+
+/// Mixed-radix code of each row's level combination (first part slowest); `u64::MAX` if missing.
+fn combine_codes(parts: &[VarSpec], part_levels: &[&Vec<String>], data: &DataFrame) -> Result<Vec<u64>> {
+    let mut combined = vec![0u64; data.nrows()];
+    for (p, levels) in parts.iter().zip(part_levels) {
+        let Values::Factor { codes } = p.apply(data)? else { unreachable!() };
+        let k = levels.len() as u64;
+        for (c, &code) in combined.iter_mut().zip(&codes) {
+            *c = if *c == u64::MAX || code == MISSING { u64::MAX } else { *c * k + code as u64 };
+        }
+    }
+    Ok(combined)
+}
+
+fn combined_label(mut code: u64, part_levels: &[&Vec<String>]) -> String {
+    let mut parts = Vec::with_capacity(part_levels.len());
+    for levels in part_levels.iter().rev() {
+        let k = levels.len() as u64;
+        parts.push(levels[(code % k) as usize].as_str());
+        code /= k;
+    }
+    parts.reverse();
+    parts.join(":")
+}
+
+/// Build a term's rows from its learned grouping factor and lhs variables.
+pub fn re_term(bar: &Bar, group: &GroupSpec, vars: &VariableTable, data: &DataFrame) -> Result<ReTerm> {
+    let n = data.nrows();
+    let mm = model_matrix(&bar.lhs, vars, n)?;
+    let q = mm.ncols();
+    let mut z = vec![0.0; n * q];
+    for j in 0..q {
+        for (i, v) in mm.column(j).iter().enumerate() {
+            z[i * q + j] = *v;
+        }
+    }
+    Ok(ReTerm { group: bar.group_name.clone(), levels: group.levels.clone(), refs: group.refs(data)?, cnames: mm.names, z })
+}
+
+/// lme4's checks on a fitted term: at least two levels, fewer levels than rows,
+/// fewer random effects than rows.
+pub fn check_term(t: &ReTerm, nobs: usize) -> Result<()> {
+    let l = t.nlevels();
+    if l < 2 {
+        return Err(Error::column(&t.group, format!("a grouping factor needs more than one level; '{}' has {l}", t.group)));
+    }
+    if l >= nobs {
+        return Err(Error::column(
+            &t.group,
+            format!("the grouping factor '{}' has {l} levels for {nobs} observations: it must have fewer levels than observations", t.group),
+        ));
+    }
+    if l * t.q() >= nobs && t.q() > 1 {
+        return Err(Error::column(
+            &t.group,
+            format!(
+                "the term for '{}' has {} random effects for {nobs} observations: the random-effects parameters and the residual variance are not identifiable",
+                t.group,
+                l * t.q()
+            ),
+        ));
+    }
+    Ok(())
+}

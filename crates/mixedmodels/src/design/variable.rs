@@ -1,0 +1,445 @@
+//! Variables of a formula evaluated on data. Each variable is first *learned*
+//! from the data the model is fitted on (factor levels, polynomial
+//! coefficients, centring), then *applied* to that data or to new data with
+//! the same learned state, as R's `makepredictcall` arranges for `predict`.
+
+use super::contrasts::{orthonormal_polynomials, Contrasts};
+use crate::data::{Column, DataFrame, Factor, MISSING};
+use crate::error::{Error, Result};
+use crate::formula::{Arg, Expr, ExprKind};
+
+/// A variable with everything learned from the fitting data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VarSpec {
+    /// One numeric column (a data column or arithmetic on columns).
+    Numeric { expr: Expr },
+    /// Several numeric columns derived from one expression (`poly`, `scale`).
+    Basis { expr: Expr, basis: Basis, suffixes: Vec<String> },
+    /// A categorical variable with its levels and contrast coding.
+    Factor { source: FactorSource, levels: Vec<String>, contrasts: Contrasts },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Basis {
+    /// R's `poly(x, degree)`: three-term recurrence coefficients (`alpha`,
+    /// `norm2`, as `attr(, "coefs")`).
+    Orthogonal { alpha: Vec<f64>, norm2: Vec<f64> },
+    Raw { degree: usize },
+    /// R's `scale(x)`: (x - center) / scale.
+    Scale { center: f64, scale: f64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FactorSource {
+    /// A factor (or string) column, read by its labels.
+    Column(String),
+    /// Numbers made a factor (`factor(x)`), read by their R print form.
+    Numbers(Expr),
+    /// A comparison: levels `FALSE`, `TRUE`.
+    Logical(Expr),
+}
+
+/// Values of a variable on some rows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    /// One or more numeric columns with their name suffixes (`""` for a plain column).
+    Numeric { columns: Vec<Vec<f64>>, suffixes: Vec<String> },
+    /// Level codes into the learned levels; `MISSING` marks a level unseen in fitting.
+    Factor { codes: Vec<u32> },
+}
+
+/// Per-variable options from the user: contrasts by variable or column name.
+pub type ContrastOverrides = [(String, Contrasts)];
+
+impl VarSpec {
+    pub fn learn(expr: &Expr, data: &DataFrame, overrides: &ContrastOverrides) -> Result<VarSpec> {
+        let name = expr.deparse();
+        let user = overrides.iter().find(|(n, _)| *n == name).map(|(_, c)| c.clone());
+        let mut spec = learn_inner(expr, data, &name)?;
+        if let (VarSpec::Factor { contrasts, .. }, Some(c)) = (&mut spec, user) {
+            *contrasts = c;
+        }
+        Ok(spec)
+    }
+
+    pub fn is_factor(&self) -> bool {
+        matches!(self, VarSpec::Factor { .. })
+    }
+
+    pub fn apply(&self, data: &DataFrame) -> Result<Values> {
+        match self {
+            VarSpec::Numeric { expr } => Ok(Values::Numeric { columns: vec![eval_numeric(expr, data)?], suffixes: vec![String::new()] }),
+            VarSpec::Basis { expr, basis, suffixes } => {
+                let x = eval_numeric(expr, data)?;
+                Ok(Values::Numeric { columns: basis.evaluate(&x), suffixes: suffixes.clone() })
+            }
+            VarSpec::Factor { source, levels, .. } => {
+                let (labels_codes, labels) = source.labels(data)?;
+                // Map the data's level labels onto the learned levels.
+                let map: Vec<u32> = labels
+                    .iter()
+                    .map(|l| levels.iter().position(|x| x == l).map_or(MISSING, |i| i as u32))
+                    .collect();
+                let codes = labels_codes.iter().map(|&c| if c == MISSING { MISSING } else { map[c as usize] }).collect();
+                Ok(Values::Factor { codes })
+            }
+        }
+    }
+}
+
+impl Basis {
+    fn evaluate(&self, x: &[f64]) -> Vec<Vec<f64>> {
+        match self {
+            Basis::Orthogonal { alpha, norm2 } => {
+                // R's predict.poly: P_0 = 1, P_1 = x - a_1,
+                // P_{i+1} = (x - a_{i+1}) P_i - (n2_{i+1} / n2_i) P_{i-1}; column i - 1 is P_i / sqrt(n2_i), with n2_i = norm2[i + 1].
+                let degree = alpha.len();
+                let mut p_prev = vec![1.0; x.len()];
+                let mut p: Vec<f64> = x.iter().map(|v| v - alpha[0]).collect();
+                let mut cols = vec![p.clone()];
+                for i in 1..degree {
+                    let ratio = norm2[i + 1] / norm2[i];
+                    let next: Vec<f64> = (0..x.len()).map(|r| (x[r] - alpha[i]) * p[r] - ratio * p_prev[r]).collect();
+                    p_prev = std::mem::replace(&mut p, next);
+                    cols.push(p.clone());
+                }
+                for (i, c) in cols.iter_mut().enumerate() {
+                    let s = norm2[i + 2].sqrt();
+                    c.iter_mut().for_each(|v| *v /= s);
+                }
+                cols
+            }
+            Basis::Raw { degree } => (1..=*degree).map(|d| x.iter().map(|v| v.powi(d as i32)).collect()).collect(),
+            Basis::Scale { center, scale } => vec![x.iter().map(|v| (v - center) / scale).collect()],
+        }
+    }
+}
+
+impl FactorSource {
+    /// Codes and the level labels they index, from the data.
+    fn labels(&self, data: &DataFrame) -> Result<(Vec<u32>, Vec<String>)> {
+        match self {
+            FactorSource::Column(name) => match data.get(name)? {
+                Column::Factor(f) => Ok((f.codes.clone(), f.levels.clone())),
+                Column::Numeric(v) => {
+                    let f = Factor::from_numbers(v);
+                    Ok((f.codes, f.levels))
+                }
+            },
+            FactorSource::Numbers(e) => {
+                let f = Factor::from_numbers(&eval_numeric(e, data)?);
+                Ok((f.codes, f.levels))
+            }
+            FactorSource::Logical(e) => {
+                let v = eval_numeric(e, data)?;
+                let codes = v.iter().map(|x| if x.is_nan() { MISSING } else if *x != 0.0 { 1 } else { 0 }).collect();
+                Ok((codes, vec!["FALSE".into(), "TRUE".into()]))
+            }
+        }
+    }
+}
+
+fn learn_inner(expr: &Expr, data: &DataFrame, name: &str) -> Result<VarSpec> {
+    match &expr.kind {
+        ExprKind::Name(col) => match data.get(col)? {
+            Column::Numeric(_) => Ok(VarSpec::Numeric { expr: expr.clone() }),
+            Column::Factor(f) => Ok(factor_spec(FactorSource::Column(col.clone()), f.clone())),
+        },
+        ExprKind::Paren(inner) => learn_inner(inner, data, name),
+        ExprKind::Call { func, args } => learn_call(expr, func, args, data, name),
+        _ if is_comparison(expr) => learn_logical(expr, data),
+        _ => Ok(VarSpec::Numeric { expr: expr.clone() }),
+    }
+}
+
+fn factor_spec(source: FactorSource, f: Factor) -> VarSpec {
+    let f = f.drop_unused();
+    let contrasts = if f.ordered { Contrasts::Poly } else { Contrasts::Treatment };
+    VarSpec::Factor { source, levels: f.levels, contrasts }
+}
+
+fn learn_logical(expr: &Expr, data: &DataFrame) -> Result<VarSpec> {
+    let source = FactorSource::Logical(expr.clone());
+    let (codes, levels) = source.labels(data)?;
+    Ok(factor_spec(source, Factor::new(codes, levels)))
+}
+
+fn learn_call(expr: &Expr, func: &str, args: &[Arg], data: &DataFrame, name: &str) -> Result<VarSpec> {
+    let arg0 = || {
+        args.first()
+            .map(|a| &a.value)
+            .ok_or_else(|| Error::column(name, format!("{func}() needs an argument")))
+    };
+    match func {
+        "factor" | "as.factor" | "ordered" | "as.ordered" => {
+            let mut spec = learn_factor_of(arg0()?, data, name)?;
+            if func.contains("ordered") {
+                if let VarSpec::Factor { contrasts, .. } = &mut spec {
+                    *contrasts = Contrasts::Poly;
+                }
+            }
+            Ok(spec)
+        }
+        "relevel" => {
+            let spec = learn_factor_of(arg0()?, data, name)?;
+            let reference = args
+                .iter()
+                .skip(1)
+                .find(|a| a.name.as_deref().is_none_or(|n| n == "ref"))
+                .ok_or_else(|| Error::column(name, "relevel() needs ref = \"level\""))?;
+            let ref_label = match &reference.value.kind {
+                ExprKind::Str(s) => s.clone(),
+                ExprKind::Number(v) => crate::formula::format_r_number(*v),
+                _ => return Err(Error::column(name, "relevel(): ref must be a level name in quotes")),
+            };
+            let VarSpec::Factor { source, mut levels, contrasts } = spec else { unreachable!() };
+            let Some(pos) = levels.iter().position(|l| *l == ref_label) else {
+                return Err(Error::column(name, format!("relevel(): '{ref_label}' is not a level (levels: {})", levels.join(", "))));
+            };
+            let r = levels.remove(pos);
+            levels.insert(0, r);
+            Ok(VarSpec::Factor { source, levels, contrasts })
+        }
+        "C" => {
+            let VarSpec::Factor { source, levels, .. } = learn_factor_of(arg0()?, data, name)? else { unreachable!() };
+            let kind = args.get(1).ok_or_else(|| Error::column(name, "C() needs a contrast, as in C(f, sum)"))?;
+            let label = match &kind.value.kind {
+                ExprKind::Name(n) | ExprKind::Str(n) => n.clone(),
+                _ => String::new(),
+            };
+            let contrasts = Contrasts::parse(&label).ok_or_else(|| {
+                Error::column(name, format!("unknown contrast '{label}' (use treatment, sum, helmert or poly)"))
+            })?;
+            Ok(VarSpec::Factor { source, levels, contrasts })
+        }
+        "poly" => learn_poly(expr, args, data, name),
+        "scale" => {
+            let x = eval_numeric(arg0()?, data)?;
+            let n = x.len() as f64;
+            let center = x.iter().sum::<f64>() / n;
+            let scale = (x.iter().map(|v| (v - center).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+            if !(scale > 0.0) {
+                return Err(Error::column(name, "scale(): the values are constant"));
+            }
+            Ok(VarSpec::Basis { expr: arg0()?.clone(), basis: Basis::Scale { center, scale }, suffixes: vec![String::new()] })
+        }
+        _ => {
+            if is_comparison(expr) {
+                return learn_logical(expr, data);
+            }
+            // I(), log(), exp() ...: numeric; check now so errors surface at fit time.
+            eval_numeric(expr, data)?;
+            Ok(VarSpec::Numeric { expr: expr.clone() })
+        }
+    }
+}
+
+fn learn_factor_of(arg: &Expr, data: &DataFrame, name: &str) -> Result<VarSpec> {
+    match learn_inner(arg, data, name)? {
+        spec @ VarSpec::Factor { .. } => Ok(spec),
+        VarSpec::Numeric { expr } => {
+            let source = FactorSource::Numbers(expr);
+            let (codes, levels) = source.labels(data)?;
+            Ok(factor_spec(source, Factor::new(codes, levels)))
+        }
+        VarSpec::Basis { .. } => Err(Error::column(name, "cannot make a factor of a matrix-valued expression")),
+    }
+}
+
+fn learn_poly(expr: &Expr, args: &[Arg], data: &DataFrame, name: &str) -> Result<VarSpec> {
+    let x_expr = &args.first().ok_or_else(|| Error::column(name, "poly() needs a variable"))?.value;
+    let degree = args
+        .iter()
+        .skip(1)
+        .find(|a| a.name.as_deref().is_none_or(|n| n == "degree"))
+        .and_then(|a| a.value.as_number())
+        .unwrap_or(1.0);
+    let raw = args
+        .iter()
+        .find(|a| a.name.as_deref() == Some("raw"))
+        .map(|a| matches!(&a.value.kind, ExprKind::Name(n) if n == "TRUE" || n == "T"))
+        .unwrap_or(false);
+    if degree < 1.0 || degree.fract() != 0.0 {
+        return Err(Error::column(name, "poly(): the degree must be a whole number of at least 1"));
+    }
+    let degree = degree as usize;
+    let x = eval_numeric(x_expr, data)?;
+    let mut distinct = x.clone();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup();
+    if distinct.len() <= degree {
+        return Err(Error::column(name, format!("poly(): the degree must be less than the number of unique points ({})", distinct.len())));
+    }
+    let suffixes = (1..=degree).map(|d| d.to_string()).collect();
+    let basis = if raw { Basis::Raw { degree } } else { orthogonal_coefs(&x, degree) };
+    let _ = expr;
+    Ok(VarSpec::Basis { expr: x_expr.clone(), basis, suffixes })
+}
+
+/// Recurrence coefficients of R's `poly()` (`attr(, "coefs")`). The monic
+/// orthogonal polynomials over the data are P_d = q_d R_dd, with q_d the
+/// orthonormal basis and R_dd = <q_d, (x - mean)^d>; hence
+/// `norm2 = (1, R_00^2, ..., R_kk^2)` and `alpha_d = sum (x - mean) q_d^2 + mean`.
+fn orthogonal_coefs(x: &[f64], degree: usize) -> Basis {
+    let n = x.len();
+    let mean = x.iter().sum::<f64>() / n as f64;
+    let q = orthonormal_polynomials(x, degree);
+    let mut alpha = Vec::with_capacity(degree);
+    let mut norm2 = vec![1.0];
+    for d in 0..=degree {
+        let qd = &q[d * n..(d + 1) * n];
+        let r_dd: f64 = qd.iter().zip(x).map(|(q, xv)| q * (xv - mean).powi(d as i32)).sum();
+        norm2.push(r_dd * r_dd);
+        if d < degree {
+            alpha.push(qd.iter().zip(x).map(|(q, xv)| (xv - mean) * q * q).sum::<f64>() + mean);
+        }
+    }
+    Basis::Orthogonal { alpha, norm2 }
+}
+
+fn is_comparison(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Binary { op, .. } => matches!(*op, "<" | ">" | "<=" | ">=" | "==" | "!=" | "&" | "&&" | "|" | "||"),
+        ExprKind::Unary { op: "!", .. } => true,
+        ExprKind::Paren(x) => is_comparison(x),
+        ExprKind::Call { func, args } if func == "I" && args.len() == 1 => is_comparison(&args[0].value),
+        _ => false,
+    }
+}
+
+/// Evaluate arithmetic on numeric columns elementwise (R's vectorised semantics).
+pub fn eval_numeric(e: &Expr, data: &DataFrame) -> Result<Vec<f64>> {
+    let n = data.nrows();
+    match &e.kind {
+        ExprKind::Number(v) => Ok(vec![*v; n]),
+        ExprKind::Name(col) => match col.as_str() {
+            "TRUE" | "T" => Ok(vec![1.0; n]),
+            "FALSE" | "F" => Ok(vec![0.0; n]),
+            "pi" => Ok(vec![std::f64::consts::PI; n]),
+            _ => match data.get(col)? {
+                Column::Numeric(v) => Ok(v.to_vec()),
+                Column::Factor(_) => Err(Error::column(col, "is categorical, but this expression needs numbers")),
+            },
+        },
+        ExprKind::Str(s) => Err(Error::column(&e.deparse(), format!("the string \"{s}\" is not a number"))),
+        ExprKind::Paren(x) => eval_numeric(x, data),
+        ExprKind::Unary { op, expr } => {
+            let v = eval_numeric(expr, data)?;
+            Ok(match *op {
+                "-" => v.iter().map(|x| -x).collect(),
+                "!" => v.iter().map(|x| f64::from(*x == 0.0)).collect(),
+                _ => v,
+            })
+        }
+        ExprKind::Binary { op, lhs, rhs } => {
+            let a = eval_numeric(lhs, data)?;
+            let b = eval_numeric(rhs, data)?;
+            let f: fn(f64, f64) -> f64 = match *op {
+                "+" => |x, y| x + y,
+                "-" => |x, y| x - y,
+                "*" => |x, y| x * y,
+                "/" => |x, y| x / y,
+                "^" => f64::powf,
+                "<" => |x, y| f64::from(x < y),
+                ">" => |x, y| f64::from(x > y),
+                "<=" => |x, y| f64::from(x <= y),
+                ">=" => |x, y| f64::from(x >= y),
+                "==" => |x, y| f64::from(x == y),
+                "!=" => |x, y| f64::from(x != y),
+                "&" | "&&" => |x, y| f64::from(x != 0.0 && y != 0.0),
+                "|" | "||" => |x, y| f64::from(x != 0.0 || y != 0.0),
+                other => return Err(Error::column(&e.deparse(), format!("operator '{other}' cannot be evaluated; wrap arithmetic in I()"))),
+            };
+            Ok(a.iter().zip(&b).map(|(x, y)| f(*x, *y)).collect())
+        }
+        ExprKind::Call { func, args } => eval_function(e, func, args, data),
+    }
+}
+
+fn eval_function(e: &Expr, func: &str, args: &[Arg], data: &DataFrame) -> Result<Vec<f64>> {
+    let name = e.deparse();
+    let Some(first) = args.first() else {
+        return Err(Error::column(&name, format!("{func}() needs an argument")));
+    };
+    let x = eval_numeric(&first.value, data)?;
+    let unary: fn(f64) -> f64 = match func {
+        "I" => return Ok(x),
+        "log" if args.len() == 2 => {
+            let base = args[1].value.as_number().ok_or_else(|| Error::column(&name, "log(): the base must be a number"))?;
+            return Ok(x.iter().map(|v| v.ln() / base.ln()).collect());
+        }
+        "log" => f64::ln,
+        "exp" => f64::exp,
+        "sqrt" => f64::sqrt,
+        "abs" => f64::abs,
+        "log10" => f64::log10,
+        "log2" => f64::log2,
+        "log1p" => f64::ln_1p,
+        "expm1" => f64::exp_m1,
+        "sin" => f64::sin,
+        "cos" => f64::cos,
+        "tan" => f64::tan,
+        "floor" => f64::floor,
+        "ceiling" => f64::ceil,
+        "as.numeric" | "as.double" | "as.integer" => return Ok(x),
+        _ => {
+            return Err(Error::column(
+                &name,
+                format!("unknown function '{func}' (supported: I, log, exp, sqrt, abs, log10, log2, log1p, expm1, sin, cos, tan, floor, ceiling, scale, poly, factor, relevel, C, offset)"),
+            ))
+        }
+    };
+    Ok(x.into_iter().map(unary).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formula::parse;
+
+    fn df() -> DataFrame<'static> {
+        DataFrame::new()
+            .with_numeric("x", vec![1.0, 2.0, 3.0, 4.0, 5.0, 7.0])
+            .unwrap()
+            .with_labels("f", &["b", "a", "c", "a", "b", "c"])
+            .unwrap()
+    }
+
+    #[test]
+    fn poly_matches_r() {
+        // R: poly(c(1,2,3,4,5,7), 2)
+        let spec = VarSpec::learn(&parse("poly(x, 2)").unwrap(), &df(), &[]).unwrap();
+        let Values::Numeric { columns, suffixes } = spec.apply(&df()).unwrap() else { panic!() };
+        assert_eq!(suffixes, ["1", "2"]);
+        // print(unclass(poly(c(1,2,3,4,5,7), 2)), digits = 15)
+        let r1 = [-0.5520524474738834, -0.3450327796711770, -0.1380131118684709, 0.0690065559342354, 0.2760262237369416, 0.6900655593423541];
+        let r2 = [0.545544725589981, 0.0, -0.327326835353988, -0.436435780471985, -0.327326835353989, 0.545544725589981];
+        for i in 0..6 {
+            assert!((columns[0][i] - r1[i]).abs() < 1e-13, "{i}: {}", columns[0][i]);
+            assert!((columns[1][i] - r2[i]).abs() < 1e-13, "{i}: {}", columns[1][i]);
+        }
+        let VarSpec::Basis { basis: Basis::Orthogonal { alpha, norm2 }, .. } = &spec else { panic!() };
+        assert!((alpha[0] - 3.66666666666667).abs() < 1e-12 && (alpha[1] - 4.33333333333333).abs() < 1e-12);
+        assert!((norm2[2] - 23.3333333333333).abs() < 1e-10 && (norm2[3] - 84.0).abs() < 1e-10);
+    }
+
+    #[test]
+    fn relevel_moves_reference_first() {
+        let spec = VarSpec::learn(&parse("relevel(f, ref = \"c\")").unwrap(), &df(), &[]).unwrap();
+        let VarSpec::Factor { levels, .. } = &spec else { panic!() };
+        assert_eq!(levels, &["c", "a", "b"]);
+        let Values::Factor { codes } = spec.apply(&df()).unwrap() else { panic!() };
+        assert_eq!(codes, [2, 1, 0, 1, 2, 0]);
+        let err = VarSpec::learn(&parse("relevel(f, ref = \"z\")").unwrap(), &df(), &[]).unwrap_err();
+        assert!(err.to_string().contains("'z' is not a level"));
+    }
+
+    #[test]
+    fn arithmetic_and_errors() {
+        let v = eval_numeric(&parse("I(x^2 - 1) / 2").unwrap(), &df()).unwrap();
+        assert_eq!(v[1], 1.5);
+        let err = eval_numeric(&parse("log(f)").unwrap(), &df()).unwrap_err();
+        assert!(matches!(err, Error::Column { column, .. } if column == "f"));
+        assert!(eval_numeric(&parse("foo(x)").unwrap(), &df()).is_err());
+    }
+}

@@ -1,0 +1,452 @@
+//! Expansion of a parsed formula into terms, as R's `terms.formula` does for
+//! the fixed part and lme4's `findbars`/`expandDoubleVerts`/`expandSlash` for
+//! the random part.
+
+use super::ast::{Expr, ExprKind};
+use super::parser::parse;
+use crate::error::{Error, Result};
+
+/// A variable of the model: a column or an expression of columns (`log(x)`,
+/// `poly(x, 2)`, `relevel(f, ref = "b")`), named by its R deparse.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variable {
+    pub name: String,
+    pub expr: Expr,
+}
+
+/// An interaction of variables: indices into [`ModelFormula::variables`],
+/// ascending (which is the order of first appearance, as R keeps it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Term(pub Vec<usize>);
+
+impl Term {
+    fn union(&self, other: &Term) -> Term {
+        let mut v = self.0.clone();
+        for x in &other.0 {
+            if !v.contains(x) {
+                v.push(*x);
+            }
+        }
+        v.sort_unstable();
+        Term(v)
+    }
+
+    pub fn order(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn contains(&self, var: usize) -> bool {
+        self.0.contains(&var)
+    }
+
+    /// The term without one variable (the empty term stands for the intercept).
+    pub fn without(&self, var: usize) -> Term {
+        Term(self.0.iter().copied().filter(|v| *v != var).collect())
+    }
+}
+
+/// The right-hand side of a (sub)formula: intercept and terms, sorted by order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TermList {
+    pub intercept: bool,
+    pub terms: Vec<Term>,
+}
+
+/// One random-effects term `(lhs | group)` after `||` and `/` expansion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    pub lhs: TermList,
+    /// The grouping factor is the interaction of these expressions.
+    pub group: Vec<Expr>,
+    /// The name lme4 gives the grouping factor (`Subject`, `cask:batch`).
+    pub group_name: String,
+    pub pos: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFormula {
+    pub source: String,
+    pub response: Option<Expr>,
+    pub variables: Vec<Variable>,
+    pub fixed: TermList,
+    pub offsets: Vec<Expr>,
+    pub bars: Vec<Bar>,
+}
+
+impl ModelFormula {
+    pub fn parse(source: &str) -> Result<Self> {
+        let tree = parse(source)?;
+        let (response, rhs) = match tree.kind {
+            ExprKind::Binary { op: "~", lhs, rhs } => (Some(*lhs), *rhs),
+            ExprKind::Unary { op: "~", expr } => (None, *expr),
+            _ => return Err(Error::formula(source, 0, "a formula needs '~' between the response and the terms")),
+        };
+        let mut b = Builder { src: source, variables: Vec::new(), offsets: Vec::new() };
+        let fixed = b.term_list(&rhs)?;
+        let mut bars = Vec::new();
+        b.collect_bars(&rhs, &mut bars)?;
+        Ok(ModelFormula {
+            source: source.to_string(),
+            response,
+            variables: b.variables,
+            fixed,
+            offsets: b.offsets,
+            bars,
+        })
+    }
+
+    /// Names of the data columns the model reads, in order of appearance.
+    pub fn column_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(r) = &self.response {
+            r.column_names(&mut out);
+        }
+        for v in &self.variables {
+            v.expr.column_names(&mut out);
+        }
+        for o in &self.offsets {
+            o.column_names(&mut out);
+        }
+        for bar in &self.bars {
+            for g in &bar.group {
+                g.column_names(&mut out);
+            }
+        }
+        out
+    }
+
+    pub fn variable_name(&self, i: usize) -> &str {
+        &self.variables[i].name
+    }
+}
+
+/// A set of terms under construction; the empty term is the intercept.
+#[derive(Debug, Clone, Default)]
+struct Expansion {
+    terms: Vec<Term>,
+    no_intercept: bool,
+}
+
+impl Expansion {
+    fn push(&mut self, t: Term) {
+        if !self.terms.contains(&t) {
+            self.terms.push(t);
+        }
+    }
+
+    fn plus(mut self, other: Expansion) -> Expansion {
+        for t in other.terms {
+            self.push(t);
+        }
+        self.no_intercept |= other.no_intercept;
+        self
+    }
+
+    fn interact(&self, other: &Expansion) -> Expansion {
+        let mut out = Expansion::default();
+        for a in &self.terms {
+            for b in &other.terms {
+                out.push(a.union(b));
+            }
+        }
+        out
+    }
+
+    fn all_variables(&self) -> Term {
+        self.terms.iter().fold(Term(vec![]), |acc, t| acc.union(t))
+    }
+}
+
+struct Builder<'a> {
+    src: &'a str,
+    variables: Vec<Variable>,
+    offsets: Vec<Expr>,
+}
+
+impl Builder<'_> {
+    fn err<T>(&self, pos: usize, msg: impl Into<String>) -> Result<T> {
+        Err(Error::formula(self.src, pos, msg))
+    }
+
+    fn variable(&mut self, e: &Expr) -> usize {
+        let name = e.deparse();
+        if let Some(i) = self.variables.iter().position(|v| v.name == name) {
+            return i;
+        }
+        self.variables.push(Variable { name, expr: e.clone() });
+        self.variables.len() - 1
+    }
+
+    fn term_list(&mut self, e: &Expr) -> Result<TermList> {
+        let ex = self.expand(e)?;
+        let intercept = !ex.no_intercept;
+        let mut terms: Vec<Term> = ex.terms.into_iter().filter(|t| t.order() > 0).collect();
+        // R orders terms by their order of interaction, keeping formula order within an order.
+        terms.sort_by_key(Term::order);
+        Ok(TermList { intercept, terms })
+    }
+
+    fn expand(&mut self, e: &Expr) -> Result<Expansion> {
+        match &e.kind {
+            ExprKind::Paren(inner) => {
+                if is_bar(inner) {
+                    Ok(Expansion::default())
+                } else {
+                    self.expand(inner)
+                }
+            }
+            ExprKind::Number(v) if *v == 1.0 => Ok(Expansion { terms: vec![Term(vec![])], no_intercept: false }),
+            ExprKind::Number(v) if *v == 0.0 => Ok(Expansion { terms: vec![], no_intercept: true }),
+            ExprKind::Number(v) => self.err(e.pos, format!("the number {v} cannot be a term; write I({v}) or use 0/1 for the intercept")),
+            ExprKind::Str(_) => self.err(e.pos, "a string cannot be a term"),
+            ExprKind::Name(n) if n == "." => self.err(e.pos, "'.' (all other columns) is not supported: list the terms"),
+            ExprKind::Name(_) => {
+                let v = self.variable(e);
+                Ok(Expansion { terms: vec![Term(vec![v])], no_intercept: false })
+            }
+            ExprKind::Call { func, args } if func == "offset" => {
+                if args.len() != 1 {
+                    return self.err(e.pos, "offset() takes exactly one argument");
+                }
+                self.offsets.push(args[0].value.clone());
+                Ok(Expansion::default())
+            }
+            ExprKind::Call { .. } => {
+                let v = self.variable(e);
+                Ok(Expansion { terms: vec![Term(vec![v])], no_intercept: false })
+            }
+            ExprKind::Unary { op: "-", expr } => {
+                // `- 1` or `- 0` alone: intercept removal (or a no-op).
+                let inner = self.expand(expr)?;
+                let mut out = Expansion::default();
+                if inner.terms.iter().any(|t| t.order() == 0) {
+                    out.no_intercept = true;
+                } else if !inner.terms.is_empty() {
+                    return self.err(e.pos, "a term can only be removed from a formula that has it");
+                }
+                Ok(out)
+            }
+            ExprKind::Unary { op: "+", expr } => self.expand(expr),
+            ExprKind::Unary { op, .. } => self.err(e.pos, format!("unary '{op}' is not a formula operator; wrap arithmetic in I()")),
+            ExprKind::Binary { op, lhs, rhs } => self.expand_binary(op, lhs, rhs, e.pos),
+        }
+    }
+
+    fn expand_binary(&mut self, op: &str, lhs: &Expr, rhs: &Expr, pos: usize) -> Result<Expansion> {
+        match op {
+            "+" => {
+                let a = self.expand(lhs)?;
+                let b = self.expand(rhs)?;
+                Ok(a.plus(b))
+            }
+            "-" => {
+                let mut a = self.expand(lhs)?;
+                let b = self.expand(rhs)?;
+                for t in &b.terms {
+                    if t.order() == 0 {
+                        a.no_intercept = true;
+                    }
+                    a.terms.retain(|x| x != t);
+                }
+                if b.no_intercept {
+                    a.no_intercept = false; // `- 0` puts the intercept back, as in R
+                }
+                Ok(a)
+            }
+            ":" => {
+                let a = self.expand(lhs)?;
+                let b = self.expand(rhs)?;
+                Ok(a.interact(&b))
+            }
+            "*" => {
+                let a = self.expand(lhs)?;
+                let b = self.expand(rhs)?;
+                let ab = a.interact(&b);
+                Ok(a.plus(b).plus(ab))
+            }
+            "/" => {
+                // a/b = a + b %in% a: each term of b with all variables of a.
+                let a = self.expand(lhs)?;
+                let b = self.expand(rhs)?;
+                let inner = Expansion { terms: vec![a.all_variables()], no_intercept: false };
+                let nested = b.interact(&inner);
+                Ok(a.plus(nested))
+            }
+            "%in%" => {
+                let a = self.expand(lhs)?;
+                let b = self.expand(rhs)?;
+                let outer = Expansion { terms: vec![b.all_variables()], no_intercept: false };
+                Ok(a.interact(&outer))
+            }
+            "^" => {
+                let a = self.expand(lhs)?;
+                let Some(k) = rhs.as_number() else {
+                    return self.err(rhs.pos, "the power of a term must be a whole number, as in (a + b)^2");
+                };
+                if k < 1.0 || k.fract() != 0.0 {
+                    return self.err(rhs.pos, "the power of a term must be a whole number of at least 1");
+                }
+                let mut acc = a.clone();
+                for _ in 1..(k as usize) {
+                    let prod = acc.interact(&a);
+                    acc = acc.plus(prod);
+                }
+                Ok(acc)
+            }
+            "|" | "||" => self.err(pos, "a random-effects term must be in parentheses, as in (1 | group)"),
+            "~" => self.err(pos, "a formula can have only one '~'"),
+            other => self.err(pos, format!("'{other}' is not a formula operator; wrap arithmetic in I()")),
+        }
+    }
+
+    /// Find the `(lhs | g)` terms among the summands of the right-hand side.
+    fn collect_bars(&mut self, e: &Expr, out: &mut Vec<Bar>) -> Result<()> {
+        match &e.kind {
+            ExprKind::Binary { op: "+" | "-", lhs, rhs } => {
+                self.collect_bars(lhs, out)?;
+                self.collect_bars(rhs, out)
+            }
+            ExprKind::Paren(inner) => match &inner.kind {
+                ExprKind::Binary { op: op @ ("|" | "||"), lhs, rhs } => self.bar(op, lhs, rhs, inner.pos, out),
+                _ => {
+                    if contains_bar(inner) {
+                        return self.err(inner.pos, "random-effects terms cannot be nested inside other terms");
+                    }
+                    Ok(())
+                }
+            },
+            _ => {
+                if contains_bar(e) {
+                    return self.err(e.pos, "random-effects terms cannot be part of an interaction");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn bar(&mut self, op: &str, lhs: &Expr, rhs: &Expr, pos: usize, out: &mut Vec<Bar>) -> Result<()> {
+        let groups = self.grouping_factors(rhs)?;
+        let lhs_terms = self.term_list(lhs)?;
+        if !lhs_terms.intercept && lhs_terms.terms.is_empty() {
+            return self.err(lhs.pos, "a random-effects term needs at least one effect before '|'");
+        }
+        for (group, group_name) in groups {
+            if op == "||" {
+                // lme4's expandDoubleVerts: (1 | g) + (0 + t | g) for each term t.
+                if lhs_terms.intercept {
+                    out.push(Bar { lhs: TermList { intercept: true, terms: vec![] }, group: group.clone(), group_name: group_name.clone(), pos });
+                }
+                for t in &lhs_terms.terms {
+                    out.push(Bar { lhs: TermList { intercept: false, terms: vec![t.clone()] }, group: group.clone(), group_name: group_name.clone(), pos });
+                }
+            } else {
+                out.push(Bar { lhs: lhs_terms.clone(), group, group_name, pos });
+            }
+        }
+        Ok(())
+    }
+
+    /// `g`, `a:b`, `a/b` (= `a` and `b:a`, as lme4's expandSlash names them).
+    fn grouping_factors(&self, e: &Expr) -> Result<Vec<(Vec<Expr>, String)>> {
+        let e = e.unparen();
+        match &e.kind {
+            ExprKind::Binary { op: "/", lhs, rhs } => {
+                let outer = self.grouping_factors(lhs)?;
+                let inner = self.grouping_factors(rhs)?;
+                let mut out = outer.clone();
+                let (last_outer, _) = outer.last().cloned().unwrap_or_default();
+                for (parts, _) in inner {
+                    let mut combined = parts.clone();
+                    combined.extend(last_outer.iter().cloned());
+                    let name = combined.iter().map(Expr::deparse).collect::<Vec<_>>().join(":");
+                    out.push((combined, name));
+                }
+                Ok(out)
+            }
+            ExprKind::Binary { op: ":", lhs, rhs } => {
+                let mut parts = Vec::new();
+                for side in [lhs, rhs] {
+                    let g = self.grouping_factors(side)?;
+                    if g.len() != 1 {
+                        return self.err(side.pos, "'/' cannot appear inside ':' in a grouping factor");
+                    }
+                    parts.extend(g.into_iter().next().unwrap_or_default().0);
+                }
+                let name = parts.iter().map(Expr::deparse).collect::<Vec<_>>().join(":");
+                Ok(vec![(parts, name)])
+            }
+            ExprKind::Name(_) | ExprKind::Call { .. } => Ok(vec![(vec![e.clone()], e.deparse())]),
+            _ => self.err(e.pos, "the grouping factor after '|' must be a column, a:b or a/b"),
+        }
+    }
+}
+
+fn is_bar(e: &Expr) -> bool {
+    matches!(e.kind, ExprKind::Binary { op: "|" | "||", .. })
+}
+
+fn contains_bar(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Binary { op: "|" | "||", .. } => true,
+        ExprKind::Binary { lhs, rhs, .. } => contains_bar(lhs) || contains_bar(rhs),
+        ExprKind::Paren(x) | ExprKind::Unary { expr: x, .. } => contains_bar(x),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(f: &ModelFormula, tl: &TermList) -> Vec<String> {
+        tl.terms
+            .iter()
+            .map(|t| t.0.iter().map(|v| f.variable_name(*v)).collect::<Vec<_>>().join(":"))
+            .collect()
+    }
+
+    #[test]
+    fn crossing_and_nesting_expand_as_r() {
+        let f = ModelFormula::parse("y ~ a * b + c").unwrap();
+        assert_eq!(labels(&f, &f.fixed), ["a", "b", "c", "a:b"]);
+        assert!(f.fixed.intercept);
+        let f = ModelFormula::parse("y ~ a/b").unwrap();
+        assert_eq!(labels(&f, &f.fixed), ["a", "a:b"]);
+        let f = ModelFormula::parse("y ~ (a + b + c)^2 - b:c").unwrap();
+        assert_eq!(labels(&f, &f.fixed), ["a", "b", "c", "a:b", "a:c"]);
+        let f = ModelFormula::parse("y ~ 0 + x").unwrap();
+        assert!(!f.fixed.intercept);
+        let f = ModelFormula::parse("y ~ x - 1").unwrap();
+        assert!(!f.fixed.intercept);
+        assert_eq!(labels(&f, &f.fixed), ["x"]);
+        let f = ModelFormula::parse("y ~ Time * relevel(Evit, ref = 'Evit100')").unwrap();
+        assert_eq!(
+            labels(&f, &f.fixed),
+            ["Time", "relevel(Evit, ref = \"Evit100\")", "Time:relevel(Evit, ref = \"Evit100\")"]
+        );
+    }
+
+    #[test]
+    fn bars_expand_as_lme4() {
+        let f = ModelFormula::parse("Reaction ~ Days + (Days || Subject)").unwrap();
+        assert_eq!(f.bars.len(), 2);
+        assert!(f.bars[0].lhs.intercept && f.bars[0].lhs.terms.is_empty());
+        assert!(!f.bars[1].lhs.intercept);
+        assert_eq!(labels(&f, &f.fixed), ["Days"]);
+        let f = ModelFormula::parse("strength ~ 1 + (1 | batch/cask)").unwrap();
+        let names: Vec<_> = f.bars.iter().map(|b| b.group_name.clone()).collect();
+        assert_eq!(names, ["batch", "cask:batch"]);
+        assert!(f.fixed.terms.is_empty() && f.fixed.intercept);
+        let f = ModelFormula::parse("y ~ x + (0 + x | a:b) + (1 | c)").unwrap();
+        assert_eq!(f.bars[0].group_name, "a:b");
+        assert!(!f.bars[0].lhs.intercept);
+        assert_eq!(f.column_names(), ["y", "x", "a", "b", "c"]);
+    }
+
+    #[test]
+    fn misplaced_bars_are_errors() {
+        assert!(ModelFormula::parse("y ~ x + 1 | g").is_err());
+        assert!(ModelFormula::parse("y ~ x:(1 | g)").is_err());
+        assert!(ModelFormula::parse("y x").is_err());
+    }
+}

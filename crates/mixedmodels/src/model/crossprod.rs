@@ -1,0 +1,200 @@
+//! The cross-products of [Z X y], formed once (MixedModels.jl's blocked
+//! system). The first term (most levels) keeps its block diagonal: one q0 x q0
+//! block a level. The other terms ("the rest", m columns) form a dense block;
+//! their cross-product with the first term is stored sparsely, level by level
+//! of the first term. X and y form the last, dense, block.
+
+use crate::design::ReTerm;
+
+/// Where a block of rows of the rest lives: one (term, level) pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RestBlock {
+    /// First row of the block in the rest's m rows.
+    pub row: usize,
+    /// Rows (random effects a level of that term).
+    pub q: usize,
+    /// Index of the term (1-based among all terms, 0 being the first term).
+    pub term: usize,
+}
+
+/// One nonzero block of Z_rest' Z_0 for one level of the first term.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CrossEntry {
+    /// Index into [`CrossProducts::rest_blocks`].
+    pub block: usize,
+    /// Offset of its q_b x q0 values (column-major) in `cross_values`.
+    pub values: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct CrossProducts {
+    pub n: usize,
+    /// Number of fixed-effects columns; [X y] has p + 1.
+    pub p: usize,
+    pub q0: usize,
+    pub l0: usize,
+    /// Z_0'Z_0: one q0 x q0 block a level.
+    pub zz0: Vec<f64>,
+    /// Z_0'[X y]: one q0 x (p+1) block a level.
+    pub zxy0: Vec<f64>,
+    pub rest_blocks: Vec<RestBlock>,
+    /// Rows of the rest (sum over terms 1.. of q_k * levels_k).
+    pub m: usize,
+    /// `cross[cross_ptr[j]..cross_ptr[j+1]]` are level j's blocks of Z_rest'Z_0.
+    pub cross_ptr: Vec<usize>,
+    pub cross: Vec<CrossEntry>,
+    pub cross_values: Vec<f64>,
+    /// Z_rest'Z_rest, m x m dense (both triangles).
+    pub zz_rest: Vec<f64>,
+    /// Z_rest'[X y], m x (p+1).
+    pub zxy_rest: Vec<f64>,
+    /// [X y]'[X y], (p+1) x (p+1).
+    pub xyxy: Vec<f64>,
+    /// Sum of log prior weights (lme4's ldW), 0 without weights.
+    pub log_weights: f64,
+}
+
+impl CrossProducts {
+    /// `x` is n x p column-major; `terms` in lme4 order, at least one.
+    pub fn new(x: &[f64], p: usize, y: &[f64], weights: Option<&[f64]>, terms: &[ReTerm]) -> CrossProducts {
+        let n = y.len();
+        let t0 = &terms[0];
+        let (q0, l0) = (t0.q(), t0.nlevels());
+        let k = p + 1;
+        let w = |i: usize| weights.map_or(1.0, |w| w[i]);
+        let xy = |i: usize, c: usize| if c < p { x[c * n + i] } else { y[i] };
+
+        let (rest_blocks, term_first_block, m) = rest_layout(terms);
+
+        // First term's diagonal blocks and its cross-product with [X y].
+        let mut zz0 = vec![0.0; l0 * q0 * q0];
+        let mut zxy0 = vec![0.0; l0 * q0 * k];
+        for i in 0..n {
+            let j = t0.refs[i] as usize;
+            let z = t0.z_row(i);
+            let wi = w(i);
+            let b = &mut zz0[j * q0 * q0..(j + 1) * q0 * q0];
+            for c in 0..q0 {
+                for r in 0..q0 {
+                    b[c * q0 + r] += wi * z[r] * z[c];
+                }
+            }
+            let bx = &mut zxy0[j * q0 * k..(j + 1) * q0 * k];
+            for c in 0..k {
+                let v = wi * xy(i, c);
+                for r in 0..q0 {
+                    bx[c * q0 + r] += z[r] * v;
+                }
+            }
+        }
+
+        let (cross_ptr, cross, cross_values) = cross_blocks(terms, &rest_blocks, &term_first_block, weights);
+
+        // The rest: dense Z_rest'Z_rest and Z_rest'[X y].
+        let mut zz_rest = vec![0.0; m * m];
+        let mut zxy_rest = vec![0.0; m * k];
+        for i in 0..n {
+            let wi = w(i);
+            for (ka, ta) in terms.iter().enumerate().skip(1) {
+                let ra = rest_blocks[term_first_block[ka] + ta.refs[i] as usize].row;
+                let za = ta.z_row(i);
+                for (kb, tb) in terms.iter().enumerate().skip(1) {
+                    let rb = rest_blocks[term_first_block[kb] + tb.refs[i] as usize].row;
+                    let zb = tb.z_row(i);
+                    for (cb, zbv) in zb.iter().enumerate() {
+                        let col = &mut zz_rest[(rb + cb) * m..];
+                        for (ca, zav) in za.iter().enumerate() {
+                            col[ra + ca] += wi * zav * zbv;
+                        }
+                    }
+                }
+                for c in 0..k {
+                    let v = wi * xy(i, c);
+                    for (ca, zav) in za.iter().enumerate() {
+                        zxy_rest[c * m + ra + ca] += zav * v;
+                    }
+                }
+            }
+        }
+
+        let mut xyxy = vec![0.0; k * k];
+        for c in 0..k {
+            for r in c..k {
+                let s: f64 = (0..n).map(|i| w(i) * xy(i, r) * xy(i, c)).sum();
+                xyxy[c * k + r] = s;
+                xyxy[r * k + c] = s;
+            }
+        }
+        let log_weights = weights.map_or(0.0, |w| w.iter().map(|v| v.ln()).sum());
+        CrossProducts { n, p, q0, l0, zz0, zxy0, rest_blocks, m, cross_ptr, cross, cross_values, zz_rest, zxy_rest, xyxy, log_weights }
+    }
+
+    pub fn level_cross(&self, j: usize) -> &[CrossEntry] {
+        &self.cross[self.cross_ptr[j]..self.cross_ptr[j + 1]]
+    }
+}
+
+/// Blocks of the rest: one per (term, level) of terms 1.., in column order.
+fn rest_layout(terms: &[ReTerm]) -> (Vec<RestBlock>, Vec<usize>, usize) {
+    let mut blocks = Vec::new();
+    let mut first = vec![0; terms.len()];
+    let mut row = 0;
+    for (k, t) in terms.iter().enumerate().skip(1) {
+        first[k] = blocks.len();
+        for _ in 0..t.nlevels() {
+            blocks.push(RestBlock { row, q: t.q(), term: k });
+            row += t.q();
+        }
+    }
+    (blocks, first, row)
+}
+
+type CrossParts = (Vec<usize>, Vec<CrossEntry>, Vec<f64>);
+
+/// Z_rest'Z_0, level by level of the first term: rows grouped by that level
+/// (a counting sort), blocks located with a marker array over the rest blocks.
+fn cross_blocks(terms: &[ReTerm], rest_blocks: &[RestBlock], term_first_block: &[usize], weights: Option<&[f64]>) -> CrossParts {
+    let t0 = &terms[0];
+    let (q0, l0, n) = (t0.q(), t0.nlevels(), t0.nrows());
+    let mut start = vec![0usize; l0 + 1];
+    for &r in &t0.refs {
+        start[r as usize + 1] += 1;
+    }
+    for j in 0..l0 {
+        start[j + 1] += start[j];
+    }
+    let mut order = vec![0usize; n];
+    let mut fill = start.clone();
+    for (i, &r) in t0.refs.iter().enumerate() {
+        order[fill[r as usize]] = i;
+        fill[r as usize] += 1;
+    }
+    let mut marker = vec![usize::MAX; rest_blocks.len()];
+    let mut ptr = vec![0usize; l0 + 1];
+    let mut entries = Vec::new();
+    let mut values: Vec<f64> = Vec::new();
+    for j in 0..l0 {
+        for &i in &order[start[j]..start[j + 1]] {
+            let wi = weights.map_or(1.0, |w| w[i]);
+            let z0 = t0.z_row(i);
+            for (k, t) in terms.iter().enumerate().skip(1) {
+                let b = term_first_block[k] + t.refs[i] as usize;
+                let qb = rest_blocks[b].q;
+                if marker[b] == usize::MAX || marker[b] < ptr[j] {
+                    marker[b] = entries.len();
+                    entries.push(CrossEntry { block: b, values: values.len() });
+                    values.extend(std::iter::repeat_n(0.0, qb * q0));
+                }
+                let off = entries[marker[b]].values;
+                let zk = t.z_row(i);
+                for c in 0..q0 {
+                    for r in 0..qb {
+                        values[off + c * qb + r] += wi * zk[r] * z0[c];
+                    }
+                }
+            }
+        }
+        ptr[j + 1] = entries.len();
+    }
+    (ptr, entries, values)
+}

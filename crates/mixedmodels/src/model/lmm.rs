@@ -1,0 +1,216 @@
+//! The linear mixed model at a given theta: the profiled objective and the
+//! solution (beta, u) it implies (JSS 67(1), sections 3.4-3.6).
+
+use super::blocked::{BlockedFactor, Pieces};
+use super::crossprod::CrossProducts;
+use super::lambda::Parameterization;
+use crate::design::ReTerm;
+use crate::error::{Error, Result};
+use crate::linalg::{self, small};
+
+const LOG_2PI: f64 = 1.837_877_066_409_345_5;
+
+/// A linear mixed model: data reduced to cross-products, and the factor at the current theta.
+pub struct LinearMixedModel {
+    pub cp: CrossProducts,
+    pub par: Parameterization,
+    pub factor: BlockedFactor,
+    pub reml: bool,
+    pub theta: Vec<f64>,
+    /// Response minus offset.
+    pub y: Vec<f64>,
+    /// Fixed-effects matrix, n x p column-major.
+    pub x: Vec<f64>,
+    pub terms: Vec<ReTerm>,
+    pub weights: Option<Vec<f64>>,
+    /// Number of objective evaluations so far.
+    pub feval: usize,
+}
+
+impl LinearMixedModel {
+    /// `terms` in lme4's order (most levels first). `y` already has any offset subtracted.
+    pub fn new(x: Vec<f64>, p: usize, y: Vec<f64>, terms: Vec<ReTerm>, weights: Option<Vec<f64>>, reml: bool) -> Result<Self> {
+        let n = y.len();
+        if terms.is_empty() {
+            return Err(Error::Data("the formula has no random-effects term such as (1 | group); fit a linear model instead".into()));
+        }
+        if n <= p {
+            return Err(Error::Data(format!("{n} observations are too few for {p} fixed effects")));
+        }
+        if let Some(w) = &weights {
+            if let Some(i) = w.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
+                return Err(Error::column("weights", format!("weights must be positive and finite; row {i} has {}", w[i])));
+            }
+        }
+        let cp = CrossProducts::new(&x, p, &y, weights.as_deref(), &terms);
+        let shapes: Vec<(usize, usize)> = terms.iter().map(|t| (t.q(), t.nlevels())).collect();
+        let par = Parameterization::new(&shapes);
+        let factor = BlockedFactor::new(&cp, &par);
+        let theta = par.initial_theta();
+        let mut m = LinearMixedModel { cp, par, factor, reml, theta: theta.clone(), y, x, terms, weights, feval: 0 };
+        m.set_theta(&theta);
+        Ok(m)
+    }
+
+    pub fn n(&self) -> usize {
+        self.cp.n
+    }
+
+    pub fn p(&self) -> usize {
+        self.cp.p
+    }
+
+    /// Refactor at `theta` (the one expensive step).
+    pub fn set_theta(&mut self, theta: &[f64]) -> &mut Self {
+        self.theta.copy_from_slice(theta);
+        self.factor.update(&self.cp, &self.par, theta);
+        self.feval += 1;
+        self
+    }
+
+    pub fn pieces(&self) -> Pieces {
+        self.factor.pieces(&self.cp)
+    }
+
+    /// The profiled deviance (ML) or REML criterion at the current theta:
+    /// ML: log|L|^2 + n (1 + log(2 pi r^2 / n)); REML adds log|R_X|^2 and uses n - p.
+    pub fn objective(&self) -> f64 {
+        if !self.factor.ok {
+            return f64::INFINITY;
+        }
+        objective_from(self.pieces(), self.n(), self.p(), self.reml, self.cp.log_weights)
+    }
+
+    /// Objective at `theta` (refactors).
+    pub fn objective_at(&mut self, theta: &[f64]) -> f64 {
+        self.set_theta(theta).objective()
+    }
+
+    /// sigma-hat: sqrt(r^2 / n) for ML, sqrt(r^2 / (n - p)) for REML.
+    pub fn sigma(&self) -> f64 {
+        let dof = if self.reml { self.n() - self.p() } else { self.n() };
+        (self.pieces().pwrss / dof as f64).sqrt()
+    }
+
+    /// beta-hat: R_X' beta = the y row of L_XX (back substitution).
+    pub fn beta(&self) -> Vec<f64> {
+        let (p, k) = (self.p(), self.p() + 1);
+        let l = &self.factor.lxx;
+        let mut beta: Vec<f64> = (0..p).map(|i| l[i * k + p]).collect();
+        // Solve L_pp' beta = l_yp, with L_pp the leading p x p block of L_XX.
+        for i in (0..p).rev() {
+            let mut s = beta[i];
+            for t in i + 1..p {
+                s -= l[i * k + t] * beta[t];
+            }
+            beta[i] = s / l[i * k + i];
+        }
+        beta
+    }
+
+    /// The spherical random effects u: L_Z' u = c_y - L_XZ' beta, back substitution
+    /// through the rest block and then the first term's levels.
+    pub fn u(&self) -> Vec<f64> {
+        let cp = &self.cp;
+        let (q0, k, m, p) = (cp.q0, cp.p + 1, cp.m, cp.p);
+        let beta = self.beta();
+        let f = &self.factor;
+        // Rest: rhs = lxr[:, p] - lxr[:, :p] beta
+        let mut u_rest: Vec<f64> = (0..m).map(|r| f.lxr[p * m + r] - (0..p).map(|c| f.lxr[c * m + r] * beta[c]).sum::<f64>()).collect();
+        linalg::solve_lower_transpose(&f.l22, m, &mut u_rest, 1);
+        let mut u0 = vec![0.0; cp.l0 * q0];
+        for j in 0..cp.l0 {
+            let lx = &f.lx1[j * q0 * k..(j + 1) * q0 * k];
+            let uj = &mut u0[j * q0..(j + 1) * q0];
+            for t in 0..q0 {
+                uj[t] = lx[p * q0 + t] - (0..p).map(|c| lx[c * q0 + t] * beta[c]).sum::<f64>();
+            }
+            for e in cp.level_cross(j) {
+                let blk = cp.rest_blocks[e.block];
+                let l21 = &f.l21[e.values..e.values + blk.q * q0];
+                for t in 0..q0 {
+                    for r in 0..blk.q {
+                        uj[t] -= l21[t * blk.q + r] * u_rest[blk.row + r];
+                    }
+                }
+            }
+            small::solve_lower_transpose(&f.l11[j * q0 * q0..(j + 1) * q0 * q0], q0, uj, 1);
+        }
+        u0.extend(u_rest);
+        u0
+    }
+
+    /// The conditional modes b = Lambda u, one vector a term (level-major, q values a level).
+    pub fn ranef(&self) -> Vec<Vec<f64>> {
+        let u = self.u();
+        let mut out = Vec::with_capacity(self.terms.len());
+        let mut offset = 0;
+        for (k, t) in self.par.terms.iter().enumerate() {
+            let mut lam = vec![0.0; t.q * t.q];
+            self.par.fill_lambda(&self.theta, k, &mut lam);
+            let mut b = vec![0.0; t.q * t.nlevels];
+            for j in 0..t.nlevels {
+                for r in 0..t.q {
+                    b[j * t.q + r] = (0..t.q).map(|c| lam[c * t.q + r] * u[offset + j * t.q + c]).sum();
+                }
+            }
+            offset += t.q * t.nlevels;
+            out.push(b);
+        }
+        out
+    }
+
+    /// X beta + Z b (without the offset).
+    pub fn linear_predictor(&self) -> Vec<f64> {
+        let (n, p) = (self.n(), self.p());
+        let beta = self.beta();
+        let b = self.ranef();
+        let mut eta = vec![0.0; n];
+        for (c, bc) in beta.iter().enumerate() {
+            for (e, xv) in eta.iter_mut().zip(&self.x[c * n..(c + 1) * n]) {
+                *e += xv * bc;
+            }
+        }
+        for (t, bt) in self.terms.iter().zip(&b) {
+            let q = t.q();
+            for (i, e) in eta.iter_mut().enumerate() {
+                let j = t.refs[i] as usize;
+                *e += t.z_row(i).iter().zip(&bt[j * q..(j + 1) * q]).map(|(z, bv)| z * bv).sum::<f64>();
+            }
+        }
+        let _ = p;
+        eta
+    }
+
+    /// (R_X' R_X)^{-1}: the covariance of beta-hat in units of sigma^2.
+    pub fn unscaled_vcov(&self) -> Vec<f64> {
+        let (p, k) = (self.p(), self.p() + 1);
+        let mut rx = vec![0.0; p * p];
+        for c in 0..p {
+            for r in c..p {
+                rx[c * p + r] = self.factor.lxx[c * k + r];
+            }
+        }
+        linalg::invert_lower_in_place(&mut rx, p);
+        // (L L')^{-1} = L^{-T} L^{-1}
+        let mut v = vec![0.0; p * p];
+        for i in 0..p {
+            for j in 0..p {
+                v[j * p + i] = (i.max(j)..p).map(|t| rx[i * p + t] * rx[j * p + t]).sum();
+            }
+        }
+        v
+    }
+}
+
+/// The profiled objective from its pieces (lme4's `lmerResp::Laplace`),
+/// `log_weights` the sum of log prior weights.
+pub fn objective_from(pc: Pieces, n: usize, p: usize, reml: bool, log_weights: f64) -> f64 {
+    if reml {
+        let nmp = (n - p) as f64;
+        pc.ld_l2 - log_weights + pc.ld_rx2 + nmp * (1.0 + LOG_2PI + (pc.pwrss / nmp).ln())
+    } else {
+        let nf = n as f64;
+        pc.ld_l2 - log_weights + nf * (1.0 + LOG_2PI + (pc.pwrss / nf).ln())
+    }
+}

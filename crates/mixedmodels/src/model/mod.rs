@@ -1,0 +1,12 @@
+//! The linear mixed model: cross-products formed once, the relative
+//! covariance factor, the blocked Cholesky factor, and the profiled objective.
+
+pub mod blocked;
+pub mod crossprod;
+pub mod lambda;
+pub mod lmm;
+
+pub use blocked::{BlockedFactor, Pieces};
+pub use crossprod::CrossProducts;
+pub use lambda::Parameterization;
+pub use lmm::{objective_from, LinearMixedModel};
