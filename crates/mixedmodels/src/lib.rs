@@ -13,3 +13,6 @@ pub mod design;
 pub mod linalg;
 pub mod model;
 pub mod optim;
+pub mod fit;
+pub mod inference;
+pub mod lmer;

@@ -115,6 +115,57 @@ pub fn invert_lower_in_place(l: &mut [f64], n: usize) {
     faer::linalg::triangular_inverse::invert_lower_triangular(mat_mut(l, n, n), mat(&src, n, n), par_for(n));
 }
 
+/// Eigenvalues (ascending) and eigenvectors (columns, n x n) of a symmetric matrix.
+pub fn symmetric_eigen(a: &[f64], n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
+    if n == 0 {
+        return Some((vec![], vec![]));
+    }
+    let evd = mat(a, n, n).self_adjoint_eigen(faer::Side::Lower).ok()?;
+    let values = (0..n).map(|i| evd.S()[i]).collect();
+    let u = evd.U();
+    let mut vectors = vec![0.0; n * n];
+    for j in 0..n {
+        for i in 0..n {
+            vectors[j * n + i] = u[(i, j)];
+        }
+    }
+    Some((values, vectors))
+}
+
+/// The inverse of a symmetric positive-definite matrix (full storage), or None.
+pub fn inverse_spd(a: &[f64], n: usize) -> Option<Vec<f64>> {
+    let mut l = a.to_vec();
+    DenseCholesky::new(n).factor(&mut l).ok()?;
+    for c in 0..n {
+        for r in 0..c {
+            l[c * n + r] = 0.0;
+        }
+    }
+    invert_lower_in_place(&mut l, n);
+    // (L L')^{-1} = L^{-T} L^{-1}
+    let mut inv = vec![0.0; n * n];
+    gemm_tn(&mut inv, &l, &l, n, n, n, 1.0, false);
+    Some(inv)
+}
+
+/// Moore-Penrose pseudo-inverse of a symmetric matrix (eigenvalues below
+/// `tol` times the largest are treated as zero), as MASS::ginv.
+pub fn pseudo_inverse_symmetric(a: &[f64], n: usize, tol: f64) -> Option<Vec<f64>> {
+    let (vals, vecs) = symmetric_eigen(a, n)?;
+    let vmax = vals.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let mut inv = vec![0.0; n * n];
+    for (k, &v) in vals.iter().enumerate() {
+        if v.abs() > tol * vmax {
+            for j in 0..n {
+                for i in 0..n {
+                    inv[j * n + i] += vecs[k * n + i] * vecs[k * n + j] / v;
+                }
+            }
+        }
+    }
+    Some(inv)
+}
+
 /// The columns of an n x p matrix (column-major) that are linearly independent
 /// of the columns before them, as R's `qr()` with LINPACK's limited pivoting
 /// decides (a column is dependent when its residual norm, after projection on

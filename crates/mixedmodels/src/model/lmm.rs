@@ -23,6 +23,8 @@ pub struct LinearMixedModel {
     pub x: Vec<f64>,
     pub terms: Vec<ReTerm>,
     pub weights: Option<Vec<f64>>,
+    /// The least-squares fit of y on X, subtracted from y in the cross-products.
+    pub beta_ols: Vec<f64>,
     /// Number of objective evaluations so far.
     pub feval: usize,
 }
@@ -42,12 +44,17 @@ impl LinearMixedModel {
                 return Err(Error::column("weights", format!("weights must be positive and finite; row {i} has {}", w[i])));
             }
         }
-        let cp = CrossProducts::new(&x, p, &y, weights.as_deref(), &terms);
+        // Work with y minus its least-squares fit on X: the profiled objective
+        // is unchanged (X beta absorbs the shift) and y'y no longer dwarfs the
+        // residual sum of squares, so r^2 keeps its digits.
+        let beta_ols = least_squares(&x, p, &y, weights.as_deref());
+        let y_shift: Vec<f64> = (0..n).map(|i| y[i] - (0..p).map(|c| x[c * n + i] * beta_ols[c]).sum::<f64>()).collect();
+        let cp = CrossProducts::new(&x, p, &y_shift, weights.as_deref(), &terms);
         let shapes: Vec<(usize, usize)> = terms.iter().map(|t| (t.q(), t.nlevels())).collect();
         let par = Parameterization::new(&shapes);
         let factor = BlockedFactor::new(&cp, &par);
         let theta = par.initial_theta();
-        let mut m = LinearMixedModel { cp, par, factor, reml, theta: theta.clone(), y, x, terms, weights, feval: 0 };
+        let mut m = LinearMixedModel { cp, par, factor, reml, theta: theta.clone(), y, x, terms, weights, beta_ols, feval: 0 };
         m.set_theta(&theta);
         Ok(m)
     }
@@ -92,8 +99,8 @@ impl LinearMixedModel {
         (self.pieces().pwrss / dof as f64).sqrt()
     }
 
-    /// beta-hat: R_X' beta = the y row of L_XX (back substitution).
-    pub fn beta(&self) -> Vec<f64> {
+    /// beta-hat for the shifted response: R_X' beta = the y row of L_XX (back substitution).
+    fn beta_shifted(&self) -> Vec<f64> {
         let (p, k) = (self.p(), self.p() + 1);
         let l = &self.factor.lxx;
         let mut beta: Vec<f64> = (0..p).map(|i| l[i * k + p]).collect();
@@ -108,12 +115,17 @@ impl LinearMixedModel {
         beta
     }
 
+    /// beta-hat on the scale of y (adding back the least-squares shift).
+    pub fn beta(&self) -> Vec<f64> {
+        self.beta_shifted().iter().zip(&self.beta_ols).map(|(a, b)| a + b).collect()
+    }
+
     /// The spherical random effects u: L_Z' u = c_y - L_XZ' beta, back substitution
     /// through the rest block and then the first term's levels.
     pub fn u(&self) -> Vec<f64> {
         let cp = &self.cp;
         let (q0, k, m, p) = (cp.q0, cp.p + 1, cp.m, cp.p);
-        let beta = self.beta();
+        let beta = self.beta_shifted();
         let f = &self.factor;
         // Rest: rhs = lxr[:, p] - lxr[:, :p] beta
         let mut u_rest: Vec<f64> = (0..m).map(|r| f.lxr[p * m + r] - (0..p).map(|c| f.lxr[c * m + r] * beta[c]).sum::<f64>()).collect();
@@ -182,6 +194,108 @@ impl LinearMixedModel {
         eta
     }
 
+    /// Conditional covariances of the random effects given the data and
+    /// theta, in units of sigma^2 (lme4's `condVar`): the diagonal blocks of
+    /// Lambda (Lambda'Z'Z Lambda + I)^{-1} Lambda'. With the blocked factor,
+    /// (A^{-1})_{jj} = L11_j^{-T} (I + L21_j' S^{-1} L21_j) L11_j^{-1} for a
+    /// level j of the first term and S^{-1} = (L22 L22')^{-1} for the rest.
+    /// One q x q block a level, per term.
+    pub fn conditional_variances(&self) -> Vec<Vec<f64>> {
+        let cp = &self.cp;
+        let f = &self.factor;
+        let (q0, m) = (cp.q0, cp.m);
+        let mut sinv = f.l22.clone();
+        for c in 0..m {
+            for r in 0..c {
+                sinv[c * m + r] = 0.0;
+            }
+        }
+        linalg::invert_lower_in_place(&mut sinv, m);
+        let linv = sinv.clone();
+        linalg::gemm_tn(&mut sinv, &linv, &linv, m, m, m, 1.0, false);
+        let lambdas: Vec<Vec<f64>> = (0..self.par.terms.len())
+            .map(|k| {
+                let q = self.par.terms[k].q;
+                let mut l = vec![0.0; q * q];
+                self.par.fill_lambda(&self.theta, k, &mut l);
+                l
+            })
+            .collect();
+        let sandwich = |lam: &[f64], a: &[f64], q: usize| -> Vec<f64> {
+            // lam a lam'
+            let mut out = vec![0.0; q * q];
+            for i in 0..q {
+                for j in 0..q {
+                    let mut v = 0.0;
+                    for r in 0..q {
+                        for c in 0..q {
+                            v += lam[r * q + i] * a[c * q + r] * lam[c * q + j];
+                        }
+                    }
+                    out[j * q + i] = v;
+                }
+            }
+            out
+        };
+        let mut out = Vec::with_capacity(self.terms.len());
+        // First term.
+        let mut first = Vec::with_capacity(cp.l0 * q0 * q0);
+        for j in 0..cp.l0 {
+            let mut inner = vec![0.0; q0 * q0];
+            for d in 0..q0 {
+                inner[d * q0 + d] = 1.0;
+            }
+            let entries = cp.level_cross(j);
+            for ea in entries {
+                let ba = cp.rest_blocks[ea.block];
+                let la = &f.l21[ea.values..ea.values + ba.q * q0];
+                for eb in entries {
+                    let bb = cp.rest_blocks[eb.block];
+                    let lb = &f.l21[eb.values..eb.values + bb.q * q0];
+                    for s in 0..q0 {
+                        for t in 0..q0 {
+                            let mut v = 0.0;
+                            for ra in 0..ba.q {
+                                for rb in 0..bb.q {
+                                    v += la[s * ba.q + ra] * sinv[(bb.row + rb) * m + ba.row + ra] * lb[t * bb.q + rb];
+                                }
+                            }
+                            inner[t * q0 + s] += v;
+                        }
+                    }
+                }
+            }
+            // L11^{-T} inner L11^{-1}
+            let l11 = &f.l11[j * q0 * q0..(j + 1) * q0 * q0];
+            small::solve_lower_transpose(l11, q0, &mut inner, q0);
+            let mut t = vec![0.0; q0 * q0];
+            for r in 0..q0 {
+                for c in 0..q0 {
+                    t[r * q0 + c] = inner[c * q0 + r];
+                }
+            }
+            small::solve_lower_transpose(l11, q0, &mut t, q0);
+            first.extend(sandwich(&lambdas[0], &t, q0));
+        }
+        out.push(first);
+        // The rest.
+        for (k, t) in self.par.terms.iter().enumerate().skip(1) {
+            let q = t.q;
+            let mut blocks = Vec::with_capacity(t.nlevels * q * q);
+            for b in cp.rest_blocks.iter().filter(|b| b.term == k) {
+                let mut a = vec![0.0; q * q];
+                for c in 0..q {
+                    for r in 0..q {
+                        a[c * q + r] = sinv[(b.row + c) * m + b.row + r];
+                    }
+                }
+                blocks.extend(sandwich(&lambdas[k], &a, q));
+            }
+            out.push(blocks);
+        }
+        out
+    }
+
     /// (R_X' R_X)^{-1}: the covariance of beta-hat in units of sigma^2.
     pub fn unscaled_vcov(&self) -> Vec<f64> {
         let (p, k) = (self.p(), self.p() + 1);
@@ -200,6 +314,28 @@ impl LinearMixedModel {
             }
         }
         v
+    }
+}
+
+/// Weighted least-squares coefficients of y on X (zero where X is empty).
+fn least_squares(x: &[f64], p: usize, y: &[f64], w: Option<&[f64]>) -> Vec<f64> {
+    let n = y.len();
+    let wt = |i: usize| w.map_or(1.0, |w| w[i]);
+    let mut xtx = vec![0.0; p * p];
+    let mut xty = vec![0.0; p];
+    for c in 0..p {
+        let xc = &x[c * n..(c + 1) * n];
+        xty[c] = (0..n).map(|i| wt(i) * xc[i] * y[i]).sum();
+        for r in c..p {
+            let xr = &x[r * n..(r + 1) * n];
+            let v: f64 = (0..n).map(|i| wt(i) * xc[i] * xr[i]).sum();
+            xtx[c * p + r] = v;
+            xtx[r * p + c] = v;
+        }
+    }
+    match linalg::inverse_spd(&xtx, p) {
+        Some(inv) => (0..p).map(|r| (0..p).map(|c| inv[c * p + r] * xty[c]).sum()).collect(),
+        None => vec![0.0; p],
     }
 }
 

@@ -1,0 +1,195 @@
+//! Fitting a linear mixed model and the results as plain data.
+
+use crate::error::{Error, Result};
+use crate::inference::{derivatives, satterthwaite, Derivatives};
+use crate::linalg::{self, small};
+use crate::model::LinearMixedModel;
+use crate::optim::{bobyqa_minimize, OptSummary, OptimizerSettings};
+
+#[derive(Debug, Clone)]
+pub struct FitOptions {
+    pub optimizer: OptimizerSettings,
+    /// Start the optimizer here instead of lme4's start.
+    pub start: Option<Vec<f64>>,
+    /// Compute the derivatives at the optimum (convergence checks, Satterthwaite df).
+    pub derivatives: bool,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions { optimizer: OptimizerSettings::default(), start: None, derivatives: true }
+    }
+}
+
+/// lme4's tolerance for a boundary (singular) fit.
+pub const SINGULAR_TOL: f64 = 1e-4;
+/// lme4's `check.conv.grad` tolerance.
+const GRAD_TOL: f64 = 2e-3;
+/// lme4's `check.conv.hess` tolerance.
+const HESS_TOL: f64 = 1e-6;
+
+#[derive(Debug, Clone)]
+pub struct LmmFit {
+    pub reml: bool,
+    pub n: usize,
+    pub p: usize,
+    pub opt: OptSummary,
+    pub theta: Vec<f64>,
+    pub beta: Vec<f64>,
+    /// vcov(beta), p x p column-major.
+    pub vcov_beta: Vec<f64>,
+    pub sigma: f64,
+    /// The REML criterion (REML fits) or the deviance (ML fits).
+    pub objective: f64,
+    pub loglik: f64,
+    /// Number of parameters: p + length(theta) + 1.
+    pub npar: usize,
+    pub aic: f64,
+    pub bic: f64,
+    /// Conditional modes, one vector a term (level-major).
+    pub ranef: Vec<Vec<f64>>,
+    pub fitted: Vec<f64>,
+    pub residuals: Vec<f64>,
+    pub singular: bool,
+    pub derivs: Option<Derivatives>,
+    /// Asymptotic covariance of (theta, sigma): 2 H^+.
+    pub vcov_varpar: Option<Vec<f64>>,
+    /// Satterthwaite df of each fixed effect (when derivatives were computed).
+    pub df: Option<Vec<f64>>,
+    pub warnings: Vec<String>,
+}
+
+/// Optimise theta and collect the results. `offset` is added back to the fitted values.
+pub fn fit(m: &mut LinearMixedModel, options: &FitOptions, offset: Option<&[f64]>) -> Result<LmmFit> {
+    let start = options.start.clone().unwrap_or_else(|| m.par.initial_theta());
+    if start.len() != m.par.ntheta() {
+        return Err(Error::Argument(format!("the start has {} values but the model has {} covariance parameters", start.len(), m.par.ntheta())));
+    }
+    let lower = m.par.lower_bounds();
+    let opt = bobyqa_minimize(|t| m.objective_at(t), &start, &lower, options.optimizer)?;
+    // Report the best point the optimizer saw, refactored there.
+    m.set_theta(&opt.final_theta);
+    results(m, opt, options.derivatives, offset)
+}
+
+/// The results at the model's current theta.
+pub fn results(m: &mut LinearMixedModel, opt: OptSummary, with_derivatives: bool, offset: Option<&[f64]>) -> Result<LmmFit> {
+    if !m.factor.ok {
+        return Err(Error::Numerical("the model could not be factored at the optimum".into()));
+    }
+    let (n, p) = (m.n(), m.p());
+    let theta = m.theta.clone();
+    let objective = m.objective();
+    let sigma = m.sigma();
+    let beta = m.beta();
+    let vcov_beta: Vec<f64> = m.unscaled_vcov().iter().map(|v| v * sigma * sigma).collect();
+    let ranef = m.ranef();
+    let mut fitted = m.linear_predictor();
+    if let Some(o) = offset {
+        fitted.iter_mut().zip(o).for_each(|(f, ov)| *f += ov);
+    }
+    let y_full: Vec<f64> = match offset {
+        Some(o) => m.y.iter().zip(o).map(|(y, ov)| y + ov).collect(),
+        None => m.y.clone(),
+    };
+    let residuals = y_full.iter().zip(&fitted).map(|(y, f)| y - f).collect();
+    let npar = p + theta.len() + 1;
+    let loglik = -objective / 2.0;
+    let aic = objective + 2.0 * npar as f64;
+    let bic = objective + (n as f64).ln() * npar as f64;
+    let lower = m.par.lower_bounds();
+    let singular = theta.iter().zip(&lower).any(|(t, l)| *l == 0.0 && *t < SINGULAR_TOL);
+
+    let mut warnings = Vec::new();
+    if !opt.converged {
+        warnings.push(format!("the optimizer stopped before converging: {}", opt.status));
+    }
+    if singular {
+        warnings.push("boundary (singular) fit: see help('isSingular')".into());
+    }
+    let (derivs, vcov_varpar, df) = if with_derivatives {
+        let d = derivatives(m);
+        warnings.extend(convergence_warnings(&d, &theta, &lower, singular));
+        let (a, w) = satterthwaite::vcov_varpar(&d);
+        warnings.extend(w);
+        let df = (0..p)
+            .map(|i| {
+                let mut l = vec![0.0; p];
+                l[i] = 1.0;
+                satterthwaite::contrast_df(&l, &vcov_beta, &d, &a)
+            })
+            .collect();
+        (Some(d), Some(a), Some(df))
+    } else {
+        (None, None, None)
+    };
+    Ok(LmmFit {
+        reml: m.reml,
+        n,
+        p,
+        opt,
+        theta,
+        beta,
+        vcov_beta,
+        sigma,
+        objective,
+        loglik,
+        npar,
+        aic,
+        bic,
+        ranef,
+        fitted,
+        residuals,
+        singular,
+        derivs,
+        vcov_varpar,
+        df,
+        warnings,
+    })
+}
+
+/// lme4's `checkConv`: the gradient scaled by the Hessian, and the Hessian's
+/// eigenvalues, at the optimum. Parameters on the boundary are left out.
+fn convergence_warnings(d: &Derivatives, theta: &[f64], lower: &[f64], singular: bool) -> Vec<String> {
+    let free: Vec<usize> = (0..theta.len()).filter(|&i| !(lower[i] == 0.0 && theta[i] < SINGULAR_TOL)).collect();
+    let k = free.len();
+    if k == 0 {
+        return vec![];
+    }
+    let mut out = Vec::new();
+    let grad: Vec<f64> = free.iter().map(|&i| d.grad[i]).collect();
+    let kk = theta.len();
+    let hess: Vec<f64> = free.iter().flat_map(|&j| free.iter().map(move |&i| (i, j))).map(|(i, j)| d.hess[j * kk + i]).collect();
+    if let Some(hinv_g) = solve_with_cholesky(&hess, k, &grad) {
+        let max = hinv_g.iter().zip(&grad).map(|(s, g)| s.abs().min(g.abs())).fold(0.0, f64::max);
+        if max > GRAD_TOL {
+            out.push(format!("Model failed to converge with max|grad| = {max:.6} (tol = {GRAD_TOL})"));
+        }
+    } else if !singular {
+        out.push("unable to evaluate scaled gradient".into());
+    }
+    if let Some((vals, _)) = linalg::symmetric_eigen(&hess, k) {
+        let negative = vals.iter().filter(|v| **v < -HESS_TOL).count();
+        let vmax = vals.iter().cloned().fold(f64::MIN, f64::max);
+        let vmin = vals.iter().cloned().fold(f64::MAX, f64::min);
+        if negative > 0 {
+            out.push(format!("Model failed to converge: degenerate Hessian with {negative} negative eigenvalues"));
+        } else if vmax * HESS_TOL > 1.0 {
+            out.push("Model is nearly unidentifiable: very large eigenvalue - Rescale variables?".into());
+        } else if vmin / vmax < HESS_TOL {
+            out.push("Model is nearly unidentifiable: large eigenvalue ratio - Rescale variables?".into());
+        }
+    }
+    out
+}
+
+fn solve_with_cholesky(a: &[f64], n: usize, b: &[f64]) -> Option<Vec<f64>> {
+    // R's solve(chol(H), g): the upper factor U with H = U'U, solving U x = g.
+    let mut l = a.to_vec();
+    if !small::cholesky(&mut l, n) {
+        return None;
+    }
+    let mut x = b.to_vec();
+    small::solve_lower_transpose(&l, n, &mut x, 1);
+    Some(x)
+}

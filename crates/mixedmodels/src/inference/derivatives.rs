@@ -1,0 +1,114 @@
+//! Finite-difference derivatives at the optimum, from one stencil of
+//! factorizations around theta-hat:
+//! - gradient and Hessian of the profiled objective over theta, for lme4's
+//!   convergence checks (lme4's `deriv12`, central differences, step 1e-4);
+//! - the Hessian of the deviance over varpar = (theta, sigma) and the
+//!   Jacobian of vcov(beta), for Satterthwaite's df (lmerTest's `devfun_vp`
+//!   and `get_covbeta`). Theta-derivatives come from the stencil; the sigma
+//!   parts are analytic, since D(theta, sigma) = a(theta) + r2(theta)/sigma^2 +
+//!   n' log(2 pi sigma^2), with a = log|L|^2 (+ log|R_X|^2 for REML) and
+//!   n' = n (or n - p for REML).
+
+use crate::model::{LinearMixedModel, Pieces};
+
+/// lme4's `deriv12` step.
+pub const STEP: f64 = 1e-4;
+
+#[derive(Debug, Clone)]
+pub struct Derivatives {
+    pub theta: Vec<f64>,
+    pub sigma: f64,
+    /// Gradient of the profiled objective over theta.
+    pub grad: Vec<f64>,
+    /// Hessian of the profiled objective over theta (k x k).
+    pub hess: Vec<f64>,
+    /// Hessian of the deviance over (theta, sigma), (k+1) x (k+1).
+    pub hess_varpar: Vec<f64>,
+    /// d vcov(beta) / d varpar_i, one p x p matrix for each of the k + 1 parameters.
+    pub jac_vcov: Vec<Vec<f64>>,
+    /// Factorizations spent.
+    pub evaluations: usize,
+}
+
+struct Probe {
+    pieces: Pieces,
+    objective: f64,
+    vcov: Vec<f64>,
+}
+
+fn probe(m: &mut LinearMixedModel, theta: &[f64]) -> Probe {
+    m.set_theta(theta);
+    Probe { pieces: m.pieces(), objective: m.objective(), vcov: m.unscaled_vcov() }
+}
+
+/// Evaluate the stencil around the model's current theta (restored afterwards).
+pub fn derivatives(m: &mut LinearMixedModel) -> Derivatives {
+    derivatives_with_step(m, STEP)
+}
+
+/// [`derivatives`] with a given step.
+pub fn derivatives_with_step(m: &mut LinearMixedModel, h: f64) -> Derivatives {
+    let theta = m.theta.clone();
+    let k = theta.len();
+    let (n, p, reml) = (m.n(), m.p(), m.reml);
+    let center = probe(m, &theta);
+    let sigma = m.sigma();
+    let shifted = |m: &mut LinearMixedModel, steps: &[(usize, f64)]| {
+        let mut t = theta.clone();
+        for &(i, s) in steps {
+            t[i] += s;
+        }
+        probe(m, &t)
+    };
+    let plus: Vec<Probe> = (0..k).map(|i| shifted(m, &[(i, h)])).collect();
+    let minus: Vec<Probe> = (0..k).map(|i| shifted(m, &[(i, -h)])).collect();
+    let mut cross = vec![];
+    for i in 0..k {
+        for j in 0..i {
+            let pp = shifted(m, &[(i, h), (j, h)]);
+            let pm = shifted(m, &[(i, h), (j, -h)]);
+            let mp = shifted(m, &[(i, -h), (j, h)]);
+            let mm = shifted(m, &[(i, -h), (j, -h)]);
+            cross.push((i, j, [pp, pm, mp, mm]));
+        }
+    }
+    let evaluations = 1 + 2 * k + 4 * cross.len();
+    m.set_theta(&theta);
+
+    // Scalar functions of a probe, differentiated over theta.
+    let a = |pr: &Probe| pr.pieces.ld_l2 + if reml { pr.pieces.ld_rx2 } else { 0.0 };
+    let b = |pr: &Probe| pr.pieces.pwrss;
+    let g = |pr: &Probe| pr.objective;
+    let first = |f: &dyn Fn(&Probe) -> f64, i: usize| (f(&plus[i]) - f(&minus[i])) / (2.0 * h);
+    let second = |f: &dyn Fn(&Probe) -> f64, i: usize, j: usize| -> f64 {
+        if i == j {
+            return (f(&plus[i]) - 2.0 * f(&center) + f(&minus[i])) / (h * h);
+        }
+        let (hi, lo) = (i.max(j), i.min(j));
+        let (_, _, pts) = cross.iter().find(|(a, b, _)| *a == hi && *b == lo).expect("stencil point");
+        (f(&pts[0]) - f(&pts[1]) - f(&pts[2]) + f(&pts[3])) / (4.0 * h * h)
+    };
+
+    let grad: Vec<f64> = (0..k).map(|i| first(&g, i)).collect();
+    let mut hess = vec![0.0; k * k];
+    let kv = k + 1;
+    let mut hess_varpar = vec![0.0; kv * kv];
+    let s2 = sigma * sigma;
+    for i in 0..k {
+        for j in 0..k {
+            hess[j * k + i] = second(&g, i, j);
+            hess_varpar[j * kv + i] = second(&a, i, j) + second(&b, i, j) / s2;
+        }
+        let d_sigma = -2.0 * first(&b, i) / (s2 * sigma);
+        hess_varpar[k * kv + i] = d_sigma;
+        hess_varpar[i * kv + k] = d_sigma;
+    }
+    let n_eff = if reml { (n - p) as f64 } else { n as f64 };
+    hess_varpar[k * kv + k] = 6.0 * b(&center) / (s2 * s2) - 2.0 * n_eff / s2;
+
+    let mut jac_vcov: Vec<Vec<f64>> = (0..k)
+        .map(|i| plus[i].vcov.iter().zip(&minus[i].vcov).map(|(u, v)| s2 * (u - v) / (2.0 * h)).collect())
+        .collect();
+    jac_vcov.push(center.vcov.iter().map(|u| 2.0 * sigma * u).collect());
+    Derivatives { theta, sigma, grad, hess, hess_varpar, jac_vcov, evaluations }
+}

@@ -1,0 +1,183 @@
+//! The staged pipeline of a linear mixed model fit, as lme4's `lmer`:
+//! formula -> design -> cross-products -> optimisation -> results.
+//!
+//! ```
+//! use mixedmodels::data::DataFrame;
+//! use mixedmodels::lmer::{Lmer, LmerOptions};
+//!
+//! // Six groups of five observations with a group effect.
+//! let g: Vec<String> = (0..30).map(|i| format!("g{}", i / 5)).collect();
+//! let y: Vec<f64> = (0..30).map(|i| (i / 5) as f64 * 2.0 + ((i * 7) % 5) as f64 * 0.3).collect();
+//! let data = DataFrame::new().with_numeric("y", y).unwrap().with_labels("g", &g).unwrap();
+//! let m = Lmer::fit("y ~ 1 + (1 | g)", &data, &LmerOptions::default()).unwrap();
+//! assert_eq!(m.fixed_names, ["(Intercept)"]);
+//! assert!(m.fit.sigma > 0.0 && m.fit.theta[0] > 0.0);
+//! ```
+
+use crate::data::DataFrame;
+use crate::design::{Contrasts, Design, DesignSpec, ReTerm};
+use crate::error::Result;
+use crate::fit::{self, FitOptions, LmmFit};
+use crate::formula::ModelFormula;
+use crate::model::LinearMixedModel;
+
+#[derive(Debug, Clone)]
+pub struct LmerOptions {
+    pub reml: bool,
+    /// Contrasts by variable name (`"Machine"`, `"factor(x)"`).
+    pub contrasts: Vec<(String, Contrasts)>,
+    /// Name of a column of prior weights.
+    pub weights: Option<String>,
+    pub fit: FitOptions,
+}
+
+impl Default for LmerOptions {
+    fn default() -> Self {
+        LmerOptions { reml: true, contrasts: vec![], weights: None, fit: FitOptions::default() }
+    }
+}
+
+/// A fitted linear mixed model.
+pub struct Lmer {
+    pub spec: DesignSpec,
+    pub model: LinearMixedModel,
+    pub fit: LmmFit,
+    pub fixed_names: Vec<String>,
+    /// Term of each fixed-effects column (0 = intercept), as R's `assign`.
+    pub assign: Vec<usize>,
+    pub offset: Option<Vec<f64>>,
+    /// Rows dropped for missing values.
+    pub rows_dropped: usize,
+    pub options: LmerOptions,
+}
+
+impl Lmer {
+    pub fn fit(formula: &str, data: &DataFrame, options: &LmerOptions) -> Result<Lmer> {
+        let formula = ModelFormula::parse(formula)?;
+        let mut used = formula.column_names();
+        if let Some(w) = &options.weights {
+            used.push(w.clone());
+        }
+        for c in &used {
+            data.get(c)?;
+        }
+        let (data, rows_dropped) = data.clone().drop_missing(&used)?;
+        let (spec, design) = DesignSpec::learn(formula, &data, &options.contrasts)?;
+        let y = spec.numeric_response(&data)?;
+        let weights = match &options.weights {
+            Some(w) => Some(crate::design::variable::eval_numeric(&crate::formula::parse(&format!("`{w}`"))?, &data)?),
+            None => None,
+        };
+        Self::from_design(spec, design, y, weights, rows_dropped, options.clone())
+    }
+
+    fn from_design(spec: DesignSpec, design: Design, y: Vec<f64>, weights: Option<Vec<f64>>, rows_dropped: usize, options: LmerOptions) -> Result<Lmer> {
+        let Design { x, terms, offset } = design;
+        let p = x.ncols();
+        let y_adj = match &offset {
+            Some(o) => y.iter().zip(o).map(|(a, b)| a - b).collect(),
+            None => y,
+        };
+        let fixed_names = x.names.clone();
+        let assign = x.assign.clone();
+        let mut model = LinearMixedModel::new(x.values, p, y_adj, terms, weights, options.reml)?;
+        let mut fit = fit::fit(&mut model, &options.fit, offset.as_deref())?;
+        if rows_dropped > 0 {
+            fit.warnings.insert(0, format!("{rows_dropped} rows with missing values were dropped"));
+        }
+        if !spec.fixed_dropped.is_empty() {
+            fit.warnings.insert(
+                0,
+                format!(
+                    "fixed-effect model matrix is rank deficient so dropping {} column(s): {}",
+                    spec.fixed_dropped.len(),
+                    spec.fixed_dropped.join(", ")
+                ),
+            );
+        }
+        Ok(Lmer { spec, model, fit, fixed_names, assign, offset, rows_dropped, options })
+    }
+
+    pub fn terms(&self) -> &[ReTerm] {
+        &self.model.terms
+    }
+
+    /// Refit with another criterion (REML <-> ML), starting from the current theta.
+    pub fn refit_with(&mut self, reml: bool) -> Result<()> {
+        self.model.reml = reml;
+        self.options.reml = reml;
+        let mut opts = self.options.fit.clone();
+        opts.start = Some(self.fit.theta.clone());
+        let warnings_before: Vec<String> = self.fit.warnings.iter().filter(|w| w.contains("dropped")).cloned().collect();
+        self.fit = fit::fit(&mut self.model, &opts, self.offset.as_deref())?;
+        for w in warnings_before.into_iter().rev() {
+            self.fit.warnings.insert(0, w);
+        }
+        Ok(())
+    }
+
+    /// Conditional variances of the random effects (q x q a level, per term), lme4's `condVar`.
+    pub fn conditional_variances(&self) -> Vec<Vec<f64>> {
+        let s2 = self.fit.sigma * self.fit.sigma;
+        self.model.conditional_variances().into_iter().map(|v| v.into_iter().map(|x| x * s2).collect()).collect()
+    }
+
+    /// Predictions for new data: X beta (+ Z b where `use_re`, zero for unseen levels) + offset.
+    pub fn predict(&self, data: &DataFrame, use_re: bool) -> Result<Vec<f64>> {
+        let mut used: Vec<String> = Vec::new();
+        for v in &self.spec.formula.variables {
+            v.expr.column_names(&mut used);
+        }
+        for o in &self.spec.formula.offsets {
+            o.column_names(&mut used);
+        }
+        if use_re {
+            for b in &self.spec.formula.bars {
+                for g in &b.group {
+                    g.column_names(&mut used);
+                }
+            }
+        }
+        for c in &used {
+            data.get(c)?;
+        }
+        let design = self.spec.apply_for_prediction(data, use_re)?;
+        let n = data.nrows();
+        let mut eta = vec![0.0; n];
+        for (j, b) in self.fit.beta.iter().enumerate() {
+            for (e, x) in eta.iter_mut().zip(design.x.column(j)) {
+                *e += x * b;
+            }
+        }
+        if use_re {
+            for (t, b) in design.terms.iter().zip(&self.fit.ranef) {
+                let q = t.q();
+                for (i, e) in eta.iter_mut().enumerate() {
+                    let lvl = t.refs[i];
+                    if lvl != crate::data::MISSING {
+                        let l = lvl as usize;
+                        *e += t.z_row(i).iter().zip(&b[l * q..(l + 1) * q]).map(|(z, bv)| z * bv).sum::<f64>();
+                    }
+                }
+            }
+        }
+        if let Some(o) = &design.offset {
+            eta.iter_mut().zip(o).for_each(|(e, ov)| *e += ov);
+        }
+        Ok(eta)
+    }
+}
+
+impl DesignSpec {
+    /// The design for prediction: fixed part, and random part when asked for.
+    pub fn apply_for_prediction(&self, data: &DataFrame, use_re: bool) -> Result<Design> {
+        if use_re {
+            return self.apply(data);
+        }
+        let mut no_re = self.clone();
+        no_re.formula.bars.clear();
+        no_re.groups.clear();
+        no_re.bar_order.clear();
+        no_re.apply(data)
+    }
+}
