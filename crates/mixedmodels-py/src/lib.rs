@@ -1,1 +1,17 @@
-//! Python bindings.
+//! Python bindings for the `mixedmodels` core crate: conversions, one
+//! `#[pyclass]` a model kind, and the mapping of core errors to exceptions.
+
+mod errors;
+mod frame;
+mod lmer;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    m.add_class::<lmer::PyLmer>()?;
+    m.add_function(wrap_pyfunction!(lmer::formula_columns, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -16,3 +16,4 @@ pub mod optim;
 pub mod fit;
 pub mod inference;
 pub mod lmer;
+pub mod resample;

@@ -1,0 +1,306 @@
+//! `#[pyclass]` over the core's fitted linear mixed model. Methods are thin:
+//! convert, call the core with the GIL released, convert back.
+
+use mixedmodels::design::Contrasts;
+use mixedmodels::fit::FitOptions;
+use mixedmodels::inference::satterthwaite;
+use mixedmodels::lmer::{Lmer, LmerOptions};
+use mixedmodels::optim::OptimizerSettings;
+use numpy::{PyArray1, PyArray2};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::errors::to_py;
+use crate::frame::with_frame;
+
+#[pyclass(name = "LmerFit", module = "mixedmodels._core")]
+pub struct PyLmer {
+    inner: Lmer,
+}
+
+/// A contrast from Python: a name (`"sum"`) or `(values column-major, ncol, names|None)`.
+fn contrast_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Contrasts> {
+    if let Ok(name) = obj.extract::<String>() {
+        return Contrasts::parse(&name).ok_or_else(|| {
+            crate::errors::DataError::new_err(format!("unknown contrast '{name}' (use treatment, sum, helmert, poly or a matrix)"))
+        });
+    }
+    let (values, ncol, names): (Vec<f64>, usize, Option<Vec<String>>) = obj.extract()?;
+    Ok(Contrasts::Matrix { values, ncol, names })
+}
+
+fn array2<'py>(py: Python<'py>, values: &[f64], nrows: usize, ncols: usize) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let rows: Vec<Vec<f64>> = (0..nrows).map(|i| (0..ncols).map(|j| values[j * nrows + i]).collect()).collect();
+    PyArray2::from_vec2(py, &rows).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+}
+
+#[pymethods]
+impl PyLmer {
+    #[staticmethod]
+    #[pyo3(signature = (formula, columns, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000))]
+    fn fit(
+        py: Python<'_>,
+        formula: &str,
+        columns: &Bound<'_, PyList>,
+        reml: bool,
+        weights: Option<String>,
+        contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
+        derivatives: bool,
+        max_feval: usize,
+    ) -> PyResult<PyLmer> {
+        let contrasts = contrasts
+            .unwrap_or_default()
+            .iter()
+            .map(|(n, c)| Ok((n.clone(), contrast_from_py(c)?)))
+            .collect::<PyResult<Vec<_>>>()?;
+        let optimizer = OptimizerSettings { max_feval, ..Default::default() };
+        let options = LmerOptions { reml, contrasts, weights, fit: FitOptions { optimizer, start: None, derivatives } };
+        with_frame(columns, |df| {
+            let inner = py.detach(|| Lmer::fit(formula, df, &options)).map_err(to_py)?;
+            Ok(PyLmer { inner })
+        })
+    }
+
+    /// Refit with REML (True) or ML (False).
+    fn refit(&mut self, py: Python<'_>, reml: bool) -> PyResult<()> {
+        let inner = &mut self.inner;
+        py.detach(|| inner.refit_with(reml)).map_err(to_py)
+    }
+
+    #[getter]
+    fn fixed_names(&self) -> Vec<String> {
+        self.inner.fixed_names.clone()
+    }
+    #[getter]
+    fn dropped_columns(&self) -> Vec<String> {
+        self.inner.spec.fixed_dropped.clone()
+    }
+    #[getter]
+    fn assign(&self) -> Vec<usize> {
+        self.inner.assign.clone()
+    }
+    #[getter]
+    fn term_labels(&self) -> Vec<String> {
+        let f = &self.inner.spec.formula;
+        f.fixed.terms.iter().map(|t| t.0.iter().map(|v| f.variable_name(*v)).collect::<Vec<_>>().join(":")).collect()
+    }
+    #[getter]
+    fn beta<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_slice(py, &self.inner.fit.beta)
+    }
+    #[getter]
+    fn vcov<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let p = self.inner.fit.p;
+        array2(py, &self.inner.fit.vcov_beta, p, p)
+    }
+    #[getter]
+    fn df(&self) -> Option<Vec<f64>> {
+        self.inner.fit.df.clone()
+    }
+    #[getter]
+    fn theta(&self) -> Vec<f64> {
+        self.inner.fit.theta.clone()
+    }
+    #[getter]
+    fn sigma(&self) -> f64 {
+        self.inner.fit.sigma
+    }
+    #[getter]
+    fn reml(&self) -> bool {
+        self.inner.fit.reml
+    }
+    #[getter]
+    fn objective(&self) -> f64 {
+        self.inner.fit.objective
+    }
+    #[getter]
+    fn loglik(&self) -> f64 {
+        self.inner.fit.loglik
+    }
+    #[getter]
+    fn aic(&self) -> f64 {
+        self.inner.fit.aic
+    }
+    #[getter]
+    fn bic(&self) -> f64 {
+        self.inner.fit.bic
+    }
+    #[getter]
+    fn npar(&self) -> usize {
+        self.inner.fit.npar
+    }
+    #[getter]
+    fn nobs(&self) -> usize {
+        self.inner.fit.n
+    }
+    #[getter]
+    fn rows_dropped(&self) -> usize {
+        self.inner.rows_dropped
+    }
+    #[getter]
+    fn singular(&self) -> bool {
+        self.inner.fit.singular
+    }
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.inner.fit.warnings.clone()
+    }
+    #[getter]
+    fn fitted<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_slice(py, &self.inner.fit.fitted)
+    }
+    #[getter]
+    fn residuals<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_slice(py, &self.inner.fit.residuals)
+    }
+    #[getter]
+    fn response<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        let y: Vec<f64> = self.inner.fit.fitted.iter().zip(&self.inner.fit.residuals).map(|(f, r)| f + r).collect();
+        PyArray1::from_vec(py, y)
+    }
+    #[getter]
+    fn design_matrix<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let m = &self.inner.model;
+        array2(py, &m.x, m.n(), m.p())
+    }
+
+    /// One dict a random-effects term: group, cnames, levels, theta indices,
+    /// conditional modes (levels x q), relative covariance lambda lambda'.
+    fn terms<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let m = &self.inner;
+        let mut out = Vec::new();
+        for (k, t) in m.terms().iter().enumerate() {
+            let d = PyDict::new(py);
+            d.set_item("group", &t.group)?;
+            d.set_item("cnames", &t.cnames)?;
+            d.set_item("levels", &t.levels)?;
+            let q = t.q();
+            d.set_item("ranef", array_rowmajor(py, &m.fit.ranef[k], t.nlevels(), q)?)?;
+            let cov = m.model.par.relative_covariance(&m.fit.theta, k);
+            let s2 = m.fit.sigma * m.fit.sigma;
+            let cov: Vec<f64> = cov.iter().map(|v| v * s2).collect();
+            d.set_item("covariance", array2(py, &cov, q, q)?)?;
+            let shape = &m.model.par.terms[k];
+            d.set_item("theta_offset", shape.theta_offset)?;
+            out.push(d);
+        }
+        Ok(out)
+    }
+
+    /// Conditional variances: one (levels, q, q) array a term.
+    fn condvar<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
+        let inner = &self.inner;
+        let cv = py.detach(|| inner.conditional_variances());
+        Ok(cv.into_iter().map(|v| PyArray1::from_vec(py, v)).collect())
+    }
+
+    /// The optimizer's record.
+    fn optsummary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let o = &self.inner.fit.opt;
+        let d = PyDict::new(py);
+        d.set_item("optimizer", &o.optimizer)?;
+        d.set_item("initial", &o.initial)?;
+        d.set_item("final", &o.final_theta)?;
+        d.set_item("fmin", o.fmin)?;
+        d.set_item("feval", o.feval)?;
+        d.set_item("status", &o.status)?;
+        d.set_item("converged", o.converged)?;
+        d.set_item("derivative_evaluations", self.inner.fit.derivs.as_ref().map_or(0, |x| x.evaluations))?;
+        Ok(d)
+    }
+
+    /// The profiled objective (REML criterion or deviance) at theta.
+    fn objective_at(&mut self, theta: Vec<f64>) -> PyResult<f64> {
+        let m = &mut self.inner.model;
+        if theta.len() != m.par.ntheta() {
+            return Err(crate::errors::DataError::new_err(format!("theta needs {} values", m.par.ntheta())));
+        }
+        let v = m.objective_at(&theta);
+        let t = self.inner.fit.theta.clone();
+        self.inner.model.set_theta(&t);
+        Ok(v)
+    }
+
+    /// Satterthwaite df of the contrast l'beta.
+    fn contrast_df(&self, l: Vec<f64>) -> PyResult<f64> {
+        let f = &self.inner.fit;
+        let (Some(d), Some(a)) = (&f.derivs, &f.vcov_varpar) else {
+            return Err(crate::errors::DataError::new_err("the model was fitted without derivatives"));
+        };
+        Ok(satterthwaite::contrast_df(&l, &f.vcov_beta, d, a))
+    }
+
+    /// F test of L beta = 0: (F, numerator df, Satterthwaite denominator df).
+    fn contrast_f(&self, rows: Vec<Vec<f64>>) -> PyResult<(f64, usize, f64)> {
+        let f = &self.inner.fit;
+        let (Some(d), Some(a)) = (&f.derivs, &f.vcov_varpar) else {
+            return Err(crate::errors::DataError::new_err("the model was fitted without derivatives"));
+        };
+        Ok(satterthwaite::contrast_f(&rows, &f.beta, &f.vcov_beta, d, a))
+    }
+
+    /// Predictions for new data.
+    fn predict<'py>(&self, py: Python<'py>, columns: &Bound<'py, PyList>, use_re: bool) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let inner = &self.inner;
+        let v = with_frame(columns, |df| py.detach(|| inner.predict(df, use_re)).map_err(to_py))?;
+        Ok(PyArray1::from_vec(py, v))
+    }
+
+    /// nsim simulated responses (nobs x nsim).
+    fn simulate<'py>(&self, py: Python<'py>, nsim: usize, use_re: bool, seed: u64) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let inner = &self.inner;
+        let sims = py.detach(|| mixedmodels::resample::simulate(inner, nsim, use_re, seed));
+        let n = inner.fit.n;
+        let flat: Vec<f64> = sims.into_iter().flatten().collect();
+        array2(py, &flat, n, nsim)
+    }
+
+    /// Residuals' variance-covariance helper for the summary: vcov(varpar) if computed.
+    #[getter]
+    fn vcov_varpar(&self) -> Option<Vec<f64>> {
+        self.inner.fit.vcov_varpar.clone()
+    }
+
+    #[allow(clippy::unused_self)]
+    fn __repr__(&self) -> String {
+        format!("<LmerFit {} obs, {} fixed effects>", self.inner.fit.n, self.inner.fit.p)
+    }
+}
+
+fn array_rowmajor<'py>(py: Python<'py>, values: &[f64], nrows: usize, ncols: usize) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let rows: Vec<Vec<f64>> = (0..nrows).map(|i| values[i * ncols..(i + 1) * ncols].to_vec()).collect();
+    PyArray2::from_vec2(py, &rows).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+}
+
+/// The data columns a formula reads, for the Python side to convert: all of
+/// them, or (for prediction) without the response and optionally without the
+/// grouping factors.
+#[pyfunction]
+#[pyo3(signature = (formula, response=true, groups=true))]
+pub fn formula_columns(formula: &str, response: bool, groups: bool) -> PyResult<Vec<String>> {
+    let f = mixedmodels::formula::ModelFormula::parse(formula).map_err(to_py)?;
+    if response && groups {
+        return Ok(f.column_names());
+    }
+    let mut out = Vec::new();
+    if response {
+        if let Some(r) = &f.response {
+            r.column_names(&mut out);
+        }
+    }
+    for v in &f.variables {
+        v.expr.column_names(&mut out);
+    }
+    for o in &f.offsets {
+        o.column_names(&mut out);
+    }
+    if groups {
+        for b in &f.bars {
+            for g in &b.group {
+                g.column_names(&mut out);
+            }
+        }
+    }
+    Ok(out)
+}
+

@@ -1,0 +1,32 @@
+"""mixedmodels: mixed-effects models for Python.
+
+lme4's models and formula syntax, lmerTest's Satterthwaite inference, a Rust
+core (faer, rayon) and polars data frames, with no R anywhere.
+
+>>> from mixedmodels import Lmer, load_dataset
+>>> m = Lmer("Reaction ~ Days + (Days | Subject)", data=load_dataset("sleepstudy"))
+>>> coefs = m.fit(summarize=False)
+"""
+
+from mixedmodels._core import __version__
+from mixedmodels.datasets import list_datasets, load_dataset
+from mixedmodels.exceptions import (
+    ColumnError,
+    DataError,
+    FormulaError,
+    MixedModelsError,
+    NumericalError,
+)
+from mixedmodels.lmer import Lmer
+
+__all__ = [
+    "ColumnError",
+    "DataError",
+    "FormulaError",
+    "Lmer",
+    "MixedModelsError",
+    "NumericalError",
+    "__version__",
+    "list_datasets",
+    "load_dataset",
+]

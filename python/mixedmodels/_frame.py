@@ -1,0 +1,124 @@
+"""Data in: polars (DataFrame, LazyFrame), pandas and pyarrow tables become a
+polars DataFrame, and the columns a model reads become the arrays the Rust
+core takes: float64 numbers (no copy when polars already holds float64
+without nulls) or factors as (uint32 codes, levels, ordered).
+
+Factor levels follow R: a polars Enum keeps its order; Categorical, String
+and Boolean columns get their distinct values sorted (Boolean: FALSE, TRUE).
+Missing values travel as NaN / a reserved code and are dropped by the core,
+which reports how many rows went.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mixedmodels.exceptions import ColumnError, DataError
+
+MISSING_CODE = np.iinfo(np.uint32).max
+
+CoreColumn = tuple[str, Any]
+
+
+def to_polars(data: Any, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """Convert supported tables to a polars DataFrame (a LazyFrame is collected
+    after selecting ``columns``, so only what the model reads is materialised)."""
+    if isinstance(data, pl.LazyFrame):
+        if columns is not None:
+            names = data.collect_schema().names()
+            missing = [c for c in columns if c not in names]
+            if missing:
+                raise ColumnError(_missing_message(missing[0], names))
+            data = data.select(list(dict.fromkeys(columns)))
+        return data.collect()
+    if isinstance(data, pl.DataFrame):
+        return data
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        return _from_pandas(data)
+    if module == "pyarrow":
+        return pl.from_arrow(data)  # type: ignore[return-value]
+    if isinstance(data, dict):
+        return pl.DataFrame(data)
+    raise DataError(
+        f"data must be a polars DataFrame or LazyFrame, a pandas DataFrame or a pyarrow Table, "
+        f"not {type(data).__name__}"
+    )
+
+
+def _from_pandas(df: Any) -> pl.DataFrame:
+    import pandas as pd
+
+    out = {}
+    for name in df.columns:
+        s = df[name]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            levels = [str(c) for c in s.cat.categories]
+            out[str(name)] = pl.Series(str(name), s.astype("string").to_numpy(na_value=None),
+                                       dtype=pl.String).cast(pl.Enum(levels))
+        else:
+            out[str(name)] = pl.from_pandas(s).alias(str(name))
+    return pl.DataFrame(out)
+
+
+def _missing_message(name: str, available: Sequence[str]) -> str:
+    return f"column '{name}': not found in the data (columns: {', '.join(available)})"
+
+
+def factor_levels(s: pl.Series) -> list[str]:
+    """R's levels of a column used as a factor."""
+    dtype = s.dtype
+    if isinstance(dtype, pl.Enum):
+        return [str(c) for c in dtype.categories.to_list()]
+    if dtype == pl.Boolean:
+        return ["FALSE", "TRUE"]
+    return sorted(str(v) for v in s.cast(pl.String).drop_nulls().unique().to_list())
+
+
+def _factor(s: pl.Series, ordered: bool = False) -> tuple[np.ndarray, list[str], bool]:
+    dtype = s.dtype
+    if dtype == pl.Boolean:
+        codes = s.cast(pl.UInt32).fill_null(MISSING_CODE).to_numpy()
+        return codes.astype(np.uint32), ["FALSE", "TRUE"], ordered
+    if isinstance(dtype, pl.Enum):
+        levels = [str(c) for c in dtype.categories.to_list()]
+        codes = s.to_physical().cast(pl.UInt32).fill_null(MISSING_CODE).to_numpy()
+        return codes.astype(np.uint32), levels, ordered
+    strings = s.cast(pl.String)
+    levels = sorted(strings.drop_nulls().unique().to_list())
+    codes = strings.cast(pl.Enum(levels)).to_physical().cast(pl.UInt32)
+    return codes.fill_null(MISSING_CODE).to_numpy().astype(np.uint32), levels, ordered
+
+
+def core_columns(
+    df: pl.DataFrame,
+    names: Sequence[str],
+    ordered: Sequence[str] = (),
+) -> list[CoreColumn]:
+    """The listed columns as the Rust core takes them."""
+    out: list[CoreColumn] = []
+    for name in dict.fromkeys(names):
+        if name not in df.columns:
+            raise ColumnError(_missing_message(name, df.columns))
+        s = df.get_column(name)
+        dtype = s.dtype
+        if dtype.is_numeric():
+            if dtype == pl.Float64 and s.null_count() == 0:
+                values = s.to_numpy()
+            else:
+                values = s.cast(pl.Float64).fill_null(float("nan")).to_numpy()
+            out.append((name, np.ascontiguousarray(values, dtype=np.float64)))
+        elif dtype in (pl.String, pl.Categorical, pl.Boolean) or isinstance(dtype, pl.Enum):
+            out.append((name, _factor(s, name in ordered)))
+        elif dtype == pl.Null:
+            raise ColumnError(f"column '{name}': every value is missing")
+        else:
+            raise ColumnError(
+                f"column '{name}': type {dtype} cannot be used in a model "
+                "(use numbers, strings, categoricals, enums or booleans)"
+            )
+    return out

@@ -1,0 +1,347 @@
+"""``Lmer``: linear mixed-effects models with lme4's formula syntax, fitted by
+the Rust core, results as polars DataFrames (the pymer4 API, without R)."""
+
+from __future__ import annotations
+
+import warnings as _warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mixedmodels import _core
+from mixedmodels._frame import core_columns, to_polars
+from mixedmodels._stats import significance, t_pvalues, wald_interval
+from mixedmodels.exceptions import DataError
+
+WEIGHTS_COLUMN = "(weights)"
+
+
+class Lmer:
+    """A linear mixed model ``Lmer(formula, data)``.
+
+    ``formula`` uses lme4's syntax (``"Reaction ~ Days + (Days | Subject)"``);
+    ``data`` is a polars DataFrame or LazyFrame, a pandas DataFrame or a
+    pyarrow Table. Call :meth:`fit`, then read the results (``coefs``,
+    ``ranef``, ``ranef_var``, ...), all polars DataFrames.
+    """
+
+    def __init__(self, formula: str, data: Any, family: str = "gaussian") -> None:
+        if family != "gaussian":
+            raise DataError(f"family '{family}' is not available for Lmer yet; use 'gaussian'")
+        self.formula = formula
+        self.family = family
+        self._columns = list(_core.formula_columns(formula))
+        self.data = to_polars(data, columns=self._columns)
+        self.fitted = False
+        self._fit: Any = None
+        self.coefs: pl.DataFrame | None = None
+        self.fixef: dict[str, pl.DataFrame] | None = None
+        self.ranef: dict[str, pl.DataFrame] | None = None
+        self.ranef_var: pl.DataFrame | None = None
+        self.ranef_corr: pl.DataFrame | None = None
+        self.fits: np.ndarray | None = None
+        self.residuals: np.ndarray | None = None
+        self.logLike: float | None = None
+        self.AIC: float | None = None
+        self.BIC: float | None = None
+        self.grps: dict[str, int] | None = None
+        self.design_matrix: pl.DataFrame | None = None
+        self.warnings: list[str] = []
+        self.theta: np.ndarray | None = None
+        self.sigma: float | None = None
+        self.singular: bool | None = None
+        self.factors: dict[str, list[str]] | None = None
+        self.ordered = False
+        self.REML = True
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        conf_int: str = "Wald",
+        n_boot: int = 500,
+        factors: Mapping[str, Sequence[str]] | None = None,
+        ordered: bool = False,
+        REML: bool = True,
+        summarize: bool = True,
+        verbose: bool = False,
+        no_warnings: bool = False,
+        weights: str | Sequence[float] | np.ndarray | None = None,
+        contrasts: Mapping[str, Any] | None = None,
+        ddf: str = "Satterthwaite",
+        max_feval: int = 10_000,
+    ) -> pl.DataFrame:
+        """Fit the model; print lmerTest's summary when ``summarize``; return ``coefs``.
+
+        ``factors`` maps a column to its level order (the first level is the
+        reference of treatment coding); with ``ordered=True`` those factors get
+        orthogonal polynomial contrasts. ``weights`` is a column name or an
+        array of prior weights. ``contrasts`` maps a variable to ``"treatment"``,
+        ``"sum"``, ``"helmert"``, ``"poly"`` or a levels x k matrix.
+        """
+        if ddf not in ("Satterthwaite", "lme4"):
+            raise DataError(f"ddf must be 'Satterthwaite' or 'lme4', not '{ddf}'")
+        if conf_int not in ("Wald",):
+            raise DataError(f"conf_int '{conf_int}' is not available; use 'Wald'")
+        frame, ordered_cols = self._apply_factors(self.data, factors, ordered)
+        names = list(self._columns)
+        weight_name = None
+        if weights is not None:
+            frame, weight_name = _attach_weights(frame, weights)
+            names.append(weight_name)
+        columns = core_columns(frame, names, ordered=ordered_cols)
+        core_contrasts = _contrasts_for_core(contrasts)
+        self._fit = _core.LmerFit.fit(
+            self.formula,
+            columns,
+            reml=REML,
+            weights=weight_name,
+            contrasts=core_contrasts,
+            derivatives=ddf == "Satterthwaite",
+            max_feval=max_feval,
+        )
+        self.REML = REML
+        self.ddf = ddf
+        self._contrasts = core_contrasts
+        self._ordered_cols = ordered_cols
+        self._frame = frame
+        self.fitted = True
+        self._collect_results()
+        if self.warnings and not no_warnings:
+            for w in self.warnings:
+                _warnings.warn(w, stacklevel=2)
+        if verbose:
+            print(self._fit.optsummary())
+        if summarize:
+            print(self.summary_text())
+        assert self.coefs is not None
+        return self.coefs
+
+    @staticmethod
+    def _apply_factors(
+        frame: pl.DataFrame, factors: Mapping[str, Sequence[str]] | None, ordered: bool
+    ) -> tuple[pl.DataFrame, list[str]]:
+        if not factors:
+            return frame, []
+        exprs = []
+        for col, levels in factors.items():
+            if col not in frame.columns:
+                raise DataError(f"factors: column '{col}' is not in the data")
+            levels = [str(v) for v in levels]
+            exprs.append(
+                pl.col(col).cast(pl.String).replace_strict(levels, levels, default=None).cast(pl.Enum(levels))
+            )
+        return frame.with_columns(exprs), list(factors) if ordered else []
+
+    def _collect_results(self) -> None:
+        f = self._fit
+        names = list(f.fixed_names)
+        beta = np.asarray(f.beta)
+        se = np.sqrt(np.diag(np.asarray(f.vcov)))
+        lo, hi = wald_interval(beta, se)
+        cols: dict[str, Any] = {"term": names, "Estimate": beta, "2.5_ci": lo, "97.5_ci": hi, "SE": se}
+        t = beta / se
+        if f.df is not None:
+            df = np.asarray(f.df)
+            p = t_pvalues(t, df)
+            cols.update({"DF": df, "T-stat": t, "P-val": p, "Sig": [significance(v) for v in p]})
+        else:
+            cols.update({"T-stat": t})
+        self.coefs = pl.DataFrame(cols)
+        self.theta = np.asarray(f.theta)
+        self.sigma = float(f.sigma)
+        self.singular = bool(f.singular)
+        self.logLike = float(f.loglik)
+        self.AIC = float(f.aic)
+        self.BIC = float(f.bic)
+        self.fits = np.asarray(f.fitted)
+        self.residuals = np.asarray(f.residuals)
+        self.warnings = list(f.warnings)
+        self.design_matrix = pl.DataFrame(np.asarray(f.design_matrix), schema=names, orient="row")
+        terms = f.terms()
+        self._terms = terms
+        self.grps = {}
+        for t_ in terms:
+            self.grps.setdefault(t_["group"], len(t_["levels"]))
+        self.ranef = _ranef_tables(terms)
+        self.fixef = _coef_tables(terms, names, beta)
+        self.ranef_var, self.ranef_corr = _varcorr_tables(terms, self.sigma)
+
+    # ----------------------------------------------------------- results
+    def _check_fitted(self) -> None:
+        if not self.fitted:
+            raise DataError("the model has not been fitted yet: call fit() first")
+
+    def summary_text(self) -> str:
+        """lmerTest's summary, as text."""
+        self._check_fitted()
+        from mixedmodels._summary import lmer_summary
+
+        return lmer_summary(self)
+
+    def summary(self) -> pl.DataFrame:
+        """Print the summary and return ``coefs`` (pymer4's behaviour)."""
+        print(self.summary_text())
+        assert self.coefs is not None
+        return self.coefs
+
+    @property
+    def nobs(self) -> int:
+        self._check_fitted()
+        return int(self._fit.nobs)
+
+    @property
+    def deviance(self) -> float:
+        """-2 log-likelihood (ML fits) or the REML criterion."""
+        self._check_fitted()
+        return float(self._fit.objective)
+
+    @property
+    def vcov(self) -> np.ndarray:
+        """Covariance of the fixed-effects estimates."""
+        self._check_fitted()
+        return np.asarray(self._fit.vcov)
+
+    @property
+    def optsummary(self) -> dict[str, Any]:
+        """The optimizer's record: evaluations, status, start and end."""
+        self._check_fitted()
+        return dict(self._fit.optsummary())
+
+    def ranef_condvar(self) -> dict[str, np.ndarray]:
+        """Conditional variances of the random effects: (levels, q, q) a term."""
+        self._check_fitted()
+        out = {}
+        for t, v in zip(self._terms, self._fit.condvar(), strict=True):
+            q = len(t["cnames"])
+            key = t["group"] if t["group"] not in out else f"{t['group']}.{len(out)}"
+            out[key] = np.asarray(v).reshape(len(t["levels"]), q, q)
+        return out
+
+    # ------------------------------------------------------- prediction
+    def predict(
+        self,
+        data: Any,
+        use_rfx: bool = True,
+        pred_type: str = "response",
+        skip_data_checks: bool = False,
+        verify_predictions: bool = True,
+        verbose: bool = False,
+    ) -> np.ndarray:
+        """Predictions for new data (unseen groups get zero random effects)."""
+        self._check_fitted()
+        if pred_type not in ("response", "link"):
+            raise DataError("pred_type must be 'response' or 'link'")
+        frame = to_polars(data)
+        if self.factors or self._ordered_cols:
+            frame, _ = self._apply_factors(frame, self.factors, False)
+        needed = _core.formula_columns(self.formula, response=False, groups=use_rfx)
+        columns = core_columns(frame, needed, ordered=self._ordered_cols)
+        return np.asarray(self._fit.predict(columns, use_rfx))
+
+    def simulate(self, num_datasets: int = 1, use_rfx: bool = True, seed: int | None = None,
+                 verbose: bool = False) -> pl.DataFrame:
+        """Simulated responses, one column a dataset. ``use_rfx=True`` keeps the
+        estimated random effects; ``False`` draws new ones."""
+        self._check_fitted()
+        if seed is None:
+            seed = int(np.random.default_rng().integers(0, 2**63))
+        sims = np.asarray(self._fit.simulate(int(num_datasets), bool(use_rfx), int(seed)))
+        return pl.DataFrame({f"sim_{i + 1}": sims[:, i] for i in range(sims.shape[1])})
+
+    def __repr__(self) -> str:
+        state = "fitted" if self.fitted else "not fitted"
+        return f"Lmer({self.formula!r}, family={self.family!r}) [{state}]"
+
+
+# ---------------------------------------------------------------- helpers
+def _attach_weights(frame: pl.DataFrame, weights: Any) -> tuple[pl.DataFrame, str]:
+    if isinstance(weights, str):
+        if weights not in frame.columns:
+            raise DataError(f"weights: column '{weights}' is not in the data")
+        return frame, weights
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (frame.height,):
+        raise DataError(f"weights must have one value a row ({frame.height}), got shape {w.shape}")
+    return frame.with_columns(pl.Series(WEIGHTS_COLUMN, w)), WEIGHTS_COLUMN
+
+
+def _contrasts_for_core(contrasts: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for name, spec in (contrasts or {}).items():
+        if isinstance(spec, str):
+            out.append((name, spec))
+        else:
+            m = np.asarray(spec, dtype=float)
+            if m.ndim != 2:
+                raise DataError(f"contrasts['{name}'] must be a name or a levels x k matrix")
+            out.append((name, (list(m.flatten(order="F")), int(m.shape[1]), None)))
+    return out
+
+
+def _ranef_tables(terms: list[dict[str, Any]]) -> dict[str, pl.DataFrame]:
+    """Conditional modes by grouping factor (terms sharing a factor are merged)."""
+    out: dict[str, pl.DataFrame] = {}
+    for t in terms:
+        b = np.asarray(t["ranef"])
+        cols = {c: b[:, i] for i, c in enumerate(t["cnames"])}
+        g = t["group"]
+        if g in out:
+            out[g] = out[g].with_columns(**{k: pl.Series(v) for k, v in cols.items()})
+        else:
+            out[g] = pl.DataFrame({"level": t["levels"], **cols})
+    return out
+
+
+def _coef_tables(terms: list[dict[str, Any]], names: list[str], beta: np.ndarray) -> dict[str, pl.DataFrame]:
+    """R's coef(): fixed effects plus each level's random effects."""
+    out: dict[str, pl.DataFrame] = {}
+    for g, tab in _ranef_tables(terms).items():
+        n = tab.height
+        cols: dict[str, Any] = {"level": tab["level"]}
+        for j, name in enumerate(names):
+            v = np.full(n, beta[j])
+            if name in tab.columns:
+                v = v + tab[name].to_numpy()
+            cols[name] = v
+        for c in tab.columns:
+            if c != "level" and c not in names:
+                cols[c] = tab[c].to_numpy()
+        out[g] = pl.DataFrame(cols)
+    return out
+
+
+def _varcorr_tables(terms: list[dict[str, Any]], sigma: float) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """lme4's VarCorr as two tables: variances and correlations."""
+    seen: dict[str, int] = {}
+    groups, names, var, sd = [], [], [], []
+    c_groups, t1, t2, corr = [], [], [], []
+    for t in terms:
+        g = t["group"]
+        label = g if g not in seen else f"{g}.{seen[g]}"
+        seen[g] = seen.get(g, 0) + 1
+        cov = np.asarray(t["covariance"])
+        q = cov.shape[0]
+        for i, c in enumerate(t["cnames"]):
+            groups.append(label)
+            names.append(c)
+            var.append(cov[i, i])
+            sd.append(np.sqrt(cov[i, i]))
+        for j in range(q):
+            for i in range(j + 1, q):
+                c_groups.append(label)
+                t1.append(t["cnames"][j])
+                t2.append(t["cnames"][i])
+                denom = np.sqrt(cov[i, i] * cov[j, j])
+                corr.append(cov[i, j] / denom if denom > 0 else float("nan"))
+    groups.append("Residual")
+    names.append("")
+    var.append(sigma**2)
+    sd.append(sigma)
+    ranef_var = pl.DataFrame({"group": groups, "name": names, "Var": var, "Std": sd})
+    ranef_corr = pl.DataFrame(
+        {"group": c_groups, "term1": t1, "term2": t2, "Corr": corr},
+        schema={"group": pl.String, "term1": pl.String, "term2": pl.String, "Corr": pl.Float64},
+    )
+    return ranef_var, ranef_corr
