@@ -61,15 +61,40 @@ pub struct LmmFit {
 
 /// Optimise theta and collect the results. `offset` is added back to the fitted values.
 pub fn fit(m: &mut LinearMixedModel, options: &FitOptions, offset: Option<&[f64]>) -> Result<LmmFit> {
-    let start = options.start.clone().unwrap_or_else(|| m.par.initial_theta());
+    let start = options.start.clone().unwrap_or_else(|| m.start.clone());
     if start.len() != m.par.ntheta() {
         return Err(Error::Argument(format!("the start has {} values but the model has {} covariance parameters", start.len(), m.par.ntheta())));
     }
     let lower = m.par.lower_bounds();
-    let opt = bobyqa_minimize(|t| m.objective_at(t), &start, &lower, options.optimizer)?;
+    // lme4's initial trust region: a fifth of the largest start value.
+    let mut settings = options.optimizer;
+    let largest = start.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    settings.rho_begin = settings.rho_begin.min((0.2 * largest).max(1e-3));
+    let mut opt = bobyqa_minimize(|t| m.objective_at(t), &start, &lower, settings)?;
+    snap_to_boundary(m, &mut opt, &lower);
     // Report the best point the optimizer saw, refactored there.
     m.set_theta(&opt.final_theta);
     results(m, opt, options.derivatives, offset)
+}
+
+/// A derivative-free optimizer stops within its trust radius of a bound but
+/// rarely on it. Diagonal elements below the singular tolerance are set to
+/// zero when that does not raise the objective (as MixedModels.jl does), so
+/// a boundary fit reports theta = 0 exactly, as lme4's bobyqa does.
+fn snap_to_boundary(m: &mut LinearMixedModel, opt: &mut OptSummary, lower: &[f64]) {
+    for i in 0..opt.final_theta.len() {
+        let t = opt.final_theta[i];
+        if lower[i] == 0.0 && t != 0.0 && t.abs() < SINGULAR_TOL {
+            let mut trial = opt.final_theta.clone();
+            trial[i] = 0.0;
+            let f = m.objective_at(&trial);
+            opt.feval += 1;
+            if f <= opt.fmin + 1e-10 * opt.fmin.abs().max(1.0) {
+                opt.final_theta = trial;
+                opt.fmin = f.min(opt.fmin);
+            }
+        }
+    }
 }
 
 /// The results at the model's current theta.

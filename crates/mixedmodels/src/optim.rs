@@ -29,7 +29,7 @@ pub struct OptimizerSettings {
 
 impl Default for OptimizerSettings {
     fn default() -> Self {
-        OptimizerSettings { rho_begin: 0.2, rho_end: 1e-7, max_feval: 10_000 }
+        OptimizerSettings { rho_begin: 0.2, rho_end: 1e-6, max_feval: 10_000 }
     }
 }
 

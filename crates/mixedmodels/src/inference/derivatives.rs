@@ -9,7 +9,9 @@
 //!   n' log(2 pi sigma^2), with a = log|L|^2 (+ log|R_X|^2 for REML) and
 //!   n' = n (or n - p for REML).
 
-use crate::model::{LinearMixedModel, Pieces};
+use rayon::prelude::*;
+
+use crate::model::{objective_from, BlockedFactor, LinearMixedModel, Pieces};
 
 /// lme4's `deriv12` step.
 pub const STEP: f64 = 1e-4;
@@ -36,12 +38,53 @@ struct Probe {
     vcov: Vec<f64>,
 }
 
-fn probe(m: &mut LinearMixedModel, theta: &[f64]) -> Probe {
-    m.set_theta(theta);
-    Probe { pieces: m.pieces(), objective: m.objective(), vcov: m.unscaled_vcov() }
+/// The stencil's points: the center, +-h on each axis, and the four
+/// diagonal neighbours of each pair of axes.
+fn stencil(theta: &[f64], h: f64) -> Vec<Vec<f64>> {
+    let k = theta.len();
+    let shifted = |steps: &[(usize, f64)]| {
+        let mut t = theta.to_vec();
+        for &(i, s) in steps {
+            t[i] += s;
+        }
+        t
+    };
+    let mut points = vec![theta.to_vec()];
+    points.extend((0..k).map(|i| shifted(&[(i, h)])));
+    points.extend((0..k).map(|i| shifted(&[(i, -h)])));
+    for i in 0..k {
+        for j in 0..i {
+            for (si, sj) in [(h, h), (h, -h), (-h, h), (-h, -h)] {
+                points.push(shifted(&[(i, si), (j, sj)]));
+            }
+        }
+    }
+    points
 }
 
-/// Evaluate the stencil around the model's current theta (restored afterwards).
+/// Factor at every point, the points shared out over the threads, each
+/// thread with its own factor workspace.
+fn evaluate(m: &LinearMixedModel, points: &[Vec<f64>]) -> Vec<Probe> {
+    let threads = rayon::current_num_threads().max(1);
+    let chunk = points.len().div_ceil(threads);
+    let (n, p, reml, lw) = (m.n(), m.p(), m.reml, m.cp.log_weights);
+    points
+        .par_chunks(chunk)
+        .flat_map_iter(|pts| {
+            let mut f = BlockedFactor::new(&m.cp, &m.par);
+            pts.iter()
+                .map(|t| {
+                    f.update(&m.cp, &m.par, t);
+                    let pieces = f.pieces(&m.cp);
+                    let objective = if f.ok { objective_from(pieces, n, p, reml, lw) } else { f64::INFINITY };
+                    Probe { pieces, objective, vcov: f.unscaled_vcov(p) }
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Evaluate the stencil around the model's current theta.
 pub fn derivatives(m: &mut LinearMixedModel) -> Derivatives {
     derivatives_with_step(m, STEP)
 }
@@ -51,29 +94,21 @@ pub fn derivatives_with_step(m: &mut LinearMixedModel, h: f64) -> Derivatives {
     let theta = m.theta.clone();
     let k = theta.len();
     let (n, p, reml) = (m.n(), m.p(), m.reml);
-    let center = probe(m, &theta);
     let sigma = m.sigma();
-    let shifted = |m: &mut LinearMixedModel, steps: &[(usize, f64)]| {
-        let mut t = theta.clone();
-        for &(i, s) in steps {
-            t[i] += s;
-        }
-        probe(m, &t)
-    };
-    let plus: Vec<Probe> = (0..k).map(|i| shifted(m, &[(i, h)])).collect();
-    let minus: Vec<Probe> = (0..k).map(|i| shifted(m, &[(i, -h)])).collect();
+    let points = stencil(&theta, h);
+    let evaluations = points.len();
+    let mut probes = evaluate(m, &points).into_iter();
+    let center = probes.next().expect("center");
+    let plus: Vec<Probe> = probes.by_ref().take(k).collect();
+    let minus: Vec<Probe> = probes.by_ref().take(k).collect();
     let mut cross = vec![];
     for i in 0..k {
         for j in 0..i {
-            let pp = shifted(m, &[(i, h), (j, h)]);
-            let pm = shifted(m, &[(i, h), (j, -h)]);
-            let mp = shifted(m, &[(i, -h), (j, h)]);
-            let mm = shifted(m, &[(i, -h), (j, -h)]);
-            cross.push((i, j, [pp, pm, mp, mm]));
+            let pts: Vec<Probe> = probes.by_ref().take(4).collect();
+            let pts: [Probe; 4] = pts.try_into().unwrap_or_else(|_| unreachable!());
+            cross.push((i, j, pts));
         }
     }
-    let evaluations = 1 + 2 * k + 4 * cross.len();
-    m.set_theta(&theta);
 
     // Scalar functions of a probe, differentiated over theta.
     let a = |pr: &Probe| pr.pieces.ld_l2 + if reml { pr.pieces.ld_rx2 } else { 0.0 };

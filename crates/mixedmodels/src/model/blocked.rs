@@ -11,7 +11,12 @@
 
 use super::crossprod::CrossProducts;
 use super::lambda::Parameterization;
+use rayon::prelude::*;
+
 use crate::linalg::{self, small, DenseCholesky};
+
+/// Below this many rows in the rest, its update runs on one thread.
+const PARALLEL_MIN_REST: usize = 256;
 
 pub struct BlockedFactor {
     /// L11: one lower q0 x q0 factor a level of the first term.
@@ -32,6 +37,10 @@ pub struct BlockedFactor {
     /// The diagonal of Lambda_R when every rest term is scalar.
     rest_scale: Vec<f64>,
     xx_tmp: Vec<f64>,
+    /// Schur-update workspace: accumulators over the rest's rows, one a column of a block.
+    acc: Vec<f64>,
+    /// One accumulator a chunk of columns, for the parallel scalar update.
+    acc_pool: Vec<Vec<f64>>,
     chol_rest: DenseCholesky,
     chol_xx: DenseCholesky,
     /// False if the last update failed (a non-positive pivot).
@@ -64,6 +73,10 @@ impl BlockedFactor {
             scratch: vec![0.0; qmax * qmax.max(k)],
             rest_scale: vec![0.0; cp.m],
             xx_tmp: vec![0.0; k * k],
+            acc: vec![0.0; cp.m * qmax],
+            acc_pool: (0..if cp.all_scalar && cp.m >= PARALLEL_MIN_REST { 8 * rayon::current_num_threads() } else { 1 })
+                .map(|_| vec![0.0; cp.m])
+                .collect(),
             chol_rest: DenseCholesky::new(cp.m),
             chol_xx: DenseCholesky::new(k),
             ok: false,
@@ -126,30 +139,18 @@ impl BlockedFactor {
         if m == 0 {
             return true;
         }
-        self.scale_rest(cp);
+        if cp.all_scalar {
+            self.scalar_rest(cp);
+        } else {
+            self.scale_rest(cp);
+            self.subtract_schur_blocks(cp);
+        }
+        // T[a rows, :] -= L21_j[a] L_{X1,j}' for every level j and its blocks a.
         for j in 0..cp.l0 {
-            let entries = cp.level_cross(j);
             let lx1 = &self.lx1[j * q0 * k..(j + 1) * q0 * k];
-            for (ai, ea) in entries.iter().enumerate() {
+            for ea in cp.level_cross(j) {
                 let ba = cp.rest_blocks[ea.block];
                 let la = &self.l21[ea.values..ea.values + ba.q * q0];
-                for eb in &entries[..=ai] {
-                    let bb = cp.rest_blocks[eb.block];
-                    let lb = &self.l21[eb.values..eb.values + bb.q * q0];
-                    // S[a rows, b rows] -= La Lb' (only the lower triangle is used)
-                    let (hi, lo, lhi, llo) = if ba.row >= bb.row { (ba, bb, la, lb) } else { (bb, ba, lb, la) };
-                    for cb in 0..lo.q {
-                        let col = &mut self.l22[(lo.row + cb) * m..(lo.row + cb + 1) * m];
-                        for ca in 0..hi.q {
-                            let mut s = 0.0;
-                            for t in 0..q0 {
-                                s += lhi[t * hi.q + ca] * llo[t * lo.q + cb];
-                            }
-                            col[hi.row + ca] -= s;
-                        }
-                    }
-                }
-                // T[a rows, :] -= La L_{X1,j}'
                 for c in 0..k {
                     let col = &mut self.lxr[c * m..(c + 1) * m];
                     for ca in 0..ba.q {
@@ -169,32 +170,93 @@ impl BlockedFactor {
         true
     }
 
+    /// The rest when every term is scalar: S = lambda_R Z_R'Z_R lambda_R + I
+    /// - sum_j L21_j L21_j' (lower triangle), column by column. For column a
+    /// the sum over the levels j touching a of L21[b, j] L21[a, j] (rows
+    /// b >= a) gathers into a dense buffer over the rows, which stays in L1
+    /// cache; the column of S is then written in one sequential sweep.
+    /// Scattering each level's outer product straight into S instead is bound
+    /// by cache misses. Columns are independent, so chunks of them run in
+    /// parallel, each chunk with its own buffer.
+    fn scalar_rest(&mut self, cp: &CrossProducts) {
+        let m = cp.m;
+        for (s, b) in self.rest_scale.iter_mut().zip(&cp.rest_blocks) {
+            *s = self.lambdas[b.term][0];
+        }
+        let (scale, l21) = (&self.rest_scale, &self.l21);
+        let cols_per_chunk = m.div_ceil(self.acc_pool.len());
+        let column = |a: usize, col: &mut [f64], acc: &mut [f64]| {
+            for &(j, ea) in &cp.block_entries[cp.block_ptr[a]..cp.block_ptr[a + 1]] {
+                let (ea, end) = (ea as usize, cp.cross_ptr[j as usize + 1]);
+                let la = l21[ea];
+                for (row, lb) in cp.entry_row[ea..end].iter().zip(&l21[ea..end]) {
+                    acc[*row as usize] += la * lb;
+                }
+            }
+            let zz = &cp.zz_rest[a * m..(a + 1) * m];
+            let sa = scale[a];
+            for r in a..m {
+                col[r] = zz[r] * scale[r] * sa - acc[r];
+                acc[r] = 0.0;
+            }
+            col[a] += 1.0;
+        };
+        let work = |(chunk, (cols, acc)): (usize, (&mut [f64], &mut Vec<f64>))| {
+            for (i, col) in cols.chunks_mut(m).enumerate() {
+                column(chunk * cols_per_chunk + i, col, acc);
+            }
+        };
+        if m >= PARALLEL_MIN_REST {
+            self.l22.par_chunks_mut(cols_per_chunk * m).zip(self.acc_pool.par_iter_mut()).enumerate().for_each(work);
+        } else {
+            self.l22.chunks_mut(cols_per_chunk * m).zip(self.acc_pool.iter_mut()).enumerate().for_each(work);
+        }
+        for c in 0..cp.p + 1 {
+            for r in 0..m {
+                self.lxr[c * m + r] = cp.zxy_rest[c * m + r] * scale[r];
+            }
+        }
+    }
+
+    fn subtract_schur_blocks(&mut self, cp: &CrossProducts) {
+        let (m, q0) = (cp.m, cp.q0);
+        for (a, ba) in cp.rest_blocks.iter().enumerate() {
+            let qa = ba.q;
+            let touching = &cp.block_entries[cp.block_ptr[a]..cp.block_ptr[a + 1]];
+            for &(j, ea) in touching {
+                let (ea, end) = (ea as usize, cp.cross_ptr[j as usize + 1]);
+                let la = &self.l21[cp.cross[ea].values..cp.cross[ea].values + qa * q0];
+                for eb in &cp.cross[ea..end] {
+                    let bb = cp.rest_blocks[eb.block];
+                    let lb = &self.l21[eb.values..eb.values + bb.q * q0];
+                    for ca in 0..qa {
+                        for cb in 0..bb.q {
+                            let mut v = 0.0;
+                            for t in 0..q0 {
+                                v += lb[t * bb.q + cb] * la[t * qa + ca];
+                            }
+                            self.acc[ca * m + bb.row + cb] += v;
+                        }
+                    }
+                }
+            }
+            for ca in 0..qa {
+                let col = ba.row + ca;
+                let dst = &mut self.l22[col * m..(col + 1) * m];
+                let acc = &mut self.acc[ca * m..(ca + 1) * m];
+                for (c, v) in dst[col..].iter_mut().zip(&mut acc[col..]) {
+                    *c -= *v;
+                    *v = 0.0;
+                }
+                // Rows of this block above the diagonal were accumulated too; clear them.
+                acc[ba.row..col].iter_mut().for_each(|v| *v = 0.0);
+            }
+        }
+    }
+
     /// Copy lambda_R' Z_R'Z_R lambda_R + I into l22 and lambda_R' Z_R'[X y] into lxr.
     fn scale_rest(&mut self, cp: &CrossProducts) {
         let (m, k) = (cp.m, cp.p + 1);
-        let all_scalar = cp.rest_blocks.iter().all(|b| b.q == 1);
-        if all_scalar {
-            // Lambda_R is diagonal: entry (a, b) scales by lambda_a lambda_b.
-            for (s, b) in self.rest_scale.iter_mut().zip(&cp.rest_blocks) {
-                *s = self.lambdas[b.term][0];
-            }
-            let scale = &self.rest_scale;
-            for c in 0..m {
-                let sc = scale[c];
-                let src = &cp.zz_rest[c * m..(c + 1) * m];
-                let dst = &mut self.l22[c * m..(c + 1) * m];
-                for r in c..m {
-                    dst[r] = src[r] * scale[r] * sc;
-                }
-                dst[c] += 1.0;
-            }
-            for c in 0..k {
-                for r in 0..m {
-                    self.lxr[c * m + r] = cp.zxy_rest[c * m + r] * scale[r];
-                }
-            }
-            return;
-        }
         // General case: blocks (a, b) become lambda_a' Z_a'Z_b lambda_b.
         for bb in &cp.rest_blocks {
             for ba in cp.rest_blocks.iter().filter(|ba| ba.row >= bb.row) {
@@ -274,5 +336,26 @@ impl BlockedFactor {
         let ld_rx2: f64 = (0..p).map(|d| self.lxx[d * k + d].ln()).sum();
         let r = self.lxx[p * k + p];
         Pieces { ld_l2: 2.0 * ld_l2, ld_rx2: 2.0 * ld_rx2, pwrss: r * r }
+    }
+
+    /// (R_X' R_X)^{-1} from the leading p x p block of L_XX: the covariance of
+    /// beta-hat in units of sigma^2.
+    pub fn unscaled_vcov(&self, p: usize) -> Vec<f64> {
+        let k = p + 1;
+        let mut rx = vec![0.0; p * p];
+        for c in 0..p {
+            for r in c..p {
+                rx[c * p + r] = self.lxx[c * k + r];
+            }
+        }
+        linalg::invert_lower_in_place(&mut rx, p);
+        // (L L')^{-1} = L^{-T} L^{-1}
+        let mut v = vec![0.0; p * p];
+        for i in 0..p {
+            for j in 0..p {
+                v[j * p + i] = (i.max(j)..p).map(|t| rx[i * p + t] * rx[j * p + t]).sum();
+            }
+        }
+        v
     }
 }

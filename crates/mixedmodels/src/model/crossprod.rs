@@ -44,6 +44,14 @@ pub struct CrossProducts {
     pub cross_ptr: Vec<usize>,
     pub cross: Vec<CrossEntry>,
     pub cross_values: Vec<f64>,
+    /// The transpose of the cross structure: for each rest block, the
+    /// (level j, entry index into `cross`) pairs that touch it, ascending in j.
+    pub block_ptr: Vec<usize>,
+    pub block_entries: Vec<(u32, u32)>,
+    /// True when the first term and every rest term have one random effect a level.
+    pub all_scalar: bool,
+    /// The first rest row of each cross entry's block.
+    pub entry_row: Vec<u32>,
     /// Z_rest'Z_rest, m x m dense (both triangles).
     pub zz_rest: Vec<f64>,
     /// Z_rest'[X y], m x (p+1).
@@ -126,12 +134,75 @@ impl CrossProducts {
             }
         }
         let log_weights = weights.map_or(0.0, |w| w.iter().map(|v| v.ln()).sum());
-        CrossProducts { n, p, q0, l0, zz0, zxy0, rest_blocks, m, cross_ptr, cross, cross_values, zz_rest, zxy_rest, xyxy, log_weights }
+        let (block_ptr, block_entries) = transpose_cross(&cross_ptr, &cross, rest_blocks.len());
+        let all_scalar = q0 == 1 && rest_blocks.iter().all(|b| b.q == 1);
+        let entry_row = cross.iter().map(|e| rest_blocks[e.block].row as u32).collect();
+        CrossProducts {
+            n,
+            p,
+            q0,
+            l0,
+            zz0,
+            zxy0,
+            rest_blocks,
+            m,
+            cross_ptr,
+            cross,
+            cross_values,
+            block_ptr,
+            block_entries,
+            all_scalar,
+            entry_row,
+            zz_rest,
+            zxy_rest,
+            xyxy,
+            log_weights,
+        }
     }
 
     pub fn level_cross(&self, j: usize) -> &[CrossEntry] {
         &self.cross[self.cross_ptr[j]..self.cross_ptr[j + 1]]
     }
+}
+
+/// Sort one level's entries by block and lay their values out in that order,
+/// so entry order and value order agree (the scalar Schur update reads the
+/// value of entry e at `values[e]`).
+fn sort_level_by_row(level: &mut [CrossEntry], values: &mut Vec<f64>, q0: usize, rest_blocks: &[RestBlock]) {
+    if level.is_empty() {
+        return;
+    }
+    let start = level[0].values;
+    let old = values[start..].to_vec();
+    level.sort_unstable_by_key(|e| e.block);
+    let mut at = start;
+    for e in level.iter_mut() {
+        let len = rest_blocks[e.block].q * q0;
+        let from = e.values - start;
+        values[at..at + len].copy_from_slice(&old[from..from + len]);
+        e.values = at;
+        at += len;
+    }
+}
+
+/// For each rest block, the (level, entry) pairs of the cross structure touching it.
+fn transpose_cross(cross_ptr: &[usize], cross: &[CrossEntry], nblocks: usize) -> (Vec<usize>, Vec<(u32, u32)>) {
+    let mut ptr = vec![0usize; nblocks + 1];
+    for e in cross {
+        ptr[e.block + 1] += 1;
+    }
+    for b in 0..nblocks {
+        ptr[b + 1] += ptr[b];
+    }
+    let mut fill = ptr.clone();
+    let mut entries = vec![(0u32, 0u32); cross.len()];
+    for j in 0..cross_ptr.len() - 1 {
+        for (e, entry) in cross.iter().enumerate().take(cross_ptr[j + 1]).skip(cross_ptr[j]) {
+            entries[fill[entry.block]] = (j as u32, e as u32);
+            fill[entry.block] += 1;
+        }
+    }
+    (ptr, entries)
 }
 
 /// Blocks of the rest: one per (term, level) of terms 1.., in column order.
@@ -194,6 +265,9 @@ fn cross_blocks(terms: &[ReTerm], rest_blocks: &[RestBlock], term_first_block: &
                 }
             }
         }
+        // Order the level's blocks by row, so the blocks at or below a given
+        // block are the ones after it (the Schur update relies on this).
+        sort_level_by_row(&mut entries[ptr[j]..], &mut values, q0, rest_blocks);
         ptr[j + 1] = entries.len();
     }
     (ptr, entries, values)

@@ -25,6 +25,8 @@ pub struct LinearMixedModel {
     pub weights: Option<Vec<f64>>,
     /// The least-squares fit of y on X, subtracted from y in the cross-products.
     pub beta_ols: Vec<f64>,
+    /// Where the optimizer starts (see `start::moment_start`).
+    pub start: Vec<f64>,
     /// Number of objective evaluations so far.
     pub feval: usize,
 }
@@ -50,11 +52,13 @@ impl LinearMixedModel {
         let beta_ols = least_squares(&x, p, &y, weights.as_deref());
         let y_shift: Vec<f64> = (0..n).map(|i| y[i] - (0..p).map(|c| x[c * n + i] * beta_ols[c]).sum::<f64>()).collect();
         let cp = CrossProducts::new(&x, p, &y_shift, weights.as_deref(), &terms);
+        let resid_ols = y_shift;
         let shapes: Vec<(usize, usize)> = terms.iter().map(|t| (t.q(), t.nlevels())).collect();
         let par = Parameterization::new(&shapes);
         let factor = BlockedFactor::new(&cp, &par);
         let theta = par.initial_theta();
-        let mut m = LinearMixedModel { cp, par, factor, reml, theta: theta.clone(), y, x, terms, weights, beta_ols, feval: 0 };
+        let start = super::start::moment_start(&resid_ols, &terms, &par);
+        let mut m = LinearMixedModel { cp, par, factor, reml, theta: theta.clone(), start, y, x, terms, weights, beta_ols, feval: 0 };
         m.set_theta(&theta);
         Ok(m)
     }
@@ -298,22 +302,7 @@ impl LinearMixedModel {
 
     /// (R_X' R_X)^{-1}: the covariance of beta-hat in units of sigma^2.
     pub fn unscaled_vcov(&self) -> Vec<f64> {
-        let (p, k) = (self.p(), self.p() + 1);
-        let mut rx = vec![0.0; p * p];
-        for c in 0..p {
-            for r in c..p {
-                rx[c * p + r] = self.factor.lxx[c * k + r];
-            }
-        }
-        linalg::invert_lower_in_place(&mut rx, p);
-        // (L L')^{-1} = L^{-T} L^{-1}
-        let mut v = vec![0.0; p * p];
-        for i in 0..p {
-            for j in 0..p {
-                v[j * p + i] = (i.max(j)..p).map(|t| rx[i * p + t] * rx[j * p + t]).sum();
-            }
-        }
-        v
+        self.factor.unscaled_vcov(self.p())
     }
 }
 

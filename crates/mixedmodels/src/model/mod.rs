@@ -5,6 +5,7 @@ pub mod blocked;
 pub mod crossprod;
 pub mod lambda;
 pub mod lmm;
+pub mod start;
 
 pub use blocked::{BlockedFactor, Pieces};
 pub use crossprod::CrossProducts;

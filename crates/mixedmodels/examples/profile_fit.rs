@@ -1,0 +1,85 @@
+//! Time the stages of a fit on a CSV file (R's write.csv layout):
+//!   cargo run --release --example profile_fit -- DATA.csv "FORMULA"
+use std::time::Instant;
+
+use mixedmodels::data::{Column, DataFrame, Factor, MISSING};
+use mixedmodels::design::DesignSpec;
+use mixedmodels::fit::{fit, FitOptions};
+use mixedmodels::formula::ModelFormula;
+use mixedmodels::model::LinearMixedModel;
+
+fn read_csv(path: &str) -> DataFrame<'static> {
+    let text = std::fs::read_to_string(path).expect("csv");
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(|s| s.trim_matches('"').to_string()).collect();
+    let rows: Vec<Vec<&str>> = lines.filter(|l| !l.is_empty()).map(|l| l.split(',').collect()).collect();
+    let mut df = DataFrame::new();
+    for (c, name) in header.iter().enumerate() {
+        if rows[0][c].starts_with('"') {
+            let labels: Vec<&str> = rows.iter().map(|r| r[c].trim_matches('"')).collect();
+            let mut levels: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
+            levels.sort();
+            levels.dedup();
+            let codes = labels.iter().map(|l| levels.binary_search_by(|x| x.as_str().cmp(l)).map_or(MISSING, |i| i as u32)).collect();
+            df.push(name.clone(), Column::Factor(Factor::new(codes, levels))).unwrap();
+        } else {
+            let v: Vec<f64> = rows.iter().map(|r| r[c].parse().unwrap_or(f64::NAN)).collect();
+            df.push(name.clone(), Column::Numeric(v.into())).unwrap();
+        }
+    }
+    df
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args[1] == "chol" {
+        chol_bench(args[2].parse().unwrap());
+        return;
+    }
+    let t = Instant::now();
+    let df = read_csv(&args[1]);
+    println!("read      {:8.3} s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let f = ModelFormula::parse(&args[2]).unwrap();
+    let (spec, design) = DesignSpec::learn(f, &df, &[]).unwrap();
+    let y = spec.numeric_response(&df).unwrap();
+    println!("design    {:8.3} s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let p = design.x.ncols();
+    let mut m = LinearMixedModel::new(design.x.values, p, y, design.terms, None, true).unwrap();
+    println!("setup     {:8.3} s  (m = {}, first term {} levels)", t.elapsed().as_secs_f64(), m.cp.m, m.cp.l0);
+    let theta = m.theta.clone();
+    let t = Instant::now();
+    let reps = 10;
+    for _ in 0..reps {
+        m.objective_at(&theta);
+    }
+    println!("per eval  {:8.4} s", t.elapsed().as_secs_f64() / reps as f64);
+    let t = Instant::now();
+    let mut opts = FitOptions { derivatives: false, ..Default::default() };
+    if let Ok(v) = std::env::var("RHO_END") { opts.optimizer.rho_end = v.parse().unwrap(); }
+    if let Ok(v) = std::env::var("RHO_BEGIN") { opts.optimizer.rho_begin = v.parse().unwrap(); }
+    if let Ok(v) = std::env::var("START") { opts.start = Some(v.split(',').map(|x| x.parse().unwrap()).collect()); }
+    let r = fit(&mut m, &opts, None).unwrap();
+    println!("optimize  {:8.3} s  ({} evaluations) theta {:?} obj {:.8}", t.elapsed().as_secs_f64(), r.opt.feval, r.theta, r.objective);
+    let t = Instant::now();
+    let _ = mixedmodels::inference::derivatives(&mut m);
+    println!("derivs    {:8.3} s", t.elapsed().as_secs_f64());
+}
+
+#[allow(dead_code)]
+fn chol_bench(n: usize) {
+    let mut a = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            a[j * n + i] = if i == j { n as f64 } else { ((i * 7 + j * 13) % 17) as f64 / 17.0 };
+        }
+    }
+    let mut c = mixedmodels::linalg::DenseCholesky::new(n);
+    let t = Instant::now();
+    for _ in 0..10 {
+        let mut b = a.clone();
+        c.factor(&mut b).unwrap();
+    }
+    println!("chol {n}: {:.4} s", t.elapsed().as_secs_f64() / 10.0);
+}
