@@ -94,7 +94,21 @@ pub fn model_matrix(terms: &TermList, vars: &VariableTable, nrows: usize) -> Res
             .collect::<Result<Vec<_>>>()?;
         append_term(&mut m, term, &codings, vars, ti + 1);
     }
+    check_finite(&m)?;
     Ok(m)
+}
+
+/// R refuses NA/NaN/Inf in a model matrix; name the column and the row.
+fn check_finite(m: &ModelMatrix) -> Result<()> {
+    for j in 0..m.ncols() {
+        if let Some(i) = m.column(j).iter().position(|v| !v.is_finite()) {
+            return Err(Error::column(
+                &m.names[j],
+                format!("has a non-finite value ({}) at row {i}; transform the data so the term is finite", m.column(j)[i]),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// R's rule (`TermCode` in stats/src/model.c): factor `v` of term `t` is

@@ -66,7 +66,8 @@ impl Expr {
     pub fn column_names(&self, out: &mut Vec<String>) {
         match &self.kind {
             ExprKind::Name(n) => {
-                if !out.contains(n) {
+                // R's constants are not columns.
+                if !matches!(n.as_str(), "TRUE" | "FALSE" | "T" | "F" | "pi" | "Inf" | "NA" | "NaN") && !out.contains(n) {
                     out.push(n.clone());
                 }
             }
