@@ -99,7 +99,7 @@ def correlation_block(names: list[str], vcov: np.ndarray) -> str:
     rows = []
     for i in range(1, len(names)):
         rows.append([short[i]] + [f"{corr[i, j]:.3f}" for j in range(i)] + [""] * (len(names) - 1 - i))
-    header = [""] + short[:-1]
+    header = ["", *short[:-1]]
     return "Correlation of Fixed Effects:\n" + _table(rows, header)
 
 

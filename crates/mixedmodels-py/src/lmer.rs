@@ -22,7 +22,9 @@ pub struct PyLmer {
 fn contrast_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Contrasts> {
     if let Ok(name) = obj.extract::<String>() {
         return Contrasts::parse(&name).ok_or_else(|| {
-            crate::errors::DataError::new_err(format!("unknown contrast '{name}' (use treatment, sum, helmert, poly or a matrix)"))
+            crate::errors::DataError::new_err(format!(
+                "unknown contrast '{name}' (use treatment, sum, helmert, poly or a matrix)"
+            ))
         });
     }
     let (values, ncol, names): (Vec<f64>, usize, Option<Vec<String>>) = obj.extract()?;
@@ -240,14 +242,25 @@ impl PyLmer {
     }
 
     /// Predictions for new data.
-    fn predict<'py>(&self, py: Python<'py>, columns: &Bound<'py, PyList>, use_re: bool) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        columns: &Bound<'py, PyList>,
+        use_re: bool,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let inner = &self.inner;
         let v = with_frame(columns, |df| py.detach(|| inner.predict(df, use_re)).map_err(to_py))?;
         Ok(PyArray1::from_vec(py, v))
     }
 
     /// nsim simulated responses (nobs x nsim).
-    fn simulate<'py>(&self, py: Python<'py>, nsim: usize, use_re: bool, seed: u64) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    fn simulate<'py>(
+        &self,
+        py: Python<'py>,
+        nsim: usize,
+        use_re: bool,
+        seed: u64,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let inner = &self.inner;
         let sims = py.detach(|| mixedmodels::resample::simulate(inner, nsim, use_re, seed));
         let n = inner.fit.n;
@@ -267,7 +280,12 @@ impl PyLmer {
     }
 }
 
-fn array_rowmajor<'py>(py: Python<'py>, values: &[f64], nrows: usize, ncols: usize) -> PyResult<Bound<'py, PyArray2<f64>>> {
+fn array_rowmajor<'py>(
+    py: Python<'py>,
+    values: &[f64],
+    nrows: usize,
+    ncols: usize,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let rows: Vec<Vec<f64>> = (0..nrows).map(|i| values[i * ncols..(i + 1) * ncols].to_vec()).collect();
     PyArray2::from_vec2(py, &rows).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
 }
@@ -303,4 +321,3 @@ pub fn formula_columns(formula: &str, response: bool, groups: bool) -> PyResult<
     }
     Ok(out)
 }
-

@@ -20,7 +20,10 @@ fn read_csv(path: &str) -> DataFrame<'static> {
             let mut levels: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
             levels.sort();
             levels.dedup();
-            let codes = labels.iter().map(|l| levels.binary_search_by(|x| x.as_str().cmp(l)).map_or(MISSING, |i| i as u32)).collect();
+            let codes = labels
+                .iter()
+                .map(|l| levels.binary_search_by(|x| x.as_str().cmp(l)).map_or(MISSING, |i| i as u32))
+                .collect();
             df.push(name.clone(), Column::Factor(Factor::new(codes, levels))).unwrap();
         } else {
             let v: Vec<f64> = rows.iter().map(|r| r[c].parse().unwrap_or(f64::NAN)).collect();
@@ -57,11 +60,23 @@ fn main() {
     println!("per eval  {:8.4} s", t.elapsed().as_secs_f64() / reps as f64);
     let t = Instant::now();
     let mut opts = FitOptions { derivatives: false, ..Default::default() };
-    if let Ok(v) = std::env::var("RHO_END") { opts.optimizer.rho_end = v.parse().unwrap(); }
-    if let Ok(v) = std::env::var("RHO_BEGIN") { opts.optimizer.rho_begin = v.parse().unwrap(); }
-    if let Ok(v) = std::env::var("START") { opts.start = Some(v.split(',').map(|x| x.parse().unwrap()).collect()); }
+    if let Ok(v) = std::env::var("RHO_END") {
+        opts.optimizer.rho_end = v.parse().unwrap();
+    }
+    if let Ok(v) = std::env::var("RHO_BEGIN") {
+        opts.optimizer.rho_begin = v.parse().unwrap();
+    }
+    if let Ok(v) = std::env::var("START") {
+        opts.start = Some(v.split(',').map(|x| x.parse().unwrap()).collect());
+    }
     let r = fit(&mut m, &opts, None).unwrap();
-    println!("optimize  {:8.3} s  ({} evaluations) theta {:?} obj {:.8}", t.elapsed().as_secs_f64(), r.opt.feval, r.theta, r.objective);
+    println!(
+        "optimize  {:8.3} s  ({} evaluations) theta {:?} obj {:.8}",
+        t.elapsed().as_secs_f64(),
+        r.opt.feval,
+        r.theta,
+        r.objective
+    );
     let t = Instant::now();
     let _ = mixedmodels::inference::derivatives(&mut m);
     println!("derivs    {:8.3} s", t.elapsed().as_secs_f64());

@@ -151,14 +151,10 @@ impl<'a> DataFrame<'a> {
     }
 
     pub fn get(&self, name: &str) -> Result<&Column<'a>> {
-        self.columns
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, c)| c)
-            .ok_or_else(|| {
-                let known: Vec<&str> = self.columns.iter().map(|(n, _)| n.as_str()).collect();
-                Error::column(name, format!("not found in the data (columns: {})", known.join(", ")))
-            })
+        self.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c).ok_or_else(|| {
+            let known: Vec<&str> = self.columns.iter().map(|(n, _)| n.as_str()).collect();
+            Error::column(name, format!("not found in the data (columns: {})", known.join(", ")))
+        })
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

@@ -8,11 +8,7 @@ use std::fmt;
 pub enum Error {
     /// The formula does not parse or asks for something impossible.
     /// `position` is a byte offset into `formula`.
-    Formula {
-        formula: String,
-        position: usize,
-        message: String,
-    },
+    Formula { formula: String, position: usize, message: String },
     /// A column is missing, of the wrong kind, or holds values the model cannot use.
     Column { column: String, message: String },
     /// The data as a whole cannot support the model (too few rows, one level, ...).
@@ -25,36 +21,21 @@ pub enum Error {
 
 impl Error {
     pub fn formula(formula: &str, position: usize, message: impl Into<String>) -> Self {
-        Error::Formula {
-            formula: formula.to_string(),
-            position,
-            message: message.into(),
-        }
+        Error::Formula { formula: formula.to_string(), position, message: message.into() }
     }
 
     pub fn column(column: &str, message: impl Into<String>) -> Self {
-        Error::Column {
-            column: column.to_string(),
-            message: message.into(),
-        }
+        Error::Column { column: column.to_string(), message: message.into() }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Formula {
-                formula,
-                position,
-                message,
-            } => {
+            Error::Formula { formula, position, message } => {
                 // Point at the offending character, as a compiler does.
                 let col = formula[..(*position).min(formula.len())].chars().count();
-                write!(
-                    f,
-                    "{message} (at position {col} of the formula)\n  {formula}\n  {}^",
-                    " ".repeat(col)
-                )
+                write!(f, "{message} (at position {col} of the formula)\n  {formula}\n  {}^", " ".repeat(col))
             }
             Error::Column { column, message } => write!(f, "column '{column}': {message}"),
             Error::Data(m) | Error::Numerical(m) | Error::Argument(m) => f.write_str(m),

@@ -63,7 +63,11 @@ pub struct LmmFit {
 pub fn fit(m: &mut LinearMixedModel, options: &FitOptions, offset: Option<&[f64]>) -> Result<LmmFit> {
     let start = options.start.clone().unwrap_or_else(|| m.start.clone());
     if start.len() != m.par.ntheta() {
-        return Err(Error::Argument(format!("the start has {} values but the model has {} covariance parameters", start.len(), m.par.ntheta())));
+        return Err(Error::Argument(format!(
+            "the start has {} values but the model has {} covariance parameters",
+            start.len(),
+            m.par.ntheta()
+        )));
     }
     let lower = m.par.lower_bounds();
     // lme4's initial trust region: a fifth of the largest start value.
@@ -98,7 +102,12 @@ fn snap_to_boundary(m: &mut LinearMixedModel, opt: &mut OptSummary, lower: &[f64
 }
 
 /// The results at the model's current theta.
-pub fn results(m: &mut LinearMixedModel, opt: OptSummary, with_derivatives: bool, offset: Option<&[f64]>) -> Result<LmmFit> {
+pub fn results(
+    m: &mut LinearMixedModel,
+    opt: OptSummary,
+    with_derivatives: bool,
+    offset: Option<&[f64]>,
+) -> Result<LmmFit> {
     if !m.factor.ok {
         return Err(Error::Numerical("the model could not be factored at the optimum".into()));
     }
@@ -184,7 +193,8 @@ fn convergence_warnings(d: &Derivatives, theta: &[f64], lower: &[f64], singular:
     let mut out = Vec::new();
     let grad: Vec<f64> = free.iter().map(|&i| d.grad[i]).collect();
     let kk = theta.len();
-    let hess: Vec<f64> = free.iter().flat_map(|&j| free.iter().map(move |&i| (i, j))).map(|(i, j)| d.hess[j * kk + i]).collect();
+    let hess: Vec<f64> =
+        free.iter().flat_map(|&j| free.iter().map(move |&i| (i, j))).map(|(i, j)| d.hess[j * kk + i]).collect();
     if let Some(hinv_g) = solve_with_cholesky(&hess, k, &grad) {
         let max = hinv_g.iter().zip(&grad).map(|(s, g)| s.abs().min(g.abs())).fold(0.0, f64::max);
         if max > GRAD_TOL {

@@ -71,7 +71,14 @@ impl Lmer {
         Self::from_design(spec, design, y, weights, rows_dropped, options.clone())
     }
 
-    fn from_design(spec: DesignSpec, design: Design, y: Vec<f64>, weights: Option<Vec<f64>>, rows_dropped: usize, options: LmerOptions) -> Result<Lmer> {
+    fn from_design(
+        spec: DesignSpec,
+        design: Design,
+        y: Vec<f64>,
+        weights: Option<Vec<f64>>,
+        rows_dropped: usize,
+        options: LmerOptions,
+    ) -> Result<Lmer> {
         let Design { x, terms, offset } = design;
         let p = x.ncols();
         let y_adj = match &offset {
@@ -108,7 +115,8 @@ impl Lmer {
         self.options.reml = reml;
         let mut opts = self.options.fit.clone();
         opts.start = Some(self.fit.theta.clone());
-        let warnings_before: Vec<String> = self.fit.warnings.iter().filter(|w| w.contains("dropped")).cloned().collect();
+        let warnings_before: Vec<String> =
+            self.fit.warnings.iter().filter(|w| w.contains("dropped")).cloned().collect();
         self.fit = fit::fit(&mut self.model, &opts, self.offset.as_deref())?;
         for w in warnings_before.into_iter().rev() {
             self.fit.warnings.insert(0, w);

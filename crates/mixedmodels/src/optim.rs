@@ -34,12 +34,25 @@ impl Default for OptimizerSettings {
 }
 
 /// Minimise `f` from `start` within `lower` (upper bounds are infinite).
-pub fn bobyqa_minimize(mut f: impl FnMut(&[f64]) -> f64, start: &[f64], lower: &[f64], settings: OptimizerSettings) -> Result<OptSummary> {
+pub fn bobyqa_minimize(
+    mut f: impl FnMut(&[f64]) -> f64,
+    start: &[f64],
+    lower: &[f64],
+    settings: OptimizerSettings,
+) -> Result<OptSummary> {
     let n = start.len();
     let mut x = start.to_vec();
     if n == 0 {
         let fmin = f(&x);
-        return Ok(OptSummary { optimizer: "none".into(), initial: x.clone(), final_theta: x, fmin, feval: 1, status: "no parameters".into(), converged: true });
+        return Ok(OptSummary {
+            optimizer: "none".into(),
+            initial: x.clone(),
+            final_theta: x,
+            fmin,
+            feval: 1,
+            status: "no parameters".into(),
+            converged: true,
+        });
     }
     // BOBYQA needs two interpolation points a dimension at least; one
     // dimension needs three, which is also the most it can use.

@@ -43,13 +43,24 @@ fn check_fit(case: &str, data: &str) {
     if let Some(rows) = r["ranef"].as_array() {
         let cv = m.conditional_variances();
         for row in rows.iter().step_by(3) {
-            let (group, term, level) = (row["group"].as_str().unwrap(), row["term"].as_str().unwrap(), row["level"].as_str().unwrap());
-            let (k, t) = m.terms().iter().enumerate().find(|(_, t)| t.group == group && t.cnames.iter().any(|c| c == term)).unwrap();
+            let (group, term, level) =
+                (row["group"].as_str().unwrap(), row["term"].as_str().unwrap(), row["level"].as_str().unwrap());
+            let (k, t) = m
+                .terms()
+                .iter()
+                .enumerate()
+                .find(|(_, t)| t.group == group && t.cnames.iter().any(|c| c == term))
+                .unwrap();
             let c = t.cnames.iter().position(|x| x == term).unwrap();
             let j = t.levels.iter().position(|l| l == level).unwrap();
             let q = t.q();
             let scale = num(&r["sigma"]);
-            assert_abs(f.ranef[k][j * q + c], num(&row["condval"]), 2e-3 * scale, &format!("{case} ranef {group} {level} {term}"));
+            assert_abs(
+                f.ranef[k][j * q + c],
+                num(&row["condval"]),
+                2e-3 * scale,
+                &format!("{case} ranef {group} {level} {term}"),
+            );
             let sd = cv[k][j * q * q + c * q + c].sqrt();
             assert_rel(sd, num(&row["condsd"]), 2e-3, &format!("{case} condsd {group} {level} {term}"));
         }

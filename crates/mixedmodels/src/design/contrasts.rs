@@ -14,7 +14,11 @@ pub enum Contrasts {
     /// Orthogonal polynomials over equally spaced scores (R's default for ordered factors).
     Poly,
     /// A levels x k matrix, column-major, with optional column names.
-    Matrix { values: Vec<f64>, ncol: usize, names: Option<Vec<String>> },
+    Matrix {
+        values: Vec<f64>,
+        ncol: usize,
+        names: Option<Vec<String>>,
+    },
 }
 
 impl Contrasts {
@@ -147,7 +151,20 @@ mod tests {
         // contr.poly(4): .L = (-3,-1,1,3)/sqrt(20), .Q = (1,-1,-1,1)/2, .C = (-1,3,-3,1)/sqrt(20)
         let (m, names) = Contrasts::Poly.matrix(&lv(4)).unwrap();
         let s20 = 20f64.sqrt();
-        let want = [-3.0 / s20, -1.0 / s20, 1.0 / s20, 3.0 / s20, 0.5, -0.5, -0.5, 0.5, -1.0 / s20, 3.0 / s20, -3.0 / s20, 1.0 / s20];
+        let want = [
+            -3.0 / s20,
+            -1.0 / s20,
+            1.0 / s20,
+            3.0 / s20,
+            0.5,
+            -0.5,
+            -0.5,
+            0.5,
+            -1.0 / s20,
+            3.0 / s20,
+            -3.0 / s20,
+            1.0 / s20,
+        ];
         for (a, b) in m.iter().zip(want) {
             assert!((a - b).abs() < 1e-14, "{a} vs {b}");
         }

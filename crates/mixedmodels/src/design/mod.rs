@@ -11,7 +11,7 @@ pub mod variable;
 pub use contrasts::Contrasts;
 pub use model_matrix::{ModelMatrix, VariableTable};
 pub use random::{GroupSpec, ReTerm};
-pub use variable::{Basis, FactorSource, VarSpec, Values};
+pub use variable::{Basis, FactorSource, Values, VarSpec};
 
 use crate::data::{Column, DataFrame};
 use crate::error::{Error, Result};
@@ -47,15 +47,16 @@ const RANK_TOL: f64 = 1e-7;
 
 impl DesignSpec {
     /// Learn the design from the fitting data and build its arrays.
-    pub fn learn(formula: ModelFormula, data: &DataFrame, contrasts: &[(String, Contrasts)]) -> Result<(DesignSpec, Design)> {
+    pub fn learn(
+        formula: ModelFormula,
+        data: &DataFrame,
+        contrasts: &[(String, Contrasts)],
+    ) -> Result<(DesignSpec, Design)> {
         if data.nrows() == 0 {
             return Err(Error::Data("the data have no rows (after dropping rows with missing values)".into()));
         }
-        let vars = formula
-            .variables
-            .iter()
-            .map(|v| VarSpec::learn(&v.expr, data, contrasts))
-            .collect::<Result<Vec<_>>>()?;
+        let vars =
+            formula.variables.iter().map(|v| VarSpec::learn(&v.expr, data, contrasts)).collect::<Result<Vec<_>>>()?;
         let groups = formula.bars.iter().map(|b| GroupSpec::learn(b, data)).collect::<Result<Vec<_>>>()?;
         // lme4 orders terms by decreasing number of levels, ties in formula order.
         let mut bar_order: Vec<usize> = (0..formula.bars.len()).collect();
@@ -64,7 +65,8 @@ impl DesignSpec {
         let values = spec.values(data)?;
         let full_x = spec.full_fixed_matrix(&values, data.nrows())?;
         spec.fixed_keep = linalg::independent_columns(&full_x.values, full_x.nrows, full_x.ncols(), RANK_TOL);
-        spec.fixed_dropped = (0..full_x.ncols()).filter(|j| !spec.fixed_keep.contains(j)).map(|j| full_x.names[j].clone()).collect();
+        spec.fixed_dropped =
+            (0..full_x.ncols()).filter(|j| !spec.fixed_keep.contains(j)).map(|j| full_x.names[j].clone()).collect();
         let x = full_x.select(&spec.fixed_keep);
         let terms = spec.re_terms_with(&values, data)?;
         for t in &terms {
@@ -99,10 +101,7 @@ impl DesignSpec {
     fn re_terms_with(&self, values: &[Values], data: &DataFrame) -> Result<Vec<ReTerm>> {
         let names = self.names();
         let table = VariableTable { specs: &self.vars, values, names: &names };
-        self.bar_order
-            .iter()
-            .map(|&b| random::re_term(&self.formula.bars[b], &self.groups[b], &table, data))
-            .collect()
+        self.bar_order.iter().map(|&b| random::re_term(&self.formula.bars[b], &self.groups[b], &table, data)).collect()
     }
 
     /// The sum of the formula's `offset(...)` terms, if any.
@@ -125,7 +124,10 @@ impl DesignSpec {
         };
         if let ExprKind::Name(col) = &r.kind {
             if let Column::Factor(_) = data.get(col)? {
-                return Err(Error::column(col, "the response is categorical; a linear mixed model needs a numeric response"));
+                return Err(Error::column(
+                    col,
+                    "the response is categorical; a linear mixed model needs a numeric response",
+                ));
             }
         }
         let y = variable::eval_numeric(r, data)?;

@@ -2,7 +2,7 @@
 //! is coded by contrasts and when by a full set of indicators, and R's column
 //! names (`(Intercept)`, `EvitEvit100`, `Time:EvitEvit100`).
 
-use super::variable::{VarSpec, Values};
+use super::variable::{Values, VarSpec};
 use crate::data::MISSING;
 use crate::error::{Error, Result};
 use crate::formula::{Term, TermList};
@@ -53,7 +53,12 @@ pub struct VariableTable<'a> {
 enum Coding<'a> {
     Numeric(&'a [Vec<f64>], &'a [String]),
     /// Codes, a levels x k matrix (column-major) and its column labels.
-    Factor { codes: &'a [u32], matrix: Vec<f64>, nlevels: usize, labels: Vec<String> },
+    Factor {
+        codes: &'a [u32],
+        matrix: Vec<f64>,
+        nlevels: usize,
+        labels: Vec<String>,
+    },
 }
 
 impl Coding<'_> {
@@ -87,11 +92,8 @@ pub fn model_matrix(terms: &TermList, vars: &VariableTable, nrows: usize) -> Res
         m.assign.push(0);
     }
     for (ti, term) in terms.terms.iter().enumerate() {
-        let codings = term
-            .0
-            .iter()
-            .map(|&v| coding(v, contrasts_apply(terms, ti, v), vars))
-            .collect::<Result<Vec<_>>>()?;
+        let codings =
+            term.0.iter().map(|&v| coding(v, contrasts_apply(terms, ti, v), vars)).collect::<Result<Vec<_>>>()?;
         append_term(&mut m, term, &codings, vars, ti + 1);
     }
     check_finite(&m)?;
@@ -104,7 +106,10 @@ fn check_finite(m: &ModelMatrix) -> Result<()> {
         if let Some(i) = m.column(j).iter().position(|v| !v.is_finite()) {
             return Err(Error::column(
                 &m.names[j],
-                format!("has a non-finite value ({}) at row {i}; transform the data so the term is finite", m.column(j)[i]),
+                format!(
+                    "has a non-finite value ({}) at row {i}; transform the data so the term is finite",
+                    m.column(j)[i]
+                ),
             ));
         }
     }
@@ -136,7 +141,10 @@ fn coding<'a>(v: usize, use_contrasts: bool, vars: &'a VariableTable) -> Result<
             let k = levels.len();
             let (matrix, labels) = if use_contrasts {
                 if k < 2 {
-                    return Err(Error::column(&vars.names[v], format!("a factor needs at least 2 levels for contrasts; it has {k}")));
+                    return Err(Error::column(
+                        &vars.names[v],
+                        format!("a factor needs at least 2 levels for contrasts; it has {k}"),
+                    ));
                 }
                 contrasts.matrix(levels)?
             } else {

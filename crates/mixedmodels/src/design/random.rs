@@ -2,7 +2,7 @@
 //! factors for `a:b`) and the per-row columns of `lhs`, as lme4's `mkReTrms`.
 
 use super::model_matrix::{model_matrix, VariableTable};
-use super::variable::{VarSpec, Values};
+use super::variable::{Values, VarSpec};
 use crate::data::{DataFrame, MISSING};
 use crate::error::{Error, Result};
 use crate::formula::Bar;
@@ -98,7 +98,8 @@ impl GroupSpec {
         }
         if part_levels.len() == 1 {
             // Single factor: learned levels are a subset in order; map codes directly.
-            let map: Vec<u32> = part_levels[0].iter().map(|l| index.get(l.as_str()).copied().unwrap_or(MISSING)).collect();
+            let map: Vec<u32> =
+                part_levels[0].iter().map(|l| index.get(l.as_str()).copied().unwrap_or(MISSING)).collect();
             return Ok(combined.iter().map(|&c| if c == u64::MAX { MISSING } else { map[c as usize] }).collect());
         }
         let mut cache: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
@@ -108,7 +109,9 @@ impl GroupSpec {
                 if c == u64::MAX {
                     return MISSING;
                 }
-                *cache.entry(c).or_insert_with(|| index.get(combined_label(c, &part_levels).as_str()).copied().unwrap_or(MISSING))
+                *cache
+                    .entry(c)
+                    .or_insert_with(|| index.get(combined_label(c, &part_levels).as_str()).copied().unwrap_or(MISSING))
             })
             .collect())
     }
@@ -154,7 +157,13 @@ pub fn re_term(bar: &Bar, group: &GroupSpec, vars: &VariableTable, data: &DataFr
             z[i * q + j] = *v;
         }
     }
-    Ok(ReTerm { group: bar.group_name.clone(), levels: group.levels.clone(), refs: group.refs(data)?, cnames: mm.names, z })
+    Ok(ReTerm {
+        group: bar.group_name.clone(),
+        levels: group.levels.clone(),
+        refs: group.refs(data)?,
+        cnames: mm.names,
+        z,
+    })
 }
 
 /// lme4's checks on a fitted term: at least two levels, fewer levels than rows,
@@ -162,7 +171,10 @@ pub fn re_term(bar: &Bar, group: &GroupSpec, vars: &VariableTable, data: &DataFr
 pub fn check_term(t: &ReTerm, nobs: usize) -> Result<()> {
     let l = t.nlevels();
     if l < 2 {
-        return Err(Error::column(&t.group, format!("a grouping factor needs more than one level; '{}' has {l}", t.group)));
+        return Err(Error::column(
+            &t.group,
+            format!("a grouping factor needs more than one level; '{}' has {l}", t.group),
+        ));
     }
     if l >= nobs {
         return Err(Error::column(

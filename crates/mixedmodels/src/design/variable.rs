@@ -23,10 +23,18 @@ pub enum VarSpec {
 pub enum Basis {
     /// R's `poly(x, degree)`: three-term recurrence coefficients (`alpha`,
     /// `norm2`, as `attr(, "coefs")`).
-    Orthogonal { alpha: Vec<f64>, norm2: Vec<f64> },
-    Raw { degree: usize },
+    Orthogonal {
+        alpha: Vec<f64>,
+        norm2: Vec<f64>,
+    },
+    Raw {
+        degree: usize,
+    },
     /// R's `scale(x)`: (x - center) / scale.
-    Scale { center: f64, scale: f64 },
+    Scale {
+        center: f64,
+        scale: f64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,7 +76,9 @@ impl VarSpec {
 
     pub fn apply(&self, data: &DataFrame) -> Result<Values> {
         match self {
-            VarSpec::Numeric { expr } => Ok(Values::Numeric { columns: vec![eval_numeric(expr, data)?], suffixes: vec![String::new()] }),
+            VarSpec::Numeric { expr } => {
+                Ok(Values::Numeric { columns: vec![eval_numeric(expr, data)?], suffixes: vec![String::new()] })
+            }
             VarSpec::Basis { expr, basis, suffixes } => {
                 let x = eval_numeric(expr, data)?;
                 Ok(Values::Numeric { columns: basis.evaluate(&x), suffixes: suffixes.clone() })
@@ -76,11 +86,10 @@ impl VarSpec {
             VarSpec::Factor { source, levels, .. } => {
                 let (labels_codes, labels) = source.labels(data)?;
                 // Map the data's level labels onto the learned levels.
-                let map: Vec<u32> = labels
-                    .iter()
-                    .map(|l| levels.iter().position(|x| x == l).map_or(MISSING, |i| i as u32))
-                    .collect();
-                let codes = labels_codes.iter().map(|&c| if c == MISSING { MISSING } else { map[c as usize] }).collect();
+                let map: Vec<u32> =
+                    labels.iter().map(|l| levels.iter().position(|x| x == l).map_or(MISSING, |i| i as u32)).collect();
+                let codes =
+                    labels_codes.iter().map(|&c| if c == MISSING { MISSING } else { map[c as usize] }).collect();
                 Ok(Values::Factor { codes })
             }
         }
@@ -132,7 +141,18 @@ impl FactorSource {
             }
             FactorSource::Logical(e) => {
                 let v = eval_numeric(e, data)?;
-                let codes = v.iter().map(|x| if x.is_nan() { MISSING } else if *x != 0.0 { 1 } else { 0 }).collect();
+                let codes = v
+                    .iter()
+                    .map(|x| {
+                        if x.is_nan() {
+                            MISSING
+                        } else if *x != 0.0 {
+                            1
+                        } else {
+                            0
+                        }
+                    })
+                    .collect();
                 Ok((codes, vec!["FALSE".into(), "TRUE".into()]))
             }
         }
@@ -165,11 +185,8 @@ fn learn_logical(expr: &Expr, data: &DataFrame) -> Result<VarSpec> {
 }
 
 fn learn_call(expr: &Expr, func: &str, args: &[Arg], data: &DataFrame, name: &str) -> Result<VarSpec> {
-    let arg0 = || {
-        args.first()
-            .map(|a| &a.value)
-            .ok_or_else(|| Error::column(name, format!("{func}() needs an argument")))
-    };
+    let arg0 =
+        || args.first().map(|a| &a.value).ok_or_else(|| Error::column(name, format!("{func}() needs an argument")));
     match func {
         "factor" | "as.factor" | "ordered" | "as.ordered" => {
             let mut spec = learn_factor_of(arg0()?, data, name)?;
@@ -194,7 +211,10 @@ fn learn_call(expr: &Expr, func: &str, args: &[Arg], data: &DataFrame, name: &st
             };
             let VarSpec::Factor { source, mut levels, contrasts } = spec else { unreachable!() };
             let Some(pos) = levels.iter().position(|l| *l == ref_label) else {
-                return Err(Error::column(name, format!("relevel(): '{ref_label}' is not a level (levels: {})", levels.join(", "))));
+                return Err(Error::column(
+                    name,
+                    format!("relevel(): '{ref_label}' is not a level (levels: {})", levels.join(", ")),
+                ));
             };
             let r = levels.remove(pos);
             levels.insert(0, r);
@@ -218,10 +238,14 @@ fn learn_call(expr: &Expr, func: &str, args: &[Arg], data: &DataFrame, name: &st
             let n = x.len() as f64;
             let center = x.iter().sum::<f64>() / n;
             let scale = (x.iter().map(|v| (v - center).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-            if !(scale > 0.0) {
+            if scale.is_nan() || scale <= 0.0 {
                 return Err(Error::column(name, "scale(): the values are constant"));
             }
-            Ok(VarSpec::Basis { expr: arg0()?.clone(), basis: Basis::Scale { center, scale }, suffixes: vec![String::new()] })
+            Ok(VarSpec::Basis {
+                expr: arg0()?.clone(),
+                basis: Basis::Scale { center, scale },
+                suffixes: vec![String::new()],
+            })
         }
         _ => {
             if is_comparison(expr) {
@@ -268,7 +292,10 @@ fn learn_poly(expr: &Expr, args: &[Arg], data: &DataFrame, name: &str) -> Result
     distinct.sort_by(f64::total_cmp);
     distinct.dedup();
     if distinct.len() <= degree {
-        return Err(Error::column(name, format!("poly(): the degree must be less than the number of unique points ({})", distinct.len())));
+        return Err(Error::column(
+            name,
+            format!("poly(): the degree must be less than the number of unique points ({})", distinct.len()),
+        ));
     }
     let suffixes = (1..=degree).map(|d| d.to_string()).collect();
     let basis = if raw { Basis::Raw { degree } } else { orthogonal_coefs(&x, degree) };
@@ -348,7 +375,12 @@ pub fn eval_numeric(e: &Expr, data: &DataFrame) -> Result<Vec<f64>> {
                 "!=" => |x, y| f64::from(x != y),
                 "&" | "&&" => |x, y| f64::from(x != 0.0 && y != 0.0),
                 "|" | "||" => |x, y| f64::from(x != 0.0 || y != 0.0),
-                other => return Err(Error::column(&e.deparse(), format!("operator '{other}' cannot be evaluated; wrap arithmetic in I()"))),
+                other => {
+                    return Err(Error::column(
+                        &e.deparse(),
+                        format!("operator '{other}' cannot be evaluated; wrap arithmetic in I()"),
+                    ))
+                }
             };
             Ok(a.iter().zip(&b).map(|(x, y)| f(*x, *y)).collect())
         }
@@ -412,8 +444,16 @@ mod tests {
         let Values::Numeric { columns, suffixes } = spec.apply(&df()).unwrap() else { panic!() };
         assert_eq!(suffixes, ["1", "2"]);
         // print(unclass(poly(c(1,2,3,4,5,7), 2)), digits = 15)
-        let r1 = [-0.5520524474738834, -0.3450327796711770, -0.1380131118684709, 0.0690065559342354, 0.2760262237369416, 0.6900655593423541];
-        let r2 = [0.545544725589981, 0.0, -0.327326835353988, -0.436435780471985, -0.327326835353989, 0.545544725589981];
+        let r1 = [
+            -0.5520524474738834,
+            -0.345_032_779_671_177,
+            -0.1380131118684709,
+            0.0690065559342354,
+            0.2760262237369416,
+            0.6900655593423541,
+        ];
+        let r2 =
+            [0.545544725589981, 0.0, -0.327326835353988, -0.436435780471985, -0.327326835353989, 0.545544725589981];
         for i in 0..6 {
             assert!((columns[0][i] - r1[i]).abs() < 1e-13, "{i}: {}", columns[0][i]);
             assert!((columns[1][i] - r2[i]).abs() < 1e-13, "{i}: {}", columns[1][i]);

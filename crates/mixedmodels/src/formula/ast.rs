@@ -67,7 +67,8 @@ impl Expr {
         match &self.kind {
             ExprKind::Name(n) => {
                 // R's constants are not columns.
-                if !matches!(n.as_str(), "TRUE" | "FALSE" | "T" | "F" | "pi" | "Inf" | "NA" | "NaN") && !out.contains(n) {
+                if !matches!(n.as_str(), "TRUE" | "FALSE" | "T" | "F" | "pi" | "Inf" | "NA" | "NaN") && !out.contains(n)
+                {
                     out.push(n.clone());
                 }
             }

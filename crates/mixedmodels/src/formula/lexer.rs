@@ -21,10 +21,8 @@ pub struct Token {
     pub pos: usize,
 }
 
-const OPERATORS: [&str; 21] = [
-    "||", "&&", "<=", ">=", "==", "!=", "~", "+", "-", "*", "/", "^", ":", "|", "&", "!", "(",
-    ")", ",", "<", ">",
-];
+const OPERATORS: [&str; 21] =
+    ["||", "&&", "<=", ">=", "==", "!=", "~", "+", "-", "*", "/", "^", ":", "|", "&", "!", "(", ")", ",", "<", ">"];
 
 pub fn tokenize(src: &str) -> Result<Vec<Token>> {
     let bytes = src.as_bytes();
@@ -56,21 +54,16 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>> {
             }
             out.push(Token { tok: Tok::Name(src[start..i].to_string()), pos: start });
         } else if c == '`' {
-            let end = src[i + 1..]
-                .find('`')
-                .ok_or_else(|| Error::formula(src, start, "unterminated backquoted name"))?;
+            let end =
+                src[i + 1..].find('`').ok_or_else(|| Error::formula(src, start, "unterminated backquoted name"))?;
             out.push(Token { tok: Tok::Name(src[i + 1..i + 1 + end].to_string()), pos: start });
             i += end + 2;
         } else if c == '"' || c == '\'' {
-            let end = src[i + 1..]
-                .find(c)
-                .ok_or_else(|| Error::formula(src, start, "unterminated string"))?;
+            let end = src[i + 1..].find(c).ok_or_else(|| Error::formula(src, start, "unterminated string"))?;
             out.push(Token { tok: Tok::Str(src[i + 1..i + 1 + end].to_string()), pos: start });
             i += end + 2;
         } else if c == '%' {
-            let end = src[i + 1..]
-                .find('%')
-                .ok_or_else(|| Error::formula(src, start, "unterminated %operator%"))?;
+            let end = src[i + 1..].find('%').ok_or_else(|| Error::formula(src, start, "unterminated %operator%"))?;
             let op = &src[i..i + end + 2];
             let tok = if op == "%in%" { Tok::Op("%in%") } else { Tok::Special(op.to_string()) };
             out.push(Token { tok, pos: start });

@@ -103,10 +103,7 @@ impl Parser<'_> {
             let rhs = self.expr(r_bp)?;
             let start = lhs.pos;
             let _ = pos;
-            lhs = Expr::new(
-                ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) },
-                start,
-            );
+            lhs = Expr::new(ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, start);
         }
         Ok(lhs)
     }
@@ -179,9 +176,7 @@ impl Parser<'_> {
                     self.at += 1;
                     return Ok(args);
                 }
-                Some(t) => {
-                    return self.err(t.pos, format!("expected ',' or ')' but found {}", describe(&t.tok)))
-                }
+                Some(t) => return self.err(t.pos, format!("expected ',' or ')' but found {}", describe(&t.tok))),
                 None => return self.err(self.end_pos(), "missing ')' at the end of a call"),
             }
         }

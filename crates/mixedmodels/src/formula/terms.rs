@@ -197,9 +197,13 @@ impl Builder<'_> {
             }
             ExprKind::Number(v) if *v == 1.0 => Ok(Expansion { terms: vec![Term(vec![])], no_intercept: false }),
             ExprKind::Number(v) if *v == 0.0 => Ok(Expansion { terms: vec![], no_intercept: true }),
-            ExprKind::Number(v) => self.err(e.pos, format!("the number {v} cannot be a term; write I({v}) or use 0/1 for the intercept")),
+            ExprKind::Number(v) => {
+                self.err(e.pos, format!("the number {v} cannot be a term; write I({v}) or use 0/1 for the intercept"))
+            }
             ExprKind::Str(_) => self.err(e.pos, "a string cannot be a term"),
-            ExprKind::Name(n) if n == "." => self.err(e.pos, "'.' (all other columns) is not supported: list the terms"),
+            ExprKind::Name(n) if n == "." => {
+                self.err(e.pos, "'.' (all other columns) is not supported: list the terms")
+            }
             ExprKind::Name(_) => {
                 let v = self.variable(e);
                 Ok(Expansion { terms: vec![Term(vec![v])], no_intercept: false })
@@ -227,7 +231,9 @@ impl Builder<'_> {
                 Ok(out)
             }
             ExprKind::Unary { op: "+", expr } => self.expand(expr),
-            ExprKind::Unary { op, .. } => self.err(e.pos, format!("unary '{op}' is not a formula operator; wrap arithmetic in I()")),
+            ExprKind::Unary { op, .. } => {
+                self.err(e.pos, format!("unary '{op}' is not a formula operator; wrap arithmetic in I()"))
+            }
             ExprKind::Binary { op, lhs, rhs } => self.expand_binary(op, lhs, rhs, e.pos),
         }
     }
@@ -334,10 +340,20 @@ impl Builder<'_> {
             if op == "||" {
                 // lme4's expandDoubleVerts: (1 | g) + (0 + t | g) for each term t.
                 if lhs_terms.intercept {
-                    out.push(Bar { lhs: TermList { intercept: true, terms: vec![] }, group: group.clone(), group_name: group_name.clone(), pos });
+                    out.push(Bar {
+                        lhs: TermList { intercept: true, terms: vec![] },
+                        group: group.clone(),
+                        group_name: group_name.clone(),
+                        pos,
+                    });
                 }
                 for t in &lhs_terms.terms {
-                    out.push(Bar { lhs: TermList { intercept: false, terms: vec![t.clone()] }, group: group.clone(), group_name: group_name.clone(), pos });
+                    out.push(Bar {
+                        lhs: TermList { intercept: false, terms: vec![t.clone()] },
+                        group: group.clone(),
+                        group_name: group_name.clone(),
+                        pos,
+                    });
                 }
             } else {
                 out.push(Bar { lhs: lhs_terms.clone(), group, group_name, pos });
@@ -399,10 +415,7 @@ mod tests {
     use super::*;
 
     fn labels(f: &ModelFormula, tl: &TermList) -> Vec<String> {
-        tl.terms
-            .iter()
-            .map(|t| t.0.iter().map(|v| f.variable_name(*v)).collect::<Vec<_>>().join(":"))
-            .collect()
+        tl.terms.iter().map(|t| t.0.iter().map(|v| f.variable_name(*v)).collect::<Vec<_>>().join(":")).collect()
     }
 
     #[test]

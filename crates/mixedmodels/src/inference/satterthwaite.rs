@@ -22,11 +22,19 @@ pub fn vcov_varpar(d: &Derivatives) -> (Vec<f64>, Vec<String>) {
     };
     let negative: Vec<String> = vals.iter().filter(|v| **v < -HESSIAN_TOL).map(|v| format!("{v:.1e}")).collect();
     if !negative.is_empty() {
-        warnings.push(format!("Model failed to converge with {} negative eigenvalue(s): {}", negative.len(), negative.join(" ")));
+        warnings.push(format!(
+            "Model failed to converge with {} negative eigenvalue(s): {}",
+            negative.len(),
+            negative.join(" ")
+        ));
     }
     let zero: Vec<String> = vals.iter().filter(|v| v.abs() < HESSIAN_TOL).map(|v| format!("{v:.1e}")).collect();
     if !zero.is_empty() {
-        warnings.push(format!("Model may not have converged with {} eigenvalue(s) close to zero: {}", zero.len(), zero.join(" ")));
+        warnings.push(format!(
+            "Model may not have converged with {} eigenvalue(s) close to zero: {}",
+            zero.len(),
+            zero.join(" ")
+        ));
     }
     let mut a = vec![0.0; k * k];
     for (e, &v) in vals.iter().enumerate() {

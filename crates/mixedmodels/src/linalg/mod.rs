@@ -94,7 +94,14 @@ pub fn gemm_tn(c: &mut [f64], a: &[f64], b: &[f64], k: usize, m: usize, n: usize
         return;
     }
     let accum = if accumulate { Accum::Add } else { Accum::Replace };
-    faer::linalg::matmul::matmul(mat_mut(c, m, n), accum, mat(a, k, m).transpose(), mat(b, k, n), alpha, par_for(m.max(n)));
+    faer::linalg::matmul::matmul(
+        mat_mut(c, m, n),
+        accum,
+        mat(a, k, m).transpose(),
+        mat(b, k, n),
+        alpha,
+        par_for(m.max(n)),
+    );
 }
 
 /// C = alpha A B + (C if accumulate) with A (m x k), B (k x n), C (m x n).

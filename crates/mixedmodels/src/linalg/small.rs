@@ -89,7 +89,17 @@ pub fn solve_right_lower_transpose(l: &[f64], q: usize, b: &mut [f64], r: usize)
 /// out = A' M B for A (r x s), M (r x t), B (t x u) -> out (s x u); used for
 /// lambda' (Z'Z block) lambda with lower-triangular lambdas.
 #[inline]
-pub fn at_m_b(a: &[f64], m: &[f64], b: &[f64], r: usize, s: usize, t: usize, u: usize, tmp: &mut [f64], out: &mut [f64]) {
+pub fn at_m_b(
+    a: &[f64],
+    m: &[f64],
+    b: &[f64],
+    r: usize,
+    s: usize,
+    t: usize,
+    u: usize,
+    tmp: &mut [f64],
+    out: &mut [f64],
+) {
     // tmp = M B (r x u)
     for c in 0..u {
         for i in 0..r {

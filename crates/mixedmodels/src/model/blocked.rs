@@ -74,7 +74,11 @@ impl BlockedFactor {
             rest_scale: vec![0.0; cp.m],
             xx_tmp: vec![0.0; k * k],
             acc: vec![0.0; cp.m * qmax],
-            acc_pool: (0..if cp.all_scalar && cp.m >= PARALLEL_MIN_REST { 8 * rayon::current_num_threads() } else { 1 })
+            acc_pool: (0..if cp.all_scalar && cp.m >= PARALLEL_MIN_REST {
+                8 * rayon::current_num_threads()
+            } else {
+                1
+            })
                 .map(|_| vec![0.0; cp.m])
                 .collect(),
             chol_rest: DenseCholesky::new(cp.m),
@@ -171,8 +175,8 @@ impl BlockedFactor {
     }
 
     /// The rest when every term is scalar: S = lambda_R Z_R'Z_R lambda_R + I
-    /// - sum_j L21_j L21_j' (lower triangle), column by column. For column a
-    /// the sum over the levels j touching a of L21[b, j] L21[a, j] (rows
+    /// minus the sum over j of L21_j L21_j' (lower triangle), column by
+    /// column. For column a the sum over the levels j touching a of L21[b, j] L21[a, j] (rows
     /// b >= a) gathers into a dense buffer over the rows, which stays in L1
     /// cache; the column of S is then written in one sequential sweep.
     /// Scattering each level's outer product straight into S instead is bound

@@ -168,7 +168,7 @@ impl CrossProducts {
 /// Sort one level's entries by block and lay their values out in that order,
 /// so entry order and value order agree (the scalar Schur update reads the
 /// value of entry e at `values[e]`).
-fn sort_level_by_row(level: &mut [CrossEntry], values: &mut Vec<f64>, q0: usize, rest_blocks: &[RestBlock]) {
+fn sort_level_by_row(level: &mut [CrossEntry], values: &mut [f64], q0: usize, rest_blocks: &[RestBlock]) {
     if level.is_empty() {
         return;
     }
@@ -224,7 +224,12 @@ type CrossParts = (Vec<usize>, Vec<CrossEntry>, Vec<f64>);
 
 /// Z_rest'Z_0, level by level of the first term: rows grouped by that level
 /// (a counting sort), blocks located with a marker array over the rest blocks.
-fn cross_blocks(terms: &[ReTerm], rest_blocks: &[RestBlock], term_first_block: &[usize], weights: Option<&[f64]>) -> CrossParts {
+fn cross_blocks(
+    terms: &[ReTerm],
+    rest_blocks: &[RestBlock],
+    term_first_block: &[usize],
+    weights: Option<&[f64]>,
+) -> CrossParts {
     let t0 = &terms[0];
     let (q0, l0, n) = (t0.q(), t0.nlevels(), t0.nrows());
     let mut start = vec![0usize; l0 + 1];

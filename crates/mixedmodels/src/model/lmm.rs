@@ -33,24 +33,37 @@ pub struct LinearMixedModel {
 
 impl LinearMixedModel {
     /// `terms` in lme4's order (most levels first). `y` already has any offset subtracted.
-    pub fn new(x: Vec<f64>, p: usize, y: Vec<f64>, terms: Vec<ReTerm>, weights: Option<Vec<f64>>, reml: bool) -> Result<Self> {
+    pub fn new(
+        x: Vec<f64>,
+        p: usize,
+        y: Vec<f64>,
+        terms: Vec<ReTerm>,
+        weights: Option<Vec<f64>>,
+        reml: bool,
+    ) -> Result<Self> {
         let n = y.len();
         if terms.is_empty() {
-            return Err(Error::Data("the formula has no random-effects term such as (1 | group); fit a linear model instead".into()));
+            return Err(Error::Data(
+                "the formula has no random-effects term such as (1 | group); fit a linear model instead".into(),
+            ));
         }
         if n <= p {
             return Err(Error::Data(format!("{n} observations are too few for {p} fixed effects")));
         }
         if let Some(w) = &weights {
             if let Some(i) = w.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
-                return Err(Error::column("weights", format!("weights must be positive and finite; row {i} has {}", w[i])));
+                return Err(Error::column(
+                    "weights",
+                    format!("weights must be positive and finite; row {i} has {}", w[i]),
+                ));
             }
         }
         // Work with y minus its least-squares fit on X: the profiled objective
         // is unchanged (X beta absorbs the shift) and y'y no longer dwarfs the
         // residual sum of squares, so r^2 keeps its digits.
         let beta_ols = least_squares(&x, p, &y, weights.as_deref());
-        let y_shift: Vec<f64> = (0..n).map(|i| y[i] - (0..p).map(|c| x[c * n + i] * beta_ols[c]).sum::<f64>()).collect();
+        let y_shift: Vec<f64> =
+            (0..n).map(|i| y[i] - (0..p).map(|c| x[c * n + i] * beta_ols[c]).sum::<f64>()).collect();
         let cp = CrossProducts::new(&x, p, &y_shift, weights.as_deref(), &terms);
         let resid_ols = y_shift;
         let shapes: Vec<(usize, usize)> = terms.iter().map(|t| (t.q(), t.nlevels())).collect();
@@ -58,7 +71,20 @@ impl LinearMixedModel {
         let factor = BlockedFactor::new(&cp, &par);
         let theta = par.initial_theta();
         let start = super::start::moment_start(&resid_ols, &terms, &par);
-        let mut m = LinearMixedModel { cp, par, factor, reml, theta: theta.clone(), start, y, x, terms, weights, beta_ols, feval: 0 };
+        let mut m = LinearMixedModel {
+            cp,
+            par,
+            factor,
+            reml,
+            theta: theta.clone(),
+            start,
+            y,
+            x,
+            terms,
+            weights,
+            beta_ols,
+            feval: 0,
+        };
         m.set_theta(&theta);
         Ok(m)
     }
@@ -132,7 +158,8 @@ impl LinearMixedModel {
         let beta = self.beta_shifted();
         let f = &self.factor;
         // Rest: rhs = lxr[:, p] - lxr[:, :p] beta
-        let mut u_rest: Vec<f64> = (0..m).map(|r| f.lxr[p * m + r] - (0..p).map(|c| f.lxr[c * m + r] * beta[c]).sum::<f64>()).collect();
+        let mut u_rest: Vec<f64> =
+            (0..m).map(|r| f.lxr[p * m + r] - (0..p).map(|c| f.lxr[c * m + r] * beta[c]).sum::<f64>()).collect();
         linalg::solve_lower_transpose(&f.l22, m, &mut u_rest, 1);
         let mut u0 = vec![0.0; cp.l0 * q0];
         for j in 0..cp.l0 {

@@ -20,7 +20,7 @@ pub fn moment_start(resid: &[f64], terms: &[ReTerm], par: &Parameterization) -> 
     let n = resid.len() as f64;
     let mean = resid.iter().sum::<f64>() / n;
     let var_e = resid.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / n;
-    if !(var_e > 0.0) {
+    if var_e.is_nan() || var_e <= 0.0 {
         return theta;
     }
     let mut sigma2 = vec![None; terms.len()];

@@ -30,7 +30,8 @@ pub fn read_csv(name: &str) -> DataFrame<'static> {
             let mut levels: Vec<String> = labels.iter().filter(|l| **l != "NA").map(|s| s.to_string()).collect();
             levels.sort();
             levels.dedup();
-            let codes = labels.iter().map(|l| levels.iter().position(|x| x == l).map_or(MISSING, |i| i as u32)).collect();
+            let codes =
+                labels.iter().map(|l| levels.iter().position(|x| x == l).map_or(MISSING, |i| i as u32)).collect();
             df.push(name.clone(), Column::Factor(Factor::new(codes, levels))).unwrap();
         } else {
             let v: Vec<f64> = rows.iter().map(|r| r[c].0.parse().unwrap_or(f64::NAN)).collect();
@@ -41,10 +42,12 @@ pub fn read_csv(name: &str) -> DataFrame<'static> {
 }
 
 fn split(line: &str) -> Vec<(String, bool)> {
-    line.split(',').map(|f| {
-        let q = f.starts_with('"');
-        (f.trim_matches('"').to_string(), q)
-    }).collect()
+    line.split(',')
+        .map(|f| {
+            let q = f.starts_with('"');
+            (f.trim_matches('"').to_string(), q)
+        })
+        .collect()
 }
 
 pub fn num(v: &Value) -> f64 {
@@ -65,5 +68,9 @@ pub fn assert_rel(got: f64, want: f64, tol: f64, what: &str) {
 }
 
 pub fn assert_abs(got: f64, want: f64, tol: f64, what: &str) {
-    assert!((got - want).abs() <= tol, "{what}: got {got}, want {want} (abs err {:.2e} > {tol:.0e})", (got - want).abs());
+    assert!(
+        (got - want).abs() <= tol,
+        "{what}: got {got}, want {want} (abs err {:.2e} > {tol:.0e})",
+        (got - want).abs()
+    );
 }
