@@ -52,6 +52,7 @@ fn main() {
     let mut m = LinearMixedModel::new(design.x.values, p, y, design.terms, None, true).unwrap();
     println!("setup     {:8.3} s  (m = {}, first term {} levels)", t.elapsed().as_secs_f64(), m.cp.m, m.cp.l0);
     let theta = m.theta.clone();
+    println!("rest      {} storage", if m.cp.pattern.is_dense() { "dense" } else { "sparse" });
     let t = Instant::now();
     let reps = 10;
     for _ in 0..reps {

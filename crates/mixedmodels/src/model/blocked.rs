@@ -11,6 +11,7 @@
 
 use super::crossprod::CrossProducts;
 use super::lambda::Parameterization;
+use super::rest::{RestFactor, RestPattern};
 use rayon::prelude::*;
 
 use crate::linalg::{self, small, DenseCholesky};
@@ -25,10 +26,12 @@ pub struct BlockedFactor {
     pub l21: Vec<f64>,
     /// L_{X,1}': one q0 x (p+1) block a level (the [X y] rows' first-term part, transposed).
     pub lx1: Vec<f64>,
-    /// The rest's diagonal block, factored in place into L22 (m x m).
-    pub l22: Vec<f64>,
-    /// L_{X,R}': m x (p+1).
+    /// The rest's block S and its factor.
+    pub rest: RestFactor,
+    /// T = lambda_R' Z_R'[X y] - sum_j L21_j L_{X1,j}' (m x (p+1)); L_{XR}' = L22^{-1} T.
     pub lxr: Vec<f64>,
+    /// S^{-1} T, scratch for the [X y] block.
+    lxr_solved: Vec<f64>,
     /// The [X y] block, factored in place into L_XX ((p+1) x (p+1)).
     pub lxx: Vec<f64>,
     /// Each term's lambda (q_k x q_k), refreshed from theta.
@@ -41,7 +44,6 @@ pub struct BlockedFactor {
     acc: Vec<f64>,
     /// One accumulator a chunk of columns, for the parallel scalar update.
     acc_pool: Vec<Vec<f64>>,
-    chol_rest: DenseCholesky,
     chol_xx: DenseCholesky,
     /// False if the last update failed (a non-positive pivot).
     pub ok: bool,
@@ -66,22 +68,22 @@ impl BlockedFactor {
             l11: vec![0.0; cp.zz0.len()],
             l21: vec![0.0; cp.cross_values.len()],
             lx1: vec![0.0; cp.zxy0.len()],
-            l22: vec![0.0; cp.m * cp.m],
+            rest: RestFactor::new(&cp.pattern, k),
             lxr: vec![0.0; cp.m * k],
+            lxr_solved: vec![0.0; cp.m * k],
             lxx: vec![0.0; k * k],
             lambdas: par.terms.iter().map(|t| vec![0.0; t.q * t.q]).collect(),
             scratch: vec![0.0; qmax * qmax.max(k)],
             rest_scale: vec![0.0; cp.m],
             xx_tmp: vec![0.0; k * k],
             acc: vec![0.0; cp.m * qmax],
-            acc_pool: (0..if cp.all_scalar && cp.m >= PARALLEL_MIN_REST {
+            acc_pool: (0..if cp.all_scalar && cp.m >= PARALLEL_MIN_REST && cp.pattern.is_dense() {
                 8 * rayon::current_num_threads()
             } else {
                 1
             })
                 .map(|_| vec![0.0; cp.m])
                 .collect(),
-            chol_rest: DenseCholesky::new(cp.m),
             chol_xx: DenseCholesky::new(k),
             ok: false,
         }
@@ -136,8 +138,8 @@ impl BlockedFactor {
         true
     }
 
-    /// L22 L22' = lambda_R' Z_R'Z_R lambda_R + I - sum_j L21_j L21_j', and
-    /// L_{XR}' = L22^{-1} (lambda_R' Z_R'[X y] - sum_j L21_j L_{X1,j}').
+    /// S = L22 L22' = lambda_R' Z_R'Z_R lambda_R + I - sum_j L21_j L21_j', and
+    /// T = lambda_R' Z_R'[X y] - sum_j L21_j L_{X1,j}' (so L_{XR}' = L22^{-1} T).
     fn rest(&mut self, cp: &CrossProducts, _par: &Parameterization) -> bool {
         let (m, q0, k) = (cp.m, cp.q0, cp.p + 1);
         if m == 0 {
@@ -167,11 +169,7 @@ impl BlockedFactor {
                 }
             }
         }
-        if self.chol_rest.factor(&mut self.l22).is_err() {
-            return false;
-        }
-        linalg::solve_lower(&self.l22, m, &mut self.lxr, k);
-        true
+        self.rest.factor()
     }
 
     /// The rest when every term is scalar: S = lambda_R Z_R'Z_R lambda_R + I
@@ -188,8 +186,8 @@ impl BlockedFactor {
             *s = self.lambdas[b.term][0];
         }
         let (scale, l21) = (&self.rest_scale, &self.l21);
-        let cols_per_chunk = m.div_ceil(self.acc_pool.len());
-        let column = |a: usize, col: &mut [f64], acc: &mut [f64]| {
+        let pattern = &cp.pattern;
+        let accumulate = |a: usize, acc: &mut [f64]| {
             for &(j, ea) in &cp.block_entries[cp.block_ptr[a]..cp.block_ptr[a + 1]] {
                 let (ea, end) = (ea as usize, cp.cross_ptr[j as usize + 1]);
                 let la = l21[ea];
@@ -197,23 +195,49 @@ impl BlockedFactor {
                     acc[*row as usize] += la * lb;
                 }
             }
-            let zz = &cp.zz_rest[a * m..(a + 1) * m];
-            let sa = scale[a];
-            for r in a..m {
-                col[r] = zz[r] * scale[r] * sa - acc[r];
-                acc[r] = 0.0;
-            }
-            col[a] += 1.0;
         };
-        let work = |(chunk, (cols, acc)): (usize, (&mut [f64], &mut Vec<f64>))| {
-            for (i, col) in cols.chunks_mut(m).enumerate() {
-                column(chunk * cols_per_chunk + i, col, acc);
+        match pattern {
+            RestPattern::Dense { .. } => {
+                let cols_per_chunk = m.div_ceil(self.acc_pool.len());
+                let column = |a: usize, col: &mut [f64], acc: &mut [f64]| {
+                    accumulate(a, acc);
+                    let zz = &cp.zz_rest[a * m..(a + 1) * m];
+                    let sa = scale[a];
+                    for r in a..m {
+                        col[r] = zz[r] * scale[r] * sa - acc[r];
+                        acc[r] = 0.0;
+                    }
+                    col[a] += 1.0;
+                };
+                let work = |(chunk, (cols, acc)): (usize, (&mut [f64], &mut Vec<f64>))| {
+                    for (i, col) in cols.chunks_mut(m).enumerate() {
+                        column(chunk * cols_per_chunk + i, col, acc);
+                    }
+                };
+                let values = self.rest.values_mut();
+                if m >= PARALLEL_MIN_REST {
+                    values
+                        .par_chunks_mut(cols_per_chunk * m)
+                        .zip(self.acc_pool.par_iter_mut())
+                        .enumerate()
+                        .for_each(work);
+                } else {
+                    values.chunks_mut(cols_per_chunk * m).zip(self.acc_pool.iter_mut()).enumerate().for_each(work);
+                }
             }
-        };
-        if m >= PARALLEL_MIN_REST {
-            self.l22.par_chunks_mut(cols_per_chunk * m).zip(self.acc_pool.par_iter_mut()).enumerate().for_each(work);
-        } else {
-            self.l22.chunks_mut(cols_per_chunk * m).zip(self.acc_pool.iter_mut()).enumerate().for_each(work);
+            RestPattern::Sparse { col_ptr, row_idx, .. } => {
+                let acc = &mut self.acc_pool[0];
+                let values = self.rest.values_mut();
+                for a in 0..m {
+                    accumulate(a, acc);
+                    let sa = scale[a];
+                    for pos in col_ptr[a]..col_ptr[a + 1] {
+                        let r = row_idx[pos];
+                        values[pos] = cp.zz_rest[pos] * scale[r] * sa - acc[r] + if r == a { 1.0 } else { 0.0 };
+                        acc[r] = 0.0;
+                    }
+                }
+            }
         }
         for c in 0..cp.p + 1 {
             for r in 0..m {
@@ -244,13 +268,23 @@ impl BlockedFactor {
                     }
                 }
             }
+            let values = self.rest.values_mut();
             for ca in 0..qa {
                 let col = ba.row + ca;
-                let dst = &mut self.l22[col * m..(col + 1) * m];
                 let acc = &mut self.acc[ca * m..(ca + 1) * m];
-                for (c, v) in dst[col..].iter_mut().zip(&mut acc[col..]) {
-                    *c -= *v;
-                    *v = 0.0;
+                match &cp.pattern {
+                    RestPattern::Dense { .. } => {
+                        let dst = &mut values[col * m..(col + 1) * m];
+                        for (c, v) in dst[col..].iter_mut().zip(&mut acc[col..]) {
+                            *c -= *v;
+                            *v = 0.0;
+                        }
+                    }
+                    RestPattern::Sparse { col_ptr, row_idx, .. } => {
+                        for pos in col_ptr[col]..col_ptr[col + 1] {
+                            values[pos] -= std::mem::take(&mut acc[row_idx[pos]]);
+                        }
+                    }
                 }
                 // Rows of this block above the diagonal were accumulated too; clear them.
                 acc[ba.row..col].iter_mut().for_each(|v| *v = 0.0);
@@ -258,30 +292,42 @@ impl BlockedFactor {
         }
     }
 
-    /// Copy lambda_R' Z_R'Z_R lambda_R + I into l22 and lambda_R' Z_R'[X y] into lxr.
     fn scale_rest(&mut self, cp: &CrossProducts) {
         let (m, k) = (cp.m, cp.p + 1);
-        // General case: blocks (a, b) become lambda_a' Z_a'Z_b lambda_b.
+        let pattern = &cp.pattern;
+        let zz = |row: usize, col: usize| {
+            let (r, c) = if row >= col { (row, col) } else { (col, row) };
+            pattern.position(r, c).map_or(0.0, |pos| cp.zz_rest[pos])
+        };
+        let values = self.rest.values_mut();
+        values.iter_mut().for_each(|v| *v = 0.0);
+        // Blocks (a, b) of the pattern become lambda_a' Z_a'Z_b lambda_b.
         for bb in &cp.rest_blocks {
             for ba in cp.rest_blocks.iter().filter(|ba| ba.row >= bb.row) {
+                if pattern.position(ba.row + ba.q - 1, bb.row).is_none() {
+                    continue;
+                }
                 let (la, lb) = (&self.lambdas[ba.term], &self.lambdas[bb.term]);
                 for cb in 0..bb.q {
                     for ca in 0..ba.q {
+                        let (row, col) = (ba.row + ca, bb.row + cb);
+                        if row < col {
+                            continue;
+                        }
                         // sum_{r,s} la[r, ca] Z[ra + r, rb + s] lb[s, cb]
                         let mut v = 0.0;
                         for s in cb..bb.q {
                             let lbs = lb[cb * bb.q + s];
                             for r in ca..ba.q {
-                                v += la[ca * ba.q + r] * cp.zz_rest[(bb.row + s) * m + ba.row + r] * lbs;
+                                v += la[ca * ba.q + r] * zz(ba.row + r, bb.row + s) * lbs;
                             }
                         }
-                        self.l22[(bb.row + cb) * m + ba.row + ca] = v;
+                        if let Some(pos) = pattern.position(row, col) {
+                            values[pos] = v + if row == col { 1.0 } else { 0.0 };
+                        }
                     }
                 }
             }
-        }
-        for d in 0..m {
-            self.l22[d * m + d] += 1.0;
         }
         for ba in &cp.rest_blocks {
             let la = &self.lambdas[ba.term];
@@ -297,7 +343,7 @@ impl BlockedFactor {
         }
     }
 
-    /// L_XX L_XX' = [X y]'[X y] - sum_j L_{X1,j} L_{X1,j}' - L_{XR} L_{XR}'.
+    /// L_XX L_XX' = [X y]'[X y] - sum_j L_{X1,j} L_{X1,j}' - T' S^{-1} T.
     fn fixed_block(&mut self, cp: &CrossProducts) -> bool {
         let (q0, k, m) = (cp.q0, cp.p + 1, cp.m);
         self.lxx.copy_from_slice(&cp.xyxy);
@@ -314,8 +360,8 @@ impl BlockedFactor {
             }
         }
         if m > 0 {
-            // lxx -= lxr' lxr (lxr is m x k)
-            linalg::gemm_tn(&mut self.xx_tmp, &self.lxr, &self.lxr, m, k, k, 1.0, false);
+            // lxx -= T' S^{-1} T (= L_XR L_XR')
+            self.rest.quadratic_form(&self.lxr, k, &mut self.lxr_solved, &mut self.xx_tmp);
             for c in 0..k {
                 for r in c..k {
                     self.lxx[c * k + r] -= self.xx_tmp[c * k + r];
@@ -327,19 +373,17 @@ impl BlockedFactor {
 
     /// The objective's pieces from the diagonals.
     pub fn pieces(&self, cp: &CrossProducts) -> Pieces {
-        let (q0, k, m, p) = (cp.q0, cp.p + 1, cp.m, cp.p);
+        let (q0, k, p) = (cp.q0, cp.p + 1, cp.p);
         let mut ld_l2 = 0.0;
         for j in 0..cp.l0 {
             for d in 0..q0 {
                 ld_l2 += self.l11[j * q0 * q0 + d * q0 + d].ln();
             }
         }
-        for d in 0..m {
-            ld_l2 += self.l22[d * m + d].ln();
-        }
+        let ld_rest = if cp.m > 0 { self.rest.logdet() } else { 0.0 };
         let ld_rx2: f64 = (0..p).map(|d| self.lxx[d * k + d].ln()).sum();
         let r = self.lxx[p * k + p];
-        Pieces { ld_l2: 2.0 * ld_l2, ld_rx2: 2.0 * ld_rx2, pwrss: r * r }
+        Pieces { ld_l2: 2.0 * ld_l2 + ld_rest, ld_rx2: 2.0 * ld_rx2, pwrss: r * r }
     }
 
     /// (R_X' R_X)^{-1} from the leading p x p block of L_XX: the covariance of

@@ -4,6 +4,7 @@
 //! their cross-product with the first term is stored sparsely, level by level
 //! of the first term. X and y form the last, dense, block.
 
+use super::rest::RestPattern;
 use crate::design::ReTerm;
 
 /// Where a block of rows of the rest lives: one (term, level) pair.
@@ -52,8 +53,10 @@ pub struct CrossProducts {
     pub all_scalar: bool,
     /// The first rest row of each cross entry's block.
     pub entry_row: Vec<u32>,
-    /// Z_rest'Z_rest, m x m dense (both triangles).
+    /// Z_rest'Z_rest's lower triangle, laid out as `pattern` stores S.
     pub zz_rest: Vec<f64>,
+    /// Where S's entries live (dense or sparse), fixed for every theta.
+    pub pattern: RestPattern,
     /// Z_rest'[X y], m x (p+1).
     pub zxy_rest: Vec<f64>,
     /// [X y]'[X y], (p+1) x (p+1).
@@ -98,8 +101,11 @@ impl CrossProducts {
 
         let (cross_ptr, cross, cross_values) = cross_blocks(terms, &rest_blocks, &term_first_block, weights);
 
-        // The rest: dense Z_rest'Z_rest and Z_rest'[X y].
-        let mut zz_rest = vec![0.0; m * m];
+        let (block_ptr, block_entries) = transpose_cross(&cross_ptr, &cross, rest_blocks.len());
+        let pattern = rest_pattern(m, &rest_blocks, &cross_ptr, &cross, &block_ptr, &block_entries);
+
+        // The rest: Z_rest'Z_rest (lower triangle, in the pattern's layout) and Z_rest'[X y].
+        let mut zz_rest = vec![0.0; pattern.len()];
         let mut zxy_rest = vec![0.0; m * k];
         for i in 0..n {
             let wi = w(i);
@@ -110,9 +116,13 @@ impl CrossProducts {
                     let rb = rest_blocks[term_first_block[kb] + tb.refs[i] as usize].row;
                     let zb = tb.z_row(i);
                     for (cb, zbv) in zb.iter().enumerate() {
-                        let col = &mut zz_rest[(rb + cb) * m..];
                         for (ca, zav) in za.iter().enumerate() {
-                            col[ra + ca] += wi * zav * zbv;
+                            let (row, col) = (ra + ca, rb + cb);
+                            if row >= col {
+                                if let Some(pos) = pattern.position(row, col) {
+                                    zz_rest[pos] += wi * zav * zbv;
+                                }
+                            }
                         }
                     }
                 }
@@ -134,7 +144,6 @@ impl CrossProducts {
             }
         }
         let log_weights = weights.map_or(0.0, |w| w.iter().map(|v| v.ln()).sum());
-        let (block_ptr, block_entries) = transpose_cross(&cross_ptr, &cross, rest_blocks.len());
         let all_scalar = q0 == 1 && rest_blocks.iter().all(|b| b.q == 1);
         let entry_row = cross.iter().map(|e| rest_blocks[e.block].row as u32).collect();
         CrossProducts {
@@ -154,6 +163,7 @@ impl CrossProducts {
             all_scalar,
             entry_row,
             zz_rest,
+            pattern,
             zxy_rest,
             xyxy,
             log_weights,
@@ -203,6 +213,45 @@ fn transpose_cross(cross_ptr: &[usize], cross: &[CrossEntry], nblocks: usize) ->
         }
     }
     (ptr, entries)
+}
+
+/// S's lower-triangular pattern: rows of block B in the columns of block A
+/// (B at or below A) when some level of the first term touches both (the fill
+/// of eliminating the first term, which contains Z_rest'Z_rest's pattern since
+/// every row belongs to a level of the first term), plus the diagonal blocks.
+fn rest_pattern(
+    m: usize,
+    rest_blocks: &[RestBlock],
+    cross_ptr: &[usize],
+    cross: &[CrossEntry],
+    block_ptr: &[usize],
+    block_entries: &[(u32, u32)],
+) -> RestPattern {
+    if m <= 64 {
+        return RestPattern::choose(m, vec![]);
+    }
+    let mut columns: Vec<Vec<usize>> = vec![Vec::new(); m];
+    let mut seen = vec![usize::MAX; rest_blocks.len()];
+    for (a, ba) in rest_blocks.iter().enumerate() {
+        let mut touched = vec![a];
+        seen[a] = a;
+        for &(j, ea) in &block_entries[block_ptr[a]..block_ptr[a + 1]] {
+            for eb in &cross[ea as usize..cross_ptr[j as usize + 1]] {
+                if seen[eb.block] != a {
+                    seen[eb.block] = a;
+                    touched.push(eb.block);
+                }
+            }
+        }
+        for ca in 0..ba.q {
+            let col = ba.row + ca;
+            for &b in &touched {
+                let bb = rest_blocks[b];
+                columns[col].extend((bb.row..bb.row + bb.q).filter(|r| *r >= col));
+            }
+        }
+    }
+    RestPattern::choose(m, columns)
 }
 
 /// Blocks of the rest: one per (term, level) of terms 1.., in column order.

@@ -151,7 +151,7 @@ impl LinearMixedModel {
     }
 
     /// The spherical random effects u: L_Z' u = c_y - L_XZ' beta, back substitution
-    /// through the rest block and then the first term's levels.
+    /// through the rest block (u_R = S^{-1} (T_y - T_X beta)) and then the first term's levels.
     pub fn u(&self) -> Vec<f64> {
         let cp = &self.cp;
         let (q0, k, m, p) = (cp.q0, cp.p + 1, cp.m, cp.p);
@@ -160,7 +160,7 @@ impl LinearMixedModel {
         // Rest: rhs = lxr[:, p] - lxr[:, :p] beta
         let mut u_rest: Vec<f64> =
             (0..m).map(|r| f.lxr[p * m + r] - (0..p).map(|c| f.lxr[c * m + r] * beta[c]).sum::<f64>()).collect();
-        linalg::solve_lower_transpose(&f.l22, m, &mut u_rest, 1);
+        f.rest.solve_fresh(&mut u_rest, 1);
         let mut u0 = vec![0.0; cp.l0 * q0];
         for j in 0..cp.l0 {
             let lx = &f.lx1[j * q0 * k..(j + 1) * q0 * k];
@@ -234,16 +234,11 @@ impl LinearMixedModel {
     pub fn conditional_variances(&self) -> Vec<Vec<f64>> {
         let cp = &self.cp;
         let f = &self.factor;
-        let (q0, m) = (cp.q0, cp.m);
-        let mut sinv = f.l22.clone();
-        for c in 0..m {
-            for r in 0..c {
-                sinv[c * m + r] = 0.0;
-            }
-        }
-        linalg::invert_lower_in_place(&mut sinv, m);
-        let linv = sinv.clone();
-        linalg::gemm_tn(&mut sinv, &linv, &linv, m, m, m, 1.0, false);
+        let q0 = cp.q0;
+        let (quadratics, rest_blocks) = match f.rest.dense_inverse() {
+            Some(sinv) => self.sinv_blocks_dense(&sinv),
+            None => self.sinv_blocks_by_solves(),
+        };
         let lambdas: Vec<Vec<f64>> = (0..self.par.terms.len())
             .map(|k| {
                 let q = self.par.terms[k].q;
@@ -276,25 +271,8 @@ impl LinearMixedModel {
             for d in 0..q0 {
                 inner[d * q0 + d] = 1.0;
             }
-            let entries = cp.level_cross(j);
-            for ea in entries {
-                let ba = cp.rest_blocks[ea.block];
-                let la = &f.l21[ea.values..ea.values + ba.q * q0];
-                for eb in entries {
-                    let bb = cp.rest_blocks[eb.block];
-                    let lb = &f.l21[eb.values..eb.values + bb.q * q0];
-                    for s in 0..q0 {
-                        for t in 0..q0 {
-                            let mut v = 0.0;
-                            for ra in 0..ba.q {
-                                for rb in 0..bb.q {
-                                    v += la[s * ba.q + ra] * sinv[(bb.row + rb) * m + ba.row + ra] * lb[t * bb.q + rb];
-                                }
-                            }
-                            inner[t * q0 + s] += v;
-                        }
-                    }
-                }
+            for (v, qv) in inner.iter_mut().zip(&quadratics[j * q0 * q0..(j + 1) * q0 * q0]) {
+                *v += qv;
             }
             // L11^{-T} inner L11^{-1}
             let l11 = &f.l11[j * q0 * q0..(j + 1) * q0 * q0];
@@ -310,21 +288,120 @@ impl LinearMixedModel {
         }
         out.push(first);
         // The rest.
+        let mut offset = 0;
         for (k, t) in self.par.terms.iter().enumerate().skip(1) {
             let q = t.q;
             let mut blocks = Vec::with_capacity(t.nlevels * q * q);
-            for b in cp.rest_blocks.iter().filter(|b| b.term == k) {
-                let mut a = vec![0.0; q * q];
-                for c in 0..q {
-                    for r in 0..q {
-                        a[c * q + r] = sinv[(b.row + c) * m + b.row + r];
-                    }
-                }
-                blocks.extend(sandwich(&lambdas[k], &a, q));
+            for _ in 0..t.nlevels {
+                blocks.extend(sandwich(&lambdas[k], &rest_blocks[offset..offset + q * q], q));
+                offset += q * q;
             }
             out.push(blocks);
         }
         out
+    }
+
+    /// From a dense S^{-1}: L21_j' S^{-1} L21_j for each first-term level j
+    /// (q0 x q0 each) and S^{-1}'s diagonal blocks for each rest block.
+    fn sinv_blocks_dense(&self, sinv: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let cp = &self.cp;
+        let (q0, m) = (cp.q0, cp.m);
+        let l21 = &self.factor.l21;
+        let mut quadratics = vec![0.0; cp.l0 * q0 * q0];
+        for j in 0..cp.l0 {
+            let out = &mut quadratics[j * q0 * q0..(j + 1) * q0 * q0];
+            let entries = cp.level_cross(j);
+            for ea in entries {
+                let ba = cp.rest_blocks[ea.block];
+                let la = &l21[ea.values..ea.values + ba.q * q0];
+                for eb in entries {
+                    let bb = cp.rest_blocks[eb.block];
+                    let lb = &l21[eb.values..eb.values + bb.q * q0];
+                    for s in 0..q0 {
+                        for t in 0..q0 {
+                            let mut v = 0.0;
+                            for ra in 0..ba.q {
+                                for rb in 0..bb.q {
+                                    v += la[s * ba.q + ra] * sinv[(bb.row + rb) * m + ba.row + ra] * lb[t * bb.q + rb];
+                                }
+                            }
+                            out[t * q0 + s] += v;
+                        }
+                    }
+                }
+            }
+        }
+        let mut blocks = Vec::new();
+        for b in &cp.rest_blocks {
+            for c in 0..b.q {
+                for r in 0..b.q {
+                    blocks.push(sinv[(b.row + c) * m + b.row + r]);
+                }
+            }
+        }
+        (quadratics, blocks)
+    }
+
+    /// As [`Self::sinv_blocks_dense`] for sparse S, by solves with batches of
+    /// right-hand sides (S^{-1} itself would be dense).
+    fn sinv_blocks_by_solves(&self) -> (Vec<f64>, Vec<f64>) {
+        const BATCH: usize = 64;
+        let cp = &self.cp;
+        let (q0, m) = (cp.q0, cp.m);
+        let (l21, rest) = (&self.factor.l21, &self.factor.rest);
+        let mut quadratics = vec![0.0; cp.l0 * q0 * q0];
+        let levels: Vec<usize> = (0..cp.l0).collect();
+        for chunk in levels.chunks(BATCH) {
+            let k = chunk.len() * q0;
+            let mut rhs = vec![0.0; m * k];
+            for (c, &j) in chunk.iter().enumerate() {
+                for e in cp.level_cross(j) {
+                    let b = cp.rest_blocks[e.block];
+                    for t in 0..q0 {
+                        for r in 0..b.q {
+                            rhs[(c * q0 + t) * m + b.row + r] = l21[e.values + t * b.q + r];
+                        }
+                    }
+                }
+            }
+            rest.solve_fresh(&mut rhs, k);
+            for (c, &j) in chunk.iter().enumerate() {
+                let out = &mut quadratics[j * q0 * q0..(j + 1) * q0 * q0];
+                for e in cp.level_cross(j) {
+                    let b = cp.rest_blocks[e.block];
+                    for s in 0..q0 {
+                        for t in 0..q0 {
+                            for r in 0..b.q {
+                                out[t * q0 + s] += l21[e.values + s * b.q + r] * rhs[(c * q0 + t) * m + b.row + r];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut blocks = Vec::new();
+        for chunk in cp.rest_blocks.chunks(BATCH) {
+            let k: usize = chunk.iter().map(|b| b.q).sum();
+            let mut rhs = vec![0.0; m * k];
+            let mut col = 0;
+            for b in chunk {
+                for c in 0..b.q {
+                    rhs[(col + c) * m + b.row + c] = 1.0;
+                }
+                col += b.q;
+            }
+            rest.solve_fresh(&mut rhs, k);
+            let mut col = 0;
+            for b in chunk {
+                for c in 0..b.q {
+                    for r in 0..b.q {
+                        blocks.push(rhs[(col + c) * m + b.row + r]);
+                    }
+                }
+                col += b.q;
+            }
+        }
+        (quadratics, blocks)
     }
 
     /// (R_X' R_X)^{-1}: the covariance of beta-hat in units of sigma^2.

@@ -5,6 +5,7 @@ pub mod blocked;
 pub mod crossprod;
 pub mod lambda;
 pub mod lmm;
+pub mod rest;
 pub mod start;
 
 pub use blocked::{BlockedFactor, Pieces};
