@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 cargo test --release -p mixedmodels --quiet
 python -m ruff check python tests benches tools
+python -m mypy.stubtest mixedmodels._core
 python -m pytest tests
