@@ -196,6 +196,54 @@ impl PyLmer {
         Ok(cv.into_iter().map(|v| PyArray1::from_vec(py, v)).collect())
     }
 
+    /// Each fixed term: {label, variables, numeric (per variable), columns (indices into beta)}.
+    fn term_info<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let m = &self.inner;
+        m.spec
+            .fixed_terms()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (label, vars, numeric))| {
+                let d = PyDict::new(py);
+                d.set_item("label", label)?;
+                d.set_item("variables", vars)?;
+                d.set_item("numeric", numeric)?;
+                let cols: Vec<usize> =
+                    m.assign.iter().enumerate().filter(|(_, a)| **a == i + 1).map(|(j, _)| j).collect();
+                d.set_item("columns", cols)?;
+                Ok(d)
+            })
+            .collect()
+    }
+
+    /// The random-effects bars after `||` and `/` expansion: {intercept, terms, group}.
+    fn bars<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let f = &self.inner.spec.formula;
+        f.bars
+            .iter()
+            .map(|b| {
+                let d = PyDict::new(py);
+                d.set_item("intercept", b.lhs.intercept)?;
+                let terms: Vec<String> = b
+                    .lhs
+                    .terms
+                    .iter()
+                    .map(|t| t.0.iter().map(|v| f.variable_name(*v)).collect::<Vec<_>>().join(":"))
+                    .collect();
+                d.set_item("terms", terms)?;
+                d.set_item("group", &b.group_name)?;
+                Ok(d)
+            })
+            .collect()
+    }
+
+    /// The fixed-effects matrix for new data (the fitted model's coding).
+    fn model_matrix<'py>(&self, py: Python<'py>, columns: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let inner = &self.inner;
+        let mm = with_frame(columns, |df| py.detach(|| inner.spec.fixed_matrix(df)).map_err(to_py))?;
+        array2(py, &mm.values, mm.nrows, mm.ncols())
+    }
+
     /// The optimizer's record.
     fn optsummary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let o = &self.inner.fit.opt;
@@ -288,6 +336,28 @@ fn array_rowmajor<'py>(
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let rows: Vec<Vec<f64>> = (0..nrows).map(|i| values[i * ncols..(i + 1) * ncols].to_vec()).collect();
     PyArray2::from_vec2(py, &rows).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+}
+
+/// R's `model.matrix` of a formula's fixed part for the given columns, all
+/// columns kept: (matrix, names, assign).
+#[pyfunction]
+#[pyo3(signature = (formula, columns, contrasts=None))]
+#[allow(clippy::type_complexity)]
+pub fn model_matrix<'py>(
+    py: Python<'py>,
+    formula: &str,
+    columns: &Bound<'py, PyList>,
+    contrasts: Option<Vec<(String, Bound<'py, PyAny>)>>,
+) -> PyResult<(Bound<'py, PyArray2<f64>>, Vec<String>, Vec<usize>)> {
+    let contrasts = contrasts
+        .unwrap_or_default()
+        .iter()
+        .map(|(n, c)| Ok((n.clone(), contrast_from_py(c)?)))
+        .collect::<PyResult<Vec<_>>>()?;
+    let f = mixedmodels::formula::ModelFormula::parse(formula).map_err(to_py)?;
+    let mm =
+        with_frame(columns, |df| mixedmodels::design::DesignSpec::model_matrix_full(f, df, &contrasts).map_err(to_py))?;
+    Ok((array2(py, &mm.values, mm.nrows, mm.ncols())?, mm.names, mm.assign))
 }
 
 /// The data columns a formula reads, for the Python side to convert: all of

@@ -76,12 +76,49 @@ impl DesignSpec {
         Ok((spec, Design { x, terms, offset }))
     }
 
+    /// The fixed-effects matrix for (new) data, with the fitted levels and
+    /// coefficients, and the fitted model's columns.
+    pub fn fixed_matrix(&self, data: &DataFrame) -> Result<ModelMatrix> {
+        let values = self.values(data)?;
+        Ok(self.full_fixed_matrix(&values, data.nrows())?.select(&self.fixed_keep))
+    }
+
+    /// Each fixed-effects term: its label as R writes it, its variables, and
+    /// which of them are numeric (not factors).
+    pub fn fixed_terms(&self) -> Vec<(String, Vec<String>, Vec<bool>)> {
+        let f = &self.formula;
+        f.fixed
+            .terms
+            .iter()
+            .map(|t| {
+                let names: Vec<String> = t.0.iter().map(|v| f.variable_name(*v).to_string()).collect();
+                let numeric = t.0.iter().map(|v| !self.vars[*v].is_factor()).collect();
+                (names.join(":"), names, numeric)
+            })
+            .collect()
+    }
+
     /// The arrays for (new) data, with the fitted levels and coefficients.
     pub fn apply(&self, data: &DataFrame) -> Result<Design> {
         let values = self.values(data)?;
         let x = self.full_fixed_matrix(&values, data.nrows())?.select(&self.fixed_keep);
         let terms = self.re_terms_with(&values, data)?;
         Ok(Design { x, terms, offset: self.offset(data)? })
+    }
+
+    /// R's `model.matrix` of a formula's fixed part, keeping every column
+    /// (no rank check): used to build hypothesis matrices.
+    pub fn model_matrix_full(
+        formula: ModelFormula,
+        data: &DataFrame,
+        contrasts: &[(String, Contrasts)],
+    ) -> Result<ModelMatrix> {
+        let vars =
+            formula.variables.iter().map(|v| VarSpec::learn(&v.expr, data, contrasts)).collect::<Result<Vec<_>>>()?;
+        let spec =
+            DesignSpec { formula, vars, groups: vec![], bar_order: vec![], fixed_keep: vec![], fixed_dropped: vec![] };
+        let values = spec.values(data)?;
+        spec.full_fixed_matrix(&values, data.nrows())
     }
 
     fn values(&self, data: &DataFrame) -> Result<Vec<Values>> {
