@@ -114,9 +114,10 @@ def _abbreviate(name: str, minlength: int = 6) -> str:
 def lmer_summary(model: Lmer) -> str:
     f = model._fit
     with_df = model.coefs is not None and "DF" in model.coefs.columns
-    method = "REML" if model.REML else "maximum likelihood "
-    tests = ". t-tests use Satterthwaite's method" if with_df else ""
-    out = [f"Linear mixed model fit by {method}{tests}", f"Formula: {model.formula}", ""]
+    fitted_by = "REML" if model.REML else "maximum likelihood "
+    method = "Kenward-Roger's" if getattr(model, "ddf", "") == "Kenward-Roger" else "Satterthwaite's"
+    tests = f". t-tests use {method} method" if with_df else ""
+    out = [f"Linear mixed model fit by {fitted_by}{tests}", f"Formula: {model.formula}", ""]
     if model.REML:
         out.append(f"REML criterion at convergence: {model.deviance:.1f}")
     else:

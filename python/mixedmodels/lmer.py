@@ -80,8 +80,10 @@ class Lmer:
         array of prior weights. ``contrasts`` maps a variable to ``"treatment"``,
         ``"sum"``, ``"helmert"``, ``"poly"`` or a levels x k matrix.
         """
-        if ddf not in ("Satterthwaite", "lme4"):
-            raise DataError(f"ddf must be 'Satterthwaite' or 'lme4', not '{ddf}'")
+        if ddf not in ("Satterthwaite", "Kenward-Roger", "lme4"):
+            raise DataError(f"ddf must be 'Satterthwaite', 'Kenward-Roger' or 'lme4', not '{ddf}'")
+        if ddf == "Kenward-Roger" and not REML:
+            raise DataError("Kenward-Roger's method is only available for REML fits (REML=True)")
         if conf_int not in ("Wald",):
             raise DataError(f"conf_int '{conf_int}' is not available; use 'Wald'")
         frame, ordered_cols = self._apply_factors(self.data, factors, ordered)
@@ -98,7 +100,7 @@ class Lmer:
             reml=REML,
             weights=weight_name,
             contrasts=core_contrasts,
-            derivatives=ddf == "Satterthwaite",
+            derivatives=ddf != "lme4",
             max_feval=max_feval,
         )
         self.REML = REML
@@ -139,11 +141,16 @@ class Lmer:
         names = list(f.fixed_names)
         beta = np.asarray(f.beta)
         se = np.sqrt(np.diag(np.asarray(f.vcov)))
+        df = np.asarray(f.df) if f.df is not None else None
+        self.vcov_kr = None
+        if self.ddf == "Kenward-Roger":
+            vcov_kr, df_kr = f.kenward_roger()
+            self.vcov_kr = np.asarray(vcov_kr)
+            se, df = np.sqrt(np.diag(self.vcov_kr)), np.asarray(df_kr)
         lo, hi = wald_interval(beta, se)
         cols: dict[str, Any] = {"term": names, "Estimate": beta, "2.5_ci": lo, "97.5_ci": hi, "SE": se}
         t = beta / se
-        if f.df is not None:
-            df = np.asarray(f.df)
+        if df is not None:
             p = t_pvalues(t, df)
             cols.update({"DF": df, "T-stat": t, "P-val": p, "Sig": [significance(v) for v in p]})
         else:

@@ -289,6 +289,29 @@ impl PyLmer {
         Ok(satterthwaite::contrast_f(&rows, &f.beta, &f.vcov_beta, d, a))
     }
 
+    /// Kenward-Roger: (adjusted vcov (p x p), df of each coefficient).
+    fn kenward_roger<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyArray2<f64>>, Vec<f64>)> {
+        let inner = &self.inner;
+        let kr = py.detach(|| inner.kenward_roger()).map_err(to_py)?;
+        let p = kr.p;
+        let df = (0..p)
+            .map(|i| {
+                let mut l = vec![0.0; p];
+                l[i] = 1.0;
+                kr.test(&[l], &inner.fit.beta).ddf
+            })
+            .collect();
+        Ok((array2(py, &kr.phi_adj, p, p)?, df))
+    }
+
+    /// Kenward-Roger F test of L beta = 0: (F unscaled, numerator df, ddf, F scaling).
+    fn kr_f_test(&self, py: Python<'_>, rows: Vec<Vec<f64>>) -> PyResult<(f64, usize, f64, f64)> {
+        let inner = &self.inner;
+        let kr = py.detach(|| inner.kenward_roger()).map_err(to_py)?;
+        let t = kr.test(&rows, &inner.fit.beta);
+        Ok((t.f_unscaled, t.ndf, t.ddf, t.f_scaling))
+    }
+
     /// Predictions for new data.
     fn predict<'py>(
         &self,

@@ -19,6 +19,7 @@ use crate::design::{Contrasts, Design, DesignSpec, ReTerm};
 use crate::error::Result;
 use crate::fit::{self, FitOptions, LmmFit};
 use crate::formula::ModelFormula;
+use crate::inference::KenwardRoger;
 use crate::model::LinearMixedModel;
 
 #[derive(Debug, Clone)]
@@ -49,6 +50,8 @@ pub struct Lmer {
     /// Rows dropped for missing values.
     pub rows_dropped: usize,
     pub options: LmerOptions,
+    /// Kenward-Roger's adjustment, computed on first use.
+    kr: std::sync::OnceLock<std::result::Result<KenwardRoger, crate::Error>>,
 }
 
 impl Lmer {
@@ -102,7 +105,17 @@ impl Lmer {
                 ),
             );
         }
-        Ok(Lmer { spec, model, fit, fixed_names, assign, offset, rows_dropped, options })
+        Ok(Lmer {
+            spec,
+            model,
+            fit,
+            fixed_names,
+            assign,
+            offset,
+            rows_dropped,
+            options,
+            kr: std::sync::OnceLock::new(),
+        })
     }
 
     pub fn terms(&self) -> &[ReTerm] {
@@ -118,10 +131,16 @@ impl Lmer {
         let warnings_before: Vec<String> =
             self.fit.warnings.iter().filter(|w| w.contains("dropped")).cloned().collect();
         self.fit = fit::fit(&mut self.model, &opts, self.offset.as_deref())?;
+        self.kr = std::sync::OnceLock::new();
         for w in warnings_before.into_iter().rev() {
             self.fit.warnings.insert(0, w);
         }
         Ok(())
+    }
+
+    /// Kenward-Roger's adjusted covariance (REML fits), computed once.
+    pub fn kenward_roger(&self) -> Result<&KenwardRoger> {
+        self.kr.get_or_init(|| KenwardRoger::new(&self.model, self.fit.sigma)).as_ref().map_err(Clone::clone)
     }
 
     /// Conditional variances of the random effects (q x q a level, per term), lme4's `condVar`.
