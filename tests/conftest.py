@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import mixedmodels as mm
 import numpy as np
 import polars as pl
 import pytest
+
+import mixedmodels as mm
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lme4"
 

@@ -7,9 +7,10 @@ import shutil
 import subprocess
 import sys
 
-import mixedmodels as mm
 import polars as pl
 import pytest
+
+import mixedmodels as mm
 from mixedmodels.cli import main
 
 ISSUE_DATASETS = ["sleepstudy", "dietox", "penicillin", "pastes", "dyestuff", "dyestuff2", "machines",

@@ -4,10 +4,11 @@ each kind of bad input."""
 
 from __future__ import annotations
 
-import mixedmodels as mm
 import numpy as np
 import polars as pl
 import pytest
+
+import mixedmodels as mm
 from mixedmodels import ColumnError, DataError, FormulaError
 
 FORMULA = "Reaction ~ Days + (1 | Subject)"

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import mixedmodels as mm
 import numpy as np
 import pytest
+
+import mixedmodels as mm
 
 REF = json.loads((Path(__file__).parents[1] / "fixtures" / "formula" / "formula_features.json").read_text())
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from conftest import as_list, fit_case
 
 GAUSSIAN = [

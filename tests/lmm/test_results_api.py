@@ -4,10 +4,11 @@ optimizer record."""
 
 from __future__ import annotations
 
-import mixedmodels as mm
 import numpy as np
 import polars as pl
 import pytest
+
+import mixedmodels as mm
 
 FORMULA = "Reaction ~ Days + (Days | Subject)"
 
