@@ -9,6 +9,7 @@ core (faer, rayon) and polars data frames, with no R anywhere.
 """
 
 from mixedmodels._core import __version__
+from mixedmodels.compare import anova, ranova
 from mixedmodels.datasets import list_datasets, load_dataset
 from mixedmodels.exceptions import (
     ColumnError,
@@ -27,6 +28,8 @@ __all__ = [
     "MixedModelsError",
     "NumericalError",
     "__version__",
+    "anova",
     "list_datasets",
     "load_dataset",
+    "ranova",
 ]

@@ -84,14 +84,15 @@ class Lmer:
             raise DataError(f"ddf must be 'Satterthwaite', 'Kenward-Roger' or 'lme4', not '{ddf}'")
         if ddf == "Kenward-Roger" and not REML:
             raise DataError("Kenward-Roger's method is only available for REML fits (REML=True)")
-        if conf_int not in ("Wald",):
-            raise DataError(f"conf_int '{conf_int}' is not available; use 'Wald'")
+        if conf_int not in ("Wald", "profile", "boot"):
+            raise DataError(f"conf_int must be 'Wald', 'profile' or 'boot', not '{conf_int}'")
         frame, ordered_cols = self._apply_factors(self.data, factors, ordered)
         names = list(self._columns)
         weight_name = None
         if weights is not None:
             frame, weight_name = _attach_weights(frame, weights)
             names.append(weight_name)
+        self._weights_name = weight_name
         columns = core_columns(frame, names, ordered=ordered_cols)
         core_contrasts = _contrasts_for_core(contrasts)
         self._fit = _core.LmerFit.fit(
@@ -108,8 +109,14 @@ class Lmer:
         self._contrasts = core_contrasts
         self._ordered_cols = ordered_cols
         self._frame = frame
+        self.factors = {k: [str(v) for v in lv] for k, lv in factors.items()} if factors else None
+        self.ordered = ordered
+        self._fit_options = {"factors": factors, "ordered": ordered, "weights": weights,
+                             "contrasts": contrasts, "max_feval": max_feval, "ddf": ddf}
         self.fitted = True
         self._collect_results()
+        if conf_int != "Wald":
+            self._intervals_from(conf_int, n_boot)
         if self.warnings and not no_warnings:
             for w in self.warnings:
                 _warnings.warn(w, stacklevel=2)
@@ -175,7 +182,64 @@ class Lmer:
         self.fixef = _coef_tables(terms, names, beta)
         self.ranef_var, self.ranef_corr = _varcorr_tables(terms, self.sigma)
 
+    def _intervals_from(self, method: str, n_boot: int) -> None:
+        """Fill the coefs' interval columns from profile or bootstrap intervals."""
+        ci = self.confint(method=method, n_boot=n_boot)
+        fixed = ci.filter(pl.col("term").is_in(self.coefs["term"].to_list()))
+        self.coefs = self.coefs.with_columns(
+            pl.Series("2.5_ci", fixed["lower"].to_numpy()), pl.Series("97.5_ci", fixed["upper"].to_numpy()))
+
     # ----------------------------------------------------------- results
+    def confint(self, method: str = "Wald", level: float = 0.95, n_boot: int = 500,
+                seed: int | None = None, progress: bool | None = None) -> pl.DataFrame:
+        """Confidence intervals (`term, lower, upper`) for the sd/cor parameters,
+        `sigma` and the fixed effects: ``"Wald"``, ``"profile"`` (likelihood
+        profile; lme4 profiles the ML deviance even for REML fits, and so do
+        we) or ``"boot"`` (parametric bootstrap percentiles, ``n_boot`` refits)."""
+        self._check_fitted()
+        from mixedmodels.intervals import confint
+
+        return confint(self, method=method, level=level, n_boot=n_boot, seed=seed, progress=progress)
+
+    def anova(self, type: int | str = 3, ddf: str = "Satterthwaite", force_orthogonal: bool = False) -> pl.DataFrame:
+        """lmerTest's anova(): an F test for each fixed-effects term, Type I,
+        II or III, with Satterthwaite or Kenward-Roger denominator df.
+        ``force_orthogonal`` (pymer4) refits with polynomial contrasts for
+        every factor first; lmerTest's tables do not depend on the coding, so
+        it changes the coefficients, not the table."""
+        self._check_fitted()
+        if force_orthogonal:
+            self._refit_orthogonal()
+        from mixedmodels.anova_table import anova_table
+
+        return anova_table(self, type=type, ddf=ddf)
+
+    def _refit_orthogonal(self) -> None:
+        opts = dict(self._fit_options)
+        factor_vars = {v for t in self._fit.term_info() for v, num in zip(t["variables"], t["numeric"], strict=True)
+                       if not num}
+        contrasts = dict(opts.get("contrasts") or {})
+        contrasts.update({v: "poly" for v in factor_vars if v not in contrasts})
+        opts["contrasts"] = contrasts
+        self.fit(REML=self.REML, summarize=False, no_warnings=True, **opts)
+
+    def ranova(self, reduce_terms: bool = True) -> pl.DataFrame:
+        """lmerTest's ranova(): a likelihood-ratio test for each random-effects
+        term (slopes reduced to intercepts, intercepts removed)."""
+        self._check_fitted()
+        from mixedmodels.compare import ranova
+
+        return ranova(self, reduce_terms=reduce_terms)
+
+    def bootstrap(self, n_boot: int = 500, seed: int | None = None, progress: bool | None = None) -> pl.DataFrame:
+        """Parametric bootstrap replicates (a row each: sd/cor parameters,
+        `sigma`, fixed effects), refitted in parallel in Rust; reproducible
+        for a given ``seed`` whatever the number of threads."""
+        self._check_fitted()
+        from mixedmodels.intervals import bootstrap
+
+        return bootstrap(self, n_boot=n_boot, seed=seed, progress=progress)
+
     def _check_fitted(self) -> None:
         if not self.fitted:
             raise DataError("the model has not been fitted yet: call fit() first")

@@ -13,6 +13,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<lmer::PyLmer>()?;
     m.add_function(wrap_pyfunction!(lmer::formula_columns, m)?)?;
     m.add_function(wrap_pyfunction!(lmer::model_matrix, m)?)?;
+    m.add_function(wrap_pyfunction!(lmer::formula_structure, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -312,6 +312,50 @@ impl PyLmer {
         Ok((t.f_unscaled, t.ndf, t.ddf, t.f_scaling))
     }
 
+    /// lme4's names of the random-effect parameters on the sd/cor scale.
+    fn sd_cor_names(&self) -> Vec<String> {
+        self.inner.sd_cor_names()
+    }
+
+    /// The estimates on lme4's sd/cor scale (theta's order), for the fit.
+    fn sd_cor(&self) -> Vec<f64> {
+        let f = &self.inner.fit;
+        self.inner.model.par.sd_cor(&f.theta, f.sigma)
+    }
+
+    /// Profile confidence intervals: (lower, upper) for sd/cor..., sigma, then each fixed effect.
+    fn profile(&self, py: Python<'_>, level: f64) -> PyResult<Vec<(f64, f64)>> {
+        let inner = &self.inner;
+        py.detach(|| mixedmodels::inference::profile::profile_intervals(inner, level)).map_err(to_py)
+    }
+
+    /// Parametric bootstrap replicates first..first+count: dict of arrays
+    /// (theta, sd_cor, sigma, beta, objective, feval; rows of failed refits are NaN).
+    fn bootstrap<'py>(&self, py: Python<'py>, first: u64, count: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
+        let inner = &self.inner;
+        let reps = py.detach(|| mixedmodels::resample::parametric_bootstrap(inner, first, count, seed));
+        let (k, p) = (inner.model.par.ntheta(), inner.fit.p);
+        let matrix = |get: &dyn Fn(&mixedmodels::resample::Replicate) -> Vec<f64>, width: usize| -> Vec<f64> {
+            let mut out = vec![f64::NAN; count * width];
+            for (i, r) in reps.iter().enumerate() {
+                if let Some(r) = r {
+                    for (j, v) in get(r).into_iter().enumerate() {
+                        out[j * count + i] = v;
+                    }
+                }
+            }
+            out
+        };
+        let d = PyDict::new(py);
+        d.set_item("theta", array2(py, &matrix(&|r| r.theta.clone(), k), count, k)?)?;
+        d.set_item("sd_cor", array2(py, &matrix(&|r| r.sd_cor.clone(), k), count, k)?)?;
+        d.set_item("beta", array2(py, &matrix(&|r| r.beta.clone(), p), count, p)?)?;
+        d.set_item("sigma", PyArray1::from_vec(py, matrix(&|r| vec![r.sigma], 1)))?;
+        d.set_item("objective", PyArray1::from_vec(py, matrix(&|r| vec![r.objective], 1)))?;
+        d.set_item("feval", PyArray1::from_vec(py, matrix(&|r| vec![r.feval as f64], 1)))?;
+        Ok(d)
+    }
+
     /// Predictions for new data.
     fn predict<'py>(
         &self,
@@ -359,6 +403,38 @@ fn array_rowmajor<'py>(
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let rows: Vec<Vec<f64>> = (0..nrows).map(|i| values[i * ncols..(i + 1) * ncols].to_vec()).collect();
     PyArray2::from_vec2(py, &rows).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+}
+
+/// A formula's structure, as lme4 sees it: the response, the fixed part
+/// (intercept, term labels in R's order, offsets) and the random-effects bars
+/// after `||` and `/` expansion in lme4's `findbars` order, each with the
+/// text of its left-hand side and grouping factor.
+#[pyfunction]
+pub fn formula_structure<'py>(py: Python<'py>, formula: &str) -> PyResult<Bound<'py, PyDict>> {
+    let f = mixedmodels::formula::ModelFormula::parse(formula).map_err(to_py)?;
+    let label = |t: &mixedmodels::formula::Term| t.0.iter().map(|v| f.variable_name(*v)).collect::<Vec<_>>().join(":");
+    let d = PyDict::new(py);
+    d.set_item("response", f.response.as_ref().map(|r| r.deparse()))?;
+    d.set_item("intercept", f.fixed.intercept)?;
+    d.set_item("terms", f.fixed.terms.iter().map(label).collect::<Vec<_>>())?;
+    let term_vars: Vec<Vec<String>> =
+        f.fixed.terms.iter().map(|t| t.0.iter().map(|v| f.variable_name(*v).to_string()).collect()).collect();
+    d.set_item("term_variables", term_vars)?;
+    d.set_item("offsets", f.offsets.iter().map(|o| o.deparse()).collect::<Vec<_>>())?;
+    let bars = f
+        .bars
+        .iter()
+        .map(|b| {
+            let bd = PyDict::new(py);
+            bd.set_item("lhs", &b.lhs_text)?;
+            bd.set_item("group", &b.group_name)?;
+            bd.set_item("intercept", b.lhs.intercept)?;
+            bd.set_item("terms", b.lhs.terms.iter().map(label).collect::<Vec<_>>())?;
+            Ok(bd)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    d.set_item("bars", bars)?;
+    Ok(d)
 }
 
 /// R's `model.matrix` of a formula's fixed part for the given columns, all

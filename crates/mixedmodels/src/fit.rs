@@ -59,6 +59,19 @@ pub struct LmmFit {
     pub warnings: Vec<String>,
 }
 
+/// Optimise theta only (no results beyond the optimizer's): the inner step
+/// of refits (bootstrap, profiles).
+pub fn optimize(m: &mut LinearMixedModel, start: &[f64], settings: OptimizerSettings) -> Result<OptSummary> {
+    let lower = m.par.lower_bounds();
+    let mut settings = settings;
+    let largest = start.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    settings.rho_begin = settings.rho_begin.min((0.2 * largest).max(1e-3));
+    let mut opt = bobyqa_minimize(|t| m.objective_at(t), start, &lower, settings)?;
+    snap_to_boundary(m, &mut opt, &lower);
+    m.set_theta(&opt.final_theta);
+    Ok(opt)
+}
+
 /// Optimise theta and collect the results. `offset` is added back to the fitted values.
 pub fn fit(m: &mut LinearMixedModel, options: &FitOptions, offset: Option<&[f64]>) -> Result<LmmFit> {
     let start = options.start.clone().unwrap_or_else(|| m.start.clone());
@@ -69,15 +82,9 @@ pub fn fit(m: &mut LinearMixedModel, options: &FitOptions, offset: Option<&[f64]
             m.par.ntheta()
         )));
     }
-    let lower = m.par.lower_bounds();
-    // lme4's initial trust region: a fifth of the largest start value.
-    let mut settings = options.optimizer;
-    let largest = start.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-    settings.rho_begin = settings.rho_begin.min((0.2 * largest).max(1e-3));
-    let mut opt = bobyqa_minimize(|t| m.objective_at(t), &start, &lower, settings)?;
-    snap_to_boundary(m, &mut opt, &lower);
-    // Report the best point the optimizer saw, refactored there.
-    m.set_theta(&opt.final_theta);
+    // lme4's initial trust region (a fifth of the largest start value), then
+    // the results at the best point the optimizer saw.
+    let opt = optimize(m, &start, options.optimizer)?;
     results(m, opt, options.derivatives, offset)
 }
 
@@ -85,7 +92,7 @@ pub fn fit(m: &mut LinearMixedModel, options: &FitOptions, offset: Option<&[f64]
 /// rarely on it. Diagonal elements below the singular tolerance are set to
 /// zero when that does not raise the objective (as MixedModels.jl does), so
 /// a boundary fit reports theta = 0 exactly, as lme4's bobyqa does.
-fn snap_to_boundary(m: &mut LinearMixedModel, opt: &mut OptSummary, lower: &[f64]) {
+pub(crate) fn snap_to_boundary(m: &mut LinearMixedModel, opt: &mut OptSummary, lower: &[f64]) {
     for i in 0..opt.final_theta.len() {
         let t = opt.final_theta[i];
         if lower[i] == 0.0 && t != 0.0 && t.abs() < SINGULAR_TOL {

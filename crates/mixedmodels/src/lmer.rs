@@ -138,6 +138,25 @@ impl Lmer {
         Ok(())
     }
 
+    /// lme4's names of the random-effect parameters on the sd/cor scale, in
+    /// theta's order: `sd_(Intercept)|Subject`, `cor_Days.(Intercept)|Subject`.
+    pub fn sd_cor_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for t in self.terms() {
+            let q = t.q();
+            for col in 0..q {
+                for row in col..q {
+                    out.push(if row == col {
+                        format!("sd_{}|{}", t.cnames[col], t.group)
+                    } else {
+                        format!("cor_{}.{}|{}", t.cnames[row], t.cnames[col], t.group)
+                    });
+                }
+            }
+        }
+        out
+    }
+
     /// Kenward-Roger's adjusted covariance (REML fits), computed once.
     pub fn kenward_roger(&self) -> Result<&KenwardRoger> {
         self.kr.get_or_init(|| KenwardRoger::new(&self.model, self.fit.sigma)).as_ref().map_err(Clone::clone)

@@ -35,9 +35,21 @@ impl Default for OptimizerSettings {
 
 /// Minimise `f` from `start` within `lower` (upper bounds are infinite).
 pub fn bobyqa_minimize(
+    f: impl FnMut(&[f64]) -> f64,
+    start: &[f64],
+    lower: &[f64],
+    settings: OptimizerSettings,
+) -> Result<OptSummary> {
+    let upper = vec![f64::INFINITY; start.len()];
+    bobyqa_minimize_bounded(f, start, lower, &upper, settings)
+}
+
+/// Minimise `f` from `start` within the box [lower, upper].
+pub fn bobyqa_minimize_bounded(
     mut f: impl FnMut(&[f64]) -> f64,
     start: &[f64],
     lower: &[f64],
+    upper: &[f64],
     settings: OptimizerSettings,
 ) -> Result<OptSummary> {
     let n = start.len();
@@ -63,8 +75,7 @@ pub fn bobyqa_minimize(
     config.max_fun = settings.max_feval.max(config.npt + 1);
     config.prima_parity = false;
     let mut solver = Bobyqa::new(n, config).map_err(|s| Error::Numerical(format!("optimizer setup failed: {s}")))?;
-    let upper = vec![f64::INFINITY; n];
-    let out = solver.minimize(&mut f, &mut x, lower, &upper);
+    let out = solver.minimize(&mut f, &mut x, lower, upper);
     let converged = matches!(out.status, Status::Converged | Status::FtolReached | Status::TargetReached);
     if !out.f.is_finite() {
         return Err(Error::Numerical("the objective was not finite at any point the optimizer tried".into()));

@@ -1,12 +1,18 @@
-//! Simulation from a fitted model (R's `simulate.merMod`). Each replicate
-//! draws from its own generator seeded from (seed, replicate), so results do
-//! not depend on how replicates are spread over threads.
+//! Simulation from a fitted model (R's `simulate.merMod`) and the parametric
+//! bootstrap (lme4's `bootMer`). Each replicate draws from its own generator
+//! seeded from (seed, replicate), so results do not depend on how replicates
+//! are spread over threads. A refit changes only the response: the
+//! cross-products of Z and X are kept and only the y column is recomputed.
 
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 
+use rayon::prelude::*;
+
+use crate::fit::optimize;
 use crate::lmer::Lmer;
+use crate::model::LinearMixedModel;
 
 /// The generator of replicate `i` for a given seed (SplitMix-style mixing).
 pub fn replicate_rng(seed: u64, i: u64) -> Xoshiro256PlusPlus {
@@ -63,4 +69,55 @@ pub fn simulate_response(m: &Lmer, use_re: bool, rng: &mut Xoshiro256PlusPlus) -
 /// `nsim` simulated responses.
 pub fn simulate(m: &Lmer, nsim: usize, use_re: bool, seed: u64) -> Vec<Vec<f64>> {
     (0..nsim).map(|i| simulate_response(m, use_re, &mut replicate_rng(seed, i as u64))).collect()
+}
+
+/// Estimates from one bootstrap refit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replicate {
+    pub theta: Vec<f64>,
+    pub sigma: f64,
+    pub beta: Vec<f64>,
+    /// lme4's sd/cor scale for the random effects (see `Parameterization::sd_cor`).
+    pub sd_cor: Vec<f64>,
+    pub objective: f64,
+    /// Objective evaluations the refit took.
+    pub feval: usize,
+}
+
+/// Parametric bootstrap: replicates `first..first + count` (so a caller can
+/// run them in chunks and still get the same draws), each a response
+/// simulated with new random effects and refitted from theta-hat, in
+/// parallel. A replicate whose refit fails is `None`.
+pub fn parametric_bootstrap(m: &Lmer, first: u64, count: usize, seed: u64) -> Vec<Option<Replicate>> {
+    let threads = rayon::current_num_threads().max(1);
+    let indices: Vec<u64> = (first..first + count as u64).collect();
+    let chunk = indices.len().div_ceil(threads).max(1);
+    indices
+        .par_chunks(chunk)
+        .flat_map_iter(|idx| {
+            let mut model = m.model.replicate();
+            idx.iter().map(|&i| refit_replicate(m, &mut model, i, seed)).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn refit_replicate(m: &Lmer, model: &mut LinearMixedModel, i: u64, seed: u64) -> Option<Replicate> {
+    let mut y = simulate_response(m, false, &mut replicate_rng(seed, i));
+    if let Some(o) = &m.offset {
+        y.iter_mut().zip(o).for_each(|(v, ov)| *v -= ov);
+    }
+    model.set_response(y);
+    let opt = optimize(model, &m.fit.theta, m.options.fit.optimizer).ok()?;
+    if !model.factor.ok {
+        return None;
+    }
+    let sigma = model.sigma();
+    Some(Replicate {
+        sd_cor: model.par.sd_cor(&opt.final_theta, sigma),
+        theta: opt.final_theta,
+        sigma,
+        beta: model.beta(),
+        objective: opt.fmin,
+        feval: opt.feval,
+    })
 }

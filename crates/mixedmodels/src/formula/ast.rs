@@ -72,6 +72,12 @@ impl Expr {
                     out.push(n.clone());
                 }
             }
+            // C(f, sum): the second argument names a contrast, not a column.
+            ExprKind::Call { func, args } if func == "C" => {
+                if let Some(a) = args.first() {
+                    a.value.column_names(out);
+                }
+            }
             ExprKind::Call { args, .. } => {
                 for a in args {
                     a.value.column_names(out);

@@ -56,6 +56,8 @@ pub struct TermList {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bar {
     pub lhs: TermList,
+    /// The left-hand side as lme4 writes it after `||` expansion (`Days`, `1`, `0 + Days`).
+    pub lhs_text: String,
     /// The grouping factor is the interaction of these expressions.
     pub group: Vec<Expr>,
     /// The name lme4 gives the grouping factor (`Subject`, `cask:batch`).
@@ -342,21 +344,24 @@ impl Builder<'_> {
                 if lhs_terms.intercept {
                     out.push(Bar {
                         lhs: TermList { intercept: true, terms: vec![] },
+                        lhs_text: "1".into(),
                         group: group.clone(),
                         group_name: group_name.clone(),
                         pos,
                     });
                 }
                 for t in &lhs_terms.terms {
+                    let label = t.0.iter().map(|v| self.variables[*v].name.as_str()).collect::<Vec<_>>().join(":");
                     out.push(Bar {
                         lhs: TermList { intercept: false, terms: vec![t.clone()] },
+                        lhs_text: format!("0 + {label}"),
                         group: group.clone(),
                         group_name: group_name.clone(),
                         pos,
                     });
                 }
             } else {
-                out.push(Bar { lhs: lhs_terms.clone(), group, group_name, pos });
+                out.push(Bar { lhs: lhs_terms.clone(), lhs_text: lhs.deparse(), group, group_name, pos });
             }
         }
         Ok(())
@@ -367,16 +372,18 @@ impl Builder<'_> {
         let e = e.unparen();
         match &e.kind {
             ExprKind::Binary { op: "/", lhs, rhs } => {
+                // lme4's findbars lists the nested factor first: a/b -> b:a, a.
                 let outer = self.grouping_factors(lhs)?;
                 let inner = self.grouping_factors(rhs)?;
-                let mut out = outer.clone();
-                let (last_outer, _) = outer.last().cloned().unwrap_or_default();
+                let innermost_outer = outer.first().map(|(parts, _)| parts.clone()).unwrap_or_default();
+                let mut out = Vec::new();
                 for (parts, _) in inner {
                     let mut combined = parts.clone();
-                    combined.extend(last_outer.iter().cloned());
+                    combined.extend(innermost_outer.iter().cloned());
                     let name = combined.iter().map(Expr::deparse).collect::<Vec<_>>().join(":");
                     out.push((combined, name));
                 }
+                out.extend(outer);
                 Ok(out)
             }
             ExprKind::Binary { op: ":", lhs, rhs } => {
@@ -448,7 +455,10 @@ mod tests {
         assert_eq!(labels(&f, &f.fixed), ["Days"]);
         let f = ModelFormula::parse("strength ~ 1 + (1 | batch/cask)").unwrap();
         let names: Vec<_> = f.bars.iter().map(|b| b.group_name.clone()).collect();
-        assert_eq!(names, ["batch", "cask:batch"]);
+        assert_eq!(names, ["cask:batch", "batch"]);
+        let f = ModelFormula::parse("y ~ 1 + (1 | a/b/c)").unwrap();
+        let names: Vec<_> = f.bars.iter().map(|b| b.group_name.clone()).collect();
+        assert_eq!(names, ["c:b:a", "b:a", "a"]);
         assert!(f.fixed.terms.is_empty() && f.fixed.intercept);
         let f = ModelFormula::parse("y ~ x + (0 + x | a:b) + (1 | c)").unwrap();
         assert_eq!(f.bars[0].group_name, "a:b");

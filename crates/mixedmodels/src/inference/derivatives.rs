@@ -1,7 +1,7 @@
 //! Finite-difference derivatives at the optimum, from one stencil of
 //! factorizations around theta-hat:
 //! - gradient and Hessian of the profiled objective over theta, for lme4's
-//!   convergence checks (lme4's `deriv12`, central differences, step 1e-4);
+//!   convergence checks (lme4's `deriv12`: central differences);
 //! - the Hessian of the deviance over varpar = (theta, sigma) and the
 //!   Jacobian of vcov(beta), for Satterthwaite's df (lmerTest's `devfun_vp`
 //!   and `get_covbeta`). Theta-derivatives come from the stencil; the sigma
@@ -13,8 +13,12 @@ use rayon::prelude::*;
 
 use crate::model::{objective_from, BlockedFactor, LinearMixedModel, Pieces};
 
-/// lme4's `deriv12` step.
-pub const STEP: f64 = 1e-4;
+/// Relative step of the central differences: h_i = STEP max(|theta_i|, 0.1).
+/// lme4's `deriv12` uses 1e-4 absolute; at that size rounding in the
+/// objective (about 1e-14 relative) costs the second differences 1e-5, too
+/// much for p-values far in the tail, while 1e-3 keeps both the truncation
+/// (h^2) and the rounding (1/h^2) error near 1e-7.
+pub const STEP: f64 = 1e-3;
 
 #[derive(Debug, Clone)]
 pub struct Derivatives {
@@ -40,7 +44,7 @@ struct Probe {
 
 /// The stencil's points: the center, +-h on each axis, and the four
 /// diagonal neighbours of each pair of axes.
-fn stencil(theta: &[f64], h: f64) -> Vec<Vec<f64>> {
+fn stencil(theta: &[f64], h: &[f64]) -> Vec<Vec<f64>> {
     let k = theta.len();
     let shifted = |steps: &[(usize, f64)]| {
         let mut t = theta.to_vec();
@@ -50,11 +54,11 @@ fn stencil(theta: &[f64], h: f64) -> Vec<Vec<f64>> {
         t
     };
     let mut points = vec![theta.to_vec()];
-    points.extend((0..k).map(|i| shifted(&[(i, h)])));
-    points.extend((0..k).map(|i| shifted(&[(i, -h)])));
+    points.extend((0..k).map(|i| shifted(&[(i, h[i])])));
+    points.extend((0..k).map(|i| shifted(&[(i, -h[i])])));
     for i in 0..k {
         for j in 0..i {
-            for (si, sj) in [(h, h), (h, -h), (-h, h), (-h, -h)] {
+            for (si, sj) in [(h[i], h[j]), (h[i], -h[j]), (-h[i], h[j]), (-h[i], -h[j])] {
                 points.push(shifted(&[(i, si), (j, sj)]));
             }
         }
@@ -89,13 +93,14 @@ pub fn derivatives(m: &mut LinearMixedModel) -> Derivatives {
     derivatives_with_step(m, STEP)
 }
 
-/// [`derivatives`] with a given step.
-pub fn derivatives_with_step(m: &mut LinearMixedModel, h: f64) -> Derivatives {
+/// [`derivatives`] with a given relative step.
+pub fn derivatives_with_step(m: &mut LinearMixedModel, rel_step: f64) -> Derivatives {
     let theta = m.theta.clone();
+    let h: Vec<f64> = theta.iter().map(|t| rel_step * t.abs().max(0.1)).collect();
     let k = theta.len();
     let (n, p, reml) = (m.n(), m.p(), m.reml);
     let sigma = m.sigma();
-    let points = stencil(&theta, h);
+    let points = stencil(&theta, &h);
     let evaluations = points.len();
     let mut probes = evaluate(m, &points).into_iter();
     let center = probes.next().expect("center");
@@ -114,14 +119,14 @@ pub fn derivatives_with_step(m: &mut LinearMixedModel, h: f64) -> Derivatives {
     let a = |pr: &Probe| pr.pieces.ld_l2 + if reml { pr.pieces.ld_rx2 } else { 0.0 };
     let b = |pr: &Probe| pr.pieces.pwrss;
     let g = |pr: &Probe| pr.objective;
-    let first = |f: &dyn Fn(&Probe) -> f64, i: usize| (f(&plus[i]) - f(&minus[i])) / (2.0 * h);
+    let first = |f: &dyn Fn(&Probe) -> f64, i: usize| (f(&plus[i]) - f(&minus[i])) / (2.0 * h[i]);
     let second = |f: &dyn Fn(&Probe) -> f64, i: usize, j: usize| -> f64 {
         if i == j {
-            return (f(&plus[i]) - 2.0 * f(&center) + f(&minus[i])) / (h * h);
+            return (f(&plus[i]) - 2.0 * f(&center) + f(&minus[i])) / (h[i] * h[i]);
         }
         let (hi, lo) = (i.max(j), i.min(j));
         let (_, _, pts) = cross.iter().find(|(a, b, _)| *a == hi && *b == lo).expect("stencil point");
-        (f(&pts[0]) - f(&pts[1]) - f(&pts[2]) + f(&pts[3])) / (4.0 * h * h)
+        (f(&pts[0]) - f(&pts[1]) - f(&pts[2]) + f(&pts[3])) / (4.0 * h[hi] * h[lo])
     };
 
     let grad: Vec<f64> = (0..k).map(|i| first(&g, i)).collect();
@@ -142,7 +147,7 @@ pub fn derivatives_with_step(m: &mut LinearMixedModel, h: f64) -> Derivatives {
     hess_varpar[k * kv + k] = 6.0 * b(&center) / (s2 * s2) - 2.0 * n_eff / s2;
 
     let mut jac_vcov: Vec<Vec<f64>> = (0..k)
-        .map(|i| plus[i].vcov.iter().zip(&minus[i].vcov).map(|(u, v)| s2 * (u - v) / (2.0 * h)).collect())
+        .map(|i| plus[i].vcov.iter().zip(&minus[i].vcov).map(|(u, v)| s2 * (u - v) / (2.0 * h[i])).collect())
         .collect();
     jac_vcov.push(center.vcov.iter().map(|u| 2.0 * sigma * u).collect());
     Derivatives { theta, sigma, grad, hess, hess_varpar, jac_vcov, evaluations }

@@ -3,6 +3,7 @@
 
 pub mod derivatives;
 pub mod kenward_roger;
+pub mod profile;
 pub mod satterthwaite;
 
 pub use derivatives::{derivatives, Derivatives};

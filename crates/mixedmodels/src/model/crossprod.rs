@@ -170,6 +170,42 @@ impl CrossProducts {
         }
     }
 
+    /// Replace the response: only the [X y] columns that involve y change
+    /// (the parametric bootstrap refits many responses on one design).
+    pub fn set_response(&mut self, x: &[f64], y: &[f64], weights: Option<&[f64]>, terms: &[ReTerm]) {
+        let (n, p, q0, k, m) = (self.n, self.p, self.q0, self.p + 1, self.m);
+        let w = |i: usize| weights.map_or(1.0, |w| w[i]);
+        for j in 0..self.l0 {
+            self.zxy0[j * q0 * k + p * q0..j * q0 * k + k * q0].iter_mut().for_each(|v| *v = 0.0);
+        }
+        self.zxy_rest[p * m..k * m].iter_mut().for_each(|v| *v = 0.0);
+        let t0 = &terms[0];
+        let mut first_block = vec![0; terms.len()];
+        let mut b = 0;
+        for (kk, t) in terms.iter().enumerate().skip(1) {
+            first_block[kk] = b;
+            b += t.nlevels();
+        }
+        for i in 0..n {
+            let v = w(i) * y[i];
+            let j = t0.refs[i] as usize;
+            for (r, z) in t0.z_row(i).iter().enumerate() {
+                self.zxy0[j * q0 * k + p * q0 + r] += z * v;
+            }
+            for (kk, t) in terms.iter().enumerate().skip(1) {
+                let row = self.rest_blocks[first_block[kk] + t.refs[i] as usize].row;
+                for (r, z) in t.z_row(i).iter().enumerate() {
+                    self.zxy_rest[p * m + row + r] += z * v;
+                }
+            }
+        }
+        for c in 0..k {
+            let s: f64 = (0..n).map(|i| w(i) * y[i] * if c < p { x[c * n + i] } else { y[i] }).sum();
+            self.xyxy[p * k + c] = s;
+            self.xyxy[c * k + p] = s;
+        }
+    }
+
     pub fn level_cross(&self, j: usize) -> &[CrossEntry] {
         &self.cross[self.cross_ptr[j]..self.cross_ptr[j + 1]]
     }

@@ -89,6 +89,41 @@ impl LinearMixedModel {
         Ok(m)
     }
 
+    /// A model on the same design, with its own factor workspace (one a thread).
+    pub fn replicate(&self) -> LinearMixedModel {
+        let cp = self.cp.clone();
+        let factor = BlockedFactor::new(&cp, &self.par);
+        let mut m = LinearMixedModel {
+            cp,
+            par: self.par.clone(),
+            factor,
+            reml: self.reml,
+            theta: self.theta.clone(),
+            start: self.start.clone(),
+            y: self.y.clone(),
+            x: self.x.clone(),
+            terms: self.terms.clone(),
+            weights: self.weights.clone(),
+            beta_ols: self.beta_ols.clone(),
+            feval: 0,
+        };
+        let theta = m.theta.clone();
+        m.set_theta(&theta);
+        m
+    }
+
+    /// Swap in a new response (offset already subtracted); the design stays.
+    pub fn set_response(&mut self, y: Vec<f64>) {
+        let (n, p) = (self.n(), self.p());
+        self.beta_ols = least_squares(&self.x, p, &y, self.weights.as_deref());
+        let y_shift: Vec<f64> =
+            (0..n).map(|i| y[i] - (0..p).map(|c| self.x[c * n + i] * self.beta_ols[c]).sum::<f64>()).collect();
+        self.cp.set_response(&self.x, &y_shift, self.weights.as_deref(), &self.terms);
+        self.y = y;
+        let theta = self.theta.clone();
+        self.set_theta(&theta);
+    }
+
     pub fn n(&self) -> usize {
         self.cp.n
     }

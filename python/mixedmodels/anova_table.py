@@ -1,0 +1,408 @@
+"""lmerTest's ``anova(model, type = 1 | 2 | 3)``: F tests of the fixed-effects terms.
+
+Each term gets a hypothesis (contrast) matrix ``L`` and an F test of
+``L beta = 0`` with Satterthwaite's (lmerTest's ``contestMD``) or
+Kenward-Roger's denominator df. The matrices follow lmerTest 3.1-3:
+
+* Type I (sequential): rows of the Doolittle factor of ``X'X`` belonging to the
+  term (``get_contrasts_type1``).
+* Type II: for a term contained in no other term, the marginal test of its
+  coefficients; otherwise the Doolittle rows of ``X'X`` with the columns
+  reordered as [unrelated terms, term, terms containing it]
+  (``get_contrasts_type2_unfolded``).
+* Type III: contrasts computed for treatment coding from the full
+  (rank-deficient) dummy design, with the columns of contained terms made
+  orthogonal to those of the terms containing them, then carried over to the
+  model's own coding with ``ginv(X_treatment) X`` (``get_contrasts_type3``).
+
+Containment follows lmerTest's ``containment()``: term F1 is contained in F2
+when every variable of F1 is in F2, F2 has more variables, and both involve the
+same numeric covariates. As in R, "variables" are those coded by contrasts in
+the term (``attr(terms, "factors") == 1``) and matrix-valued variables
+(``poly()``, ``scale()``) do not count as numeric.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from mixedmodels import _core
+from mixedmodels._frame import core_columns
+from mixedmodels._stats import significance
+from mixedmodels.exceptions import DataError
+
+__all__ = ["anova_contrasts", "anova_table", "doolittle"]
+
+COLUMNS = ["term", "SS", "MS", "NumDF", "DenomDF", "F-stat", "P-val", "Sig"]
+
+_TYPES: dict[Any, int] = {
+    1: 1, 2: 2, 3: 3, "1": 1, "2": 2, "3": 3, "I": 1, "II": 2, "III": 3,
+}
+_DDF = {
+    "satterthwaite": "Satterthwaite",
+    "kenward-roger": "Kenward-Roger",
+    "kenward_roger": "Kenward-Roger",
+    "kr": "Kenward-Roger",
+    "lme4": "lme4",
+}
+# R functions whose value is a matrix: their dataClass is "nmatrix.k", not "numeric".
+_MATRIX_FUNCTIONS = ("poly(", "scale(")
+
+
+# ---------------------------------------------------------------- public API
+def anova_table(model: Any, type: Any = 3, ddf: str = "Satterthwaite") -> pl.DataFrame:
+    """lmerTest's ANOVA table of a fitted :class:`~mixedmodels.Lmer`.
+
+    ``type`` is 1, 2 or 3 (also ``"I"``, ``"II"``, ``"III"``); ``ddf`` is
+    ``"Satterthwaite"``, ``"Kenward-Roger"`` (REML fits) or ``"lme4"`` (lme4's
+    own sequential table: no denominator df, no p-values; ``type`` is ignored,
+    as in lmerTest). Returns one row a fixed-effects term with columns ``term,
+    SS, MS, NumDF, DenomDF, F-stat, P-val, Sig``.
+    """
+    method = _check_ddf(ddf)
+    kind = _check_type(type)
+    _check_model(model)
+    if method == "lme4":
+        return _lme4_table(model)
+    if method == "Satterthwaite" and getattr(model, "ddf", "Satterthwaite") == "lme4":
+        raise DataError(
+            "anova(ddf='Satterthwaite') needs the derivatives of a fit with ddf='Satterthwaite'; "
+            "refit with fit(ddf='Satterthwaite') or use anova(ddf='lme4')"
+        )
+    if method == "Kenward-Roger" and not model.REML:
+        raise DataError("Kenward-Roger's method is only available for REML fits; refit with REML=True")
+    hypotheses = anova_contrasts(model, kind)
+    sigma = float(model.sigma)
+    rows: list[dict[str, Any]] = []
+    empty: list[str] = []
+    for term, L in hypotheses.items():
+        if L.shape[0] == 0:
+            empty.append(term)  # lmerTest appends terms without a test, as NA rows, at the end
+            continue
+        rows.append({"term": term, **_f_test(model, L, method, sigma)})
+    rows += [{"term": t, "SS": np.nan, "MS": np.nan, "NumDF": None, "DenomDF": np.nan,
+              "F-stat": np.nan, "P-val": np.nan} for t in empty]
+    return _frame(rows)
+
+
+def anova_contrasts(model: Any, type: Any = 3) -> dict[str, np.ndarray]:
+    """The hypothesis matrix of each term's F test (lmerTest's ``show_tests``):
+    a dict from term label to an array with one column a coefficient."""
+    kind = _check_type(type)
+    _check_model(model)
+    info = _Terms(model)
+    if not info.labels:
+        return {}
+    if kind == 1 or (kind in (2, 3) and (info.X.shape[1] <= 1 or len(info.labels) <= 1)):
+        return _type1(info)
+    if kind == 2:
+        return _type2_unfolded(info)
+    return _type3(model, info)
+
+
+def doolittle(x: np.ndarray, eps: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """lmerTest's Doolittle factorisation ``x = L U`` (``L`` unit lower
+    triangular), with its absolute tolerance ``eps``: a column of ``L`` is zero
+    where ``|U[i, i]| < eps``, and entries below ``eps`` are set to zero."""
+    x = np.asarray(x, dtype=float)
+    n = x.shape[0]
+    L = np.eye(n)
+    U = np.zeros((n, n))
+    for i in range(n):
+        U[i, :] = x[i, :] - L[i, :i] @ U[:i, :]
+        if i + 1 < n:
+            col = x[i + 1:, i] - L[i + 1:, :i] @ U[:i, i]
+            L[i + 1:, i] = 0.0 if abs(U[i, i]) < eps else col / U[i, i]
+    L[np.abs(L) < eps] = 0.0
+    U[np.abs(U) < eps] = 0.0
+    return L, U
+
+
+# ------------------------------------------------------------- model facts
+class _Terms:
+    """The fixed-effects terms of a fit: labels, columns of X, containment."""
+
+    def __init__(self, model: Any) -> None:
+        fit = model._fit
+        self.X = np.asarray(fit.design_matrix, dtype=float)
+        self.names = list(fit.fixed_names)
+        self.intercept = "(Intercept)" in self.names
+        info = list(fit.term_info())
+        self.labels = [t["label"] for t in info]
+        self.variables = [list(t["variables"]) for t in info]
+        self.columns = {t["label"]: list(t["columns"]) for t in info}
+        numeric: dict[str, bool] = {}
+        factors: list[str] = []
+        for t in info:
+            for v, is_num in zip(t["variables"], t["numeric"], strict=True):
+                numeric[v] = bool(is_num) and not v.startswith(_MATRIX_FUNCTIONS)
+                if not is_num and v not in factors:
+                    factors.append(v)
+        self.numeric = numeric  # R's dataClass is "numeric"
+        self.factors = factors  # coded as factors by the core
+        self.order = [len(v) for v in self.variables]
+        self.contained_in = _containment(self.labels, self.variables, numeric)
+
+
+def _coded_variables(variables: list[list[str]]) -> list[set[str]]:
+    """The variables R's terms object codes by contrasts (``factors == 1``) in
+    each term: v in term T is coded 1 when T without v is empty or is part of
+    an earlier term (R's TermCode), otherwise 2 (dummy coding of all levels)."""
+    sets = [set(v) for v in variables]
+    out = []
+    for k, term in enumerate(sets):
+        coded = set()
+        for v in term:
+            rest = term - {v}
+            if not rest or any(rest <= prev for prev in sets[:k]):
+                coded.add(v)
+        out.append(coded)
+    return out
+
+
+def _containment(labels: list[str], variables: list[list[str]], numeric: dict[str, bool]) -> dict[str, list[str]]:
+    """lmerTest's ``containment()``: for each term, the terms containing it."""
+    coded = _coded_variables(variables)
+    nums = [{v for v in c if numeric.get(v, False)} for c in coded]
+
+    def contains(f1: int, f2: int) -> bool:  # F2 contains F1
+        return coded[f1] <= coded[f2] and len(coded[f2] - coded[f1]) > 0 and nums[f1] == nums[f2]
+
+    return {
+        labels[i]: [labels[j] for j in range(len(labels)) if contains(i, j)]
+        for i in range(len(labels))
+    }
+
+
+# --------------------------------------------------------------- contrasts
+def _type1(info: _Terms) -> dict[str, np.ndarray]:
+    X = info.X
+    p = X.shape[1]
+    Lt = np.ones((1, 1)) if p == 1 else doolittle(X.T @ X)[0].T
+    return {t: Lt[info.columns[t], :] for t in info.labels}
+
+
+def _type2_unfolded(info: _Terms) -> dict[str, np.ndarray]:
+    p = info.X.shape[1]
+    eye = np.eye(p)
+    out = {}
+    for t in info.labels:
+        if info.contained_in[t]:
+            out[t] = _type2(info, t)
+        else:
+            out[t] = eye[info.columns[t], :]
+    return out
+
+
+def _type2(info: _Terms, term: str) -> np.ndarray:
+    """Type II contrast of a term contained in others: Doolittle rows of X'X
+    with X's columns reordered as [unrelated, term, containing terms]."""
+    X = info.X
+    p = X.shape[1]
+    moved = list(info.columns[term])
+    for t in info.contained_in[term]:
+        moved += info.columns[t]
+    order = [j for j in range(p) if j not in set(moved)] + moved
+    Xn = X[:, order]
+    Lc = doolittle(Xn.T @ Xn)[0].T
+    term_cols = set(info.columns[term])
+    rows = [k for k, j in enumerate(order) if j in term_cols]
+    out = np.zeros((len(rows), p))
+    out[:, order] = Lc[rows, :]  # back to X's column order
+    return out
+
+
+def _type3(model: Any, info: _Terms) -> dict[str, np.ndarray]:
+    frame = _fit_rows(model)
+    fixed_names = _core.formula_columns(model.formula, response=False, groups=False)
+    all_names = list(dict.fromkeys(_core.formula_columns(model.formula) + list(fixed_names)))
+    ordered = list(getattr(model, "_ordered_cols", []) or [])
+    treatment = [(v, "treatment") for v in info.factors]
+    columns = core_columns(frame, all_names, ordered=ordered)
+    Xt, tnames, tassign = _core.model_matrix(model.formula, columns, contrasts=treatment)
+    Xt = np.asarray(Xt, dtype=float)
+    if Xt.shape[0] != info.X.shape[0]:
+        raise DataError("anova: could not rebuild the design matrix on the rows of the fit")
+    # Drop aliased columns as lmerTest's ensure_full_rank (R's qr, LINPACK) does.
+    keep = _independent_columns(Xt)
+    Xt = Xt[:, keep]
+    tnames = [tnames[j] for j in keep]
+    tassign = [tassign[j] for j in keep]
+    # Map of terms to columns of the treatment-coded X (assign: 0 intercept, k term k).
+    tcols = {t: [j for j, a in enumerate(tassign) if a == k + 1] for k, t in enumerate(info.labels)}
+    # Full dummy design: intercept and each term's model.matrix(~ 0 + term).
+    fixed_columns = core_columns(frame, list(fixed_names), ordered=ordered)
+    blocks, rd_names = [], []
+    if info.intercept:
+        blocks.append(np.ones((Xt.shape[0], 1)))
+        rd_names.append("(Intercept)")
+    for t in info.labels:
+        B, bn, _ = _core.model_matrix(f"~ 0 + {t}", fixed_columns)
+        blocks.append(np.asarray(B, dtype=float))
+        rd_names += list(bn)
+    rdX = np.hstack(blocks)
+    Lfull = _zapsmall((_ginv(Xt) @ rdX).T)  # rdX columns x Xt columns
+    # Orthogonalise the columns of contained terms (higher-order terms first).
+    by_order = sorted(range(len(info.labels)), key=lambda k: -info.order[k])
+    for k in by_order:
+        t = info.labels[k]
+        containing = info.contained_in[t]
+        if not containing or not tcols[t]:
+            continue
+        A = Lfull[:, [j for c in containing for j in tcols[c]]]
+        Y = Lfull[:, tcols[t]]
+        Lfull[:, tcols[t]] = _zapsmall(_residuals(A, Y))
+    index = {n: i for i, n in enumerate(rd_names)}
+    missing = [n for n in tnames if n not in index]
+    if missing:
+        raise DataError(f"anova: cannot match coefficient(s) {', '.join(missing)} to the full dummy design")
+    Lsq = Lfull[[index[n] for n in tnames], :]
+    out: dict[str, np.ndarray] = {}
+    for t in info.labels:
+        Lt = Lsq[:, tcols[t]].T
+        out[t] = Lt[np.abs(Lt).sum(axis=1) > 1e-8, :]
+    # Carry the contrasts over to the model's coding.
+    same = list(tnames) == info.names and np.array_equal(Xt, info.X)
+    if not same:
+        cmap = _zapsmall(_ginv(Xt) @ info.X)
+        out = {t: L @ cmap for t, L in out.items()}
+    return out
+
+
+# ------------------------------------------------------------------ tests
+def _f_test(model: Any, L: np.ndarray, method: str, sigma: float) -> dict[str, Any]:
+    rows = [[float(v) for v in r] for r in L]
+    if method == "Kenward-Roger":
+        f_unscaled, ndf, ddf, scaling = model._fit.kr_f_test(rows)
+        ms = f_unscaled * sigma**2
+        fval = f_unscaled * scaling
+    else:
+        fval, ndf, ddf = model._fit.contrast_f(rows)
+        ms = fval * sigma**2
+    p = float(stats.f.sf(fval, ndf, ddf)) if np.isfinite(fval) else float("nan")
+    return {"SS": ms * ndf, "MS": ms, "NumDF": round(ndf), "DenomDF": float(ddf), "F-stat": float(fval), "P-val": p}
+
+
+def _lme4_table(model: Any) -> pl.DataFrame:
+    """lme4's anova() of one model: sequential sums of squares (RX beta)^2 by
+    term, F = MS / sigma^2, no denominator df."""
+    info = _Terms(model)
+    beta = np.asarray(model._fit.beta, dtype=float)
+    sigma = float(model.sigma)
+    prec = sigma**2 * np.linalg.inv(np.asarray(model.vcov, dtype=float))
+    RX = np.linalg.cholesky((prec + prec.T) / 2).T  # upper triangular, RX'RX = X'V^-1 X
+    ss_col = (RX @ beta) ** 2
+    rows = []
+    for t in info.labels:
+        cols = info.columns[t]
+        if not cols:
+            continue
+        ss = float(ss_col[cols].sum())
+        ms = ss / len(cols)
+        rows.append({"term": t, "SS": ss, "MS": ms, "NumDF": len(cols), "DenomDF": None,
+                     "F-stat": ms / sigma**2, "P-val": None})
+    return _frame(rows)
+
+
+def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    schema: dict[str, Any] = {c: pl.String if c in ("term", "Sig") else pl.Float64 for c in COLUMNS}
+    schema["NumDF"] = pl.Int64
+    for r in rows:
+        p = r.get("P-val")
+        r["Sig"] = significance(p) if p is not None else ""
+    return pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+
+
+# ----------------------------------------------------------------- helpers
+def _check_type(type_: Any) -> int:
+    try:
+        kind = None if isinstance(type_, bool) else _TYPES.get(type_)
+    except TypeError:  # unhashable
+        kind = None
+    if kind is None:
+        raise DataError(f"type must be 1, 2 or 3 (or 'I', 'II', 'III'), not {type_!r}")
+    return kind
+
+
+def _check_ddf(ddf: str) -> str:
+    key = str(ddf).lower()
+    if key not in _DDF:
+        raise DataError(f"ddf must be 'Satterthwaite', 'Kenward-Roger' or 'lme4', not {ddf!r}")
+    return _DDF[key]
+
+
+def _check_model(model: Any) -> None:
+    if not getattr(model, "fitted", False) or getattr(model, "_fit", None) is None:
+        raise DataError("the model has not been fitted yet: call fit() first")
+
+
+def _fit_rows(model: Any) -> pl.DataFrame:
+    """The data rows the fit used (rows with missing values dropped as the core does)."""
+    frame: pl.DataFrame = model._frame
+    if int(model._fit.rows_dropped) == 0:
+        return frame
+    names = [c for c in dict.fromkeys(_core.formula_columns(model.formula)) if c in frame.columns]
+    for w in ("(weights)", getattr(model, "_weights_name", None)):
+        if w and w in frame.columns and w not in names:
+            names.append(w)
+    keep = pl.lit(True)
+    for c in names:
+        s = frame.get_column(c)
+        cond = pl.col(c).is_not_null()
+        if s.dtype.is_float():
+            cond = cond & pl.col(c).is_not_nan()
+        keep = keep & cond
+    out = frame.filter(keep)
+    if out.height != int(model._fit.nobs):
+        raise DataError(
+            f"anova: could not recover the {model._fit.nobs} rows the fit used "
+            f"({out.height} rows have no missing values in the model's columns)"
+        )
+    return out
+
+
+def _independent_columns(x: np.ndarray, tol: float = 1e-7) -> list[int]:
+    """Columns kept by R's qr(x, LAPACK = FALSE) (dqrdc2): in order, each column
+    whose part orthogonal to the kept ones has norm >= tol times its own."""
+    keep: list[int] = []
+    basis = np.zeros((x.shape[0], 0))
+    for j in range(x.shape[1]):
+        col = x[:, j]
+        norm = float(np.linalg.norm(col))
+        if norm == 0.0:
+            continue
+        r = col - basis @ (basis.T @ col)
+        r = r - basis @ (basis.T @ r)
+        rn = float(np.linalg.norm(r))
+        if rn >= tol * norm:
+            keep.append(j)
+            basis = np.hstack([basis, (r / rn)[:, None]])
+    return keep
+
+
+def _ginv(x: np.ndarray) -> np.ndarray:
+    """MASS::ginv: pseudo-inverse dropping singular values below sqrt(eps) * max."""
+    return np.linalg.pinv(x, rcond=np.sqrt(np.finfo(float).eps))
+
+
+def _zapsmall(x: np.ndarray, digits: int = 7) -> np.ndarray:
+    """R's zapsmall: round to `digits` significant digits of the largest entry."""
+    x = np.asarray(x, dtype=float)
+    finite = x[np.isfinite(x)]
+    mx = float(np.abs(finite).max()) if finite.size else 0.0
+    d = max(0, digits - int(np.ceil(np.log10(mx)))) if mx > 0 else digits
+    return np.round(x, d) + 0.0  # no negative zeros
+
+
+def _residuals(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Residuals of the least-squares fit of Y's columns on A's (lm.fit)."""
+    U, s, _ = np.linalg.svd(A, full_matrices=False)
+    if s.size == 0:
+        return Y.copy()
+    rank = int((s > 1e-7 * s[0]).sum())
+    Q = U[:, :rank]
+    return Y - Q @ (Q.T @ Y)

@@ -1,0 +1,400 @@
+"""Model comparison: likelihood-ratio tests between fitted :class:`Lmer`
+models (lme4's ``anova(m0, m1, ...)``) and tests of the random-effect terms
+of one model (lmerTest's ``ranova``).
+
+Both return polars DataFrames. The user's models are never modified: every
+refit (ML refits for ``anova``, reduced models for ``ranova``) is a new
+:class:`Lmer` fitted to the same prepared data with the same options.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from mixedmodels import _core
+from mixedmodels._frame import core_columns, factor_levels
+from mixedmodels._rformula import Binary, drop_scope, expand_terms, label, parse, split_formula
+from mixedmodels._rformula import deparse as r_deparse
+from mixedmodels.exceptions import DataError
+from mixedmodels.lmer import WEIGHTS_COLUMN, Lmer
+
+__all__ = ["anova", "ranova"]
+
+REFIT_MESSAGE = "refitting model(s) with ML (instead of REML)"
+
+
+# ------------------------------------------------------------------ anova
+def anova(*models: Lmer, refit: bool = True, **named: Lmer) -> pl.DataFrame:
+    """Likelihood-ratio tests between nested models, as lme4's ``anova(m0, m1, ...)``.
+
+    Pass at least two fitted :class:`~mixedmodels.Lmer` models, positionally
+    (labelled ``model1``, ``model2``, ... in the order given) or as keywords
+    (``anova(m0=m0, m1=m1)`` labels them ``m0``, ``m1``; R labels them by the
+    argument expressions, which Python cannot see). Models are sorted by their
+    number of parameters (ties keep the order given), as lme4 does, and each is
+    tested against the one above it.
+
+    With ``refit=True`` (the default) models fitted by REML are first refitted
+    by ML, which R announces as "refitting model(s) with ML (instead of
+    REML)": here a :class:`UserWarning`. The refits are copies; the models
+    passed in are not changed. With ``refit=False`` the models' own
+    log-likelihoods are compared (a warning is given when REML and ML fits are
+    mixed).
+
+    Returns one row a model with the columns ``model``, ``formula``, ``npar``,
+    ``AIC``, ``BIC``, ``logLik``, ``deviance`` (-2 logLik), ``Chisq`` (twice the
+    log-likelihood gain over the row above, floored at 0 as lme4 does), ``Df``
+    (the difference in parameters) and ``P-val`` (the chi-square upper tail,
+    null when ``Df`` is 0); the first row's test columns are null.
+
+    Raises :class:`~mixedmodels.DataError` for fewer than two models, an
+    unfitted model, or models fitted to different numbers of observations.
+    """
+    entries: list[tuple[str, Lmer]] = [(f"model{i + 1}", m) for i, m in enumerate(models)]
+    entries += list(named.items())
+    for name, m in entries:
+        if not isinstance(m, Lmer):
+            raise DataError(f"anova: '{name}' is a {type(m).__name__}, not an Lmer model")
+        if not m.fitted:
+            raise DataError(f"anova: model '{name}' has not been fitted yet: call fit() first")
+    if len(entries) < 2:
+        raise DataError(
+            "anova needs at least two fitted models to compare; for the random-effect terms of one model "
+            "use ranova(model)"
+        )
+    nobs = [m.nobs for _, m in entries]
+    if len(set(nobs)) > 1:
+        detail = ", ".join(f"{name}: {n}" for (name, _), n in zip(entries, nobs, strict=True))
+        raise DataError(f"models were not all fitted to the same size of dataset ({detail})")
+
+    reml = [m.REML for _, m in entries]
+    if refit:
+        if any(reml):
+            warnings.warn(REFIT_MESSAGE, UserWarning, stacklevel=2)
+        fits = [refit_copy(m, reml=False) if m.REML else m for _, m in entries]
+    else:
+        if any(reml) and not all(reml):
+            warnings.warn("some models fit with REML = TRUE, some not", UserWarning, stacklevel=2)
+        fits = [m for _, m in entries]
+
+    rows = []
+    for (name, m), f in zip(entries, fits, strict=True):
+        ll, k, n = float(f._fit.loglik), int(f._fit.npar), int(f._fit.nobs)
+        rows.append((name, m.formula, k, -2 * ll + 2 * k, -2 * ll + np.log(n) * k, ll))
+    rows.sort(key=lambda r: r[2])  # stable, like R's order()
+
+    loglik = np.array([r[5] for r in rows])
+    npar = np.array([r[2] for r in rows])
+    chisq: list[float | None] = [None]
+    df: list[int | None] = [None]
+    pval: list[float | None] = [None]
+    for i in range(1, len(rows)):
+        c = 2.0 * max(0.0, loglik[i] - loglik[i - 1])
+        d = int(npar[i] - npar[i - 1])
+        chisq.append(c)
+        df.append(d)
+        pval.append(_chisq_sf(c, d))
+    return pl.DataFrame(
+        {
+            "model": [r[0] for r in rows],
+            "formula": [r[1] for r in rows],
+            "npar": npar.tolist(),
+            "AIC": [r[3] for r in rows],
+            "BIC": [r[4] for r in rows],
+            "logLik": loglik.tolist(),
+            "deviance": (-2.0 * loglik).tolist(),
+            "Chisq": chisq,
+            "Df": df,
+            "P-val": pval,
+        },
+        schema={
+            "model": pl.String,
+            "formula": pl.String,
+            "npar": pl.Int64,
+            "AIC": pl.Float64,
+            "BIC": pl.Float64,
+            "logLik": pl.Float64,
+            "deviance": pl.Float64,
+            "Chisq": pl.Float64,
+            "Df": pl.Int64,
+            "P-val": pl.Float64,
+        },
+    )
+
+
+# ----------------------------------------------------------------- ranova
+def ranova(model: Lmer, reduce_terms: bool = True) -> pl.DataFrame:
+    """lmerTest's ``ranova``: likelihood-ratio tests of the random-effect terms.
+
+    Each random-effect term (after lme4's expansion of ``||`` and ``/``) is
+    reduced or removed in turn and the reduced model is compared with the full
+    one:
+
+    - ``(f1 + f2 | g)`` is reduced to ``(f2 | g)`` and to ``(f1 | g)`` (one row
+      each, labelled ``f1 in (f1 + f2 | g)`` and ``f2 in (f1 + f2 | g)``); only
+      terms that are not part of an interaction also present are dropped (R's
+      ``drop.scope``);
+    - ``(f1 | g)`` and ``(0 + f1 | g)`` are reduced to ``(1 | g)``
+      (``f1 in (f1 | g)``);
+    - ``(1 | g)`` is removed (``(1 | g)``).
+
+    With ``reduce_terms=False`` every term is removed whole. A REML model is
+    compared on the REML likelihood (reduced models are REML fits too), an ML
+    model on the ML likelihood. When removing a term leaves no random effects
+    the reduced model is the linear model of the fixed part, with R's
+    ``logLik(lm, REML = )`` (lmerTest fits it with ``lm``).
+
+    Returns the columns ``term`` (``<none>`` for the full model, then one row a
+    reduction), ``npar``, ``logLik``, ``AIC`` (-2 logLik + 2 npar), ``LRT``
+    (twice the log-likelihood lost), ``Df`` and ``P-val``.
+    """
+    if not isinstance(model, Lmer):
+        raise DataError(f"ranova: model is a {type(model).__name__}, not an Lmer model")
+    model._check_fitted()
+    form = split_formula(model.formula)
+    if not form.bars:
+        raise DataError("Model should have at least one random-effects term")
+    bars = list(form.bars)
+
+    reductions: list[tuple[str, list[Binary]]] = []
+    for i, bar in enumerate(bars):
+        text = r_deparse(bar)
+        others = bars[:i] + bars[i + 1 :]
+        if not reduce_terms:
+            reductions.append((f"({text})", others))
+            continue
+        terms, intercept = expand_terms(bar.left)
+        scope = drop_scope(terms)
+        if not terms or not scope:
+            reductions.append((f"({text})", others))
+            continue
+        for scp in scope:
+            rest = [t for t in terms if t != scp]
+            # R's update.formula(lhs, ~ . - scp), or "1" when nothing is left
+            new_lhs = " + ".join(label(t) for t in rest) + ("" if intercept else " - 1") if rest else "1"
+            new_bar = parse(f"{new_lhs} | {r_deparse(bar.right)}")
+            assert isinstance(new_bar, Binary)
+            reductions.append((f"{label(scp)} in ({text})", [*others, new_bar]))
+
+    n0 = model.nobs
+    rows: list[tuple[str, int, float]] = [("<none>", int(model._fit.npar), float(model._fit.loglik))]
+    for name, reduced in reductions:
+        reduced = _unique_bars(reduced)
+        if reduced:
+            fit = refit_copy(model, reml=model.REML, formula=form.text(reduced))
+            n, ll, k = fit.nobs, float(fit._fit.loglik), int(fit._fit.npar)
+        else:
+            n, ll, k = _lm_loglik(model, f"{form.response} ~ {form.fixed}")
+        if n != n0:
+            raise DataError("number of rows in use has changed: remove missing values?")
+        rows.append((name, k, ll))
+
+    ll0, k0 = rows[0][2], rows[0][1]
+    lrt: list[float | None] = [None]
+    df: list[int | None] = [None]
+    pval: list[float | None] = [None]
+    for _, k, ll in rows[1:]:
+        stat, d = 2.0 * (ll0 - ll), k0 - k
+        lrt.append(stat)
+        df.append(d)
+        pval.append(_chisq_sf(stat, d))
+    return pl.DataFrame(
+        {
+            "term": [r[0] for r in rows],
+            "npar": [r[1] for r in rows],
+            "logLik": [r[2] for r in rows],
+            "AIC": [-2.0 * r[2] + 2.0 * r[1] for r in rows],
+            "LRT": lrt,
+            "Df": df,
+            "P-val": pval,
+        },
+        schema={
+            "term": pl.String,
+            "npar": pl.Int64,
+            "logLik": pl.Float64,
+            "AIC": pl.Float64,
+            "LRT": pl.Float64,
+            "Df": pl.Int64,
+            "P-val": pl.Float64,
+        },
+    )
+
+
+# ---------------------------------------------------------------- helpers
+def _chisq_sf(x: float, df: int) -> float | None:
+    """R's ``pchisq(x, df, lower.tail = FALSE)``; null for df <= 0 (lme4 gives NA)."""
+    if df <= 0:
+        return None
+    return float(stats.chi2.sf(x, df))
+
+
+def _unique_bars(bars: list[Binary]) -> list[Binary]:
+    """R's update.formula keeps one copy of identical terms."""
+    seen: dict[str, Binary] = {}
+    for b in bars:
+        seen.setdefault(r_deparse(b), b)
+    return list(seen.values())
+
+
+def fit_options(model: Lmer) -> dict[str, Any]:
+    """The options of ``model.fit`` to reproduce its fit on ``model._frame``.
+
+    Uses ``model._fit_options`` when Lmer records it (the keyword arguments
+    given to ``fit``); otherwise rebuilds them from what ``fit`` stores: the
+    prepared frame already holds the factor levels and array weights, the
+    ordered factors are in ``_ordered_cols``, the contrasts in ``_contrasts``.
+    A weights column given by name is read from ``_weights_name`` when present.
+    """
+    recorded = getattr(model, "_fit_options", None)
+    if isinstance(recorded, dict):
+        return {k: v for k, v in recorded.items() if k not in ("REML", "summarize", "no_warnings", "verbose")}
+    frame: pl.DataFrame = model._frame
+    opts: dict[str, Any] = {}
+    ordered_cols = list(getattr(model, "_ordered_cols", []) or [])
+    if ordered_cols:
+        opts["factors"] = {c: factor_levels(frame.get_column(c)) for c in ordered_cols}
+        opts["ordered"] = True
+    weights = getattr(model, "_weights_name", None) if hasattr(model, "_weights_name") else _infer_weights(model)
+    if weights is not None:
+        opts["weights"] = weights
+    contrasts = _contrasts_from_core(getattr(model, "_contrasts", []) or [])
+    if contrasts:
+        opts["contrasts"] = contrasts
+    max_feval = getattr(model, "_max_feval", None)
+    if max_feval is not None:
+        opts["max_feval"] = max_feval
+    return opts
+
+
+def _infer_weights(model: Lmer) -> str | None:
+    """The prior-weights column of a fit that did not record it.
+
+    At the optimum the fixed effects solve the penalized weighted normal
+    equations, so X' W r = 0 (r the response residuals) holds to rounding for
+    the weights W used and fails for others: the check finds which numeric
+    column of the prepared frame (if any) was the weights, and refuses to
+    guess when none fits."""
+    x = np.asarray(model._fit.design_matrix)
+    r = np.asarray(model._fit.residuals)
+
+    def solves(w: np.ndarray) -> bool:
+        lhs = np.abs(x.T @ (w * r))
+        scale = np.abs(x).T @ np.abs(w * r)
+        return bool(np.all(lhs <= 1e-7 * scale + 1e-300))
+
+    if solves(np.ones_like(r)):
+        return None
+    frame: pl.DataFrame = model._frame
+    candidates = [WEIGHTS_COLUMN] if WEIGHTS_COLUMN in frame.columns else []
+    candidates += [c for c in frame.columns if c != WEIGHTS_COLUMN and frame.schema[c].is_numeric()]
+    for c in candidates:
+        rows = _complete_rows(frame, [*model._columns, c])
+        if int(rows.sum()) != r.shape[0]:
+            continue
+        w = frame.get_column(c).cast(pl.Float64).to_numpy()[rows]
+        if np.all(w >= 0) and solves(w):
+            return c
+    raise DataError(
+        "this model was fitted with prior weights that cannot be found in its data: refit it with the weights "
+        "as a column of the data (weights='column')"
+    )
+
+
+def _contrasts_from_core(core: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, spec in core:
+        if isinstance(spec, str):
+            out[name] = spec
+        else:
+            flat, k = spec[0], int(spec[1])
+            out[name] = np.asarray(flat, dtype=float).reshape((-1, k), order="F")
+    return out
+
+
+def refit_copy(model: Lmer, reml: bool, formula: str | None = None) -> Lmer:
+    """A new Lmer fitted like ``model`` (same prepared data and options), by
+    REML or ML, optionally with another formula. ``model`` is not touched."""
+    opts = fit_options(model)
+    opts["ddf"] = "lme4"  # no Satterthwaite derivatives: only the likelihood is needed
+    copy = Lmer(formula or model.formula, data=model._frame)
+    copy.fit(REML=reml, summarize=False, no_warnings=True, **opts)
+    return copy
+
+
+def _complete_rows(frame: pl.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    mask = np.ones(frame.height, dtype=bool)
+    for c in dict.fromkeys(columns):
+        s = frame.get_column(c)
+        mask &= ~s.is_null().to_numpy()
+        if s.dtype.is_float():
+            mask &= ~s.is_nan().fill_null(True).to_numpy()
+    return mask
+
+
+def _weights_column(model: Lmer) -> str | None:
+    """The column of ``model._frame`` holding the prior weights (None: unweighted)."""
+    weights = fit_options(model).get("weights")
+    if weights is None:
+        return None
+    # an array: fit() attached it to the frame under this name
+    return weights if isinstance(weights, str) else WEIGHTS_COLUMN
+
+
+def _model_rows(model: Lmer, weight_name: str | None) -> np.ndarray:
+    """The rows of ``model._frame`` the fit used (no missing value in its columns)."""
+    return _complete_rows(model._frame, [*model._columns, *([weight_name] if weight_name else [])])
+
+
+def _lm_loglik(model: Lmer, formula: str) -> tuple[int, float, int]:
+    """(nobs, logLik, npar) of the linear model of ``model``'s fixed part, as
+    R's ``logLik(lm(formula, weights = ...), REML = model.REML)``:
+
+        0.5 * (sum(log w) - N * (log(2 pi) + 1 - log(N) + log(sum(w r^2))))
+        - REML * 0.5 * log det(X' W X),    N = n - REML * p,
+
+    which is also lme4's criterion at theta = 0. X is the model's fixed-effects
+    design (same formula, contrasts and dropped columns), so the rows the
+    linear model would use must be the model's rows (checked by the caller
+    through the returned nobs)."""
+    frame: pl.DataFrame = model._frame
+    weight_name = _weights_column(model)
+    lm_columns = list(_core.formula_columns(formula))
+    n_lm = int(_complete_rows(frame, lm_columns + ([weight_name] if weight_name else [])).sum())
+
+    x = np.asarray(model._fit.design_matrix)
+    y = np.asarray(model._fit.response)
+    n, p = x.shape
+    if n_lm != n:
+        return n_lm, float("nan"), p + 1
+    rows = _model_rows(model, weight_name)
+    w = frame.get_column(weight_name).cast(pl.Float64).to_numpy()[rows] if weight_name else np.ones(n)
+    y = y - _offset(model, x, rows)
+    keep = w > 0  # R's logLik.lm leaves out zero weights
+    x, y, w = x[keep], y[keep], w[keep]
+    sw = np.sqrt(w)
+    q, r = np.linalg.qr(x * sw[:, None])
+    yw = y * sw
+    resid = yw - q @ (q.T @ yw)
+    rss = float(resid @ resid)
+    big_n = x.shape[0] - (p if model.REML else 0)
+    ll = 0.5 * (float(np.sum(np.log(w))) - big_n * (np.log(2 * np.pi) + 1 - np.log(big_n) + np.log(rss)))
+    if model.REML:
+        ll -= float(np.sum(np.log(np.abs(np.diag(r)))))
+    return n, float(ll), p + 1
+
+
+def _offset(model: Lmer, x: np.ndarray, rows: np.ndarray) -> np.ndarray | float:
+    """The model's offset a row (0 without ``offset()`` terms): the fixed-only
+    prediction minus X beta, on the rows the model used."""
+    if "offset(" not in model.formula.replace(" ", ""):
+        return 0.0
+    needed = list(_core.formula_columns(model.formula, response=False, groups=False))
+    columns = core_columns(model._frame, needed, ordered=model._ordered_cols)
+    pred = np.asarray(model._fit.predict(columns, False))
+    return pred[rows] - x @ np.asarray(model._fit.beta)

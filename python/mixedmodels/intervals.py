@@ -1,0 +1,112 @@
+"""Confidence intervals for a fitted model: Wald, profile likelihood and
+parametric bootstrap, with lme4's row names (`sd_(Intercept)|Subject`,
+`cor_Days.(Intercept)|Subject`, `sigma`, then the fixed effects).
+
+The profile and the bootstrap run in the Rust core: the profile on the ML
+deviance of the model refitted with ML, as lme4 1.1-31 does (so REML and ML
+fits get the same profile intervals), the bootstrap with rayon, each
+replicate seeded from (seed, replicate number) so the draws do not depend on
+the number of threads or on how the work is chunked.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from mixedmodels.exceptions import DataError
+
+if TYPE_CHECKING:
+    from mixedmodels.lmer import Lmer
+
+METHODS = ("Wald", "profile", "boot")
+
+
+def parameter_names(model: Lmer) -> list[str]:
+    return [*model._fit.sd_cor_names(), "sigma", *model._fit.fixed_names]
+
+
+def confint(model: Lmer, method: str = "Wald", level: float = 0.95, n_boot: int = 500,
+            seed: int | None = None, progress: bool | None = None) -> pl.DataFrame:
+    """Intervals for every parameter: `term, lower, upper` (Wald gives none for
+    the variance parameters, as lme4)."""
+    if method not in METHODS:
+        raise DataError(f"method must be one of {', '.join(METHODS)}, not '{method}'")
+    if not 0 < level < 1:
+        raise DataError(f"level must be between 0 and 1, not {level}")
+    names = parameter_names(model)
+    nvar = len(names) - len(model._fit.fixed_names)
+    if method == "Wald":
+        beta = model.coefs["Estimate"].to_numpy()
+        se = np.sqrt(np.diag(model.vcov))
+        z = stats.norm.ppf(0.5 + level / 2)
+        lower = [None] * nvar + list(beta - z * se)
+        upper = [None] * nvar + list(beta + z * se)
+    elif method == "profile":
+        bounds = model._fit.profile(level)
+        lower = [b[0] for b in bounds]
+        upper = [b[1] for b in bounds]
+    else:
+        reps = bootstrap(model, n_boot=n_boot, seed=seed, progress=progress)
+        a = (1 - level) / 2
+        values = reps.select(names).to_numpy()
+        ok = ~np.isnan(values).any(axis=1)
+        lower = list(np.quantile(values[ok], a, axis=0))
+        upper = list(np.quantile(values[ok], 1 - a, axis=0))
+    return pl.DataFrame({"term": names, "lower": lower, "upper": upper},
+                        schema={"term": pl.String, "lower": pl.Float64, "upper": pl.Float64})
+
+
+def bootstrap(model: Lmer, n_boot: int = 500, seed: int | None = None,
+              progress: bool | None = None) -> pl.DataFrame:
+    """Parametric bootstrap replicates (lme4's bootMer with new random
+    effects): one row a replicate, columns the sd/cor parameters, `sigma` and
+    the fixed effects. Failed refits are rows of nulls."""
+    n_boot = int(n_boot)
+    if n_boot < 1:
+        raise DataError(f"n_boot must be at least 1, not {n_boot}")
+    if seed is None:
+        seed = int(np.random.default_rng().integers(0, 2**63))
+    chunks = _chunk_sizes(n_boot)
+    parts: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    done = 0
+    show = progress
+    for size in chunks:
+        parts.append(model._fit.bootstrap(done, size, int(seed)))
+        done += size
+        if show is None and time.perf_counter() - start > 2.0:
+            show = True  # a long run: show progress from here on
+        if show:
+            _progress_bar(done, n_boot, time.perf_counter() - start)
+    if show:
+        sys.stderr.write("\n")
+    sd_cor = np.vstack([p["sd_cor"] for p in parts])
+    beta = np.vstack([p["beta"] for p in parts])
+    sigma = np.concatenate([p["sigma"] for p in parts])
+    cols: dict[str, Any] = {}
+    for j, name in enumerate(model._fit.sd_cor_names()):
+        cols[name] = sd_cor[:, j]
+    cols["sigma"] = sigma
+    for j, name in enumerate(model._fit.fixed_names):
+        cols[name] = beta[:, j]
+    return pl.DataFrame(cols).fill_nan(None)
+
+
+def _chunk_sizes(n: int, pieces: int = 20) -> list[int]:
+    """Split n replicates into about `pieces` chunks (progress updates)."""
+    size = max(1, -(-n // pieces))
+    return [min(size, n - i) for i in range(0, n, size)]
+
+
+def _progress_bar(done: int, total: int, elapsed: float, width: int = 30) -> None:
+    filled = int(width * done / total)
+    eta = elapsed / done * (total - done) if done else 0.0
+    sys.stderr.write(f"\rbootstrap [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+                     f"{elapsed:.1f}s elapsed, ~{eta:.1f}s left")
+    sys.stderr.flush()
