@@ -19,8 +19,6 @@ from scipy import stats
 
 from mixedmodels import _core
 from mixedmodels._frame import core_columns, factor_levels
-from mixedmodels._rformula import Binary, drop_scope, expand_terms, label, parse, split_formula
-from mixedmodels._rformula import deparse as r_deparse
 from mixedmodels.exceptions import DataError
 from mixedmodels.lmer import WEIGHTS_COLUMN, Lmer
 
@@ -157,40 +155,19 @@ def ranova(model: Lmer, reduce_terms: bool = True) -> pl.DataFrame:
     if not isinstance(model, Lmer):
         raise DataError(f"ranova: model is a {type(model).__name__}, not an Lmer model")
     model._check_fitted()
-    form = split_formula(model.formula)
-    if not form.bars:
+    form = _core.formula_structure(model.formula)
+    if not form["bars"]:
         raise DataError("Model should have at least one random-effects term")
-    bars = list(form.bars)
-
-    reductions: list[tuple[str, list[Binary]]] = []
-    for i, bar in enumerate(bars):
-        text = r_deparse(bar)
-        others = bars[:i] + bars[i + 1 :]
-        if not reduce_terms:
-            reductions.append((f"({text})", others))
-            continue
-        terms, intercept = expand_terms(bar.left)
-        scope = drop_scope(terms)
-        if not terms or not scope:
-            reductions.append((f"({text})", others))
-            continue
-        for scp in scope:
-            rest = [t for t in terms if t != scp]
-            # R's update.formula(lhs, ~ . - scp), or "1" when nothing is left
-            new_lhs = " + ".join(label(t) for t in rest) + ("" if intercept else " - 1") if rest else "1"
-            new_bar = parse(f"{new_lhs} | {r_deparse(bar.right)}")
-            assert isinstance(new_bar, Binary)
-            reductions.append((f"{label(scp)} in ({text})", [*others, new_bar]))
 
     n0 = model.nobs
     rows: list[tuple[str, int, float]] = [("<none>", int(model._fit.npar), float(model._fit.loglik))]
-    for name, reduced in reductions:
-        reduced = _unique_bars(reduced)
+    for name, reduced in _reductions(form, reduce_terms):
+        reduced = list(dict.fromkeys(reduced))  # update.formula keeps one copy of identical terms
         if reduced:
-            fit = refit_copy(model, reml=model.REML, formula=form.text(reduced))
+            fit = refit_copy(model, reml=model.REML, formula=_formula_text(form, reduced))
             n, ll, k = fit.nobs, float(fit._fit.loglik), int(fit._fit.npar)
         else:
-            n, ll, k = _lm_loglik(model, f"{form.response} ~ {form.fixed}")
+            n, ll, k = _lm_loglik(model, _formula_text(form, []))
         if n != n0:
             raise DataError("number of rows in use has changed: remove missing values?")
         rows.append((name, k, ll))
@@ -234,12 +211,52 @@ def _chisq_sf(x: float, df: int) -> float | None:
     return float(stats.chi2.sf(x, df))
 
 
-def _unique_bars(bars: list[Binary]) -> list[Binary]:
-    """R's update.formula keeps one copy of identical terms."""
-    seen: dict[str, Binary] = {}
-    for b in bars:
-        seen.setdefault(r_deparse(b), b)
-    return list(seen.values())
+# formulas are read by the core (formula_structure: R's terms, lme4's findbars after its
+# expansion of || and /), reduced ones are assembled as text and handed back to it
+def _bar_text(bar: dict[str, Any]) -> str:
+    """A random-effect term as lme4 deparses it, without its parentheses: ``0 + Days | Subject``."""
+    return f"{bar['lhs']} | {bar['group']}"
+
+
+def _formula_text(form: dict[str, Any], bars: Sequence[str]) -> str:
+    """The formula of ``form`` (a ``formula_structure``) with these random-effect terms
+    (``_bar_text`` strings). The fixed part is written from R's term labels: ``a * b`` becomes
+    ``a + b + a:b``, the same model."""
+    fixed = [*form["terms"], *(f"offset({o})" for o in form["offsets"])]
+    rhs = " + ".join(fixed) or ("1" if form["intercept"] else "0")
+    if fixed and not form["intercept"]:
+        rhs += " - 1"
+    return " + ".join([f"{form['response']} ~ {rhs}", *(f"({b})" for b in bars)])
+
+
+def _drop_scope(term_variables: Sequence[Sequence[str]]) -> list[int]:
+    """R's ``drop.scope``: the indices of the terms whose variables no other term contains all of."""
+    sets = [frozenset(v) for v in term_variables]
+    return [i for i, s in enumerate(sets) if not any(j != i and s <= t for j, t in enumerate(sets))]
+
+
+def _reductions(form: dict[str, Any], reduce_terms: bool) -> list[tuple[str, list[str]]]:
+    """lmerTest's reduced models of ``ranova``: (row label, random-effect terms) a reduction.
+
+    A term is removed whole (label ``(1 | g)``) when ``reduce_terms`` is off or it has no terms
+    besides the intercept; otherwise each term of its drop scope is removed in turn, as R's
+    ``update(~ lhs, ~ . - term)`` (``1`` when nothing is left)."""
+    bars = [_bar_text(b) for b in form["bars"]]
+    out: list[tuple[str, list[str]]] = []
+    for i, bar in enumerate(form["bars"]):
+        others = bars[:i] + bars[i + 1 :]
+        terms: list[str] = bar["terms"]
+        if not reduce_terms or not terms:
+            out.append((f"({bars[i]})", others))
+            continue
+        # the variables of the bar's terms (same terms, same order as ``bar["terms"]``)
+        lhs = _core.formula_structure(f"~ {bar['lhs']}")
+        assert lhs["terms"] == terms
+        for k in _drop_scope(lhs["term_variables"]):
+            rest = terms[:k] + terms[k + 1 :]
+            new_lhs = " + ".join(rest) + ("" if bar["intercept"] else " - 1") if rest else "1"
+            out.append((f"{terms[k]} in ({bars[i]})", [*others, f"{new_lhs} | {bar['group']}"]))
+    return out
 
 
 def fit_options(model: Lmer) -> dict[str, Any]:
@@ -392,7 +409,7 @@ def _lm_loglik(model: Lmer, formula: str) -> tuple[int, float, int]:
 def _offset(model: Lmer, x: np.ndarray, rows: np.ndarray) -> np.ndarray | float:
     """The model's offset a row (0 without ``offset()`` terms): the fixed-only
     prediction minus X beta, on the rows the model used."""
-    if "offset(" not in model.formula.replace(" ", ""):
+    if not _core.formula_structure(model.formula)["offsets"]:
         return 0.0
     needed = list(_core.formula_columns(model.formula, response=False, groups=False))
     columns = core_columns(model._frame, needed, ordered=model._ordered_cols)

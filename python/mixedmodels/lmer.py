@@ -223,6 +223,19 @@ class Lmer:
         opts["contrasts"] = contrasts
         self.fit(REML=self.REML, summarize=False, no_warnings=True, **opts)
 
+    def post_hoc(self, marginal_vars: str | Sequence[str], grouping_vars: str | Sequence[str] | None = None,
+                 p_adjust: str = "tukey", summarize: bool = True, level: float = 0.95, trend: str | None = None,
+                 contrasts: str = "pairwise") -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Estimated marginal means (or trends, with ``trend="x"``) and their
+        pairwise contrasts, as emmeans computes them with Satterthwaite df:
+        returns ``(marginal_estimates, marginal_contrasts)``. ``p_adjust``:
+        tukey, bonf, holm, hochberg, hommel, fdr, sidak, dunnet, mvt, scheffe, none."""
+        self._check_fitted()
+        from mixedmodels.posthoc import post_hoc
+
+        return post_hoc(self, marginal_vars, grouping_vars=grouping_vars, p_adjust=p_adjust, summarize=summarize,
+                        level=level, trend=trend, contrasts=contrasts)
+
     def ranova(self, reduce_terms: bool = True) -> pl.DataFrame:
         """lmerTest's ranova(): a likelihood-ratio test for each random-effects
         term (slopes reduced to intercepts, intercepts removed)."""

@@ -17,8 +17,8 @@ import polars.testing
 import pytest
 
 import mixedmodels as mm
-from mixedmodels._rformula import deparse, split_formula
-from mixedmodels.compare import anova, ranova
+from mixedmodels import _core
+from mixedmodels.compare import _bar_text, _drop_scope, _formula_text, _reductions, anova, ranova
 
 from conftest import as_list, fit_case, load_reference
 
@@ -410,6 +410,8 @@ def test_array_weights_not_in_data_are_refused():
 
 
 # ------------------------------------------------------ formula handling
+# the core's formula_structure gives the fixed part as R's term labels: reduced formulas write
+# `a * b` as `a + b + a:b` (the same model)
 @pytest.mark.parametrize(
     ("formula", "text", "bars"),
     [
@@ -425,33 +427,43 @@ def test_array_weights_not_in_data_are_refused():
         ),
         (
             'Weight ~ Time * relevel(Evit, ref="Evit100") + (1|Pig)',
-            'Weight ~ Time * relevel(Evit, ref = "Evit100") + (1 | Pig)',
+            'Weight ~ Time + relevel(Evit, ref = "Evit100") + Time:relevel(Evit, ref = "Evit100") + (1 | Pig)',
             ["1 | Pig"],
         ),
         (
-            "log(y) ~ poly(x,2) - 1 + ((1|g) + (x+z|h))",
+            "log(y) ~ poly(x,2) - 1 + (1|g) + (x+z|h)",
             "log(y) ~ poly(x, 2) - 1 + (1 | g) + (x + z | h)",
             ["1 | g", "x + z | h"],
         ),
         ("y ~ (1 | g)", "y ~ 1 + (1 | g)", ["1 | g"]),
-        ("y ~ a*b + I(x^2) + (a:b | g)", "y ~ a * b + I(x^2) + (a:b | g)", ["a:b | g"]),
+        ("y ~ 0 + offset(log(n)) + (1 | g)", "y ~ offset(log(n)) - 1 + (1 | g)", ["1 | g"]),
+        ("y ~ a*b + I(x^2) + (a:b | g)", "y ~ a + b + I(x^2) + a:b + (a:b | g)", ["a:b | g"]),
     ],
 )
 def test_split_formula_as_lme4(formula, text, bars):
-    f = split_formula(formula)
-    assert f.text() == text
-    assert [deparse(b) for b in f.bars] == bars
+    form = _core.formula_structure(formula)
+    assert [_bar_text(b) for b in form["bars"]] == bars
+    assert _formula_text(form, bars) == text
+    assert _core.formula_structure(text) == form
 
 
 def test_ranova_labels_of_interactions_follow_drop_scope():
     """(a*b | g): only the interaction a:b can be dropped (R's drop.scope)."""
-    from mixedmodels._rformula import drop_scope, expand_terms, label, parse
-
-    terms, intercept = expand_terms(parse("f1*f2"))
-    assert [label(t) for t in terms] == ["f1", "f2", "f1:f2"] and intercept
-    assert [label(t) for t in drop_scope(terms)] == ["f1:f2"]
-    terms, intercept = expand_terms(parse("0 + a + b"))
-    assert [label(t) for t in drop_scope(terms)] == ["a", "b"] and not intercept
+    assert _drop_scope([["f1"], ["f2"], ["f1", "f2"]]) == [2]
+    assert _drop_scope([["a"], ["b"]]) == [0, 1]
+    assert _drop_scope([["a"], ["a", "b"], ["a", "b", "c"], ["d"]]) == [2, 3]
+    form = _core.formula_structure("y ~ x + (f1*f2 | g) + (0 + a + b | h) + (1 | k)")
+    assert _reductions(form, reduce_terms=True) == [
+        ("f1:f2 in (f1 * f2 | g)", ["0 + a + b | h", "1 | k", "f1 + f2 | g"]),
+        ("a in (0 + a + b | h)", ["f1 * f2 | g", "1 | k", "b - 1 | h"]),
+        ("b in (0 + a + b | h)", ["f1 * f2 | g", "1 | k", "a - 1 | h"]),
+        ("(1 | k)", ["f1 * f2 | g", "0 + a + b | h"]),
+    ]
+    assert [label for label, _ in _reductions(form, reduce_terms=False)] == [
+        "(f1 * f2 | g)",
+        "(0 + a + b | h)",
+        "(1 | k)",
+    ]
 
 
 def test_recorded_fit_options_are_used():

@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use crate::fit::optimize;
 use crate::lmer::Lmer;
 use crate::model::LinearMixedModel;
+use crate::optim::OptimizerSettings;
 
 /// The generator of replicate `i` for a given seed (SplitMix-style mixing).
 pub fn replicate_rng(seed: u64, i: u64) -> Xoshiro256PlusPlus {
@@ -101,13 +102,20 @@ pub fn parametric_bootstrap(m: &Lmer, first: u64, count: usize, seed: u64) -> Ve
         .collect()
 }
 
+/// A replicate's optimum lies within a few standard errors of theta-hat,
+/// where the refit starts: a smaller first trust region than a cold start's,
+/// and 1e-5 on theta is far inside the bootstrap's own Monte Carlo error.
+fn refit_settings(m: &Lmer) -> OptimizerSettings {
+    OptimizerSettings { rho_begin: 0.05, rho_end: 1e-5, ..m.options.fit.optimizer }
+}
+
 fn refit_replicate(m: &Lmer, model: &mut LinearMixedModel, i: u64, seed: u64) -> Option<Replicate> {
     let mut y = simulate_response(m, false, &mut replicate_rng(seed, i));
     if let Some(o) = &m.offset {
         y.iter_mut().zip(o).for_each(|(v, ov)| *v -= ov);
     }
     model.set_response(y);
-    let opt = optimize(model, &m.fit.theta, m.options.fit.optimizer).ok()?;
+    let opt = optimize(model, &m.fit.theta, refit_settings(m)).ok()?;
     if !model.factor.ok {
         return None;
     }

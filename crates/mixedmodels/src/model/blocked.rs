@@ -16,6 +16,9 @@ use rayon::prelude::*;
 
 use crate::linalg::{self, small, DenseCholesky};
 
+/// Up to this many columns of [X y], the small-matrix Cholesky is used.
+const SMALL_XX: usize = 16;
+
 /// Below this many rows in the rest, its update runs on one thread.
 const PARALLEL_MIN_REST: usize = 256;
 
@@ -368,7 +371,12 @@ impl BlockedFactor {
                 }
             }
         }
-        self.chol_xx.factor(&mut self.lxx).is_ok()
+        // A few fixed effects: the hand-written kernel beats a library call.
+        if k <= SMALL_XX {
+            small::cholesky(&mut self.lxx, k)
+        } else {
+            self.chol_xx.factor(&mut self.lxx).is_ok()
+        }
     }
 
     /// The objective's pieces from the diagonals.
