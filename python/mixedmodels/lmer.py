@@ -53,6 +53,7 @@ class Lmer:
         self.sigma: float | None = None
         self.singular: bool | None = None
         self.factors: dict[str, list[str]] | None = None
+        self.contrast_codes: dict[str, np.ndarray] | None = None
         self.ordered = False
         self.REML = True
 
@@ -61,7 +62,7 @@ class Lmer:
         self,
         conf_int: str = "Wald",
         n_boot: int = 500,
-        factors: Mapping[str, Sequence[str]] | None = None,
+        factors: Mapping[str, Any] | None = None,
         ordered: bool = False,
         REML: bool = True,
         summarize: bool = True,
@@ -76,7 +77,11 @@ class Lmer:
 
         ``factors`` maps a column to its level order (the first level is the
         reference of treatment coding); with ``ordered=True`` those factors get
-        orthogonal polynomial contrasts. ``weights`` is a column name or an
+        orthogonal polynomial contrasts. A column may instead map to a dict of
+        contrast weights by level (``{"A": -1, "B": 0.5, "C": 0.5}``) or a list
+        of such dicts: the dict's keys order the levels and the weights are
+        converted as pymer4's ``con2R`` and R's ``contrasts<-`` do (see
+        :func:`contrasts_from_weights`). ``weights`` is a column name or an
         array of prior weights. ``contrasts`` maps a variable to ``"treatment"``,
         ``"sum"``, ``"helmert"``, ``"poly"`` or a levels x k matrix.
         """
@@ -86,7 +91,14 @@ class Lmer:
             raise DataError("Kenward-Roger's method is only available for REML fits (REML=True)")
         if conf_int not in ("Wald", "profile", "boot"):
             raise DataError(f"conf_int must be 'Wald', 'profile' or 'boot', not '{conf_int}'")
-        frame, ordered_cols = self._apply_factors(self.data, factors, ordered)
+        levels, contrast_codes = _split_factors(factors)
+        clash = sorted(set(contrast_codes) & set(contrasts or {}))
+        if clash:
+            raise DataError(f"factors gives contrast weights for {clash}: leave them out of contrasts=")
+        for col in contrast_codes:
+            _check_weight_levels(self.data, col, levels[col])
+        frame, _ = self._apply_factors(self.data, levels, False)
+        ordered_cols = [c for c in levels if c not in contrast_codes] if ordered else []
         names = list(self._columns)
         weight_name = None
         if weights is not None:
@@ -94,7 +106,7 @@ class Lmer:
             names.append(weight_name)
         self._weights_name = weight_name
         columns = core_columns(frame, names, ordered=ordered_cols)
-        core_contrasts = _contrasts_for_core(contrasts)
+        core_contrasts = _contrasts_for_core({**(contrasts or {}), **contrast_codes})
         self._fit = _core.LmerFit.fit(
             self.formula,
             columns,
@@ -109,7 +121,8 @@ class Lmer:
         self._contrasts = core_contrasts
         self._ordered_cols = ordered_cols
         self._frame = frame
-        self.factors = {k: [str(v) for v in lv] for k, lv in factors.items()} if factors else None
+        self.factors = levels or None
+        self.contrast_codes = contrast_codes or None
         self.ordered = ordered
         self._fit_options = {"factors": factors, "ordered": ordered, "weights": weights,
                              "contrasts": contrasts, "max_feval": max_feval, "ddf": ddf}
@@ -216,6 +229,7 @@ class Lmer:
 
     def _refit_orthogonal(self) -> None:
         opts = dict(self._fit_options)
+        opts["factors"] = self.factors  # level orders only: contrast weights give way to poly
         factor_vars = {v for t in self._fit.term_info() for v, num in zip(t["variables"], t["numeric"], strict=True)
                        if not num}
         contrasts = dict(opts.get("contrasts") or {})
@@ -349,6 +363,67 @@ def _attach_weights(frame: pl.DataFrame, weights: Any) -> tuple[pl.DataFrame, st
     if w.shape != (frame.height,):
         raise DataError(f"weights must have one value a row ({frame.height}), got shape {w.shape}")
     return frame.with_columns(pl.Series(WEIGHTS_COLUMN, w)), WEIGHTS_COLUMN
+
+
+def contrasts_from_weights(weights: Any) -> np.ndarray:
+    """R's contrast matrix (levels x levels-1) for human-readable contrast
+    weights (one row a contrast, one column a level), as pymer4's ``con2R``
+    and gmodels' ``make.contrasts``: the pseudo-inverse of the rows
+    ``[1/k, ..., 1/k]`` stacked over the weights, first column dropped; with
+    fewer than k-1 contrasts the matrix is completed as R's ``contrasts<-``
+    does, with columns of the Q of the QR decomposition of
+    ``cbind(1, given)``. The coefficient of column j then estimates the
+    weighted sum of level means of row j (weights centred to sum to zero)."""
+    w = np.atleast_2d(np.asarray(weights, dtype=float))
+    if w.ndim != 2:
+        raise DataError("contrast weights must be one row a contrast, one column a level")
+    m, k = w.shape
+    if m >= k:
+        raise DataError(f"{m} contrast(s) for {k} levels: give at most {k - 1} (one row a contrast)")
+    stacked = np.vstack([np.full(k, 1.0 / k), w])
+    if np.linalg.matrix_rank(stacked) != m + 1:
+        raise DataError("the contrast weights are collinear (or a row is constant): the contrasts are not estimable")
+    given = np.linalg.pinv(stacked)[:, 1:]
+    if m == k - 1:
+        return given
+    q, _ = np.linalg.qr(np.column_stack([np.ones(k), given]), mode="complete")
+    out = q[:, 1:k].copy()
+    out[:, :m] = given
+    return out
+
+
+def _split_factors(factors: Mapping[str, Any] | None) -> tuple[dict[str, list[str]], dict[str, np.ndarray]]:
+    """``fit(factors=...)``: each column's level order, and the contrast
+    matrix of the columns given as contrast weights (a dict or list of dicts)."""
+    levels: dict[str, list[str]] = {}
+    codes: dict[str, np.ndarray] = {}
+    for col, spec in (factors or {}).items():
+        if isinstance(spec, str):
+            raise DataError(f"factors['{col}'] must be a list of levels or a dict of contrast weights, not a string")
+        rows = [spec] if isinstance(spec, Mapping) else list(spec)
+        n_dicts = sum(isinstance(r, Mapping) for r in rows)
+        if n_dicts == 0:
+            levels[col] = [str(v) for v in rows]
+            continue
+        if n_dicts != len(rows):
+            raise DataError(f"factors['{col}']: a list must hold only levels or only dicts of contrast weights")
+        weights = [{str(lv): float(v) for lv, v in r.items()} for r in rows]
+        lv = list(dict.fromkeys(name for r in weights for name in r))
+        levels[col] = lv
+        codes[col] = contrasts_from_weights([[r.get(name, 0.0) for name in lv] for r in weights])
+    return levels, codes
+
+
+def _check_weight_levels(frame: pl.DataFrame, col: str, levels: list[str]) -> None:
+    """Contrast weights need one weight a level, for exactly the data's levels."""
+    if col not in frame.columns:
+        raise DataError(f"factors: column '{col}' is not in the data")
+    present = set(frame.get_column(col).drop_nulls().cast(pl.String).unique().to_list())
+    missing, unused = sorted(present - set(levels)), [lv for lv in levels if lv not in present]
+    if missing:
+        raise DataError(f"factors['{col}']: no contrast weight for the level(s) {missing}")
+    if unused:
+        raise DataError(f"factors['{col}']: the level(s) {unused} do not occur in the data")
 
 
 def _contrasts_for_core(contrasts: Mapping[str, Any] | None) -> list[tuple[str, Any]]:

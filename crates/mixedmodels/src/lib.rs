@@ -11,6 +11,8 @@ pub use error::{Error, Result};
 pub mod data;
 pub mod design;
 pub mod fit;
+pub mod glmer;
+pub mod glmm;
 pub mod inference;
 pub mod linalg;
 pub mod lmer;

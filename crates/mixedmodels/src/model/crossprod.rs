@@ -39,6 +39,8 @@ pub struct CrossProducts {
     /// Z_0'[X y]: one q0 x (p+1) block a level.
     pub zxy0: Vec<f64>,
     pub rest_blocks: Vec<RestBlock>,
+    /// Index of each term's first block in `rest_blocks` (terms 1..).
+    pub term_first_block: Vec<usize>,
     /// Rows of the rest (sum over terms 1.. of q_k * levels_k).
     pub m: usize,
     /// `cross[cross_ptr[j]..cross_ptr[j+1]]` are level j's blocks of Z_rest'Z_0.
@@ -72,55 +74,89 @@ impl CrossProducts {
         let t0 = &terms[0];
         let (q0, l0) = (t0.q(), t0.nlevels());
         let k = p + 1;
+        let (rest_blocks, term_first_block, m) = rest_layout(terms);
+        let (cross_ptr, cross, nvalues) = cross_structure(terms, &rest_blocks, &term_first_block);
+        let (block_ptr, block_entries) = transpose_cross(&cross_ptr, &cross, rest_blocks.len());
+        let pattern = rest_pattern(m, &rest_blocks, &cross_ptr, &cross, &block_ptr, &block_entries);
+        let all_scalar = q0 == 1 && rest_blocks.iter().all(|b| b.q == 1);
+        let entry_row = cross.iter().map(|e| rest_blocks[e.block].row as u32).collect();
+        let mut cp = CrossProducts {
+            n,
+            p,
+            q0,
+            l0,
+            zz0: vec![0.0; l0 * q0 * q0],
+            zxy0: vec![0.0; l0 * q0 * k],
+            rest_blocks,
+            term_first_block,
+            m,
+            cross_ptr,
+            cross,
+            cross_values: vec![0.0; nvalues],
+            block_ptr,
+            block_entries,
+            all_scalar,
+            entry_row,
+            zz_rest: vec![0.0; pattern.len()],
+            pattern,
+            zxy_rest: vec![0.0; m * k],
+            xyxy: vec![0.0; k * k],
+            log_weights: 0.0,
+        };
+        cp.fill(x, y, weights, terms);
+        cp
+    }
+
+    /// (Re)compute every value on the fixed structure: the weighted
+    /// cross-products of [Z X y]. A GLMM's penalized iteratively reweighted
+    /// least squares calls this with new working weights and response.
+    pub fn fill(&mut self, x: &[f64], y: &[f64], weights: Option<&[f64]>, terms: &[ReTerm]) {
+        let (n, p, q0, m, k) = (self.n, self.p, self.q0, self.m, self.p + 1);
         let w = |i: usize| weights.map_or(1.0, |w| w[i]);
         let xy = |i: usize, c: usize| if c < p { x[c * n + i] } else { y[i] };
-
-        let (rest_blocks, term_first_block, m) = rest_layout(terms);
-
-        // First term's diagonal blocks and its cross-product with [X y].
-        let mut zz0 = vec![0.0; l0 * q0 * q0];
-        let mut zxy0 = vec![0.0; l0 * q0 * k];
+        for v in [&mut self.zz0, &mut self.zxy0, &mut self.cross_values, &mut self.zz_rest, &mut self.zxy_rest] {
+            v.iter_mut().for_each(|x| *x = 0.0);
+        }
+        let t0 = &terms[0];
         for i in 0..n {
             let j = t0.refs[i] as usize;
             let z = t0.z_row(i);
             let wi = w(i);
-            let b = &mut zz0[j * q0 * q0..(j + 1) * q0 * q0];
+            let b = &mut self.zz0[j * q0 * q0..(j + 1) * q0 * q0];
             for c in 0..q0 {
                 for r in 0..q0 {
                     b[c * q0 + r] += wi * z[r] * z[c];
                 }
             }
-            let bx = &mut zxy0[j * q0 * k..(j + 1) * q0 * k];
+            let bx = &mut self.zxy0[j * q0 * k..(j + 1) * q0 * k];
             for c in 0..k {
                 let v = wi * xy(i, c);
                 for r in 0..q0 {
                     bx[c * q0 + r] += z[r] * v;
                 }
             }
-        }
-
-        let (cross_ptr, cross, cross_values) = cross_blocks(terms, &rest_blocks, &term_first_block, weights);
-
-        let (block_ptr, block_entries) = transpose_cross(&cross_ptr, &cross, rest_blocks.len());
-        let pattern = rest_pattern(m, &rest_blocks, &cross_ptr, &cross, &block_ptr, &block_entries);
-
-        // The rest: Z_rest'Z_rest (lower triangle, in the pattern's layout) and Z_rest'[X y].
-        let mut zz_rest = vec![0.0; pattern.len()];
-        let mut zxy_rest = vec![0.0; m * k];
-        for i in 0..n {
-            let wi = w(i);
+            let level = &self.cross[self.cross_ptr[j]..self.cross_ptr[j + 1]];
             for (ka, ta) in terms.iter().enumerate().skip(1) {
-                let ra = rest_blocks[term_first_block[ka] + ta.refs[i] as usize].row;
+                let ba = self.term_first_block[ka] + ta.refs[i] as usize;
+                let blk = self.rest_blocks[ba];
                 let za = ta.z_row(i);
+                // Z_rest'Z_0: the level's entry for this block (entries sorted by block).
+                let e = level[level.partition_point(|e| e.block < ba)];
+                for c in 0..q0 {
+                    for r in 0..blk.q {
+                        self.cross_values[e.values + c * blk.q + r] += wi * za[r] * z[c];
+                    }
+                }
+                // Z_rest'Z_rest (lower triangle) and Z_rest'[X y].
                 for (kb, tb) in terms.iter().enumerate().skip(1) {
-                    let rb = rest_blocks[term_first_block[kb] + tb.refs[i] as usize].row;
+                    let rb = self.rest_blocks[self.term_first_block[kb] + tb.refs[i] as usize].row;
                     let zb = tb.z_row(i);
                     for (cb, zbv) in zb.iter().enumerate() {
                         for (ca, zav) in za.iter().enumerate() {
-                            let (row, col) = (ra + ca, rb + cb);
+                            let (row, col) = (blk.row + ca, rb + cb);
                             if row >= col {
-                                if let Some(pos) = pattern.position(row, col) {
-                                    zz_rest[pos] += wi * zav * zbv;
+                                if let Some(pos) = self.pattern.position(row, col) {
+                                    self.zz_rest[pos] += wi * zav * zbv;
                                 }
                             }
                         }
@@ -129,45 +165,19 @@ impl CrossProducts {
                 for c in 0..k {
                     let v = wi * xy(i, c);
                     for (ca, zav) in za.iter().enumerate() {
-                        zxy_rest[c * m + ra + ca] += zav * v;
+                        self.zxy_rest[c * m + blk.row + ca] += zav * v;
                     }
                 }
             }
         }
-
-        let mut xyxy = vec![0.0; k * k];
         for c in 0..k {
             for r in c..k {
                 let s: f64 = (0..n).map(|i| w(i) * xy(i, r) * xy(i, c)).sum();
-                xyxy[c * k + r] = s;
-                xyxy[r * k + c] = s;
+                self.xyxy[c * k + r] = s;
+                self.xyxy[r * k + c] = s;
             }
         }
-        let log_weights = weights.map_or(0.0, |w| w.iter().map(|v| v.ln()).sum());
-        let all_scalar = q0 == 1 && rest_blocks.iter().all(|b| b.q == 1);
-        let entry_row = cross.iter().map(|e| rest_blocks[e.block].row as u32).collect();
-        CrossProducts {
-            n,
-            p,
-            q0,
-            l0,
-            zz0,
-            zxy0,
-            rest_blocks,
-            m,
-            cross_ptr,
-            cross,
-            cross_values,
-            block_ptr,
-            block_entries,
-            all_scalar,
-            entry_row,
-            zz_rest,
-            pattern,
-            zxy_rest,
-            xyxy,
-            log_weights,
-        }
+        self.log_weights = weights.map_or(0.0, |w| w.iter().map(|v| v.ln()).sum());
     }
 
     /// Replace the response: only the [X y] columns that involve y change
@@ -208,26 +218,6 @@ impl CrossProducts {
 
     pub fn level_cross(&self, j: usize) -> &[CrossEntry] {
         &self.cross[self.cross_ptr[j]..self.cross_ptr[j + 1]]
-    }
-}
-
-/// Sort one level's entries by block and lay their values out in that order,
-/// so entry order and value order agree (the scalar Schur update reads the
-/// value of entry e at `values[e]`).
-fn sort_level_by_row(level: &mut [CrossEntry], values: &mut [f64], q0: usize, rest_blocks: &[RestBlock]) {
-    if level.is_empty() {
-        return;
-    }
-    let start = level[0].values;
-    let old = values[start..].to_vec();
-    level.sort_unstable_by_key(|e| e.block);
-    let mut at = start;
-    for e in level.iter_mut() {
-        let len = rest_blocks[e.block].q * q0;
-        let from = e.values - start;
-        values[at..at + len].copy_from_slice(&old[from..from + len]);
-        e.values = at;
-        at += len;
     }
 }
 
@@ -305,16 +295,16 @@ fn rest_layout(terms: &[ReTerm]) -> (Vec<RestBlock>, Vec<usize>, usize) {
     (blocks, first, row)
 }
 
-type CrossParts = (Vec<usize>, Vec<CrossEntry>, Vec<f64>);
-
-/// Z_rest'Z_0, level by level of the first term: rows grouped by that level
-/// (a counting sort), blocks located with a marker array over the rest blocks.
-fn cross_blocks(
+/// The blocks of Z_rest'Z_0, level by level of the first term: rows grouped
+/// by that level (a counting sort), blocks located with a marker array over
+/// the rest blocks, each level's blocks sorted by row (the Schur update and
+/// [`CrossProducts::fill`] rely on it). Returns (level pointers, entries,
+/// number of values).
+fn cross_structure(
     terms: &[ReTerm],
     rest_blocks: &[RestBlock],
     term_first_block: &[usize],
-    weights: Option<&[f64]>,
-) -> CrossParts {
+) -> (Vec<usize>, Vec<CrossEntry>, usize) {
     let t0 = &terms[0];
     let (q0, l0, n) = (t0.q(), t0.nlevels(), t0.nrows());
     let mut start = vec![0usize; l0 + 1];
@@ -332,33 +322,24 @@ fn cross_blocks(
     }
     let mut marker = vec![usize::MAX; rest_blocks.len()];
     let mut ptr = vec![0usize; l0 + 1];
-    let mut entries = Vec::new();
-    let mut values: Vec<f64> = Vec::new();
+    let mut entries: Vec<CrossEntry> = Vec::new();
     for j in 0..l0 {
         for &i in &order[start[j]..start[j + 1]] {
-            let wi = weights.map_or(1.0, |w| w[i]);
-            let z0 = t0.z_row(i);
             for (k, t) in terms.iter().enumerate().skip(1) {
                 let b = term_first_block[k] + t.refs[i] as usize;
-                let qb = rest_blocks[b].q;
                 if marker[b] == usize::MAX || marker[b] < ptr[j] {
                     marker[b] = entries.len();
-                    entries.push(CrossEntry { block: b, values: values.len() });
-                    values.extend(std::iter::repeat_n(0.0, qb * q0));
-                }
-                let off = entries[marker[b]].values;
-                let zk = t.z_row(i);
-                for c in 0..q0 {
-                    for r in 0..qb {
-                        values[off + c * qb + r] += wi * zk[r] * z0[c];
-                    }
+                    entries.push(CrossEntry { block: b, values: 0 });
                 }
             }
         }
-        // Order the level's blocks by row, so the blocks at or below a given
-        // block are the ones after it (the Schur update relies on this).
-        sort_level_by_row(&mut entries[ptr[j]..], &mut values, q0, rest_blocks);
+        entries[ptr[j]..].sort_unstable_by_key(|e| e.block);
         ptr[j + 1] = entries.len();
     }
-    (ptr, entries, values)
+    let mut offset = 0;
+    for e in &mut entries {
+        e.values = offset;
+        offset += rest_blocks[e.block].q * q0;
+    }
+    (ptr, entries, offset)
 }

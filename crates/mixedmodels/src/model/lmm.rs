@@ -124,6 +124,18 @@ impl LinearMixedModel {
         self.set_theta(&theta);
     }
 
+    /// Swap in new prior weights and response (a GLMM's working weights and
+    /// working response at each PIRLS step); the design's structure stays.
+    pub fn set_weights_and_response(&mut self, weights: Vec<f64>, y: Vec<f64>) {
+        let (n, p) = (self.n(), self.p());
+        self.beta_ols = least_squares(&self.x, p, &y, Some(&weights));
+        let y_shift: Vec<f64> =
+            (0..n).map(|i| y[i] - (0..p).map(|c| self.x[c * n + i] * self.beta_ols[c]).sum::<f64>()).collect();
+        self.cp.fill(&self.x, &y_shift, Some(&weights), &self.terms);
+        self.weights = Some(weights);
+        self.y = y;
+    }
+
     pub fn n(&self) -> usize {
         self.cp.n
     }

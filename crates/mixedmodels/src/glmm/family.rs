@@ -1,0 +1,304 @@
+//! Exponential families and links of generalized linear mixed models, as R's
+//! `family` objects define them (lme4's glmFamily.cpp): inverse link, its
+//! derivative, variance function, deviance residuals and the AIC term
+//! (-2 log-likelihood) used by the Laplace approximation.
+
+use statrs::distribution::{Continuous, ContinuousCDF, Normal};
+use statrs::function::gamma::ln_gamma;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distribution {
+    Binomial,
+    Poisson,
+    Gamma,
+    InverseGaussian,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    Logit,
+    Probit,
+    Cloglog,
+    Log,
+    Inverse,
+    Identity,
+    /// 1/mu^2, the canonical link of the inverse Gaussian.
+    InverseSquare,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Family {
+    pub dist: Distribution,
+    pub link: Link,
+}
+
+/// R's threshold for the logit link (`-log(.Machine$double.eps)`).
+const LOGIT_THRESH: f64 = 36.043_653_389_117_15;
+const EPS: f64 = f64::EPSILON;
+
+impl Family {
+    /// R's names: family "binomial", "poisson", "Gamma", "inverse.gaussian";
+    /// links "logit", "probit", "cloglog", "log", "inverse", "identity", "1/mu^2".
+    pub fn parse(family: &str, link: Option<&str>) -> Result<Family> {
+        let dist = match family.to_ascii_lowercase().as_str() {
+            "binomial" => Distribution::Binomial,
+            "poisson" => Distribution::Poisson,
+            "gamma" => Distribution::Gamma,
+            "inverse.gaussian" | "inverse_gaussian" | "inversegaussian" => Distribution::InverseGaussian,
+            other => {
+                return Err(Error::Argument(format!(
+                    "unknown family '{other}' (use binomial, poisson, Gamma or inverse_gaussian)"
+                )))
+            }
+        };
+        let default = match dist {
+            Distribution::Binomial => Link::Logit,
+            Distribution::Poisson => Link::Log,
+            Distribution::Gamma => Link::Inverse,
+            Distribution::InverseGaussian => Link::InverseSquare,
+        };
+        let link = match link {
+            None => default,
+            Some(l) => match l {
+                "logit" => Link::Logit,
+                "probit" => Link::Probit,
+                "cloglog" => Link::Cloglog,
+                "log" => Link::Log,
+                "inverse" => Link::Inverse,
+                "identity" => Link::Identity,
+                "1/mu^2" => Link::InverseSquare,
+                other => return Err(Error::Argument(format!("unknown link '{other}'"))),
+            },
+        };
+        let allowed = match dist {
+            Distribution::Binomial => matches!(link, Link::Logit | Link::Probit | Link::Cloglog | Link::Log),
+            Distribution::Poisson => matches!(link, Link::Log | Link::Identity),
+            Distribution::Gamma => matches!(link, Link::Inverse | Link::Log | Link::Identity),
+            Distribution::InverseGaussian => {
+                matches!(link, Link::InverseSquare | Link::Inverse | Link::Log | Link::Identity)
+            }
+        };
+        if !allowed {
+            return Err(Error::Argument(format!("the {family} family does not take the '{link:?}' link")));
+        }
+        Ok(Family { dist, link })
+    }
+
+    /// Does the family estimate a dispersion (sigma)?
+    pub fn has_scale(&self) -> bool {
+        matches!(self.dist, Distribution::Gamma | Distribution::InverseGaussian)
+    }
+
+    pub fn linkfun(&self, mu: f64) -> f64 {
+        match self.link {
+            Link::Logit => (mu / (1.0 - mu)).ln(),
+            Link::Probit => std_normal().inverse_cdf(mu),
+            Link::Cloglog => (-(-mu).ln_1p()).ln(),
+            Link::Log => mu.ln(),
+            Link::Inverse => 1.0 / mu,
+            Link::Identity => mu,
+            Link::InverseSquare => 1.0 / (mu * mu),
+        }
+    }
+
+    /// mu = g^{-1}(eta), with R's guards against 0 and 1.
+    pub fn linkinv(&self, eta: f64) -> f64 {
+        match self.link {
+            Link::Logit => {
+                let e = eta.clamp(-LOGIT_THRESH, LOGIT_THRESH);
+                1.0 / (1.0 + (-e).exp())
+            }
+            Link::Probit => {
+                let thresh = -std_normal().inverse_cdf(EPS);
+                std_normal().cdf(eta.clamp(-thresh, thresh))
+            }
+            Link::Cloglog => (-(-eta.exp()).exp_m1()).clamp(EPS, 1.0 - EPS),
+            Link::Log => eta.exp().max(EPS),
+            Link::Inverse => 1.0 / eta,
+            Link::Identity => eta,
+            Link::InverseSquare => 1.0 / eta.sqrt(),
+        }
+    }
+
+    /// d mu / d eta.
+    pub fn mu_eta(&self, eta: f64) -> f64 {
+        match self.link {
+            Link::Logit => {
+                let e = eta.abs();
+                if e > LOGIT_THRESH {
+                    EPS
+                } else {
+                    let ex = (-e).exp();
+                    ex / ((1.0 + ex) * (1.0 + ex))
+                }
+            }
+            Link::Probit => std_normal().pdf(eta).max(EPS),
+            Link::Cloglog => {
+                let e = eta.min(700.0);
+                (e.exp() * (-e.exp()).exp()).max(EPS)
+            }
+            Link::Log => eta.exp().max(EPS),
+            Link::Inverse => -1.0 / (eta * eta),
+            Link::Identity => 1.0,
+            Link::InverseSquare => -1.0 / (2.0 * eta.powf(1.5)),
+        }
+    }
+
+    pub fn variance(&self, mu: f64) -> f64 {
+        match self.dist {
+            Distribution::Binomial => mu * (1.0 - mu),
+            Distribution::Poisson => mu,
+            Distribution::Gamma => mu * mu,
+            Distribution::InverseGaussian => mu * mu * mu,
+        }
+    }
+
+    /// Is mu inside the family's range?
+    pub fn valid_mu(&self, mu: f64) -> bool {
+        mu.is_finite()
+            && match self.dist {
+                Distribution::Binomial => mu > 0.0 && mu < 1.0,
+                _ => mu > 0.0,
+            }
+    }
+
+    /// Is eta inside the link's range?
+    pub fn valid_eta(&self, eta: f64) -> bool {
+        eta.is_finite()
+            && match self.link {
+                Link::Inverse => eta != 0.0,
+                Link::InverseSquare => eta > 0.0,
+                _ => true,
+            }
+    }
+
+    /// Unit deviance residual (squared) of one observation with prior weight `wt`.
+    pub fn dev_resid(&self, y: f64, mu: f64, wt: f64) -> f64 {
+        match self.dist {
+            Distribution::Binomial => 2.0 * wt * (y_log_y(y, mu) + y_log_y(1.0 - y, 1.0 - mu)),
+            Distribution::Poisson => 2.0 * wt * (if y > 0.0 { y * (y / mu).ln() } else { 0.0 } - (y - mu)),
+            Distribution::Gamma => -2.0 * wt * (if y > 0.0 { (y / mu).ln() } else { 0.0 } - (y - mu) / mu),
+            Distribution::InverseGaussian => wt * (y - mu) * (y - mu) / (y * mu * mu),
+        }
+    }
+
+    /// R's `family$aic` (-2 log-likelihood, plus 2 for an estimated dispersion):
+    /// `n` holds binomial trials, `dev` the total deviance.
+    pub fn aic(&self, y: &[f64], n: &[f64], mu: &[f64], wt: &[f64], dev: f64) -> f64 {
+        match self.dist {
+            Distribution::Binomial => {
+                let use_n = n.iter().any(|v| *v > 1.0);
+                let mut ans = 0.0;
+                for i in 0..y.len() {
+                    let m = if use_n { n[i] } else { wt[i] };
+                    let mr = m.round();
+                    if m > 0.0 {
+                        ans += wt[i] / m * ln_dbinom((m * y[i]).round(), mr, mu[i]);
+                    }
+                }
+                -2.0 * ans
+            }
+            Distribution::Poisson => -2.0 * (0..y.len()).map(|i| wt[i] * ln_dpois(y[i], mu[i])).sum::<f64>(),
+            Distribution::Gamma => {
+                let nn: f64 = wt.iter().sum();
+                let disp = dev / nn;
+                let shape = 1.0 / disp;
+                let ll: f64 = (0..y.len()).map(|i| wt[i] * ln_dgamma(y[i], shape, mu[i] * disp)).sum();
+                -2.0 * ll + 2.0
+            }
+            Distribution::InverseGaussian => {
+                let wtsum: f64 = wt.iter().sum();
+                let ly: f64 = (0..y.len()).map(|i| y[i].ln() * wt[i]).sum();
+                wtsum * ((dev / wtsum * 2.0 * std::f64::consts::PI).ln() + 1.0) + 3.0 * ly + 2.0
+            }
+        }
+    }
+
+    /// R's `mustart` from the family's `initialize`.
+    pub fn mustart(&self, y: f64, wt: f64) -> f64 {
+        match self.dist {
+            Distribution::Binomial => (wt * y + 0.5) / (wt + 1.0),
+            Distribution::Poisson => y + 0.1,
+            Distribution::Gamma | Distribution::InverseGaussian => y,
+        }
+    }
+}
+
+fn std_normal() -> Normal {
+    Normal::new(0.0, 1.0).expect("the standard normal")
+}
+
+/// y log(y / mu), 0 when y = 0.
+fn y_log_y(y: f64, mu: f64) -> f64 {
+    if y > 0.0 {
+        y * (y / mu).ln()
+    } else {
+        0.0
+    }
+}
+
+fn ln_choose(n: f64, k: f64) -> f64 {
+    ln_gamma(n + 1.0) - ln_gamma(k + 1.0) - ln_gamma(n - k + 1.0)
+}
+
+fn ln_dbinom(x: f64, n: f64, p: f64) -> f64 {
+    let mut v = ln_choose(n, x);
+    if x > 0.0 {
+        v += x * p.ln();
+    }
+    if n - x > 0.0 {
+        v += (n - x) * (-p).ln_1p();
+    }
+    v
+}
+
+fn ln_dpois(x: f64, lambda: f64) -> f64 {
+    if x == 0.0 {
+        return -lambda;
+    }
+    x * lambda.ln() - lambda - ln_gamma(x + 1.0)
+}
+
+/// Log density of the Gamma with shape a and scale s at x.
+fn ln_dgamma(x: f64, a: f64, s: f64) -> f64 {
+    (a - 1.0) * x.ln() - x / s - ln_gamma(a) - a * s.ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_invert_and_differentiate() {
+        for (fam, link) in [
+            ("binomial", "logit"),
+            ("binomial", "probit"),
+            ("binomial", "cloglog"),
+            ("poisson", "log"),
+            ("Gamma", "inverse"),
+            ("Gamma", "log"),
+            ("inverse.gaussian", "1/mu^2"),
+        ] {
+            let f = Family::parse(fam, Some(link)).unwrap();
+            for mu in [0.2, 0.5, 0.7] {
+                let eta = f.linkfun(mu);
+                assert!((f.linkinv(eta) - mu).abs() < 1e-12, "{fam} {link}");
+                let h = 1e-6;
+                let num = (f.linkinv(eta + h) - f.linkinv(eta - h)) / (2.0 * h);
+                assert!((num - f.mu_eta(eta)).abs() < 1e-7, "{fam} {link} mu_eta");
+            }
+        }
+        assert!(Family::parse("poisson", Some("logit")).is_err());
+    }
+
+    #[test]
+    fn binomial_and_poisson_likelihoods_match_r() {
+        // R: dbinom(3, 10, 0.25, log = TRUE) = -1.440493, dpois(2, 1.5, log = TRUE) = -1.361003
+        assert!((ln_dbinom(3.0, 10.0, 0.25) + 1.440_492_587_657_59).abs() < 1e-10);
+        assert!((ln_dpois(2.0, 1.5) + 1.361_003_201_495_03).abs() < 1e-10);
+        // R: dgamma(2, shape = 3, scale = 0.5, log = TRUE) = -0.6137056
+        assert!((ln_dgamma(2.0, 3.0, 0.5) + 0.613_705_638_880_109).abs() < 1e-10);
+    }
+}

@@ -1,0 +1,11 @@
+//! Generalized linear mixed models: families and links, the response as R
+//! accepts it, penalized iteratively reweighted least squares and adaptive
+//! Gauss-Hermite quadrature. The fit itself is `crate::glmer`.
+
+pub mod family;
+pub mod pirls;
+pub mod quadrature;
+pub mod response;
+
+pub use family::{Distribution, Family, Link};
+pub use pirls::{GlmmResponse, Mode, Pirls, PirlsState};

@@ -1,0 +1,109 @@
+//! The response of a GLMM as R's families accept it: for the binomial, 0/1
+//! numbers, booleans, a two-level factor (the second level is a success), a
+//! proportion with the trials as weights, or `cbind(successes, failures)`
+//! with arithmetic inside; counts for the Poisson; positive values for the
+//! Gamma and inverse Gaussian.
+
+use super::family::{Distribution, Family};
+use super::pirls::GlmmResponse;
+use crate::data::{Column, DataFrame};
+use crate::design::variable::eval_numeric;
+use crate::error::{Error, Result};
+use crate::formula::{Expr, ExprKind};
+
+/// Build the response from the formula's left-hand side.
+pub fn glmm_response(
+    family: Family,
+    lhs: &Expr,
+    data: &DataFrame,
+    prior_weights: Option<Vec<f64>>,
+    offset: Option<Vec<f64>>,
+) -> Result<GlmmResponse> {
+    let n = data.nrows();
+    let name = lhs.deparse();
+    let prior = prior_weights.unwrap_or_else(|| vec![1.0; n]);
+    if let Some(i) = prior.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+        return Err(Error::column(
+            "weights",
+            format!("weights must be non-negative and finite; row {i} has {}", prior[i]),
+        ));
+    }
+    let (y, trials, weights) = match (&lhs.kind, family.dist) {
+        (ExprKind::Call { func, args }, Distribution::Binomial) if func == "cbind" => {
+            if args.len() != 2 {
+                return Err(Error::column(&name, "cbind() needs two columns: successes and failures"));
+            }
+            let s = eval_numeric(&args[0].value, data)?;
+            let f = eval_numeric(&args[1].value, data)?;
+            if let Some(i) = (0..n).find(|&i| s[i] < 0.0 || f[i] < 0.0 || !s[i].is_finite() || !f[i].is_finite()) {
+                return Err(Error::column(
+                    &name,
+                    format!("successes and failures must be non-negative counts (row {i})"),
+                ));
+            }
+            let total: Vec<f64> = s.iter().zip(&f).map(|(a, b)| a + b).collect();
+            let y = (0..n).map(|i| if total[i] > 0.0 { s[i] / total[i] } else { 0.0 }).collect();
+            let w = (0..n).map(|i| prior[i] * total[i]).collect();
+            (y, total, w)
+        }
+        (ExprKind::Name(col), Distribution::Binomial) if matches!(data.get(col)?, Column::Factor(_)) => {
+            let Column::Factor(f) = data.get(col)? else { unreachable!() };
+            if f.levels.len() < 2 {
+                return Err(Error::column(col, "a binomial factor response needs two levels"));
+            }
+            // As R: the first level is failure, any other level success.
+            let y: Vec<f64> = f.codes.iter().map(|&c| if c == 0 { 0.0 } else { 1.0 }).collect();
+            (y, vec![1.0; n], prior.clone())
+        }
+        (_, Distribution::Binomial) => {
+            let y = eval_numeric(lhs, data)?;
+            if let Some(i) = y.iter().position(|v| !(0.0..=1.0).contains(v)) {
+                return Err(Error::column(
+                    &name,
+                    format!("a binomial response must lie in [0, 1] (row {i} has {})", y[i]),
+                ));
+            }
+            // A proportion with weights: the weights are the trials (R's glm).
+            (y, prior.clone(), prior.clone())
+        }
+        (_, dist) => {
+            if let ExprKind::Name(col) = &lhs.kind {
+                if let Column::Factor(_) = data.get(col)? {
+                    return Err(Error::column(
+                        col,
+                        format!("the response is categorical; the {dist:?} family needs numbers"),
+                    ));
+                }
+            }
+            let y = eval_numeric(lhs, data)?;
+            check_range(&name, &y, dist)?;
+            (y, vec![1.0; n], prior.clone())
+        }
+    };
+    if weights.iter().all(|w| *w == 0.0) {
+        return Err(Error::Data("every observation has zero weight".into()));
+    }
+    if let Some(i) = weights.iter().position(|w| *w == 0.0) {
+        return Err(Error::Data(format!("row {i} has zero weight (no trials); drop such rows before fitting")));
+    }
+    let offset = offset.unwrap_or_else(|| vec![0.0; n]);
+    Ok(GlmmResponse { family, y, trials, weights, offset })
+}
+
+fn check_range(name: &str, y: &[f64], dist: Distribution) -> Result<()> {
+    let bad = |i: usize, what: &str| Err(Error::column(name, format!("{what} (row {i} has {})", y[i])));
+    match dist {
+        Distribution::Poisson => {
+            if let Some(i) = y.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+                return bad(i, "a Poisson response must be non-negative counts");
+            }
+        }
+        Distribution::Gamma | Distribution::InverseGaussian => {
+            if let Some(i) = y.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
+                return bad(i, "this family needs a positive response");
+            }
+        }
+        Distribution::Binomial => {}
+    }
+    Ok(())
+}
