@@ -48,7 +48,7 @@ def _table(rows: list[list[str]], header: list[str], align_left: int = 1) -> str
     return "\n".join(lines)
 
 
-def random_effects_block(model: Any) -> str:
+def random_effects_block(model: Any, residual: bool = True) -> str:
     """The 'Random effects' table of VarCorr (variances, SDs, correlations)."""
     rows = []
     terms = model._terms
@@ -68,10 +68,11 @@ def random_effects_block(model: Any) -> str:
                 row.append(" ".join(corr))
             rows.append(row)
         seen.add(t["group"])
-    res = ["Residual", "", _fmt(model.sigma**2), _fmt(model.sigma)]
-    if max_q > 1:
-        res.append("")
-    rows.append(res)
+    if residual:
+        res = ["Residual", "", _fmt(model.sigma**2), _fmt(model.sigma)]
+        if max_q > 1:
+            res.append("")
+        rows.append(res)
     header = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] if max_q > 1 else [])
     table = _table(rows, header, align_left=2)
     return "\n".join(" " + line for line in table.splitlines())
@@ -123,7 +124,7 @@ def lmer_summary(model: Lmer) -> str:
     else:
         cols = ["AIC", "BIC", "logLik", "deviance", "df.resid"]
         vals = [f"{model.AIC:.1f}", f"{model.BIC:.1f}", f"{model.logLike:.1f}", f"{model.deviance:.1f}",
-                str(f.nobs - len(f.fixed_names))]
+                str(f.nobs - f.npar)]
         w = max(len(v) for v in vals + cols) + 1
         out.append("".join(c.rjust(w) for c in cols))
         out.append("".join(v.rjust(w) for v in vals))
@@ -150,4 +151,37 @@ def lmer_summary(model: Lmer) -> str:
     if model.warnings:
         out.append("")
         out.extend(model.warnings)
+    return "\n".join(out)
+
+
+def glmer_summary(model: Any) -> str:
+    """lme4's summary of a glmerMod, as text."""
+    f = model._fit
+    method = ("Laplace Approximation" if model.nAGQ == 1
+              else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {model.nAGQ}")
+    family = {"gamma": "Gamma", "inverse_gaussian": "inverse.gaussian"}.get(model.family, model.family)
+    out = [f"Generalized linear mixed model fit by maximum likelihood ({method})",
+           f" Family: {family}  ( {model.link} )", f"Formula: {model.formula}", ""]
+    cols = ["AIC", "BIC", "logLik", "deviance", "df.resid"]
+    vals = [f"{model.AIC:.1f}", f"{model.BIC:.1f}", f"{model.logLike:.1f}", f"{-2 * model.logLike:.1f}",
+            str(f.nobs - f.npar)]
+    w = max(len(v) for v in vals + cols) + 1
+    out += ["".join(c.rjust(w) for c in cols), "".join(v.rjust(w) for v in vals), ""]
+    res = np.asarray(model.residuals(type="pearson")) / model.sigma
+    q = r_quantile(res, [0, 0.25, 0.5, 0.75, 1])
+    out.append("Scaled residuals: ")
+    out.append(_table([[f"{v:.4f}" for v in q]], ["Min", "1Q", "Median", "3Q", "Max"], align_left=0))
+    out += ["", "Random effects:", random_effects_block(model, residual=f.has_scale)]
+    groups = ", ".join(f"{g}, {n}" for g, n in (model.grps or {}).items())
+    out.append(f"Number of obs: {f.nobs}, groups:  {groups}")
+    out += ["", "Fixed effects:"]
+    rows = [[r["term"], _fmt(r["Estimate"]), _fmt(r["SE"]), f"{r['Z-stat']:.3f}", format_pvalue(r["P-val"]), r["Sig"]]
+            for r in model.coefs.iter_rows(named=True)]
+    out.append(_table(rows, ["", "Estimate", "Std. Error", "z value", "Pr(>|z|)", ""]))
+    out += ["---", SIGNIF_LEGEND]
+    corr = correlation_block(list(f.fixed_names), np.asarray(f.vcov))
+    if corr:
+        out += ["", corr]
+    if model.warnings:
+        out += ["", *model.warnings]
     return "\n".join(out)

@@ -27,9 +27,15 @@ class Lmer:
     ``ranef``, ``ranef_var``, ...), all polars DataFrames.
     """
 
+    def __new__(cls, formula: str = "", data: Any = None, family: str = "gaussian", *args: Any, **kwargs: Any) -> Lmer:
+        # pymer4's Lmer fits GLMMs too: a non-Gaussian family makes a Glmer.
+        if cls is Lmer and str(family).lower() != "gaussian":
+            from mixedmodels.glmer import Glmer
+
+            return super().__new__(Glmer)
+        return super().__new__(cls)
+
     def __init__(self, formula: str, data: Any, family: str = "gaussian") -> None:
-        if family != "gaussian":
-            raise DataError(f"family '{family}' is not available for Lmer yet; use 'gaussian'")
         self.formula = formula
         self.family = family
         self._columns = list(_core.formula_columns(formula))
@@ -91,6 +97,26 @@ class Lmer:
             raise DataError("Kenward-Roger's method is only available for REML fits (REML=True)")
         if conf_int not in ("Wald", "profile", "boot"):
             raise DataError(f"conf_int must be 'Wald', 'profile' or 'boot', not '{conf_int}'")
+        columns, weight_name, core_contrasts = self._prepare(factors, ordered, weights, contrasts)
+        self._fit = _core.LmerFit.fit(
+            self.formula,
+            columns,
+            reml=REML,
+            weights=weight_name,
+            contrasts=core_contrasts,
+            derivatives=ddf != "lme4",
+            max_feval=max_feval,
+        )
+        self.REML = REML
+        self.ddf = ddf
+        self._fit_options = {"factors": factors, "ordered": ordered, "weights": weights,
+                             "contrasts": contrasts, "max_feval": max_feval, "ddf": ddf}
+        return self._finish_fit(conf_int, n_boot, summarize, verbose, no_warnings)
+
+    def _prepare(self, factors: Mapping[str, Any] | None, ordered: bool, weights: Any,
+                 contrasts: Mapping[str, Any] | None) -> tuple[list[Any], str | None, list[tuple[str, Any]]]:
+        """Level orders, contrast codes and weights applied to the data; the
+        columns for the core. Records what a refit or a prediction needs."""
         levels, contrast_codes = _split_factors(factors)
         clash = sorted(set(contrast_codes) & set(contrasts or {}))
         if clash:
@@ -107,32 +133,23 @@ class Lmer:
         self._weights_name = weight_name
         columns = core_columns(frame, names, ordered=ordered_cols)
         core_contrasts = _contrasts_for_core({**(contrasts or {}), **contrast_codes})
-        self._fit = _core.LmerFit.fit(
-            self.formula,
-            columns,
-            reml=REML,
-            weights=weight_name,
-            contrasts=core_contrasts,
-            derivatives=ddf != "lme4",
-            max_feval=max_feval,
-        )
-        self.REML = REML
-        self.ddf = ddf
         self._contrasts = core_contrasts
         self._ordered_cols = ordered_cols
         self._frame = frame
         self.factors = levels or None
         self.contrast_codes = contrast_codes or None
         self.ordered = ordered
-        self._fit_options = {"factors": factors, "ordered": ordered, "weights": weights,
-                             "contrasts": contrasts, "max_feval": max_feval, "ddf": ddf}
+        return columns, weight_name, core_contrasts
+
+    def _finish_fit(self, conf_int: str, n_boot: int, summarize: bool, verbose: bool,
+                    no_warnings: bool) -> pl.DataFrame:
         self.fitted = True
         self._collect_results()
         if conf_int != "Wald":
             self._intervals_from(conf_int, n_boot)
         if self.warnings and not no_warnings:
             for w in self.warnings:
-                _warnings.warn(w, stacklevel=2)
+                _warnings.warn(w, stacklevel=3)
         if verbose:
             print(self._fit.optsummary())
         if summarize:
@@ -183,7 +200,7 @@ class Lmer:
         self.AIC = float(f.aic)
         self.BIC = float(f.bic)
         self.fits = np.asarray(f.fitted)
-        self.residuals = np.asarray(f.residuals)
+        self.residuals = Residuals(np.asarray(f.residuals), self._residuals_of)
         self.warnings = list(f.warnings)
         self.design_matrix = pl.DataFrame(np.asarray(f.design_matrix), schema=names, orient="row")
         terms = f.terms()
@@ -194,6 +211,24 @@ class Lmer:
         self.ranef = _ranef_tables(terms)
         self.fixef = _coef_tables(terms, names, beta)
         self.ranef_var, self.ranef_corr = _varcorr_tables(terms, self.sigma)
+
+    def _residuals_of(self, type: str = "response") -> np.ndarray:
+        """lme4's residuals(type=): response (y - fitted), pearson (scaled by
+        sigma and the weights), working (= response for a linear model),
+        deviance (= response)."""
+        r = np.asarray(self._fit.residuals)
+        if type in ("response", "working", "deviance"):
+            return r
+        if type == "pearson":
+            w = self._weights_array()
+            return r * np.sqrt(w) / self.sigma if w is not None else r / self.sigma
+        raise DataError(f"unknown residual type '{type}' (use response, pearson, working or deviance)")
+
+    def _weights_array(self) -> np.ndarray | None:
+        name = getattr(self, "_weights_name", None)
+        if name is None:
+            return None
+        return self._frame.get_column(name).cast(pl.Float64).to_numpy()
 
     def _intervals_from(self, method: str, n_boot: int) -> None:
         """Fill the coefs' interval columns from profile or bootstrap intervals."""
@@ -354,6 +389,24 @@ class Lmer:
 
 
 # ---------------------------------------------------------------- helpers
+class Residuals(np.ndarray):
+    """An array of residuals that can also be called for another kind:
+    ``model.residuals`` (the default kind) and ``model.residuals(type="pearson")``."""
+
+    _of: Any
+
+    def __new__(cls, values: np.ndarray, of: Any) -> Residuals:
+        obj = np.asarray(values).view(cls)
+        obj._of = of
+        return obj
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self._of = getattr(obj, "_of", None)
+
+    def __call__(self, type: str = "response") -> np.ndarray:
+        return np.asarray(self._of(type))
+
+
 def _attach_weights(frame: pl.DataFrame, weights: Any) -> tuple[pl.DataFrame, str]:
     if isinstance(weights, str):
         if weights not in frame.columns:

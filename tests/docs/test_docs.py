@@ -74,8 +74,9 @@ def run_page(text: str, name: str) -> int:
             try:
                 exec(compile(block.code, where, "exec"), namespace)
             except Exception as e:
-                raise ExampleError(f"{where} raised {type(e).__name__}: {e}\n\n{block.code}\n\n"
-                                   f"{traceback.format_exc()}") from e
+                raise ExampleError(
+                    f"{where} raised {type(e).__name__}: {e}\n\n{block.code}\n\n{traceback.format_exc()}"
+                ) from e
         ran += 1
     return ran
 
@@ -105,29 +106,31 @@ def test_index_links_every_page() -> None:
 
 
 def test_block_parser() -> None:
-    text = "\n".join([
-        "# Page",
-        "```python",
-        "a = 1",
-        "```",
-        "```",
-        "output, not code",
-        "```",
-        "```python no-run",
-        "slow()",
-        "```",
-        "````md",
-        "```python",
-        "not a block of its own",
-        "```",
-        "````",
-        "```sh",
-        "mixedmodels datasets",
-        "```",
-        "```python",
-        "b = a + 1",
-        "```",
-    ])
+    text = "\n".join(
+        [
+            "# Page",
+            "```python",
+            "a = 1",
+            "```",
+            "```",
+            "output, not code",
+            "```",
+            "```python no-run",
+            "slow()",
+            "```",
+            "````md",
+            "```python",
+            "not a block of its own",
+            "```",
+            "````",
+            "```sh",
+            "mixedmodels datasets",
+            "```",
+            "```python",
+            "b = a + 1",
+            "```",
+        ]
+    )
     blocks = python_blocks(text)
     assert [(b.number, b.line, b.code, b.run) for b in blocks] == [
         (1, 2, "a = 1", True),

@@ -1,8 +1,10 @@
 //! Python bindings for the `mixedmodels` core crate: conversions, one
 //! `#[pyclass]` a model kind, and the mapping of core errors to exceptions.
 
+mod convert;
 mod errors;
 mod frame;
+mod glmer;
 mod lmer;
 
 use pyo3::prelude::*;
@@ -11,6 +13,7 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<lmer::PyLmer>()?;
+    m.add_class::<glmer::PyGlmer>()?;
     m.add_function(wrap_pyfunction!(lmer::formula_columns, m)?)?;
     m.add_function(wrap_pyfunction!(lmer::model_matrix, m)?)?;
     m.add_function(wrap_pyfunction!(lmer::formula_structure, m)?)?;

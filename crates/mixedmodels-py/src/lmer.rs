@@ -1,7 +1,6 @@
 //! `#[pyclass]` over the core's fitted linear mixed model. Methods are thin:
 //! convert, call the core with the GIL released, convert back.
 
-use mixedmodels::design::Contrasts;
 use mixedmodels::fit::FitOptions;
 use mixedmodels::inference::satterthwaite;
 use mixedmodels::lmer::{Lmer, LmerOptions};
@@ -10,30 +9,13 @@ use numpy::{PyArray1, PyArray2};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
+use crate::convert::{array2, contrast_from_py, term_dicts};
 use crate::errors::to_py;
 use crate::frame::with_frame;
 
 #[pyclass(name = "LmerFit", module = "mixedmodels._core")]
 pub struct PyLmer {
     inner: Lmer,
-}
-
-/// A contrast from Python: a name (`"sum"`) or `(values column-major, ncol, names|None)`.
-fn contrast_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Contrasts> {
-    if let Ok(name) = obj.extract::<String>() {
-        return Contrasts::parse(&name).ok_or_else(|| {
-            crate::errors::DataError::new_err(format!(
-                "unknown contrast '{name}' (use treatment, sum, helmert, poly or a matrix)"
-            ))
-        });
-    }
-    let (values, ncol, names): (Vec<f64>, usize, Option<Vec<String>>) = obj.extract()?;
-    Ok(Contrasts::Matrix { values, ncol, names })
-}
-
-fn array2<'py>(py: Python<'py>, values: &[f64], nrows: usize, ncols: usize) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let rows: Vec<Vec<f64>> = (0..nrows).map(|i| (0..ncols).map(|j| values[j * nrows + i]).collect()).collect();
-    PyArray2::from_vec2(py, &rows).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
 }
 
 #[pymethods]
@@ -166,27 +148,11 @@ impl PyLmer {
         array2(py, &m.x, m.n(), m.p())
     }
 
-    /// One dict a random-effects term: group, cnames, levels, theta indices,
-    /// conditional modes (levels x q), relative covariance lambda lambda'.
+    /// One dict a random-effects term: group, cnames, levels, theta offset,
+    /// conditional modes (levels x q), covariance (sigma^2 lambda lambda').
     fn terms<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let m = &self.inner;
-        let mut out = Vec::new();
-        for (k, t) in m.terms().iter().enumerate() {
-            let d = PyDict::new(py);
-            d.set_item("group", &t.group)?;
-            d.set_item("cnames", &t.cnames)?;
-            d.set_item("levels", &t.levels)?;
-            let q = t.q();
-            d.set_item("ranef", array_rowmajor(py, &m.fit.ranef[k], t.nlevels(), q)?)?;
-            let cov = m.model.par.relative_covariance(&m.fit.theta, k);
-            let s2 = m.fit.sigma * m.fit.sigma;
-            let cov: Vec<f64> = cov.iter().map(|v| v * s2).collect();
-            d.set_item("covariance", array2(py, &cov, q, q)?)?;
-            let shape = &m.model.par.terms[k];
-            d.set_item("theta_offset", shape.theta_offset)?;
-            out.push(d);
-        }
-        Ok(out)
+        term_dicts(py, m.terms(), &m.model.par, &m.fit.theta, &m.fit.ranef, m.fit.sigma * m.fit.sigma)
     }
 
     /// Conditional variances: one (levels, q, q) array a term.
@@ -393,16 +359,6 @@ impl PyLmer {
     fn __repr__(&self) -> String {
         format!("<LmerFit {} obs, {} fixed effects>", self.inner.fit.n, self.inner.fit.p)
     }
-}
-
-fn array_rowmajor<'py>(
-    py: Python<'py>,
-    values: &[f64],
-    nrows: usize,
-    ncols: usize,
-) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let rows: Vec<Vec<f64>> = (0..nrows).map(|i| values[i * ncols..(i + 1) * ncols].to_vec()).collect();
-    PyArray2::from_vec2(py, &rows).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
 }
 
 /// A formula's structure, as lme4 sees it: the response, the fixed part

@@ -541,3 +541,51 @@ fn empty_fit(family: Family) -> GlmmFit {
         warnings: vec![],
     }
 }
+
+impl Glmer {
+    /// `nsim` simulated responses from the fitted model (on the response's
+    /// scale: proportions for a binomial model), with the estimated random
+    /// effects (`use_re`) or new ones. Replicate i draws from its own
+    /// generator seeded by (seed, i).
+    pub fn simulate(&self, nsim: usize, use_re: bool, seed: u64) -> Vec<Vec<f64>> {
+        use rand::RngExt;
+        use rand_distr::{Binomial, Distribution as _, Gamma, InverseGaussian, Poisson, StandardNormal};
+
+        use crate::glmm::Distribution;
+        use crate::resample::replicate_rng;
+        let r = &self.pirls.resp;
+        let fam = self.fit.family;
+        let disp = self.fit.sigma * self.fit.sigma;
+        (0..nsim)
+            .map(|s| {
+                let mut rng = replicate_rng(seed, s as u64);
+                let u: Vec<f64> = if use_re {
+                    self.fit.u.clone()
+                } else {
+                    (0..self.fit.u.len()).map(|_| rng.sample::<f64, _>(StandardNormal)).collect()
+                };
+                let eta = self.pirls.linear_predictor(&self.fit.theta, &self.fit.beta, &u);
+                (0..r.n())
+                    .map(|i| {
+                        let mu = fam.linkinv(eta[i]);
+                        match fam.dist {
+                            Distribution::Binomial => {
+                                let trials = r.trials[i].round().max(1.0) as u64;
+                                let draws = Binomial::new(trials, mu.clamp(0.0, 1.0))
+                                    .map_or(0.0, |d| d.sample(&mut rng) as f64);
+                                draws / trials as f64
+                            }
+                            Distribution::Poisson => Poisson::new(mu).map_or(0.0, |d| d.sample(&mut rng)),
+                            Distribution::Gamma => {
+                                Gamma::new(1.0 / disp, mu * disp).map_or(f64::NAN, |d| d.sample(&mut rng))
+                            }
+                            Distribution::InverseGaussian => {
+                                InverseGaussian::new(mu, 1.0 / disp).map_or(f64::NAN, |d| d.sample(&mut rng))
+                            }
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}

@@ -138,23 +138,9 @@ impl Lmer {
         Ok(())
     }
 
-    /// lme4's names of the random-effect parameters on the sd/cor scale, in
-    /// theta's order: `sd_(Intercept)|Subject`, `cor_Days.(Intercept)|Subject`.
+    /// lme4's names of the random-effect parameters on the sd/cor scale.
     pub fn sd_cor_names(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for t in self.terms() {
-            let q = t.q();
-            for col in 0..q {
-                for row in col..q {
-                    out.push(if row == col {
-                        format!("sd_{}|{}", t.cnames[col], t.group)
-                    } else {
-                        format!("cor_{}.{}|{}", t.cnames[row], t.cnames[col], t.group)
-                    });
-                }
-            }
-        }
-        out
+        sd_cor_names(self.terms())
     }
 
     /// Kenward-Roger's adjusted covariance (REML fits), computed once.
@@ -212,6 +198,25 @@ impl Lmer {
         }
         Ok(eta)
     }
+}
+
+/// lme4's names of the random-effect parameters on the sd/cor scale, in
+/// theta's order: `sd_(Intercept)|Subject`, `cor_Days.(Intercept)|Subject`.
+pub fn sd_cor_names(terms: &[ReTerm]) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in terms {
+        let q = t.q();
+        for col in 0..q {
+            for row in col..q {
+                out.push(if row == col {
+                    format!("sd_{}|{}", t.cnames[col], t.group)
+                } else {
+                    format!("cor_{}.{}|{}", t.cnames[row], t.cnames[col], t.group)
+                });
+            }
+        }
+    }
+    out
 }
 
 impl DesignSpec {
