@@ -32,6 +32,9 @@ pub struct Design {
 pub struct DesignSpec {
     pub formula: ModelFormula,
     pub vars: Vec<VarSpec>,
+    /// The variables as the random-effects terms code them, when they differ:
+    /// like lmer(contrasts = ), user contrasts recode only the fixed effects.
+    pub random_vars: Option<Vec<VarSpec>>,
     /// One per formula bar, in formula order.
     pub groups: Vec<GroupSpec>,
     /// Formula bars in lme4's term order.
@@ -61,7 +64,13 @@ impl DesignSpec {
         // lme4 orders terms by decreasing number of levels, ties in formula order.
         let mut bar_order: Vec<usize> = (0..formula.bars.len()).collect();
         bar_order.sort_by_key(|&i| std::cmp::Reverse(groups[i].levels.len()));
-        let mut spec = DesignSpec { formula, vars, groups, bar_order, fixed_keep: vec![], fixed_dropped: vec![] };
+        let random_vars = if contrasts.is_empty() {
+            None
+        } else {
+            Some(formula.variables.iter().map(|v| VarSpec::learn(&v.expr, data, &[])).collect::<Result<Vec<_>>>()?)
+        };
+        let mut spec =
+            DesignSpec { formula, vars, random_vars, groups, bar_order, fixed_keep: vec![], fixed_dropped: vec![] };
         let values = spec.values(data)?;
         let full_x = spec.full_fixed_matrix(&values, data.nrows())?;
         spec.fixed_keep = linalg::independent_columns(&full_x.values, full_x.nrows, full_x.ncols(), RANK_TOL);
@@ -115,8 +124,15 @@ impl DesignSpec {
     ) -> Result<ModelMatrix> {
         let vars =
             formula.variables.iter().map(|v| VarSpec::learn(&v.expr, data, contrasts)).collect::<Result<Vec<_>>>()?;
-        let spec =
-            DesignSpec { formula, vars, groups: vec![], bar_order: vec![], fixed_keep: vec![], fixed_dropped: vec![] };
+        let spec = DesignSpec {
+            formula,
+            vars,
+            random_vars: None,
+            groups: vec![],
+            bar_order: vec![],
+            fixed_keep: vec![],
+            fixed_dropped: vec![],
+        };
         let values = spec.values(data)?;
         spec.full_fixed_matrix(&values, data.nrows())
     }
@@ -137,7 +153,15 @@ impl DesignSpec {
 
     fn re_terms_with(&self, values: &[Values], data: &DataFrame) -> Result<Vec<ReTerm>> {
         let names = self.names();
-        let table = VariableTable { specs: &self.vars, values, names: &names };
+        let own_values;
+        let (specs, values) = match &self.random_vars {
+            Some(specs) => {
+                own_values = specs.iter().map(|v| v.apply(data)).collect::<Result<Vec<_>>>()?;
+                (specs.as_slice(), own_values.as_slice())
+            }
+            None => (self.vars.as_slice(), values),
+        };
+        let table = VariableTable { specs, values, names: &names };
         self.bar_order.iter().map(|&b| random::re_term(&self.formula.bars[b], &self.groups[b], &table, data)).collect()
     }
 

@@ -234,10 +234,36 @@ fn learn_call(expr: &Expr, func: &str, args: &[Arg], data: &DataFrame, name: &st
         }
         "poly" => learn_poly(expr, args, data, name),
         "scale" => {
+            // R's scale(x, center = TRUE, scale = TRUE): centre on the mean (or a
+            // given value), then divide by the sd (the root mean square when
+            // not centred, or a given value).
             let x = eval_numeric(arg0()?, data)?;
             let n = x.len() as f64;
-            let center = x.iter().sum::<f64>() / n;
-            let scale = (x.iter().map(|v| (v - center).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+            let flag = |arg: &str, position: usize| -> Result<Option<f64>> {
+                let a = args.iter().find(|a| a.name.as_deref() == Some(arg)).or_else(|| {
+                    args.iter().filter(|a| a.name.is_none()).nth(position)
+                });
+                match a.map(|a| &a.value.kind) {
+                    None => Ok(Some(f64::NAN)),
+                    Some(ExprKind::Name(v)) if v == "TRUE" || v == "T" => Ok(Some(f64::NAN)),
+                    Some(ExprKind::Name(v)) if v == "FALSE" || v == "F" => Ok(None),
+                    Some(_) => a
+                        .and_then(|a| a.value.as_number())
+                        .map(Some)
+                        .ok_or_else(|| Error::column(name, format!("scale(): {arg} must be TRUE, FALSE or a number"))),
+                }
+            };
+            // NaN stands for "compute it", None for FALSE.
+            let center = match flag("center", 1)? {
+                Some(c) if c.is_nan() => x.iter().sum::<f64>() / n,
+                Some(c) => c,
+                None => 0.0,
+            };
+            let scale = match flag("scale", 2)? {
+                Some(s) if s.is_nan() => (x.iter().map(|v| (v - center).powi(2)).sum::<f64>() / (n - 1.0)).sqrt(),
+                Some(s) => s,
+                None => 1.0,
+            };
             if scale.is_nan() || scale <= 0.0 {
                 return Err(Error::column(name, "scale(): the values are constant"));
             }
@@ -413,7 +439,8 @@ fn eval_function(e: &Expr, func: &str, args: &[Arg], data: &DataFrame) -> Result
         "tan" => f64::tan,
         "floor" => f64::floor,
         "ceiling" => f64::ceil,
-        "as.numeric" | "as.double" | "as.integer" => return Ok(x),
+        "as.numeric" | "as.double" => return Ok(x),
+        "as.integer" => return Ok(x.into_iter().map(f64::trunc).collect()),
         _ => {
             return Err(Error::column(
                 &name,
@@ -461,6 +488,22 @@ mod tests {
         let VarSpec::Basis { basis: Basis::Orthogonal { alpha, norm2 }, .. } = &spec else { panic!() };
         assert!((alpha[0] - 3.66666666666667).abs() < 1e-12 && (alpha[1] - 4.33333333333333).abs() < 1e-12);
         assert!((norm2[2] - 23.3333333333333).abs() < 1e-10 && (norm2[3] - 84.0).abs() < 1e-10);
+    }
+
+    #[test]
+    fn scale_and_as_integer_follow_r() {
+        let d = df();
+        let col = |src: &str| {
+            let spec = VarSpec::learn(&parse(src).unwrap(), &d, &[]).unwrap();
+            let Values::Numeric { columns, .. } = spec.apply(&d).unwrap() else { panic!() };
+            columns[0].clone()
+        };
+        // x = 1,2,3,4,5,7: mean 11/3; R: scale(x, scale = FALSE)[1] = -2.666667
+        assert!((col("scale(x, scale = FALSE)")[0] + 8.0 / 3.0).abs() < 1e-12);
+        // R: scale(x, center = FALSE)[1] = 1 / sqrt(104 / 5) = 0.2192645
+        assert!((col("scale(x, center = FALSE)")[0] - (5.0f64 / 104.0).sqrt()).abs() < 1e-12);
+        assert!((col("scale(x, center = 2, scale = 4)")[0] + 0.25).abs() < 1e-12);
+        assert_eq!(col("as.integer(x / 4)"), [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
     }
 
     #[test]

@@ -314,6 +314,7 @@ impl Builder<'_> {
                 self.collect_bars(lhs, out)?;
                 self.collect_bars(rhs, out)
             }
+            ExprKind::Unary { op: "+", expr } => self.collect_bars(expr, out),
             ExprKind::Paren(inner) => match &inner.kind {
                 ExprKind::Binary { op: op @ ("|" | "||"), lhs, rhs } => self.bar(op, lhs, rhs, inner.pos, out),
                 _ => {
@@ -469,6 +470,8 @@ mod tests {
     #[test]
     fn misplaced_bars_are_errors() {
         assert!(ModelFormula::parse("y ~ x + 1 | g").is_err());
+        // R accepts `++`: a unary plus before the bar.
+        assert_eq!(ModelFormula::parse("y ~ x ++ (1 | g)").unwrap().bars.len(), 1);
         assert!(ModelFormula::parse("y ~ x:(1 | g)").is_err());
         assert!(ModelFormula::parse("y x").is_err());
     }
