@@ -85,7 +85,7 @@ def test_optsummary_reports_evaluations(model):
     o = model.optsummary
     assert o["converged"] and o["optimizer"] == "bobyqa"
     assert 10 < o["feval"] < 200
-    assert o["derivative_evaluations"] == 19  # 1 + 2k + 2k(k-1) for k = 3
+    assert o["derivative_evaluations"] == 13  # 1 + 2k + k(k-1) for k = 3
 
 
 def test_ml_fit_and_lme4_ddf(sleep):
