@@ -240,9 +240,10 @@ fn learn_call(expr: &Expr, func: &str, args: &[Arg], data: &DataFrame, name: &st
             let x = eval_numeric(arg0()?, data)?;
             let n = x.len() as f64;
             let flag = |arg: &str, position: usize| -> Result<Option<f64>> {
-                let a = args.iter().find(|a| a.name.as_deref() == Some(arg)).or_else(|| {
-                    args.iter().filter(|a| a.name.is_none()).nth(position)
-                });
+                let a = args
+                    .iter()
+                    .find(|a| a.name.as_deref() == Some(arg))
+                    .or_else(|| args.iter().filter(|a| a.name.is_none()).nth(position));
                 match a.map(|a| &a.value.kind) {
                     None => Ok(Some(f64::NAN)),
                     Some(ExprKind::Name(v)) if v == "TRUE" || v == "T" => Ok(Some(f64::NAN)),

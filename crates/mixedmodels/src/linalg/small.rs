@@ -136,9 +136,76 @@ pub fn at_m(a: &[f64], m: &[f64], r: usize, s: usize, u: usize, out: &mut [f64])
     }
 }
 
+/// For 2 x 2 blocks: L = chol(lambda' B lambda + I), with lambda lower
+/// triangular (column-major, [a, b, 0, c]) and B symmetric. False if not
+/// positive definite.
+#[inline]
+pub fn factor_2x2(lam: &[f64], bm: &[f64], l: &mut [f64]) -> bool {
+    let (a, b, c) = (lam[0], lam[1], lam[3]);
+    let (b00, b10, b11) = (bm[0], bm[1], bm[3]);
+    // lambda' B lambda for lambda = [[a, 0], [b, c]]
+    let m00 = a * a * b00 + 2.0 * a * b * b10 + b * b * b11 + 1.0;
+    let m10 = c * (a * b10 + b * b11);
+    let m11 = c * c * b11 + 1.0;
+    if m00 <= 0.0 {
+        return false;
+    }
+    let l00 = m00.sqrt();
+    let l10 = m10 / l00;
+    let d = m11 - l10 * l10;
+    if d <= 0.0 {
+        return false;
+    }
+    l[0] = l00;
+    l[1] = l10;
+    l[2] = 0.0;
+    l[3] = d.sqrt();
+    true
+}
+
+/// For 2 x 2 blocks: out = L^{-1} lambda' M for M (2 x k), column-major.
+#[inline]
+pub fn lambda_solve_2x2(lam: &[f64], l: &[f64], m: &[f64], out: &mut [f64], k: usize) {
+    let (a, b, c) = (lam[0], lam[1], lam[3]);
+    for col in 0..k {
+        let (m0, m1) = (m[2 * col], m[2 * col + 1]);
+        let v0 = a * m0 + b * m1;
+        let v1 = c * m1;
+        let x0 = v0 / l[0];
+        out[2 * col] = x0;
+        out[2 * col + 1] = (v1 - l[1] * x0) / l[3];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_by_two_closed_forms_match_the_general_kernels() {
+        let lam = [1.3, -0.4, 0.0, 0.7];
+        let bm = [5.0, 2.0, 2.0, 3.0];
+        let mut general = vec![0.0; 4];
+        let mut tmp = vec![0.0; 4];
+        at_m_b(&lam, &bm, &lam, 2, 2, 2, 2, &mut tmp, &mut general);
+        general[0] += 1.0;
+        general[3] += 1.0;
+        assert!(cholesky(&mut general, 2));
+        let mut fast = vec![0.0; 4];
+        assert!(factor_2x2(&lam, &bm, &mut fast));
+        for (a, b) in fast.iter().zip(&general) {
+            assert!((a - b).abs() < 1e-14);
+        }
+        let m = [1.0, 2.0, -3.0, 0.5];
+        let mut want = vec![0.0; 4];
+        at_m(&lam, &m, 2, 2, 2, &mut want);
+        solve_lower(&general, 2, &mut want, 2);
+        let mut got = vec![0.0; 4];
+        lambda_solve_2x2(&lam, &fast, &m, &mut got, 2);
+        for (a, b) in got.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-14);
+        }
+    }
 
     #[test]
     fn small_cholesky_solves() {

@@ -110,6 +110,11 @@ impl BlockedFactor {
             let b = &cp.zz0[j * q0 * q0..(j + 1) * q0 * q0];
             if q0 == 1 {
                 l[0] = (lam0[0] * lam0[0] * b[0] + 1.0).sqrt();
+            } else if q0 == 2 {
+                // An intercept and a slope, the most common vector term: closed forms.
+                if !small::factor_2x2(lam0, b, l) {
+                    return false;
+                }
             } else {
                 small::at_m_b(lam0, b, lam0, q0, q0, q0, q0, &mut self.scratch, l);
                 for d in 0..q0 {
@@ -135,8 +140,12 @@ impl BlockedFactor {
             }
             let src = &cp.zxy0[j * q0 * k..(j + 1) * q0 * k];
             let dst = &mut self.lx1[j * q0 * k..(j + 1) * q0 * k];
-            small::at_m(lam0, src, q0, q0, k, dst);
-            small::solve_lower(l, q0, dst, k);
+            if q0 == 2 {
+                small::lambda_solve_2x2(lam0, l, src, dst, k);
+            } else {
+                small::at_m(lam0, src, q0, q0, k, dst);
+                small::solve_lower(l, q0, dst, k);
+            }
         }
         true
     }
