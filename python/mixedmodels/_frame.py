@@ -29,12 +29,16 @@ def to_polars(data: Any, columns: Sequence[str] | None = None) -> pl.DataFrame:
     after selecting ``columns``, so only what the model reads is materialised)."""
     if isinstance(data, pl.LazyFrame):
         if columns is not None:
-            names = data.collect_schema().names()
-            missing = [c for c in columns if c not in names]
-            if missing:
-                raise ColumnError(_missing_message(missing[0], names))
+            check_columns(data.collect_schema().names(), columns)
             data = data.select(list(dict.fromkeys(columns)))
         return data.collect()
+    frame = _to_frame(data)
+    if columns is not None:
+        check_columns(frame.columns, columns)
+    return frame
+
+
+def _to_frame(data: Any) -> pl.DataFrame:
     if isinstance(data, pl.DataFrame):
         return data
     module = type(data).__module__.split(".")[0]
@@ -48,6 +52,29 @@ def to_polars(data: Any, columns: Sequence[str] | None = None) -> pl.DataFrame:
         f"data must be a polars DataFrame or LazyFrame, a pandas DataFrame or a pyarrow Table, "
         f"not {type(data).__name__}"
     )
+
+
+def check_columns(available: Sequence[str], needed: Sequence[str]) -> None:
+    """Raise ColumnError naming the needed columns the data lacks (and listing those it has)."""
+    have = set(available)
+    missing = [c for c in dict.fromkeys(needed) if c not in have]
+    if len(missing) == 1:
+        raise ColumnError(_missing_message(missing[0], available))
+    if missing:
+        names = ", ".join(f"'{c}'" for c in missing)
+        raise ColumnError(f"columns {names}: not found in the data (columns: {', '.join(available)})")
+
+
+def missing_rows(frame: pl.DataFrame, names: Sequence[str]) -> np.ndarray:
+    """Rows with a missing value (null, or NaN in a float column) in any of ``names``."""
+    mask = np.zeros(frame.height, dtype=bool)
+    for name in dict.fromkeys(names):
+        s = frame.get_column(name)
+        miss = s.is_null()
+        if s.dtype.is_float():
+            miss = miss | s.is_nan().fill_null(True)
+        mask |= miss.to_numpy()
+    return mask
 
 
 def _from_pandas(df: Any) -> pl.DataFrame:

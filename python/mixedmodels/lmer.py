@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from scipy import stats
 
 from mixedmodels import _core
-from mixedmodels._frame import core_columns, to_polars
+from mixedmodels._frame import check_columns, core_columns, missing_rows, to_polars
 from mixedmodels._stats import significance, t_pvalues, wald_interval
 from mixedmodels.exceptions import DataError
 
@@ -78,6 +79,7 @@ class Lmer:
         contrasts: Mapping[str, Any] | None = None,
         ddf: str = "Satterthwaite",
         max_feval: int = 10_000,
+        seed: int | None = None,
     ) -> pl.DataFrame:
         """Fit the model; print lmerTest's summary when ``summarize``; return ``coefs``.
 
@@ -90,6 +92,8 @@ class Lmer:
         :func:`contrasts_from_weights`). ``weights`` is a column name or an
         array of prior weights. ``contrasts`` maps a variable to ``"treatment"``,
         ``"sum"``, ``"helmert"``, ``"poly"`` or a levels x k matrix.
+        ``conf_int="boot"`` fills the coefs' intervals from ``n_boot``
+        parametric bootstrap refits, reproducible for a given ``seed``.
         """
         if ddf not in ("Satterthwaite", "Kenward-Roger", "lme4"):
             raise DataError(f"ddf must be 'Satterthwaite', 'Kenward-Roger' or 'lme4', not '{ddf}'")
@@ -111,7 +115,7 @@ class Lmer:
         self.ddf = ddf
         self._fit_options = {"factors": factors, "ordered": ordered, "weights": weights,
                              "contrasts": contrasts, "max_feval": max_feval, "ddf": ddf}
-        return self._finish_fit(conf_int, n_boot, summarize, verbose, no_warnings)
+        return self._finish_fit(conf_int, n_boot, summarize, verbose, no_warnings, seed=seed)
 
     def _prepare(self, factors: Mapping[str, Any] | None, ordered: bool, weights: Any,
                  contrasts: Mapping[str, Any] | None) -> tuple[list[Any], str | None, list[tuple[str, Any]]]:
@@ -142,11 +146,11 @@ class Lmer:
         return columns, weight_name, core_contrasts
 
     def _finish_fit(self, conf_int: str, n_boot: int, summarize: bool, verbose: bool,
-                    no_warnings: bool) -> pl.DataFrame:
+                    no_warnings: bool, seed: int | None = None) -> pl.DataFrame:
         self.fitted = True
         self._collect_results()
         if conf_int != "Wald":
-            self._intervals_from(conf_int, n_boot)
+            self._intervals_from(conf_int, n_boot, seed)
         if self.warnings and not no_warnings:
             for w in self.warnings:
                 _warnings.warn(w, stacklevel=3)
@@ -230,9 +234,9 @@ class Lmer:
             return None
         return self._frame.get_column(name).cast(pl.Float64).to_numpy()
 
-    def _intervals_from(self, method: str, n_boot: int) -> None:
+    def _intervals_from(self, method: str, n_boot: int, seed: int | None = None) -> None:
         """Fill the coefs' interval columns from profile or bootstrap intervals."""
-        ci = self.confint(method=method, n_boot=n_boot)
+        ci = self.confint(method=method, n_boot=n_boot, seed=seed)
         fixed = ci.filter(pl.col("term").is_in(self.coefs["term"].to_list()))
         self.coefs = self.coefs.with_columns(
             pl.Series("2.5_ci", fixed["lower"].to_numpy()), pl.Series("97.5_ci", fixed["upper"].to_numpy()))
@@ -261,6 +265,99 @@ class Lmer:
         from mixedmodels.anova_table import anova_table
 
         return anova_table(self, type=type, ddf=ddf)
+
+    def contest(self, L: Any, rhs: float | Sequence[float] = 0.0, ddf: str = "Satterthwaite",
+                joint: bool | None = None, level: float = 0.95) -> pl.DataFrame:
+        """lmerTest's ``contest()``: tests of ``L @ beta = rhs`` for a contrast
+        matrix ``L`` (one row a contrast, one column a fixed effect, in the
+        order of ``coefs``; a 1-D ``L`` is one contrast).
+
+        One contrast gives lmerTest's t test (``contest1D``: ``Estimate``
+        (= L beta), the Wald interval at ``level`` with the contrast's df,
+        ``SE``, ``DF``, ``T-stat`` = (Estimate - rhs) / SE, ``P-val``, ``Sig``);
+        several give the joint F test (``contestMD``: ``SS, MS, NumDF,
+        DenomDF, F-stat, P-val, Sig``; NumDF is the rank of ``L``).
+        ``joint=False`` tests each row on its own, ``joint=True`` makes one
+        row an F test. ``ddf`` is ``"Satterthwaite"`` or ``"Kenward-Roger"``
+        (REML fits: the Kenward-Roger covariance and df, pbkrtest's scaled F).
+        """
+        self._check_fitted()
+        if not hasattr(self._fit, "contrast_f"):
+            raise DataError("contest() is for linear mixed models")
+        method = _CONTEST_DDF.get(str(ddf).lower())
+        if method is None:
+            raise DataError(f"ddf must be 'Satterthwaite' or 'Kenward-Roger', not {ddf!r}")
+        if method == "Satterthwaite" and getattr(self, "ddf", "") == "lme4":
+            raise DataError("contest(ddf='Satterthwaite') needs the derivatives of a fit with "
+                            "ddf='Satterthwaite' (or 'Kenward-Roger'); refit without ddf='lme4'")
+        if method == "Kenward-Roger" and not self.REML:
+            raise DataError("Kenward-Roger's method is only available for REML fits; refit with REML=True")
+        if not 0 < level < 1:
+            raise DataError(f"level must be between 0 and 1, not {level}")
+        Lm = self._contrast_matrix(L)
+        r = np.asarray(rhs, dtype=float).ravel()
+        if r.size not in (1, Lm.shape[0]) or not np.all(np.isfinite(r)):
+            raise DataError(f"rhs must be one finite number or one a row of L ({Lm.shape[0]}), got {r.size}")
+        r = np.broadcast_to(r, (Lm.shape[0],))
+        vcov = self._kr_vcov() if method == "Kenward-Roger" else self.vcov
+        if joint if joint is not None else Lm.shape[0] > 1:
+            return self._contest_f(Lm, r, method, vcov)
+        return pl.concat([self._contest_t(row, float(v), method, vcov, level) for row, v in zip(Lm, r, strict=True)])
+
+    def _contrast_matrix(self, L: Any) -> np.ndarray:
+        names = list(self._fit.fixed_names)
+        try:
+            Lm = np.asarray(L, dtype=float)
+        except (TypeError, ValueError) as e:
+            raise DataError(f"L must be numbers: a contrast (1-D) or one contrast a row (2-D): {e}") from None
+        if Lm.ndim == 1:
+            Lm = Lm[None, :]
+        if Lm.ndim != 2 or Lm.shape[0] == 0 or Lm.shape[1] != len(names):
+            raise DataError(f"L must have {len(names)} columns, one a coefficient ({', '.join(names)}), "
+                            f"and at least one row; got shape {np.shape(L)}")
+        if not np.all(np.isfinite(Lm)):
+            raise DataError("L has missing or infinite values")
+        return Lm
+
+    def _kr_vcov(self) -> np.ndarray:
+        """Kenward-Roger's adjusted covariance of the fixed effects."""
+        if getattr(self, "vcov_kr", None) is not None:
+            return np.asarray(self.vcov_kr)
+        return np.asarray(self._fit.kenward_roger()[0])
+
+    def _contest_t(self, row: np.ndarray, rhs: float, method: str, vcov: np.ndarray, level: float) -> pl.DataFrame:
+        f = self._fit
+        estimate = float(row @ np.asarray(f.beta))
+        se = float(np.sqrt(max(float(row @ vcov @ row), 0.0)))
+        rows = [[float(v) for v in row]]
+        df = float(f.kr_f_test(rows)[2]) if method == "Kenward-Roger" else float(f.contrast_df(rows[0]))
+        t = (estimate - rhs) / se if se > 0 else float("nan")
+        p = float(t_pvalues(np.array([t]), np.array([df]))[0]) if np.isfinite(t) else float("nan")
+        q = float(stats.t.ppf(0.5 + level / 2, df)) if np.isfinite(df) else float("nan")
+        lo, hi = _ci_names(level)
+        return pl.DataFrame({"Estimate": [estimate], lo: [estimate - q * se], hi: [estimate + q * se], "SE": [se],
+                             "DF": [df], "T-stat": [t], "P-val": [p], "Sig": [significance(p)]},
+                            schema_overrides={c: pl.Float64 for c in ("Estimate", lo, hi, "SE", "DF", "T-stat",
+                                                                      "P-val")})
+
+    def _contest_f(self, L: np.ndarray, rhs: np.ndarray, method: str, vcov: np.ndarray) -> pl.DataFrame:
+        f = self._fit
+        rows = [[float(v) for v in row] for row in L]
+        sigma2 = float(f.sigma) ** 2
+        if method == "Kenward-Roger":
+            f_unscaled, ndf, ddf, scaling = f.kr_f_test(rows)
+            if np.any(rhs != 0):
+                f_unscaled = _wald_f(L, rhs, np.asarray(f.beta), vcov)
+            ms, fval = f_unscaled * sigma2, f_unscaled * scaling
+        else:
+            fval, ndf, ddf = f.contrast_f(rows)
+            if np.any(rhs != 0):
+                fval = _wald_f(L, rhs, np.asarray(f.beta), vcov)
+            ms = fval * sigma2
+        p = float(stats.f.sf(fval, ndf, ddf)) if np.isfinite(fval) else float("nan")
+        return pl.DataFrame({"SS": [ms * ndf], "MS": [ms], "NumDF": [round(ndf)], "DenomDF": [float(ddf)],
+                             "F-stat": [float(fval)], "P-val": [p], "Sig": [significance(p)]},
+                            schema_overrides={"SS": pl.Float64, "MS": pl.Float64, "NumDF": pl.Int64})
 
     def _refit_orthogonal(self) -> None:
         opts = dict(self._fit_options)
@@ -362,16 +459,39 @@ class Lmer:
         verify_predictions: bool = True,
         verbose: bool = False,
     ) -> np.ndarray:
-        """Predictions for new data (unseen groups get zero random effects)."""
+        """Predictions for new data (unseen groups, and rows whose grouping
+        factor is missing, get zero random effects). Rows with a missing
+        value (null or NaN) in a column the prediction reads are NaN, as R's
+        ``predict()`` gives NA for them."""
         self._check_fitted()
         if pred_type not in ("response", "link"):
             raise DataError("pred_type must be 'response' or 'link'")
         frame = to_polars(data)
+        needed = _core.formula_columns(self.formula, response=False, groups=use_rfx)
+        check_columns(frame.columns, needed)
+        # Missing in the data given (a level outside fit(factors=...) stays an error).
+        missing = missing_rows(frame, self._value_columns(use_rfx))
         if self.factors or self._ordered_cols:
             frame, _ = self._apply_factors(frame, self.factors, False)
-        needed = _core.formula_columns(self.formula, response=False, groups=use_rfx)
+        out = np.full(frame.height, np.nan)
+        if missing.all():
+            return out
+        if missing.any():
+            frame = frame.filter(pl.Series(~missing))
         columns = core_columns(frame, needed, ordered=self._ordered_cols)
-        return np.asarray(self._fit.predict(columns, use_rfx))
+        out[~missing] = np.asarray(self._fit.predict(columns, use_rfx))
+        return out
+
+    def _value_columns(self, use_rfx: bool) -> list[str]:
+        """The columns whose values enter a prediction (grouping factors
+        aside): all of them with the random effects, else the fixed part's."""
+        if use_rfx:
+            return list(_core.formula_columns(self.formula, response=False, groups=False))
+        structure = _core.formula_structure(self.formula)
+        parts = [*structure["terms"], *(f"offset({o})" for o in structure["offsets"])]
+        if not parts:
+            return []
+        return list(_core.formula_columns("~ " + " + ".join(parts), response=False))
 
     def simulate(self, num_datasets: int = 1, use_rfx: bool = True, seed: int | None = None,
                  verbose: bool = False) -> pl.DataFrame:
@@ -389,6 +509,28 @@ class Lmer:
 
 
 # ---------------------------------------------------------------- helpers
+_CONTEST_DDF = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger",
+                "kenward_roger": "Kenward-Roger", "kr": "Kenward-Roger"}
+
+
+def _ci_names(level: float) -> tuple[str, str]:
+    a = (1 - level) / 2 * 100
+    return f"{a:g}_ci", f"{100 - a:g}_ci"
+
+
+def _wald_f(L: np.ndarray, rhs: np.ndarray, beta: np.ndarray, vcov: np.ndarray) -> float:
+    """The F statistic of ``L beta = rhs`` as lmerTest's contestMD computes it:
+    beta shifted by ``ginv(L) rhs``, on the eigenvectors of ``L V L'`` whose
+    eigenvalues exceed sqrt(eps) times the largest."""
+    shifted = beta - np.linalg.pinv(L) @ rhs
+    d, P = np.linalg.eigh(L @ vcov @ L.T)
+    order = np.argsort(d)[::-1]
+    d, P = d[order], P[:, order]
+    pos = d > max(np.sqrt(np.finfo(float).eps) * d[0], 0.0)
+    PtL = P[:, pos].T @ L
+    return float(np.sum((PtL @ shifted) ** 2 / d[pos]) / pos.sum())
+
+
 class Residuals(np.ndarray):
     """An array of residuals that can also be called for another kind:
     ``model.residuals`` (the default kind) and ``model.residuals(type="pearson")``."""

@@ -100,6 +100,21 @@ def test_bad_input_raises_a_clear_error(sleep, formula, data_fn, exc, fragment):
     assert fragment in str(info.value)
 
 
+@pytest.mark.parametrize("convert", [
+    lambda d: d,
+    lambda d: d.lazy(),
+    lambda d: d.to_pandas(),
+    lambda d: d.to_arrow(),
+])
+def test_missing_columns_are_reported_at_construction(sleep, convert):
+    with pytest.raises(ColumnError) as info:
+        mm.Lmer("Reaction ~ Dayz + (1 | Subject)", data=convert(sleep))
+    message = str(info.value)
+    assert "'Dayz'" in message and "Reaction, Days, Subject" in message
+    with pytest.raises(ColumnError, match="'Dayz', 'Subj'"):
+        mm.Lmer("Reaction ~ Dayz + (1 | Subj)", data=convert(sleep))
+
+
 def test_bad_data_object_and_weights(sleep):
     with pytest.raises(DataError, match="polars DataFrame"):
         mm.Lmer(FORMULA, data=[1, 2, 3])

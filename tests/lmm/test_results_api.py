@@ -4,6 +4,9 @@ optimizer record."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
@@ -49,6 +52,36 @@ def test_predict_reproduces_fits_and_handles_new_levels(model, sleep):
     assert pred[1] == pytest.approx(beta[0] + 5 * beta[1])  # unseen subject: zero random effects
     with pytest.raises(mm.ColumnError, match="'Days'"):
         model.predict(pl.DataFrame({"Subject": ["308"]}))
+
+
+def test_predict_gives_nan_for_rows_with_missing_values(model, sleep):
+    # R: predict(m, newdata) is NA where a column the model reads is NA; a missing
+    # grouping factor is a new level (population prediction, allow.new.levels = TRUE).
+    new = pl.DataFrame({"Days": [0.0, None, 5.0, float("nan"), 5.0],
+                        "Subject": ["308", "308", None, "308", "999"]})
+    pred = model.predict(new)
+    assert np.isnan(pred[[1, 3]]).all()
+    beta = model.coefs["Estimate"].to_numpy()
+    b = model.ranef["Subject"].filter(pl.col("level") == "308").row(0, named=True)
+    assert pred[0] == pytest.approx(beta[0] + b["(Intercept)"])
+    assert pred[2] == pytest.approx(beta[0] + 5 * beta[1])
+    assert pred[4] == pytest.approx(beta[0] + 5 * beta[1])
+    np.testing.assert_array_equal(model.predict(new.to_pandas()), pred)
+    assert np.isnan(model.predict(new.filter(pl.col("Days").is_null()))).all()
+    # Only the columns a prediction reads count: without random effects, a null
+    # in a random-slope-only covariate does not matter.
+    m = mm.Lmer("Reaction ~ 1 + (Days | Subject)", data=sleep)
+    m.fit(summarize=False)
+    assert not np.isnan(m.predict(new, use_rfx=False)).any()
+    assert np.isnan(m.predict(new)).tolist() == [False, True, False, True, False]
+    # A level the model was not fitted with is still an error, not a missing value.
+    u = mm.load_dataset("sleepstudy_unbal")
+    m = mm.Lmer("Reaction ~ Days * grp + (1 | Subject)", data=u)
+    m.fit(summarize=False, factors={"grp": ["b", "a"]})
+    new = pl.DataFrame({"Days": [1.0, 1.0, 1.0], "grp": ["a", None, "c"], "Subject": [308, 308, 308]})
+    assert np.isnan(m.predict(new[:2])).tolist() == [False, True]
+    with pytest.raises(mm.ColumnError, match="'grp'"):
+        m.predict(new)
 
 
 def test_predict_keeps_transformations_learned_in_fitting(sleep):
@@ -99,3 +132,87 @@ def test_unfitted_model_refuses_results(sleep):
     m = mm.Lmer(FORMULA, data=sleep)
     with pytest.raises(mm.DataError, match="fit"):
         m.predict(sleep)
+
+
+def test_bootstrap_intervals_in_coefs_are_reproducible_with_a_seed(sleep):
+    def boot(seed):
+        m = mm.Lmer(FORMULA, data=sleep)
+        return m.fit(summarize=False, conf_int="boot", n_boot=20, seed=seed)
+
+    a, b, c = boot(11), boot(11), boot(12)
+    assert a.equals(b)
+    assert not a.equals(c)
+    # The intervals are those of confint(method="boot") with the same seed.
+    m = mm.Lmer(FORMULA, data=sleep)
+    m.fit(summarize=False)
+    ci = m.confint(method="boot", n_boot=20, seed=11).filter(pl.col("term").is_in(["(Intercept)", "Days"]))
+    np.testing.assert_allclose(a["2.5_ci"], ci["lower"], rtol=1e-12)
+    np.testing.assert_allclose(a["97.5_ci"], ci["upper"], rtol=1e-12)
+
+
+# ------------------------------------------------------------------ contest
+CONTEST = json.loads((Path(__file__).parents[1] / "fixtures" / "contest" / "contest.json").read_text())
+T_COLUMNS = {"Estimate": "Estimate", "SE": "SE", "df": "DF", "t": "T-stat", "lower": "2.5_ci",
+             "upper": "97.5_ci", "p": "P-val"}
+F_COLUMNS = {"SumSq": "SS", "MeanSq": "MS", "NumDF": "NumDF", "DenDF": "DenomDF", "F": "F-stat", "p": "P-val"}
+
+
+@pytest.fixture(scope="module")
+def unbal():
+    m = mm.Lmer(CONTEST["formula"], data=mm.load_dataset(CONTEST["data"]))
+    m.fit(summarize=False)
+    return m
+
+
+def check_row(row, ref, columns):
+    for r_name, name in columns.items():
+        # Statistics and df as lmerTest's to 1e-4 (the two optimizers' estimates
+        # differ by about 1e-6); p-values, which amplify that, to 1e-3.
+        rtol = 1e-3 if name == "P-val" else 1e-4
+        assert row[name] == pytest.approx(ref[r_name], rel=rtol), name
+
+
+@pytest.mark.parametrize("case", sorted(CONTEST["cases"]))
+@pytest.mark.parametrize("ddf", ["Satterthwaite", "Kenward-Roger"])
+def test_contest_matches_lmertest(unbal, case, ddf):
+    """contest(m, L, joint = FALSE) (one row: t test) and contest(m, L) (F test)."""
+    ref = CONTEST["cases"][case]
+    key = "satterthwaite" if ddf == "Satterthwaite" else "kenward_roger"
+    L = np.atleast_2d(np.asarray(ref["L"], dtype=float))
+    out = unbal.contest(L, rhs=ref["rhs"], ddf=ddf)
+    assert out.height == 1
+    if L.shape[0] == 1:
+        assert out.columns == ["Estimate", "2.5_ci", "97.5_ci", "SE", "DF", "T-stat", "P-val", "Sig"]
+        check_row(out.row(0, named=True), ref[key], T_COLUMNS)
+        joint = unbal.contest(L[0], rhs=ref["rhs"], ddf=ddf, joint=True)
+        check_row(joint.row(0, named=True), ref[f"{key}_joint"], F_COLUMNS)
+    else:
+        assert out.columns == ["SS", "MS", "NumDF", "DenomDF", "F-stat", "P-val", "Sig"]
+        check_row(out.row(0, named=True), ref[key], F_COLUMNS)
+
+
+def test_contest_agrees_with_coefs_and_anova(unbal):
+    coefs = unbal.coefs
+    one = unbal.contest([0, 0, 1, 0])
+    assert one["Estimate"][0] == pytest.approx(coefs["Estimate"][2], rel=1e-12)
+    assert one["SE"][0] == pytest.approx(coefs["SE"][2], rel=1e-12)
+    assert one["DF"][0] == pytest.approx(coefs["DF"][2], rel=1e-8)
+    assert one["P-val"][0] == pytest.approx(coefs["P-val"][2], rel=1e-8)
+    each = unbal.contest(np.eye(4)[1:], joint=False)
+    np.testing.assert_allclose(each["T-stat"], coefs["T-stat"][1:], rtol=1e-10)
+    interaction = unbal.anova().filter(pl.col("term") == "Days:grp")  # its type III test
+    f = unbal.contest([[0, 0, 0, 1]], joint=True)
+    assert f["F-stat"][0] == pytest.approx(interaction["F-stat"][0], rel=1e-8)
+
+
+def test_contest_checks_its_input(unbal, sleep):
+    with pytest.raises(mm.DataError, match="4 columns"):
+        unbal.contest([1, 0])
+    with pytest.raises(mm.DataError, match="rhs"):
+        unbal.contest(np.eye(4)[:2], rhs=[1, 2, 3])
+    with pytest.raises(mm.DataError, match="ddf"):
+        unbal.contest([0, 1, 0, 0], ddf="lme4")
+    m = mm.Lmer(FORMULA, data=sleep)
+    m.fit(summarize=False, REML=False)
+    with pytest.raises(mm.DataError, match="REML"):
+        m.contest([0, 1], ddf="Kenward-Roger")

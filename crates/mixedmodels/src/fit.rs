@@ -193,15 +193,23 @@ pub fn results(
 /// eigenvalues, at the optimum. Parameters on the boundary are left out.
 fn convergence_warnings(d: &Derivatives, theta: &[f64], lower: &[f64], singular: bool) -> Vec<String> {
     let free: Vec<usize> = (0..theta.len()).filter(|&i| !(lower[i] == 0.0 && theta[i] < SINGULAR_TOL)).collect();
+    check_convergence(&d.grad, &d.hess, &free, singular)
+}
+
+/// lme4's `checkConv` on the parameters in `free` (those not on a boundary):
+/// the gradient scaled by the Cholesky factor of the Hessian (`solve(chol(H),
+/// g)`) against 0.002, and the Hessian's eigenvalues (negative: degenerate;
+/// very large or a large ratio: nearly unidentifiable).
+pub fn check_convergence(grad_full: &[f64], hess_full: &[f64], free: &[usize], singular: bool) -> Vec<String> {
     let k = free.len();
     if k == 0 {
         return vec![];
     }
     let mut out = Vec::new();
-    let grad: Vec<f64> = free.iter().map(|&i| d.grad[i]).collect();
-    let kk = theta.len();
+    let grad: Vec<f64> = free.iter().map(|&i| grad_full[i]).collect();
+    let kk = grad_full.len();
     let hess: Vec<f64> =
-        free.iter().flat_map(|&j| free.iter().map(move |&i| (i, j))).map(|(i, j)| d.hess[j * kk + i]).collect();
+        free.iter().flat_map(|&j| free.iter().map(move |&i| (i, j))).map(|(i, j)| hess_full[j * kk + i]).collect();
     if let Some(hinv_g) = solve_with_cholesky(&hess, k, &grad) {
         let max = hinv_g.iter().zip(&grad).map(|(s, g)| s.abs().min(g.abs())).fold(0.0, f64::max);
         if max > GRAD_TOL {

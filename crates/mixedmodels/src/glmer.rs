@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::data::DataFrame;
 use crate::design::{Contrasts, Design, DesignSpec};
 use crate::error::{Error, Result};
-use crate::fit::SINGULAR_TOL;
+use crate::fit::{check_convergence, SINGULAR_TOL};
 use crate::formula::ModelFormula;
 use crate::glmm::family::{Family, Link};
 use crate::glmm::pirls::{Mode, Pirls, PirlsState};
@@ -299,21 +299,11 @@ impl Glmer {
             fit.vcov_beta = self.fallback_vcov(fit.sigma);
             return Ok(());
         }
-        // lme4's gradient check (scaled by the Hessian) on the free parameters.
+        // lme4's convergence checks on the parameters off the boundary.
         let lower = self.pirls.joint.par.lower_bounds();
         let free: Vec<usize> =
             (0..k).filter(|&i| !(i < ntheta && lower[i] == 0.0 && center[i] < SINGULAR_TOL)).collect();
-        let sub: Vec<f64> =
-            free.iter().flat_map(|&j| free.iter().map(move |&i| (i, j))).map(|(i, j)| hess[j * k + i]).collect();
-        let g: Vec<f64> = free.iter().map(|&i| grad[i]).collect();
-        if let Some(inv) = linalg::inverse_spd(&sub, free.len()) {
-            let kf = free.len();
-            let scaled: Vec<f64> = (0..kf).map(|i| (0..kf).map(|j| inv[j * kf + i] * g[j]).sum()).collect();
-            let max = scaled.iter().zip(&g).map(|(a, b)| a.abs().min(b.abs())).fold(0.0, f64::max);
-            if max > 2e-3 {
-                fit.warnings.push(format!("Model failed to converge with max|grad| = {max:.6} (tol = 0.002)"));
-            }
-        }
+        fit.warnings.extend(check_convergence(&grad, &hess, &free, fit.singular));
         match linalg::inverse_spd(&hess, k) {
             Some(inv) => {
                 fit.vcov_beta = (0..p)
