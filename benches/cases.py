@@ -1,14 +1,16 @@
 """Benchmark cases: which model, on which data, run by which tools.
 
 A case names a *kind* of work (``lmer``: a plain REML fit; ``lmer_satterthwaite``:
-a fit plus Satterthwaite degrees of freedom) that every worker knows how to do
-(``workers/python_worker.py`` for ``ours`` and ``mixedlm``, ``workers/r_worker.R``
-for ``lme4``), a formula, and a data builder that writes the data once to the
-cache directory (parquet for the Python tools, CSV for R; never in the repo).
+a fit plus Satterthwaite degrees of freedom; ``bootstrap``: parametric-bootstrap
+refits of a fitted model, ``params`` ``nsim``, ``seed`` and ``mc_seeds``;
+``glmer``: a GLMM fit by the Laplace approximation, ``params`` ``family``) that
+every worker knows how to do (``workers/python_worker.py`` for ``ours`` and
+``mixedlm``, ``workers/r_worker.R`` for ``lme4``), a formula, and a data builder
+that writes the data once to the cache directory (parquet for the Python tools,
+CSV for R; never in the repo).
 
 To add a case of an existing kind, add a ``Case`` to ``build_cases``. A new kind
-(parametric bootstrap, ``glmer``) also needs a runner in each worker; pass its
-options (number of refits, family, ...) in ``Case.params``.
+also needs a runner in each worker; pass its options in ``Case.params``.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class Case:
     tools: tuple[str, ...] = TOOLS
     params: Mapping[str, Any] = field(default_factory=dict)  # kind-specific options
     max_repeat: Mapping[str, int] = field(default_factory=dict)  # per-tool cap on --repeat
+    # per tool, the project's target for (tool's time) / (our time), shown in the report
+    speedup_target: Mapping[str, float] = field(default_factory=dict)
 
     def worker_spec(self, tool: str, files: DataFiles, repeat: int) -> dict[str, Any]:
         """What a worker process needs to run this case (sent as JSON)."""
@@ -81,14 +85,23 @@ def _is_fresh(path: Path, source: Path) -> bool:
     return path.exists() and path.stat().st_mtime >= source.stat().st_mtime
 
 
-def insteval_data(cache_dir: Path) -> DataFiles:
-    """InstEval from the package's parquet; a CSV copy for R in the cache dir."""
-    parquet = DATASETS_DIR / "insteval.parquet"
-    csv = cache_dir / "insteval.csv"
-    frame = pl.read_parquet(parquet)
-    if not _is_fresh(csv, parquet):
-        _write_atomically(frame, csv)
-    return DataFiles(parquet, csv, ("s", "d", "dept", "service"), frame.height)
+def bundled_data(name: str, factors: tuple[str, ...]) -> Callable[[Path], DataFiles]:
+    """A data builder for a dataset bundled with the package (its parquet, what
+    ``mixedmodels.load_dataset(name)`` reads); a CSV copy for R in the cache dir."""
+
+    def build(cache_dir: Path) -> DataFiles:
+        parquet = DATASETS_DIR / f"{name}.parquet"
+        csv = cache_dir / f"{name}.csv"
+        frame = pl.read_parquet(parquet)
+        if not _is_fresh(csv, parquet):
+            _write_atomically(frame, csv)
+        return DataFiles(parquet, csv, factors, frame.height)
+
+    return build
+
+
+insteval_data = bundled_data("insteval", ("s", "d", "dept", "service"))
+sleepstudy_data = bundled_data("sleepstudy", ("Subject",))
 
 
 def simulate_crossed(n_rows: int, n_g1: int, n_g2: int, seed: int) -> pl.DataFrame:
@@ -120,6 +133,37 @@ def crossed_data(n_rows: int, n_g1: int, n_g2: int, seed: int = 20240501) -> Cal
     return build
 
 
+def simulate_binary_crossed(n_rows: int, n_g1: int, n_g2: int, seed: int) -> pl.DataFrame:
+    """A binary y with P(y = 1) = logistic(-0.5 + 0.7 x + b1[g1] + b2[g2]);
+    x ~ N(0, 1), uniformly drawn levels, sd(b1) = 0.8, sd(b2) = 0.5."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n_rows)
+    g1 = rng.integers(0, n_g1, n_rows)
+    g2 = rng.integers(0, n_g2, n_rows)
+    b1 = rng.normal(0.0, 0.8, n_g1)
+    b2 = rng.normal(0.0, 0.5, n_g2)
+    eta = -0.5 + 0.7 * x + b1[g1] + b2[g2]
+    y = (rng.random(n_rows) < 1.0 / (1.0 + np.exp(-eta))).astype(np.int64)
+    return pl.DataFrame({"y": y, "x": x, "g1": g1, "g2": g2}).with_columns(
+        pl.format("a{}", "g1").alias("g1"), pl.format("b{}", "g2").alias("g2")
+    )
+
+
+def binary_crossed_data(n_rows: int, n_g1: int, n_g2: int, seed: int = 20240502) -> Callable[[Path], DataFiles]:
+    """A data builder for ``simulate_binary_crossed``, cached by its parameters."""
+
+    def build(cache_dir: Path) -> DataFiles:
+        stem = cache_dir / f"binary_crossed_{n_rows}_{n_g1}x{n_g2}_seed{seed}"
+        parquet, csv = stem.with_suffix(".parquet"), stem.with_suffix(".csv")
+        if not (parquet.exists() and csv.exists()):
+            frame = simulate_binary_crossed(n_rows, n_g1, n_g2, seed)
+            _write_atomically(frame, parquet)
+            _write_atomically(frame, csv)
+        return DataFiles(parquet, csv, ("g1", "g2"), n_rows)
+
+    return build
+
+
 # -------------------------------------------------------------------- cases
 
 INSTEVAL_FORMULA = "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
@@ -128,6 +172,9 @@ INSTEVAL_FORMULA = "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
 def build_cases(quick: bool = False) -> dict[str, Case]:
     """All cases by name; ``quick`` shrinks the synthetic data for a smoke test."""
     n_rows, n_g1, n_g2 = (100_000, 2_000, 200) if quick else (1_000_000, 20_000, 2_000)
+    n_boot = 100 if quick else 1_000
+    # GLMM: 100 rows a g1 level, 500 a g2 level in both sizes
+    b_rows, b_g1, b_g2 = (20_000, 200, 40) if quick else (100_000, 1_000, 200)
     cases = [
         Case(
             name="insteval_fit",
@@ -155,6 +202,34 @@ def build_cases(quick: bool = False) -> dict[str, Case]:
             ),
             data=crossed_data(n_rows, n_g1, n_g2),
             max_repeat={} if quick else {"lme4": 1},
+        ),
+        Case(
+            name="sleepstudy_bootstrap_1000",
+            kind="bootstrap",
+            formula="Reaction ~ Days + (Days | Subject)",
+            description=(
+                f"sleepstudy (180 rows, 18 subjects), {n_boot:,} parametric-bootstrap REML refits"
+                " (new random effects: lme4's bootMer defaults) of an already-fitted model"
+                + (" (--quick size)" if quick else "")
+            ),
+            data=sleepstudy_data,
+            # mc_seeds: extra, untimed runs of ours (seeds 2, 3, ...) that measure the
+            # Monte-Carlo spread of the bootstrap summaries, for the agreement
+            params={"nsim": n_boot, "seed": 1, "mc_seeds": 10 if quick else 50},
+            speedup_target={"lme4": 100.0},
+        ),
+        Case(
+            name="binomial_crossed_100k",
+            kind="glmer",
+            formula="y ~ x + (1 | g1) + (1 | g2)",
+            description=(
+                f"synthetic binary outcome, {b_rows:,} rows, crossed random intercepts of {b_g1:,} x {b_g2:,}"
+                " levels, binomial (logit) GLMM by the Laplace approximation, standard errors included"
+                + (" (--quick size)" if quick else "")
+            ),
+            data=binary_crossed_data(b_rows, b_g1, b_g2),
+            params={"family": "binomial"},
+            speedup_target={"lme4": 10.0},
         ),
     ]
     return {case.name: case for case in cases}

@@ -46,6 +46,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per worker")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="data files")
     parser.add_argument("--output-dir", type=Path, default=BENCH_DIR / "results")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        help="set OPENBLAS/OMP/MKL_NUM_THREADS for the workers (default: the libraries' own defaults)",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -164,9 +169,19 @@ def worker_command(tool: str, spec: dict[str, Any]) -> list[str]:
     return [sys.executable, str(WORKERS / "python_worker.py"), payload]
 
 
-def run_worker(command: list[str], timeout: float) -> dict[str, Any]:
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def worker_environment(blas_threads: int | None) -> dict[str, str] | None:
+    """The workers' environment: ours, unless --blas-threads pins the BLAS thread pools."""
+    if blas_threads is None:
+        return None
+    return {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, str(blas_threads))}
+
+
+def run_worker(command: list[str], timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"status": "failed", "error": f"timed out after {timeout:.0f} s"}
     lines = [line for line in done.stdout.splitlines() if line.startswith(MARKER)]
@@ -179,11 +194,13 @@ def run_worker(command: list[str], timeout: float) -> dict[str, Any]:
 def run_tool(case: Case, tool: str, files: DataFiles, args: argparse.Namespace) -> dict:
     spec = case.worker_spec(tool, files, args.repeat)
     print(f"  {tool:8s} x{spec['repeat']} ...", end=" ", flush=True)
-    start = time.perf_counter()
-    entry = {"tool": tool, **run_worker(worker_command(tool, spec), args.timeout)}
+    start, load_before = time.perf_counter(), os.getloadavg()[0]
+    env = worker_environment(args.blas_threads)
+    entry = {"tool": tool, **run_worker(worker_command(tool, spec), args.timeout, env)}
     wall = time.perf_counter() - start
+    entry["loadavg"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]  # 1 min, before / after
     if entry["status"] == "ok":
-        print(f"median fit {median_time(entry):.3f} s (worker {wall:.0f} s)", flush=True)
+        print(f"median timed {median_time(entry):.3f} s (worker {wall:.0f} s)", flush=True)
     else:
         print(f"FAILED: {entry['error']}", flush=True)
     return entry
@@ -208,6 +225,8 @@ def run_case(case: Case, tools: list[str], r: dict[str, str] | None, args: argpa
         "kind": case.kind,
         "formula": case.formula,
         "description": case.description,
+        "params": dict(case.params),
+        "speedup_target": dict(case.speedup_target),
         "n_rows": files.n_rows,
         "data": {"parquet": str(files.parquet), "csv": str(files.csv)},
         "tools": entries,
@@ -229,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         "command": " ".join(["python benches/run.py", *(sys.argv[1:] if argv is None else argv)]),
         "quick": args.quick,
         "repeat": args.repeat,
+        "blas_threads": args.blas_threads,
         "machine": machine_info(r),
         "versions": versions(r),
     }

@@ -9,6 +9,20 @@
 # Memory: peak resident set size of this R process (VmHWM in /proc/self/status;
 # NA where /proc does not exist). It includes the R session and the data, and,
 # unlike gc()'s "max used", memory that lme4's C++ code (Eigen, CHOLMOD) allocates.
+#
+# Kind "bootstrap": lme4::lmer() once, not timed (base_fit_s); timed, `repeat`
+# times: lme4::bootMer() of that fit (params$nsim refits, seed params$seed,
+# type = "parametric", use.u = FALSE: the defaults, serial). FUN returns theta,
+# the fixed effects and the refit's evaluation count (a slot read, negligible
+# next to a refit). The replicates are summarized as the Python worker does
+# (summarize_replicates); quantiles are type 7, numpy's default.
+#
+# Kind "glmer": timed as "lmer", lme4::glmer(..., family = params$family) with
+# its defaults (nAGQ = 1: Laplace; optimizers bobyqa then Nelder_Mead; the
+# finite-difference gradient and Hessian of calc.derivs = TRUE, which vcov()
+# uses). Evaluations a stage are read on exit of lme4's optimizeGlmer (a trace:
+# one assignment a stage); the Hessian's are deriv12's 2 p^2 for p parameters
+# (theta and beta), computed, not counted.
 
 suppressPackageStartupMessages(library(jsonlite))
 
@@ -36,8 +50,41 @@ runners <- list(
     model <- lmerTest::lmer(as.formula(spec$formula), data = dat, REML = TRUE)
     table <- coef(summary(model))  # Satterthwaite df, as pymer4 / lmerTest users get them
     list(model = model, df = as.list(table[, "df"]))
+  },
+  glmer = function(spec, dat) {
+    family <- get(spec$params$family, mode = "function", envir = asNamespace("stats"))
+    list(model = lme4::glmer(as.formula(spec$formula), data = dat, family = family), df = NULL)
   }
 )
+
+# glmer's evaluations a stage: optimizeGlmer's result on exit (stage 1 is nAGQ = 0)
+.glmer_stages <- new.env()
+trace_glmer_stages <- function() {
+  suppressMessages(trace("optimizeGlmer", where = asNamespace("lme4"), print = FALSE,
+    exit = quote(assign(paste0("stage", stage), returnValue()$feval, envir = .glmer_stages))))
+}
+
+summarize_glmer <- function(fitted) {
+  model <- fitted$model
+  conv <- model@optinfo$conv
+  notes <- c(unlist(conv$lme4$messages), unlist(model@optinfo$warnings))
+  stage1 <- if (exists("stage1", envir = .glmer_stages)) .glmer_stages$stage1 else NULL
+  stage2 <- if (exists("stage2", envir = .glmer_stages)) .glmer_stages$stage2 else model@optinfo$feval
+  n_par <- length(model@optinfo$val)  # theta and beta (stage 2)
+  derivative <- if (is.null(model@optinfo$derivs)) 0L else 2L * n_par^2  # deriv12
+  fixef <- lme4::fixef(model)
+  list(
+    evaluations = list(objective = sum(stage1, stage2), stage1 = stage1, stage2 = stage2,
+                       derivative = derivative),
+    optimizer = paste(model@optinfo$optimizer, collapse = " + "),
+    loglik = as.numeric(stats::logLik(model)),
+    theta = unname(lme4::getME(model, "theta")),
+    fixef = as.list(fixef),
+    se = as.list(setNames(sqrt(diag(as.matrix(stats::vcov(model)))), names(fixef))),
+    converged = identical(as.integer(conv$opt), 0L) && length(notes) == 0,
+    notes = I(as.character(notes))
+  )
+}
 
 packages_for <- function(kind) {
   if (kind == "lmer_satterthwaite") c("lme4", "lmerTest") else "lme4"
@@ -71,28 +118,153 @@ run <- function(spec) {
   dat <- load_data(spec)
   load_s <- elapsed() - start
   rss_after_load <- proc_status_mb("VmRSS")
+  if (identical(spec$kind, "glmer")) trace_glmer_stages()
   times <- numeric(0)
+  cpu_times <- numeric(0)
   fitted <- NULL
   for (i in seq_len(spec[["repeat"]])) {
     fitted <- NULL  # free the previous fit before the next one
     invisible(gc())
+    cpu <- sum(proc.time()[c("user.self", "sys.self")])
     start <- elapsed()
     fitted <- runner(spec, dat)
     times <- c(times, elapsed() - start)
+    cpu_times <- c(cpu_times, sum(proc.time()[c("user.self", "sys.self")]) - cpu)
   }
+  summarize <- if (identical(spec$kind, "glmer")) summarize_glmer else summarize_fit
   c(
     list(
       times_s = I(times),
+      cpu_times_s = I(cpu_times),
       import_s = import_s,
       load_s = load_s,
       rss_after_load_mb = rss_after_load,
       peak_rss_mb = proc_status_mb("VmHWM"),
       memory_method = "VmHWM (/proc/self/status) of the Rscript process"
     ),
-    summarize_fit(fitted)
+    summarize(fitted)
+  )
+}
+
+# ------------------------------------------------------------------ bootstrap
+
+SINGULAR_TOL <- 1e-4  # lme4's isSingular(): a diagonal element of theta below this
+
+theta_diagonal <- function(cnms) {
+  # positions of the diagonal elements in theta (per term, the lower triangle column by column)
+  positions <- integer(0)
+  start <- 0L
+  for (k in lengths(cnms)) {
+    cells <- which(lower.tri(diag(k), diag = TRUE), arr.ind = TRUE)  # column by column
+    positions <- c(positions, start + which(cells[, "row"] == cells[, "col"]))
+    start <- start + nrow(cells)
+  }
+  positions
+}
+
+summarize_replicates <- function(draws, diagonal, n_failed) {
+  ok <- stats::complete.cases(draws)
+  good <- draws[ok, , drop = FALSE]
+  quant <- function(p) unname(apply(good, 2, stats::quantile, probs = p, type = 7))
+  list(
+    nsim = nrow(draws),
+    n_failed = n_failed,
+    n_ok = sum(ok),
+    n_singular = sum(apply(good[, diagonal, drop = FALSE] < SINGULAR_TOL, 1, any)),
+    singular_tol = SINGULAR_TOL,
+    parameters = I(colnames(draws)),
+    mean = I(unname(colMeans(good))),
+    sd = I(unname(apply(good, 2, stats::sd))),
+    q025 = I(quant(0.025)),
+    q975 = I(quant(0.975))
+  )
+}
+
+boot_messages <- function(boot) {
+  # bootMer's tables of the refits' messages, warnings and errors, as "kind (count): text";
+  # messages that differ only in their max|grad| are counted together, with its range
+  msgs <- attr(boot, "boot.all.msgs")
+  pattern <- "max\\|grad\\| = ([0-9.eE+-]+)"
+  notes <- character(0)
+  for (kind in names(msgs)) {
+    table <- msgs[[kind]]
+    if (!length(table)) next
+    text <- names(table)
+    grad <- suppressWarnings(as.numeric(ifelse(grepl(pattern, text), sub(paste0(".*", pattern, ".*"), "\\1", text), NA)))
+    key <- sub(pattern, "max|grad| = <g>", text)
+    for (k in unique(key)) {
+      in_key <- key == k
+      range_text <- if (any(!is.na(grad[in_key]))) {
+        sprintf(" [<g> from %.3g to %.3g]", min(grad[in_key], na.rm = TRUE), max(grad[in_key], na.rm = TRUE))
+      } else ""
+      notes <- c(notes, sprintf("%s (%d): %s%s", kind, sum(as.integer(table[in_key])), k, range_text))
+    }
+  }
+  notes
+}
+
+run_bootstrap <- function(spec) {
+  start <- elapsed()
+  suppressPackageStartupMessages(library(lme4))
+  import_s <- elapsed() - start
+  start <- elapsed()
+  dat <- load_data(spec)
+  load_s <- elapsed() - start
+  start <- elapsed()
+  model <- lme4::lmer(as.formula(spec$formula), data = dat, REML = TRUE)
+  base_fit_s <- elapsed() - start
+  n_theta <- length(lme4::getME(model, "theta"))
+  fun <- function(x) c(lme4::getME(x, "theta"), lme4::fixef(x), feval = x@optinfo$feval)
+  rss_before <- proc_status_mb("VmRSS")
+  times <- numeric(0)
+  cpu_times <- numeric(0)
+  boot <- NULL
+  identical_reps <- TRUE
+  for (i in seq_len(spec[["repeat"]])) {
+    previous <- boot
+    boot <- NULL
+    invisible(gc())
+    cpu <- sum(proc.time()[c("user.self", "sys.self")])
+    start <- elapsed()
+    boot <- lme4::bootMer(model, FUN = fun, nsim = spec$params$nsim, seed = spec$params$seed,
+                          use.u = FALSE, type = "parametric")
+    times <- c(times, elapsed() - start)
+    cpu_times <- c(cpu_times, sum(proc.time()[c("user.self", "sys.self")]) - cpu)
+    if (!is.null(previous)) identical_reps <- identical_reps && identical(previous$t, boot$t)
+    previous <- NULL
+  }
+  peak <- proc_status_mb("VmHWM")
+  t <- boot$t
+  draws <- t[, seq_len(ncol(t) - 1), drop = FALSE]
+  colnames(draws) <- c(paste0("theta_", seq_len(n_theta)), names(lme4::fixef(model)))
+  feval <- t[stats::complete.cases(draws), ncol(t)]
+  block <- c(
+    summarize_replicates(draws, theta_diagonal(lme4::getME(model, "cnms")), as.integer(attr(boot, "bootFail"))),
+    list(
+      seed = spec$params$seed,
+      theta_labels = I(names(lme4::getME(model, "theta"))),
+      evaluations_per_refit = list(mean = mean(feval), median = stats::median(feval),
+                                   min = min(feval), max = max(feval), optimizer = model@optinfo$optimizer),
+      identical_across_repeats = if (length(times) > 1) identical_reps else NULL,
+      cpu_times_s = I(cpu_times),
+      notes = I(boot_messages(boot))
+    )
+  )
+  c(
+    list(
+      times_s = I(times),
+      import_s = import_s,
+      load_s = load_s,
+      base_fit_s = base_fit_s,
+      rss_after_load_mb = rss_before,
+      peak_rss_mb = peak,
+      memory_method = "VmHWM (/proc/self/status) of the Rscript process"
+    ),
+    summarize_fit(list(model = model, df = NULL)),
+    list(bootstrap = block)
   )
 }
 
 spec <- fromJSON(commandArgs(trailingOnly = TRUE)[1])
-result <- run(spec)
+result <- if (identical(spec$kind, "bootstrap")) run_bootstrap(spec) else run(spec)
 cat(MARKER, toJSON(result, auto_unbox = TRUE, digits = NA, null = "null"), "\n", sep = "")

@@ -9,17 +9,16 @@ Z975 = float(stats.norm.ppf(0.975))
 
 
 def significance(p: float) -> str:
-    """R's significance stars."""
+    """R's significance stars (``printCoefmat``).
+
+    R bins p-values with ``cut(p, c(0, .001, .01, .05, .1, 1), include.lowest=TRUE)``,
+    whose intervals are closed on the right: p = 0.05 exactly earns ``*``.
+    """
     if not np.isfinite(p):
         return ""
-    if p < 0.001:
-        return "***"
-    if p < 0.01:
-        return "**"
-    if p < 0.05:
-        return "*"
-    if p < 0.1:
-        return "."
+    for cutoff, stars in ((0.001, "***"), (0.01, "**"), (0.05, "*"), (0.1, ".")):
+        if p <= cutoff:
+            return stars
     return ""
 
 

@@ -27,6 +27,13 @@ __all__ = ["anova", "ranova"]
 REFIT_MESSAGE = "refitting model(s) with ML (instead of REML)"
 
 
+def _glmm_family(model: Lmer) -> str | None:
+    """The family of a generalized model (None for a linear mixed model)."""
+    from mixedmodels.glmer import Glmer
+
+    return model.family if isinstance(model, Glmer) else None
+
+
 # ------------------------------------------------------------------ anova
 def anova(*models: Lmer, refit: bool = True, **named: Lmer) -> pl.DataFrame:
     """Likelihood-ratio tests between nested models, as lme4's ``anova(m0, m1, ...)``.
@@ -51,8 +58,18 @@ def anova(*models: Lmer, refit: bool = True, **named: Lmer) -> pl.DataFrame:
     (the difference in parameters) and ``P-val`` (the chi-square upper tail,
     null when ``Df`` is 0); the first row's test columns are null.
 
+    Generalized models (``Lmer(..., family=...)``, fitted by maximum
+    likelihood: nothing is refitted) are compared on ``logLike``, the
+    Laplace-scale log-likelihood, whatever their ``nAGQ``; lme4 1.1-31 reports
+    quadrature fits (nAGQ > 1) on another scale (``logLike_lme4``), which
+    shifts R's ``logLik``, ``AIC``, ``BIC`` and ``deviance`` columns by the
+    same constant for every model of the data, so ``Chisq`` and ``P-val`` are
+    R's. Linear and generalized models, or generalized models of different
+    families, cannot be compared.
+
     Raises :class:`~mixedmodels.DataError` for fewer than two models, an
-    unfitted model, or models fitted to different numbers of observations.
+    unfitted model, models fitted to different numbers of observations, or
+    a mix of families.
     """
     entries: list[tuple[str, Lmer]] = [(f"model{i + 1}", m) for i, m in enumerate(models)]
     entries += list(named.items())
@@ -65,6 +82,16 @@ def anova(*models: Lmer, refit: bool = True, **named: Lmer) -> pl.DataFrame:
         raise DataError(
             "anova needs at least two fitted models to compare; for the random-effect terms of one model "
             "use ranova(model)"
+        )
+    families = [_glmm_family(m) for _, m in entries]
+    if len(set(families)) > 1:
+        detail = ", ".join(
+            f"{name}: {fam or 'gaussian (linear mixed model)'}"
+            for (name, _), fam in zip(entries, families, strict=True)
+        )
+        raise DataError(
+            f"anova: cannot compare models of different families ({detail}); a likelihood-ratio test "
+            "needs models of the same response distribution"
         )
     nobs = [m.nobs for _, m in entries]
     if len(set(nobs)) > 1:
@@ -154,6 +181,11 @@ def ranova(model: Lmer, reduce_terms: bool = True) -> pl.DataFrame:
     """
     if not isinstance(model, Lmer):
         raise DataError(f"ranova: model is a {type(model).__name__}, not an Lmer model")
+    if _glmm_family(model) is not None:
+        raise DataError(
+            "ranova() is for linear mixed models; compare generalized models with "
+            "mixedmodels.anova(m0, m1), fitting the reduced model yourself"
+        )
     model._check_fitted()
     form = _core.formula_structure(model.formula)
     if not form["bars"]:

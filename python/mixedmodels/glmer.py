@@ -10,11 +10,12 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from scipy.special import expit
 
 from mixedmodels import _core
 from mixedmodels._frame import core_columns, to_polars
 from mixedmodels._stats import significance, wald_interval, z_pvalues
-from mixedmodels.exceptions import DataError
+from mixedmodels.exceptions import DataError, NumericalError
 from mixedmodels.lmer import Lmer, Residuals, _coef_tables, _ranef_tables, _varcorr_tables
 
 FAMILIES = {"binomial": "binomial", "poisson": "poisson", "gamma": "Gamma",
@@ -65,16 +66,26 @@ class Glmer(Lmer):
             raise DataError("nAGQ must be at least 1 (1 is the Laplace approximation)")
         link = link or self.link
         columns, weight_name, core_contrasts = self._prepare(factors, ordered, weights, contrasts)
-        self._fit = _core.GlmerFit.fit(
-            self.formula,
-            columns,
-            FAMILIES[self.family],
-            link=link,
-            nagq=int(nAGQ),
-            weights=weight_name,
-            contrasts=core_contrasts,
-            max_feval=max_feval,
-        )
+        try:
+            self._fit = _core.GlmerFit.fit(
+                self.formula,
+                columns,
+                FAMILIES[self.family],
+                link=link,
+                nagq=int(nAGQ),
+                weights=weight_name,
+                contrasts=core_contrasts,
+                max_feval=max_feval,
+            )
+        except NumericalError as e:
+            if "not positive definite" not in str(e):
+                raise
+            raise NumericalError(
+                f"{e}: the penalized iteratively reweighted least squares failed, which usually means the "
+                "response is constant or a predictor separates it completely (fitted means of exactly 0 or 1; "
+                "lme4 fits such data with enormous estimates and standard errors and warns that the Hessian "
+                "is singular); drop or merge the separating predictor or its levels"
+            ) from e
         self.REML = False
         self.ddf = "asymptotic"
         self.nAGQ = int(nAGQ)
@@ -94,10 +105,11 @@ class Glmer(Lmer):
         cols: dict[str, Any] = {"term": names, "Estimate": beta, "2.5_ci": lo, "97.5_ci": hi, "SE": se,
                                 "Z-stat": z, "P-val": p, "Sig": [significance(v) for v in p]}
         if self.link == "logit":
-            # pymer4's odds ratios and probabilities for the logit link.
-            cols.update({"OR": np.exp(beta), "OR_2.5_ci": np.exp(lo), "OR_97.5_ci": np.exp(hi),
-                         "Prob": np.exp(beta) / (1 + np.exp(beta)), "Prob_2.5_ci": np.exp(lo) / (1 + np.exp(lo)),
-                         "Prob_97.5_ci": np.exp(hi) / (1 + np.exp(hi))})
+            # pymer4's odds ratios and probabilities for the logit link (inf, not an overflow
+            # warning, for the enormous estimates of a separated fit)
+            with np.errstate(over="ignore"):
+                cols.update({"OR": np.exp(beta), "OR_2.5_ci": np.exp(lo), "OR_97.5_ci": np.exp(hi),
+                             "Prob": expit(beta), "Prob_2.5_ci": expit(lo), "Prob_97.5_ci": expit(hi)})
         self.coefs = pl.DataFrame(cols)
         self.theta = np.asarray(f.theta)
         self.sigma = float(f.sigma)
@@ -107,7 +119,7 @@ class Glmer(Lmer):
         self.BIC = float(f.bic)
         self.fits = np.asarray(f.fitted)
         self.residuals = Residuals(np.asarray(f.residuals("deviance")), self._residuals_of)
-        self.warnings = list(f.warnings)
+        self.warnings = list(f.warnings) + self._response_warnings()
         self.design_matrix = pl.DataFrame(np.asarray(f.design_matrix), schema=names, orient="row")
         terms = f.terms()
         self._terms = terms
@@ -119,6 +131,49 @@ class Glmer(Lmer):
         self.ranef_var, self.ranef_corr = _varcorr_tables(terms, self.sigma)
         if not f.has_scale:
             self.ranef_var = self.ranef_var.filter(pl.col("group") != "Residual")
+
+    def _response_warnings(self) -> list[str]:
+        """R's warnings about the response that the core does not give: a
+        binomial proportion whose successes (proportion x weight) are not
+        whole numbers (R: "non-integer #successes in a binomial glm!", most
+        often forgotten weights), non-integer Poisson counts (glmer's deviance
+        is infinite there; here the log-likelihood uses lgamma(y + 1)), and
+        fitted probabilities of 0 or 1 (glm's warning; complete separation)."""
+        out: list[str] = []
+        fit = self._fit
+        y = np.asarray(fit.response, dtype=float)
+        response = str(_core.formula_structure(self.formula)["response"])
+        if self.family in ("binomial", "poisson") and not response.replace(" ", "").startswith("cbind("):
+            w = self._fit_weights(y.shape[0])
+            counts = y * w if self.family == "binomial" else y
+            if np.any(np.abs(counts - np.round(counts)) > 1e-3):
+                out.append("non-integer #successes in a binomial glm! (a proportion needs the numbers of trials "
+                           "as weights)" if self.family == "binomial" else
+                           "non-integer counts in a Poisson model: the log-likelihood uses lgamma(y + 1) "
+                           "(lme4's glmer cannot fit these data: its deviance is infinite)")
+        if self.family == "binomial":
+            mu = np.asarray(fit.fitted, dtype=float)
+            eps = 10 * np.finfo(float).eps
+            if np.any(mu < eps) or np.any(mu > 1 - eps):
+                out.append("fitted probabilities numerically 0 or 1 occurred: a predictor or grouping factor may "
+                           "separate the response completely; the estimates and standard errors of the "
+                           "separating terms are not meaningful")
+        return out
+
+    def _fit_weights(self, n: int) -> np.ndarray:
+        """The prior weights of the rows of the fit (ones without weights)."""
+        name = getattr(self, "_weights_name", None)
+        if name is None:
+            return np.ones(n)
+        frame = self._frame
+        mask = np.ones(frame.height, dtype=bool)
+        for c in dict.fromkeys([*self._columns, name]):
+            col = frame.get_column(c)
+            mask &= ~col.is_null().to_numpy()
+            if col.dtype.is_float():
+                mask &= ~col.is_nan().fill_null(True).to_numpy()
+        w = frame.get_column(name).cast(pl.Float64).to_numpy()[mask]
+        return w if w.shape[0] == n else np.ones(n)
 
     def _residuals_of(self, type: str = "deviance") -> np.ndarray:
         if type not in ("deviance", "pearson", "response", "working"):
@@ -190,6 +245,23 @@ class Glmer(Lmer):
 
     def ranova(self, reduce_terms: bool = True) -> pl.DataFrame:  # type: ignore[override]
         raise DataError("ranova() is for linear mixed models; compare GLMMs with mixedmodels.anova(m0, m1)")
+
+    def post_hoc(self, marginal_vars: str | Sequence[str],  # type: ignore[override]
+                 grouping_vars: str | Sequence[str] | None = None, p_adjust: str = "tukey", summarize: bool = True,
+                 level: float = 0.95, trend: str | None = None, contrasts: str = "pairwise",
+                 type: str = "link") -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Estimated marginal means and their contrasts as emmeans computes them
+        for a glmer fit: asymptotic z tests (DF infinite) on the link scale
+        (``type="link"``), or means back-transformed to the response scale with
+        delta-method SEs (``type="response"``; for the log and logit links the
+        pairwise contrasts become ratios ``A / B``: rate or odds ratios).
+        Returns ``(marginal_estimates, marginal_contrasts)``; see
+        :meth:`Lmer.post_hoc` for the other arguments."""
+        self._check_fitted()
+        from mixedmodels.posthoc import post_hoc
+
+        return post_hoc(self, marginal_vars, grouping_vars=grouping_vars, p_adjust=p_adjust, summarize=summarize,
+                        level=level, trend=trend, contrasts=contrasts, type=type)
 
     def bootstrap(self, n_boot: int = 500, seed: int | None = None,  # type: ignore[override]
                   progress: bool | None = None) -> pl.DataFrame:

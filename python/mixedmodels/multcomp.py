@@ -110,7 +110,7 @@ def adjusted_pvalues(t: np.ndarray, df: np.ndarray, method: str, family: Family)
         return ptukey_upper(np.sqrt(2.0) * abst, family.size, zapsmall(df))
     if method == "scheffe":
         r = family.rank
-        return stats.f.sf(t**2 / r, r, df)
+        return f_sf(t**2 / r, r, df)
     if method == "dunnettx":
         return 1.0 - pdunnx(abst, n, df)
     if method == "mvt":
@@ -144,7 +144,7 @@ def critical_values(level: float, df: np.ndarray, method: str, family: Family,
         return qtukey(level, family.size, df) / np.sqrt(2.0)
     if method == "scheffe":
         r = family.rank
-        return np.sqrt(r * stats.f.ppf(level, r, df))
+        return np.sqrt(r * f_ppf(level, r, df))
     if method == "dunnettx":
         return qdunnx(level, n, df)
     if method == "mvt":
@@ -236,6 +236,26 @@ def _hommel(p: np.ndarray, n: int) -> np.ndarray:
 
 
 # ------------------------------------------------------- distributions
+# The F distribution with infinite denominator df (asymptotic inference: GLMMs, lme4's
+# ddf) is chi-square(d1) / d1, where scipy's F gives NaN.
+def f_sf(x: np.ndarray, d1: float, d2: np.ndarray) -> np.ndarray:
+    """Upper tail of F(d1, d2), d2 possibly infinite."""
+    x, d2 = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(d2, dtype=float))
+    return np.where(np.isinf(d2), stats.chi2.sf(x * d1, d1), stats.f.sf(x, d1, np.where(np.isinf(d2), 1.0, d2)))
+
+
+def f_cdf(x: np.ndarray, d1: float, d2: np.ndarray) -> np.ndarray:
+    """Lower tail of F(d1, d2), d2 possibly infinite."""
+    x, d2 = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(d2, dtype=float))
+    return np.where(np.isinf(d2), stats.chi2.cdf(x * d1, d1), stats.f.cdf(x, d1, np.where(np.isinf(d2), 1.0, d2)))
+
+
+def f_ppf(p: float | np.ndarray, d1: float, d2: np.ndarray) -> np.ndarray:
+    """Quantile of F(d1, d2), d2 possibly infinite."""
+    p, d2 = np.broadcast_arrays(np.asarray(p, dtype=float), np.asarray(d2, dtype=float))
+    return np.where(np.isinf(d2), stats.chi2.ppf(p, d1) / d1, stats.f.ppf(p, d1, np.where(np.isinf(d2), 1.0, d2)))
+
+
 def zapsmall(x: np.ndarray, digits: int = 7) -> np.ndarray:
     """R's zapsmall (emmeans applies it to the df before ptukey)."""
     x = np.asarray(x, dtype=float)
@@ -306,7 +326,7 @@ def pdunnx(x: np.ndarray, k: int, df: np.ndarray) -> np.ndarray:
     twt = (k - 1) / k
     nm = (1.0 + np.sqrt(1.0 + 8.0 * k)) / 2.0
     tukey = 1.0 - ptukey_upper(np.sqrt(2.0) * np.asarray(x, dtype=float), nm, df)
-    sidak = stats.f.cdf(np.asarray(x, dtype=float) ** 2, 1, df) ** k
+    sidak = f_cdf(np.asarray(x, dtype=float) ** 2, 1, df) ** k
     return twt * tukey + (1.0 - twt) * sidak
 
 
@@ -318,7 +338,7 @@ def qdunnx(p: float, k: int, df: np.ndarray) -> np.ndarray:
         return stats.t.ppf(1.0 - 0.5 * (1.0 - p), df)
     nm = (1.0 + np.sqrt(1.0 + 8.0 * k)) / 2.0
     xtuk = qtukey(p, nm, df) / np.sqrt(2.0)
-    xsid = np.sqrt(stats.f.ppf(p ** (1.0 / k), 1, df))
+    xsid = np.sqrt(f_ppf(p ** (1.0 / k), 1, df))
     out = np.empty(df.shape)
     for i, d in enumerate(df):
         lo, hi = float(xtuk[i]), float(xsid[i])

@@ -13,6 +13,16 @@ is not a marginal or grouping variable. Trends are emmeans' forward difference
 of the linear predictor with step ``0.001 * range(var)``. Degrees of freedom of
 every linear function of the fixed effects are Satterthwaite's (the core's
 ``contrast_df``); adjustments are in :mod:`mixedmodels.multcomp`.
+
+Generalized models (:class:`~mixedmodels.glmer.Glmer`) get emmeans' asymptotic
+inference for a ``glmerMod``: z tests (df = Inf) on the link scale. With
+``type="response"`` the marginal means are back-transformed (delta-method SEs,
+intervals back-transformed from the link scale) and, for the log and logit
+links, pairwise contrasts become ratios ``A / B`` of the back-transformed
+means (rate ratios, odds ratios), with the z tests of the link scale; for the
+other links contrasts stay on the link scale, as emmeans leaves them. An
+offset in the formula enters the means at its average over the rows of the
+fit (emmeans' ``.offset.`` covariate).
 """
 
 from __future__ import annotations
@@ -50,6 +60,7 @@ def post_hoc(
     level: float = 0.95,
     trend: str | None = None,
     contrasts: str = "pairwise",
+    type: str = "link",
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Marginal estimates and their contrasts, as emmeans computes them.
 
@@ -63,12 +74,18 @@ def post_hoc(
     contrasts are adjusted as emmeans adjusts them (Bonferroni for the
     step-wise methods).
 
+    ``type`` (generalized models): ``"link"`` (emmeans' default: the linear
+    predictor's scale) or ``"response"`` (means back-transformed; for the log
+    and logit links contrasts become ratios). Trends stay on the link scale,
+    as emtrends' do. For a linear mixed model both types give the same tables.
+
     Returns ``(estimates, contrasts)``, polars DataFrames with columns
     ``<vars>, Estimate, 2.5_ci, 97.5_ci, SE, DF`` and ``Contrast, <grouping
-    vars>, Estimate, 2.5_ci, 97.5_ci, SE, DF, T-stat, P-val, Sig``; when
-    ``summarize``, both are printed with emmeans' notes.
+    vars>, Estimate, 2.5_ci, 97.5_ci, SE, DF, T-stat, P-val, Sig`` (``Z-stat``
+    instead of ``T-stat`` for a generalized model, whose DF are infinite);
+    when ``summarize``, both are printed with emmeans' notes.
     """
-    res = marginal_analysis(model, marginal_vars, grouping_vars, p_adjust, level, trend, contrasts)
+    res = marginal_analysis(model, marginal_vars, grouping_vars, p_adjust, level, trend, contrasts, type)
     if summarize:
         print(res.text())
     return res.estimates, res.contrasts
@@ -88,8 +105,8 @@ class PostHocResult:
     def text(self) -> str:
         with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, tbl_width_chars=200,
                        fmt_str_lengths=80, tbl_hide_column_data_types=True):
-            parts = [self.title_estimates, str(self.estimates), *self.notes_estimates, "",
-                     self.title_contrasts, str(self.contrasts), *self.notes_contrasts]
+            parts = [self.title_estimates, str(self.estimates), *filter(None, self.notes_estimates), "",
+                     self.title_contrasts, str(self.contrasts), *filter(None, self.notes_contrasts)]
         return "\n".join(parts)
 
 
@@ -101,9 +118,12 @@ def marginal_analysis(
     level: float = 0.95,
     trend: str | None = None,
     contrasts: str = "pairwise",
+    type: str = "link",
 ) -> PostHocResult:
     """:func:`post_hoc` without printing; the result keeps emmeans' notes."""
     _check_model(model)
+    if type not in ("link", "response"):
+        raise DataError(f"type must be 'link' or 'response', not {type!r}")
     specs = _names(marginal_vars, "marginal_vars")
     by = _names(grouping_vars, "grouping_vars") if grouping_vars is not None else []
     if not specs:
@@ -119,25 +139,32 @@ def marginal_analysis(
     fam_vars = [*specs, *by]
     labels, weights = grid.average(fam_vars)
     inference = _Inference(model)
+    scale = _Scale.of(model, type, trend is not None)
     emm_lf = linfct.combine(weights)
     emm = inference.rows(emm_lf)
+    if trend is None:
+        emm["Estimate"] = emm["Estimate"] + grid.offset()
     level_cols = _level_columns(grid, fam_vars, labels)
-    est_table = _estimate_table(level_cols, emm, level)
-    df_note = inference.df_note
-    notes_est = [df_note, f"Confidence level used: {level:g}"]
+    est_table = _estimate_table(level_cols, emm, level, scale)
+    notes_est = [inference.df_note, scale.means_note, f"Confidence level used: {level:g}", scale.means_back_note]
     averaged = grid.averaged_over(fam_vars)
     if averaged:
         notes_est.insert(0, "Results are averaged over the levels of: " + ", ".join(averaged))
-    con_table, notes_con = _contrast_table(grid, specs, by, labels, emm_lf, inference, method, level, contrasts)
+    con_table, notes_con = _contrast_table(grid, specs, by, labels, emm_lf, inference, method, level, contrasts,
+                                           scale)
     if averaged:
         notes_con.insert(0, "Results are averaged over the levels of: " + ", ".join(averaged))
     title = "Estimated marginal means" if trend is None else f"Estimated marginal trends of {trend}"
     if by:
         title += " by " + ", ".join(by)
+    title += scale.means_title
     con_title = "Pairwise contrasts" if contrasts == "pairwise" else "Contrasts with the first level (trt.vs.ctrl)"
+    if scale.ratios:
+        con_title = con_title.replace("contrasts", scale.ratio_name + "s").replace("Contrasts", "Ratios")
     if by:
         con_title += " within each level of " + ", ".join(by)
-    return PostHocResult(est_table, con_table, notes_est, notes_con, title, con_title)
+    return PostHocResult(est_table, con_table, [n for n in notes_est if n], [n for n in notes_con if n], title,
+                         con_title)
 
 
 # ---------------------------------------------------------- the grid
@@ -196,6 +223,7 @@ class ReferenceGrid:
         self.levels_all = levels_all
         self.frame = self._expand()
         self._data_basis: tuple[list[str], np.ndarray] | None = None
+        self._dropped: bool | None = None
 
     @classmethod
     def from_model(cls, model: Any) -> ReferenceGrid:
@@ -300,6 +328,20 @@ class ReferenceGrid:
     def linfct(self) -> Linear:
         return self._linear(self._complete(self.frame))
 
+    def offset(self) -> float:
+        """The offset of the grid rows: emmeans treats an ``offset()`` of the
+        formula as one more covariate (``.offset.``) held at its mean over the
+        rows of the fit. 0 without an offset."""
+        if not _core.formula_structure(self.model.formula)["offsets"]:
+            return 0.0
+        fit = self.model._fit
+        needed = list(_core.formula_columns(self.model.formula, response=False, groups=False))
+        cols = core_columns(self.data, needed, ordered=self.model._ordered_cols)
+        x = np.asarray(fit.model_matrix(cols))
+        args = (cols, False, False) if _is_glmm(self.model) else (cols, False)
+        eta = np.asarray(fit.predict(*args), dtype=float)
+        return float(np.mean(eta - x @ np.asarray(fit.beta)))
+
     def trend_step(self, var: str) -> float:
         x = self.data.get_column(var).cast(pl.Float64)
         return 0.001 * float(x.max() - x.min())  # type: ignore[operator]
@@ -319,7 +361,7 @@ class ReferenceGrid:
         column, as R builds it before dropping) and the null basis of the data's
         full X, to tell estimable functions from the others."""
         x = self._matrix(frame)
-        if not self.model._fit.dropped_columns:
+        if not self._has_dropped_columns():
             return Linear(x)
         full_grid, names = self._full_matrix(frame)
         if self._data_basis is None:
@@ -329,6 +371,17 @@ class ReferenceGrid:
         if names != names_data:
             return Linear(x)
         return Linear(x, full_grid, basis)
+
+    def _has_dropped_columns(self) -> bool:
+        """Whether the fit dropped columns of X (rank deficiency). The GLMM fit
+        does not list them: compare R's columns with the estimated ones."""
+        dropped = getattr(self.model._fit, "dropped_columns", None)
+        if dropped is not None:
+            return bool(dropped)
+        if self._dropped is None:
+            _, names = self._full_matrix(self.data)
+            self._dropped = len(names) != len(self.model._fit.fixed_names)
+        return self._dropped
 
     def _full_matrix(self, frame: pl.DataFrame) -> tuple[np.ndarray, list[str]]:
         cols = core_columns(frame, self.needed_frame_columns(frame), ordered=self.model._ordered_cols)
@@ -358,9 +411,12 @@ class _Inference:
         self.fit = model._fit
         self.beta = np.asarray(model.coefs["Estimate"], dtype=float)
         self.vcov = np.asarray(model.vcov, dtype=float)
-        self.has_df = _has_satterthwaite(model)
-        self.df_note = "Degrees-of-freedom method: satterthwaite" if self.has_df else \
-            "Degrees-of-freedom method: asymptotic (the model was fitted without Satterthwaite df)"
+        self.glmm = _is_glmm(model)
+        self.has_df = not self.glmm and _has_satterthwaite(model)
+        self.stat = "Z-stat" if self.glmm else "T-stat"
+        # emmeans gives a glmerMod asymptotic (z) inference without a note on the df
+        self.df_note: str | None = None if self.glmm else "Degrees-of-freedom method: satterthwaite" \
+            if self.has_df else "Degrees-of-freedom method: asymptotic (the model was fitted without Satterthwaite df)"
 
     def rows(self, lf: Linear) -> dict[str, np.ndarray]:
         """Non-estimable functions get NaN, as emmeans' NA."""
@@ -390,15 +446,24 @@ def _num(x: float) -> str:
     return f"{round(x, 10):g}"
 
 
-def _estimate_table(level_cols: dict[str, pl.Series], r: dict[str, np.ndarray], level: float) -> pl.DataFrame:
+def _estimate_table(level_cols: dict[str, pl.Series], r: dict[str, np.ndarray], level: float,
+                    scale: _Scale) -> pl.DataFrame:
     cv = stats.t.ppf(0.5 + level / 2.0, np.where(np.isnan(r["DF"]), np.inf, r["DF"]))
     lo_name, hi_name = _ci_names(level)
+    est, se = r["Estimate"], r["SE"]
+    lo, hi = est - cv * se, est + cv * se
+    if scale.back_transform:
+        # emmeans: the mean and its interval through the inverse link, the SE by the delta method
+        link = scale.link
+        est, se = _linkinv(link, est), np.abs(_mu_eta(link, est)) * se
+        lo, hi = _linkinv(link, lo), _linkinv(link, hi)
+        lo, hi = np.fmin(lo, hi), np.fmax(lo, hi)
     return pl.DataFrame({
         **level_cols,
-        "Estimate": r["Estimate"],
-        lo_name: r["Estimate"] - cv * r["SE"],
-        hi_name: r["Estimate"] + cv * r["SE"],
-        "SE": r["SE"],
+        "Estimate": est,
+        lo_name: lo,
+        hi_name: hi,
+        "SE": se,
         "DF": r["DF"],
     })
 
@@ -451,12 +516,13 @@ def _contrast_table(
     method: str,
     level: float,
     contrasts: str,
+    scale: _Scale,
 ) -> tuple[pl.DataFrame, list[str]]:
     """Contrasts of the marginal estimates within each ``by`` group (the families)."""
     k = int(np.prod([len(grid.by_name[v].values) for v in specs]))
     n_groups = len(combos) // k
     labels = [_paren(_label(grid, specs, c[: len(specs)])) for c in combos[:k]]
-    cmat, names = _contrast_matrix(labels, contrasts)
+    cmat, names = _contrast_matrix(labels, contrasts, " / " if scale.ratios else " - ")
     n_contr = len(names)
     lo_name, hi_name = _ci_names(level)
     parts: list[dict[str, Any]] = []
@@ -491,18 +557,25 @@ def _contrast_table(
         part: dict[str, Any] = {"Contrast": pl.Series("Contrast", names, dtype=pl.String)}
         for j, v in enumerate(by):
             part[v] = _level_series(grid, v, [combo[len(specs) + j]] * n_contr)
+        lo, hi = est - cv * se, est + cv * se
+        if scale.ratios:
+            # emmeans' ratios of back-transformed means: exp of the log-scale contrast, delta-method SE,
+            # interval back-transformed; the test stays the one of the log scale
+            est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
+            se = est * se
         part.update({
-            "Estimate": est, lo_name: est - cv * se, hi_name: est + cv * se, "SE": se, "DF": df,
-            "T-stat": t, "P-val": p, "Sig": pl.Series("Sig", [significance(v) for v in p], dtype=pl.String),
+            "Estimate": est, lo_name: lo, hi_name: hi, "SE": se, "DF": df,
+            inference.stat: t, "P-val": p, "Sig": pl.Series("Sig", [significance(v) for v in p], dtype=pl.String),
         })
         parts.append(part)
     if parts:
         table = pl.concat([pl.DataFrame(part) for part in parts])
     else:
-        table = pl.DataFrame(schema=["Contrast", *by, "Estimate", lo_name, hi_name, "SE", "DF", "T-stat", "P-val",
-                                     "Sig"])
-    notes = [inference.df_note, f"Confidence level used: {level:g}", *ci_notes, *p_notes]
-    return table, notes
+        table = pl.DataFrame(schema=["Contrast", *by, "Estimate", lo_name, hi_name, "SE", "DF", inference.stat,
+                                     "P-val", "Sig"])
+    notes = [inference.df_note, scale.contrast_note, f"Confidence level used: {level:g}", *ci_notes,
+             scale.contrast_back_note, *p_notes, scale.contrast_test_note]
+    return table, [n for n in notes if n]
 
 
 def _family(lf: Linear, ok: np.ndarray, inference: _Inference, size: int, contrasts: str, method: str) -> mc.Family:
@@ -523,8 +596,9 @@ def _paren(label: str) -> str:
     return f"({label})" if _PARENS.search(label) else label
 
 
-def _contrast_matrix(labels: list[str], method: str) -> tuple[np.ndarray, list[str]]:
-    """pairwise.emmc / trt.vs.ctrl.emmc: coefficients on the k means and names."""
+def _contrast_matrix(labels: list[str], method: str, sep: str = " - ") -> tuple[np.ndarray, list[str]]:
+    """pairwise.emmc / trt.vs.ctrl.emmc: coefficients on the k means and names
+    (``sep`` " / " for ratios of back-transformed means)."""
     k = len(labels)
     rows, names = [], []
     if method == "pairwise":
@@ -533,19 +607,149 @@ def _contrast_matrix(labels: list[str], method: str) -> tuple[np.ndarray, list[s
                 c = np.zeros(k)
                 c[i], c[j] = 1.0, -1.0
                 rows.append(c)
-                names.append(f"{labels[i]} - {labels[j]}")
+                names.append(f"{labels[i]}{sep}{labels[j]}")
     else:
         for i in range(1, k):
             c = np.zeros(k)
             c[i], c[0] = 1.0, -1.0
             rows.append(c)
-            names.append(f"{labels[i]} - {labels[0]}")
+            names.append(f"{labels[i]}{sep}{labels[0]}")
     if not rows:
         return np.zeros((0, k)), []
     return np.vstack(rows), names
 
 
+# ------------------------------------------------------------ GLMM scale
+# emmeans' names of a ratio of back-transformed means, by link
+_RATIO_NAMES = {"logit": ("odds ratio", "log odds ratio"), "log": ("ratio", "log")}
+# emmeans' names of a back-transformed mean, by family (summary's column: prob, rate, response)
+_RESPONSE_NAMES = {"binomial": "probabilities", "poisson": "rates"}
+
+
+@dataclass
+class _Scale:
+    """On which scale the tables are given, and emmeans' notes about it.
+
+    ``link``: R's name of the link (None for a linear mixed model);
+    ``back_transform``: means through the inverse link (``type="response"``);
+    ``ratios``: contrasts as ratios of back-transformed means (log and logit links)."""
+
+    link: str | None = None
+    family: str | None = None
+    back_transform: bool = False
+    ratios: bool = False
+    trend: bool = False
+
+    @classmethod
+    def of(cls, model: Any, type: str, trend: bool) -> _Scale:
+        if not _is_glmm(model):
+            return cls()
+        link = str(model.link)
+        if link == "identity" or trend:  # emtrends' slopes are on the link scale whatever the type
+            return cls(link=link, family=model.family, trend=trend)
+        response = type == "response"
+        return cls(link=link, family=model.family, back_transform=response,
+                   ratios=response and link in _RATIO_NAMES)
+
+    @property
+    def _transformed(self) -> bool:
+        return self.link is not None and self.link != "identity" and not self.trend
+
+    @property
+    def means_note(self) -> str | None:
+        if self._transformed and not self.back_transform:
+            return f"Results are given on the {self.link} (not the response) scale."
+        return None
+
+    @property
+    def means_back_note(self) -> str | None:
+        return f"Intervals are back-transformed from the {self.link} scale" if self.back_transform else None
+
+    @property
+    def means_title(self) -> str:
+        if not self._transformed:
+            return ""
+        if self.back_transform:
+            return f" (response scale: {_RESPONSE_NAMES.get(self.family or '', 'means')})"
+        return f" ({self.link} scale)"
+
+    @property
+    def ratio_name(self) -> str:
+        return _RATIO_NAMES[self.link or ""][0]
+
+    @property
+    def contrast_note(self) -> str | None:
+        if not self._transformed:
+            return None
+        if self.link not in _RATIO_NAMES:
+            return f"Note: contrasts are still on the {self.link} scale"
+        if not self.ratios:
+            return f"Results are given on the {_RATIO_NAMES[self.link or ''][1]} (not the response) scale."
+        return None
+
+    @property
+    def contrast_back_note(self) -> str | None:
+        if self.ratios:
+            return f"Intervals are back-transformed from the {_RATIO_NAMES[self.link or ''][1]} scale"
+        return None
+
+    @property
+    def contrast_test_note(self) -> str | None:
+        if self.ratios:
+            return f"Tests are performed on the {_RATIO_NAMES[self.link or ''][1]} scale"
+        return None
+
+
+def _linkinv(link: str | None, eta: np.ndarray) -> np.ndarray:
+    """The inverse link (R's ``make.link(link)$linkinv``)."""
+    eta = np.asarray(eta, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if link == "logit":
+            return stats.logistic.cdf(eta)
+        if link == "probit":
+            return stats.norm.cdf(eta)
+        if link == "cloglog":
+            return -np.expm1(-np.exp(eta))
+        if link == "log":
+            return np.exp(eta)
+        if link == "inverse":
+            return 1.0 / eta
+        if link == "1/mu^2":
+            return 1.0 / np.sqrt(eta)
+        if link == "sqrt":
+            return eta * eta
+    return eta
+
+
+def _mu_eta(link: str | None, eta: np.ndarray) -> np.ndarray:
+    """d mu / d eta (R's ``make.link(link)$mu.eta``), for the delta-method SE."""
+    eta = np.asarray(eta, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if link == "logit":
+            p = stats.logistic.cdf(eta)
+            return p * (1.0 - p)
+        if link == "probit":
+            return stats.norm.pdf(eta)
+        if link == "cloglog":
+            return np.exp(eta - np.exp(eta))
+        if link == "log":
+            return np.exp(eta)
+        if link == "inverse":
+            return -1.0 / (eta * eta)
+        if link == "1/mu^2":
+            return -1.0 / (2.0 * eta**1.5)
+        if link == "sqrt":
+            return 2.0 * eta
+    return np.ones_like(eta)
+
+
 # ------------------------------------------------------------- helpers
+def _is_glmm(model: Any) -> bool:
+    from mixedmodels.glmer import Glmer
+
+    return isinstance(model, Glmer)
+
+
 def _check_model(model: Any) -> None:
     if not hasattr(model, "_fit") or not hasattr(model, "formula"):
         raise DataError(f"post_hoc needs a fitted mixedmodels.Lmer, not {type(model).__name__}")
@@ -562,7 +766,7 @@ def _names(x: Any, role: str) -> list[str]:
 
 
 def _has_satterthwaite(model: Any) -> bool:
-    if getattr(model, "ddf", "Satterthwaite") == "lme4":
+    if getattr(model, "ddf", "Satterthwaite") == "lme4" or not hasattr(model._fit, "contrast_df"):
         return False
     try:
         model._fit.contrast_df([0.0] * len(model._fit.fixed_names))

@@ -336,3 +336,13 @@ def test_format_matches_r(values, digits, nsmall, expected):
 ])
 def test_format_pval_matches_r(pvalues, expected):
     assert format_pvalues(pvalues) == expected
+
+
+@pytest.mark.parametrize(
+    ("p", "stars"),
+    [(0.0005, "***"), (0.001, "***"), (0.0011, "**"), (0.05, "*"), (0.0501, "."), (0.1, "."), (0.2, ""), (np.nan, "")],
+)
+def test_significance_stars_use_r_right_closed_bins(p, stars):
+    from mixedmodels._stats import significance
+
+    assert significance(p) == stars
