@@ -1,95 +1,46 @@
-"""The user guide stays executable: every ```python block of every docs/*.md
-page runs, in order, in one fresh namespace per page (so a block can use the
-names an earlier block of the same page defined).
+"""The user guide stays executable and true: every ```python block of every
+docs/*.md page runs, in order, in one fresh namespace per page (so a block can
+use the names an earlier block of the same page defined), and prints the
+output shown under it (``tools/doc_examples.py`` rewrites those outputs).
 
 A block fenced ```python no-run is shown to readers but not run here (slow
-examples, or ones that need R). Other fences (```sh, ```r, plain ``` output
-blocks) are never run. Blocks run in a temporary working directory, so files
-an example writes do not land in the repository.
+examples, or ones that need R). Other fences (```sh, ```r) are never run, and
+an output fenced ```varies (timings) is not compared. Blocks run in a
+temporary working directory, so files an example writes do not land in the
+repository.
 """
 
 from __future__ import annotations
 
 import re
-import traceback
-import warnings
-from dataclasses import dataclass
+import sys
 from pathlib import Path
 
-import polars as pl
 import pytest
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+
+from doc_examples import DOCS, ExampleError, python_blocks, render, run_page, same_output
+
 PAGES = sorted(DOCS.glob("*.md"))
-
-FENCE = re.compile(r"^(`{3,})\s*([^`\s]*)\s*(.*?)\s*$")
-
-
-@dataclass
-class Block:
-    number: int  # 1-based among the page's python blocks (run or not)
-    line: int  # 1-based line of the opening fence
-    code: str
-    run: bool
-
-
-def python_blocks(text: str) -> list[Block]:
-    """The ```python blocks of a Markdown page, in order."""
-    blocks: list[Block] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        m = FENCE.match(lines[i])
-        if not m:
-            i += 1
-            continue
-        ticks, lang, rest = m.groups()
-        j = i + 1
-        while j < len(lines) and not re.match(rf"^{ticks}`*\s*$", lines[j]):
-            j += 1
-        if j == len(lines):
-            raise ValueError(f"line {i + 1}: code fence is never closed")
-        if lang == "python":
-            flags = rest.split()
-            blocks.append(Block(len(blocks) + 1, i + 1, "\n".join(lines[i + 1 : j]), "no-run" not in flags))
-        i = j + 1
-    return blocks
-
-
-class ExampleError(Exception):
-    """A block of a page raised."""
-
-
-def run_page(text: str, name: str) -> int:
-    """Run a page's python blocks in order in one fresh namespace; return how
-    many ran. Raises ExampleError naming the page and block on the first failure."""
-    namespace: dict[str, object] = {"__name__": f"docs.{Path(name).stem}"}
-    ran = 0
-    for block in python_blocks(text):
-        if not block.run:
-            continue
-        where = f"docs/{name}: python block {block.number} (line {block.line})"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the pages show the warnings they expect
-            try:
-                exec(compile(block.code, where, "exec"), namespace)
-            except Exception as e:
-                raise ExampleError(
-                    f"{where} raised {type(e).__name__}: {e}\n\n{block.code}\n\n{traceback.format_exc()}"
-                ) from e
-        ran += 1
-    return ran
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
-def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_page_examples_run_and_print_what_the_page_shows(
+    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     try:
-        run_page(page.read_text(), page.name)
+        results = run_page(page.read_text(), page.name)
     except ExampleError as e:
         pytest.fail(str(e), pytrace=False)
-    finally:
-        pl.Config.restore_defaults()  # a page may widen polars' tables
+    for block, printed in results:
+        if block.output is not None and block.output.checked:
+            difference = same_output(block.output.text, printed)
+            assert difference is None, (
+                f"docs/{page.name}: python block {block.number} (line {block.line}) no longer prints its "
+                f"documented output ({difference}); run `python tools/doc_examples.py {page.name}`"
+            )
 
 
 def test_pages_have_examples() -> None:
@@ -137,6 +88,8 @@ def test_block_parser() -> None:
         (2, 8, "slow()", False),
         (3, 19, "b = a + 1", True),
     ]
+    assert blocks[0].output is not None and blocks[0].output.text == "output, not code"
+    assert blocks[1].output is None and blocks[2].output is None
     with pytest.raises(ValueError, match="never closed"):
         python_blocks("```python\nx = 1\n")
 
@@ -145,4 +98,28 @@ def test_failure_names_page_and_block() -> None:
     page = "```python\nx = 1\n```\n\n```python no-run\nnot run at all(\n```\n\n```python\ny = x / 0\n```\n"
     with pytest.raises(ExampleError, match=r"docs/bad\.md: python block 3 \(line 9\) raised ZeroDivisionError"):
         run_page(page, "bad.md")
-    assert run_page("```python\nx = 1\n```\n```python\nassert x == 1\n```\n", "ok.md") == 2
+    assert len(run_page("```python\nx = 1\n```\n```python\nassert x == 1\n```\n", "ok.md")) == 2
+
+
+def test_render_writes_prints_warnings_and_final_value() -> None:
+    page = (
+        "```python\nimport warnings\nprint('a')\nwarnings.warn('careful')\n6 * 7\n```\n\n```\nstale\n```\n"
+        "```python\nx = None\nx\n```\n```varies\nold\n```\n"
+    )
+    assert render(page, "p.md") == (
+        "```python\nimport warnings\nprint('a')\nwarnings.warn('careful')\n6 * 7\n```\n\n"
+        "```\na\nUserWarning: careful\n42\n```\n```python\nx = None\nx\n```\n```varies\n```\n"
+    )
+    (block, printed), _ = run_page(page, "p.md")
+    assert block.output is not None and block.output.checked and printed == "a\nUserWarning: careful\n42"
+    assert not python_blocks(page)[1].output.checked
+
+
+def test_output_comparison_allows_last_digits_and_column_width_only() -> None:
+    documented = "term  Estimate  DF\n(Intercept)  251.4051  17.000002"
+    assert same_output(documented, "term  Estimate  DF\n(Intercept)  251.4052  17.00001") is None
+    assert "251.4051 documented, 261.4051 printed" in same_output(
+        documented, "term  Estimate  DF\n(Intercept)  261.4051  17.000002"
+    )
+    assert "line 1 differs" in same_output(documented, "term  Est  DF\n(Intercept)  251.4051  17.000002")
+    assert "2 output lines documented, 3 printed" in same_output(documented, documented + "\nmore")
