@@ -157,15 +157,17 @@ def render(text: str, name: str) -> str:
 
 
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+RULE = re.compile("[─═]+")  # a table's rules widen with its columns
 
 
 def same_output(documented: str, printed: str, rel: float = 1e-3, abs_tol: float = 1e-6) -> str | None:
     """None when two outputs agree: the same text between the numbers (runs of
-    blanks counted as one, so a column may widen by a digit) and numbers equal
+    blanks, and of a table's rule characters, counted as one, so a column may
+    widen by a digit) and numbers equal
     to `rel` (the last printed digits of an optimum may differ between
     machines). Otherwise a description of the first difference."""
     for k, (a, b) in enumerate(zip(documented.splitlines(), printed.splitlines(), strict=False)):
-        text_a, text_b = (" ".join(NUMBER.sub("#", s).split()) for s in (a, b))
+        text_a, text_b = (" ".join(RULE.sub("-", NUMBER.sub("#", s)).split()) for s in (a, b))
         if text_a != text_b:
             return f"output line {k + 1} differs:\n  documented: {a}\n  printed:    {b}"
         for x, y in zip(NUMBER.findall(a), NUMBER.findall(b), strict=True):

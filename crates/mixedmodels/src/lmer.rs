@@ -15,7 +15,7 @@
 //! ```
 
 use crate::data::DataFrame;
-use crate::design::{Contrasts, Design, DesignSpec, ReTerm};
+use crate::design::{prior_weights, Contrasts, Design, DesignSpec, ReTerm, WeightRule};
 use crate::error::Result;
 use crate::fit::{self, FitOptions, LmmFit};
 use crate::formula::ModelFormula;
@@ -68,7 +68,7 @@ impl Lmer {
         let (spec, design) = DesignSpec::learn(formula, &data, &options.contrasts)?;
         let y = spec.numeric_response(&data)?;
         let weights = match &options.weights {
-            Some(w) => Some(crate::design::variable::eval_numeric(&crate::formula::parse(&format!("`{w}`"))?, &data)?),
+            Some(w) => Some(prior_weights(w, &data, WeightRule::Positive)?),
             None => None,
         };
         Self::from_design(spec, design, y, weights, rows_dropped, options.clone())

@@ -7,11 +7,13 @@ pub mod contrasts;
 pub mod model_matrix;
 pub mod random;
 pub mod variable;
+pub mod weights;
 
 pub use contrasts::Contrasts;
 pub use model_matrix::{ModelMatrix, VariableTable};
 pub use random::{GroupSpec, ReTerm};
 pub use variable::{Basis, FactorSource, Values, VarSpec};
+pub use weights::{prior_weights, WeightRule};
 
 use crate::data::{Column, DataFrame};
 use crate::error::{Error, Result};

@@ -104,6 +104,7 @@ impl Family {
     }
 
     /// mu = g^{-1}(eta), with R's guards against 0 and 1.
+    #[inline]
     pub fn linkinv(&self, eta: f64) -> f64 {
         match self.link {
             Link::Logit => {
@@ -146,6 +147,19 @@ impl Family {
         }
     }
 
+    /// d mu / d eta at eta where mu = linkinv(eta) is already known: the
+    /// logit's derivative is mu (1 - mu), the log link's is mu itself, which
+    /// saves the exponential of [`Family::mu_eta`] (same guards).
+    #[inline]
+    pub fn mu_eta_at(&self, eta: f64, mu: f64) -> f64 {
+        match self.link {
+            Link::Logit if eta.abs() <= LOGIT_THRESH => (mu * (1.0 - mu)).max(EPS),
+            Link::Log => mu,
+            _ => self.mu_eta(eta),
+        }
+    }
+
+    #[inline]
     pub fn variance(&self, mu: f64) -> f64 {
         match self.dist {
             Distribution::Binomial => mu * (1.0 - mu),
@@ -156,6 +170,7 @@ impl Family {
     }
 
     /// Is mu inside the family's range?
+    #[inline]
     pub fn valid_mu(&self, mu: f64) -> bool {
         mu.is_finite()
             && match self.dist {
@@ -165,6 +180,7 @@ impl Family {
     }
 
     /// Is eta inside the link's range?
+    #[inline]
     pub fn valid_eta(&self, eta: f64) -> bool {
         eta.is_finite()
             && match self.link {
@@ -175,6 +191,7 @@ impl Family {
     }
 
     /// Unit deviance residual (squared) of one observation with prior weight `wt`.
+    #[inline]
     pub fn dev_resid(&self, y: f64, mu: f64, wt: f64) -> f64 {
         match self.dist {
             Distribution::Binomial => 2.0 * wt * (y_log_y(y, mu) + y_log_y(1.0 - y, 1.0 - mu)),
@@ -216,6 +233,45 @@ impl Family {
         }
     }
 
+    /// `aic(mu) - deviance(mu)` when it does not depend on mu, so that the
+    /// Laplace deviance can reuse PIRLS's deviance instead of a second pass of
+    /// logs: the binomial with whole successes and trials, the Poisson with
+    /// whole counts (R rounds both, and then the log densities split into a
+    /// term of the data alone and the deviance's term). With k = m y successes
+    /// of m trials and prior weight factor wt/m,
+    ///   aic - dev = sum -2 (wt/m) lchoose(m, k) - 2 wt (y log y + (1-y) log(1-y))   (binomial)
+    ///   aic - dev = sum 2 wt (lgamma(y + 1) - y log y + y)                          (Poisson)
+    /// with 0 log 0 = 0. None for other families or fractional data.
+    pub fn aic_minus_deviance(&self, y: &[f64], n: &[f64], wt: &[f64]) -> Option<f64> {
+        let whole = |v: f64| v.fract() == 0.0;
+        let xlogx = |v: f64| if v > 0.0 { v * v.ln() } else { 0.0 };
+        match self.dist {
+            Distribution::Binomial => {
+                let use_n = n.iter().any(|v| *v > 1.0);
+                let mut c = 0.0;
+                for i in 0..y.len() {
+                    let m = if use_n { n[i] } else { wt[i] };
+                    if m <= 0.0 {
+                        continue;
+                    }
+                    let k = m * y[i];
+                    if !(whole(m) && whole(k)) {
+                        return None;
+                    }
+                    c += -2.0 * wt[i] / m * ln_choose(m, k) - 2.0 * wt[i] * (xlogx(y[i]) + xlogx(1.0 - y[i]));
+                }
+                Some(c)
+            }
+            Distribution::Poisson => {
+                if !y.iter().all(|v| whole(*v)) {
+                    return None;
+                }
+                Some((0..y.len()).map(|i| 2.0 * wt[i] * (ln_gamma(y[i] + 1.0) - xlogx(y[i]) + y[i])).sum())
+            }
+            Distribution::Gamma | Distribution::InverseGaussian => None,
+        }
+    }
+
     /// R's `mustart` from the family's `initialize`.
     pub fn mustart(&self, y: f64, wt: f64) -> f64 {
         match self.dist {
@@ -231,6 +287,7 @@ fn std_normal() -> Normal {
 }
 
 /// y log(y / mu), 0 when y = 0.
+#[inline]
 fn y_log_y(y: f64, mu: f64) -> f64 {
     if y > 0.0 {
         y * (y / mu).ln()
@@ -288,6 +345,7 @@ mod tests {
                 let h = 1e-6;
                 let num = (f.linkinv(eta + h) - f.linkinv(eta - h)) / (2.0 * h);
                 assert!((num - f.mu_eta(eta)).abs() < 1e-7, "{fam} {link} mu_eta");
+                assert!((f.mu_eta_at(eta, mu) - f.mu_eta(eta)).abs() < 1e-15, "{fam} {link} mu_eta_at");
             }
         }
         assert!(Family::parse("poisson", Some("logit")).is_err());
@@ -299,5 +357,39 @@ mod tests {
         assert!((ln_dbinom(3.0, 10.0, 0.25) + 1.385_165_847_740_09).abs() < 1e-10);
         assert!((ln_dpois(2.0, 1.5) + 1.382_216_964_343_62).abs() < 1e-10);
         assert!((ln_dgamma(2.0, 3.0, 0.5) + 1.227_411_277_760_22).abs() < 1e-10);
+    }
+
+    fn total_deviance(f: &Family, y: &[f64], mu: &[f64], wt: &[f64]) -> f64 {
+        (0..y.len()).map(|i| f.dev_resid(y[i], mu[i], wt[i])).sum()
+    }
+
+    #[test]
+    fn aic_is_deviance_plus_a_constant_for_whole_counts() {
+        let mus: [&[f64]; 2] = [&[0.2, 0.5, 0.9, 0.3], &[0.7, 0.1, 0.4, 0.6]];
+        // Binomial: 0/1 data; proportions of 4 trials; and a proportion with weights as trials.
+        let bin = Family::parse("binomial", None).unwrap();
+        let cases: [(&[f64], &[f64], &[f64]); 3] = [
+            (&[0.0, 1.0, 1.0, 0.0], &[1.0; 4], &[1.0; 4]),
+            (&[0.25, 0.5, 1.0, 0.0], &[4.0; 4], &[4.0; 4]),
+            (&[0.5, 0.0, 1.0, 1.0 / 3.0], &[1.0; 4], &[2.0, 1.0, 5.0, 3.0]),
+        ];
+        for (y, n, wt) in cases {
+            let c = bin.aic_minus_deviance(y, n, wt).expect("whole counts");
+            for mu in mus {
+                let dev = total_deviance(&bin, y, mu, wt);
+                assert!((bin.aic(y, n, mu, wt, dev) - (dev + c)).abs() < 1e-12);
+            }
+        }
+        let pois = Family::parse("poisson", None).unwrap();
+        let (y, wt) = ([0.0, 3.0, 1.0, 7.0], [1.0, 2.0, 1.0, 0.5]);
+        let c = pois.aic_minus_deviance(&y, &[1.0; 4], &wt).unwrap();
+        for mu in [[0.5, 2.0, 1.5, 6.0], [1.0, 4.0, 0.3, 9.0]] {
+            let dev = total_deviance(&pois, &y, &mu, &wt);
+            assert!((pois.aic(&y, &[1.0; 4], &mu, &wt, dev) - (dev + c)).abs() < 1e-12);
+        }
+        // Fractional data (R rounds them): no constant.
+        assert!(bin.aic_minus_deviance(&[0.3, 1.0], &[1.0; 2], &[1.0; 2]).is_none());
+        assert!(pois.aic_minus_deviance(&[0.5, 1.0], &[1.0; 2], &[1.0; 2]).is_none());
+        assert!(Family::parse("Gamma", None).unwrap().aic_minus_deviance(&[1.0], &[1.0], &[1.0]).is_none());
     }
 }

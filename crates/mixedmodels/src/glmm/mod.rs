@@ -6,6 +6,7 @@ pub mod family;
 pub mod pirls;
 pub mod quadrature;
 pub mod response;
+pub mod rows;
 
 pub use family::{Distribution, Family, Link};
 pub use pirls::{GlmmResponse, Mode, Pirls, PirlsState};

@@ -5,7 +5,10 @@
 //! runs on the same blocked Cholesky: the cross-products are refilled on the
 //! fixed structure and refactored.
 
+use std::ops::Range;
+
 use super::family::Family;
+use super::rows;
 use crate::design::ReTerm;
 use crate::error::{Error, Result};
 use crate::model::LinearMixedModel;
@@ -21,11 +24,27 @@ pub struct GlmmResponse {
     /// Prior weights (times the trials for a binomial proportion, as R's glm).
     pub weights: Vec<f64>,
     pub offset: Vec<f64>,
+    /// aic(mu) - deviance(mu) when constant (whole counts; see
+    /// [`Family::aic_minus_deviance`]).
+    aic_offset: Option<f64>,
 }
 
 impl GlmmResponse {
+    pub fn new(family: Family, y: Vec<f64>, trials: Vec<f64>, weights: Vec<f64>, offset: Vec<f64>) -> GlmmResponse {
+        let aic_offset = family.aic_minus_deviance(&y, &trials, &weights);
+        GlmmResponse { family, y, trials, weights, offset, aic_offset }
+    }
+
     pub fn n(&self) -> usize {
         self.y.len()
+    }
+
+    /// R's `family$aic` at mu from the deviance there.
+    pub fn aic_from_deviance(&self, mu: &[f64], deviance: f64) -> f64 {
+        match self.aic_offset {
+            Some(c) => deviance + c,
+            None => self.family.aic(&self.y, &self.trials, mu, &self.weights, deviance),
+        }
     }
 
     /// Sum of deviance residuals at mu.
@@ -35,7 +54,7 @@ impl GlmmResponse {
 
     /// R's `family$aic` at mu: -2 log-likelihood (+ 2 with a dispersion).
     pub fn aic(&self, mu: &[f64]) -> f64 {
-        self.family.aic(&self.y, &self.trials, mu, &self.weights, self.deviance(mu))
+        self.aic_from_deviance(mu, self.deviance(mu))
     }
 }
 
@@ -73,6 +92,9 @@ pub struct Pirls {
     /// The family's starting linear predictor (from R's `mustart`).
     pub eta_start: Vec<f64>,
     pub max_iter: usize,
+    /// PIRLS iterations run so far by this workspace (each one refills and
+    /// refactors the weighted system).
+    pub iterations: usize,
 }
 
 const MAX_HALVINGS: usize = 20;
@@ -81,11 +103,14 @@ impl Pirls {
     pub fn new(resp: GlmmResponse, x: Vec<f64>, p: usize, terms: Vec<ReTerm>) -> Result<Pirls> {
         let n = resp.n();
         let ones = vec![1.0; n];
-        let joint = LinearMixedModel::new(x.clone(), p, resp.y.clone(), terms.clone(), Some(ones.clone()), false)?;
-        let modes = LinearMixedModel::new(vec![], 0, resp.y.clone(), terms, Some(ones), false)?;
+        let mut joint = LinearMixedModel::new(x.clone(), p, resp.y.clone(), terms.clone(), Some(ones.clone()), false)?;
+        let mut modes = LinearMixedModel::new(vec![], 0, resp.y.clone(), terms, Some(ones), false)?;
+        for system in [&mut joint, &mut modes] {
+            system.cp.prepare_refills(&system.terms);
+        }
         let eta_start: Vec<f64> =
             (0..n).map(|i| resp.family.linkfun(resp.family.mustart(resp.y[i], resp.weights[i]))).collect();
-        Ok(Pirls { resp, x, p, joint, modes, eta_start, max_iter: 100 })
+        Ok(Pirls { resp, x, p, joint, modes, eta_start, max_iter: 100, iterations: 0 })
     }
 
     /// An independent workspace on the same data (one a thread).
@@ -98,6 +123,7 @@ impl Pirls {
             modes: self.modes.replicate(),
             eta_start: self.eta_start.clone(),
             max_iter: self.max_iter,
+            iterations: 0,
         }
     }
 
@@ -107,41 +133,100 @@ impl Pirls {
 
     /// eta = offset + X beta + Z Lambda(theta) u.
     pub fn linear_predictor(&self, theta: &[f64], beta: &[f64], u: &[f64]) -> Vec<f64> {
-        let m = &self.joint;
         let n = self.resp.n();
-        let mut eta = self.resp.offset.clone();
-        for (c, b) in beta.iter().enumerate() {
-            for (e, xv) in eta.iter_mut().zip(&self.x[c * n..(c + 1) * n]) {
-                *e += xv * b;
-            }
-        }
+        let (mut eta, mut mu) = (vec![0.0; n], vec![0.0; n]);
+        let b = self.random_effects(theta, u);
+        rows::for_chunks(&mut eta, &mut mu, |rows, eta, _| self.eta_rows(rows, &b, beta, eta));
+        eta
+    }
+
+    /// b = Lambda(theta) u, term by term (level-major, q values a level).
+    fn random_effects(&self, theta: &[f64], u: &[f64]) -> Vec<Vec<f64>> {
+        let m = &self.joint;
         let mut offset = 0;
-        for (k, (t, shape)) in m.terms.iter().zip(&m.par.terms).enumerate() {
-            let q = t.q();
+        let mut out = Vec::with_capacity(m.terms.len());
+        for (k, shape) in m.par.terms.iter().enumerate() {
+            let q = shape.q;
             let mut lam = vec![0.0; q * q];
             m.par.fill_lambda(theta, k, &mut lam);
-            // b = Lambda u for this term, level by level.
             let mut b = vec![0.0; q * shape.nlevels];
             for j in 0..shape.nlevels {
                 for r in 0..q {
                     b[j * q + r] = (0..q).map(|c| lam[c * q + r] * u[offset + j * q + c]).sum();
                 }
             }
-            for (i, e) in eta.iter_mut().enumerate() {
-                let j = t.refs[i] as usize;
-                *e += t.z_row(i).iter().zip(&b[j * q..(j + 1) * q]).map(|(z, bv)| z * bv).sum::<f64>();
-            }
             offset += q * shape.nlevels;
+            out.push(b);
         }
-        eta
+        out
     }
 
-    fn mu_of(&self, eta: &[f64]) -> Vec<f64> {
-        eta.iter().map(|e| self.resp.family.linkinv(*e)).collect()
+    /// eta on a chunk of rows: offset + X beta + sum over terms of z b[level].
+    fn eta_rows(&self, rows: Range<usize>, b: &[Vec<f64>], beta: &[f64], eta: &mut [f64]) {
+        let n = self.resp.n();
+        eta.copy_from_slice(&self.resp.offset[rows.clone()]);
+        for (c, bc) in beta.iter().enumerate() {
+            for (e, x) in eta.iter_mut().zip(&self.x[c * n + rows.start..c * n + rows.end]) {
+                *e += x * bc;
+            }
+        }
+        for (t, bt) in self.joint.terms.iter().zip(b) {
+            let q = t.q();
+            if q == 1 {
+                for ((e, &j), z) in eta.iter_mut().zip(&t.refs[rows.clone()]).zip(&t.z[rows.clone()]) {
+                    *e += z * bt[j as usize];
+                }
+            } else {
+                for (e, i) in eta.iter_mut().zip(rows.clone()) {
+                    let j = t.refs[i] as usize;
+                    *e += t.z_row(i).iter().zip(&bt[j * q..(j + 1) * q]).map(|(z, bv)| z * bv).sum::<f64>();
+                }
+            }
+        }
     }
 
-    fn pdev(&self, mu: &[f64], u: &[f64]) -> f64 {
-        self.resp.deviance(mu) + u.iter().map(|v| v * v).sum::<f64>()
+    /// mu on a chunk of rows and (if asked) its deviance; None when eta or
+    /// mu leaves the family's range.
+    fn mu_rows(&self, rows: Range<usize>, eta: &[f64], mu: &mut [f64], deviance: bool) -> Option<f64> {
+        let (fam, r) = (self.resp.family, &self.resp);
+        let mut dev = 0.0;
+        for ((m, &e), i) in mu.iter_mut().zip(eta).zip(rows) {
+            *m = fam.linkinv(e);
+            if !(fam.valid_eta(e) && fam.valid_mu(*m)) {
+                return None;
+            }
+            if deviance {
+                dev += fam.dev_resid(r.y[i], *m, r.weights[i]);
+            }
+        }
+        Some(dev)
+    }
+
+    /// eta = offset + X beta + Z b and mu there (into `eta`, `mu`); the
+    /// deviance, None when eta or mu leaves the family's range.
+    fn eta_mu_deviance(&self, b: &[Vec<f64>], beta: &[f64], eta: &mut [f64], mu: &mut [f64]) -> Option<f64> {
+        let parts = rows::for_chunks(eta, mu, |rows, eta, mu| {
+            self.eta_rows(rows.clone(), b, beta, eta);
+            self.mu_rows(rows, eta, mu, true)
+        });
+        parts.into_iter().sum()
+    }
+
+    /// Working weights and response at (eta, mu), into `w` and `z`; false if
+    /// a weight is not positive and finite.
+    fn working(&self, eta: &[f64], mu: &[f64], w: &mut [f64], z: &mut [f64]) -> bool {
+        let (fam, r) = (self.resp.family, &self.resp);
+        let parts = rows::for_chunks(w, z, |rows, w, z| {
+            let mut ok = true;
+            for (k, i) in rows.enumerate() {
+                let d = fam.mu_eta_at(eta[i], mu[i]);
+                w[k] = r.weights[i] * d * d / fam.variance(mu[i]);
+                z[k] = eta[i] - r.offset[i] + (r.y[i] - mu[i]) / d;
+                ok &= w[k].is_finite() && w[k] > 0.0;
+            }
+            ok
+        });
+        parts.into_iter().all(|ok| ok)
     }
 
     /// Run PIRLS at theta from (beta, u), or from the linear predictor
@@ -156,7 +241,6 @@ impl Pirls {
         eta0: Option<&[f64]>,
         tol: f64,
     ) -> Result<PirlsState> {
-        let fam = self.resp.family;
         let n = self.resp.n();
         let (mut beta, mut u) = (beta.to_vec(), u.to_vec());
         let from_start = eta0.is_some();
@@ -164,47 +248,50 @@ impl Pirls {
             Some(e) => e.to_vec(),
             None => self.linear_predictor(theta, &beta, &u),
         };
-        if eta.iter().any(|e| !fam.valid_eta(*e)) || self.mu_of(&eta).iter().any(|m| !fam.valid_mu(*m)) {
+        let mut mu = vec![0.0; n];
+        let mut eta_copy = eta.clone();
+        let valid = rows::for_chunks(&mut mu, &mut eta_copy, |rows, mu, eta| self.mu_rows(rows, eta, mu, false));
+        if !valid.into_iter().all(|ok| ok.is_some()) {
             return Err(Error::Numerical("the linear predictor left the family's range".into()));
         }
+        let (mut w, mut z) = (vec![0.0; n], vec![0.0; n]);
+        // X beta, fixed in the modes-only mode.
+        let xb = match mode {
+            Mode::ModesOnly => {
+                let mut xb = vec![0.0; n];
+                for (c, b) in beta.iter().enumerate() {
+                    for (v, x) in xb.iter_mut().zip(&self.x[c * n..(c + 1) * n]) {
+                        *v += x * b;
+                    }
+                }
+                xb
+            }
+            Mode::Joint => vec![],
+        };
         let mut first = true;
-        let mut mu = self.mu_of(&eta);
         let mut old = f64::MAX;
         let mut ld_l2;
         for iter in 0..self.max_iter {
-            // Working weights and response at the current eta.
-            let mut w = vec![0.0; n];
-            let mut z = vec![0.0; n];
-            for i in 0..n {
-                let d = fam.mu_eta(eta[i]);
-                w[i] = self.resp.weights[i] * d * d / fam.variance(mu[i]);
-                z[i] = eta[i] - self.resp.offset[i] + (self.resp.y[i] - mu[i]) / d;
-            }
-            if w.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+            self.iterations += 1;
+            if !self.working(&eta, &mu, &mut w, &mut z) {
                 return Err(Error::Numerical("PIRLS produced non-positive or non-finite working weights".into()));
             }
-            let (new_beta, new_u) = match mode {
-                Mode::Joint => {
-                    self.joint.set_weights_and_response(w, z);
-                    self.joint.set_theta(theta);
-                    if !self.joint.factor.ok {
-                        return Err(Error::Numerical("PIRLS: the weighted system is not positive definite".into()));
-                    }
-                    ld_l2 = self.joint.pieces().ld_l2;
-                    (self.joint.beta(), self.joint.u())
-                }
+            let system = match mode {
+                Mode::Joint => &mut self.joint,
                 Mode::ModesOnly => {
-                    let xb: Vec<f64> =
-                        (0..n).map(|i| (0..self.p).map(|c| self.x[c * n + i] * beta[c]).sum::<f64>()).collect();
-                    let zr = z.iter().zip(&xb).map(|(a, b)| a - b).collect();
-                    self.modes.set_weights_and_response(w, zr);
-                    self.modes.set_theta(theta);
-                    if !self.modes.factor.ok {
-                        return Err(Error::Numerical("PIRLS: the weighted system is not positive definite".into()));
-                    }
-                    ld_l2 = self.modes.pieces().ld_l2;
-                    (beta.clone(), self.modes.u())
+                    z.iter_mut().zip(&xb).for_each(|(v, b)| *v -= b);
+                    &mut self.modes
                 }
+            };
+            system.set_weights_and_response(&w, &z);
+            system.set_theta(theta);
+            if !system.factor.ok {
+                return Err(Error::Numerical("PIRLS: the weighted system is not positive definite".into()));
+            }
+            ld_l2 = system.pieces().ld_l2;
+            let (new_beta, new_u) = match mode {
+                Mode::Joint => (system.beta(), system.u()),
+                Mode::ModesOnly => (beta.clone(), system.u()),
             };
             // Take the step, halving it while the penalized deviance rises (lme4's rule).
             let (old_beta, old_u) =
@@ -215,10 +302,8 @@ impl Pirls {
             loop {
                 beta = old_beta.iter().zip(&new_beta).map(|(a, b)| a + step * (b - a)).collect();
                 u = old_u.iter().zip(&new_u).map(|(a, b)| a + step * (b - a)).collect();
-                eta = self.linear_predictor(theta, &beta, &u);
-                mu = self.mu_of(&eta);
-                let valid = eta.iter().all(|e| fam.valid_eta(*e)) && mu.iter().all(|m| fam.valid_mu(*m));
-                pdev = if valid { self.pdev(&mu, &u) } else { f64::NAN };
+                let b = self.random_effects(theta, &u);
+                pdev = self.eta_mu_deviance(&b, &beta, &mut eta, &mut mu).map_or(f64::NAN, |d| d + sum_sq(&u));
                 if (pdev.is_finite() && pdev <= old) || step < 0.5f64.powi(MAX_HALVINGS as i32) {
                     break;
                 }
@@ -241,6 +326,11 @@ impl Pirls {
     /// The Laplace approximation to the deviance (lme4's `glmResp::Laplace`):
     /// log|L|^2 + |u|^2 + aic(mu).
     pub fn laplace(&self, s: &PirlsState) -> f64 {
-        s.ld_l2 + s.u.iter().map(|v| v * v).sum::<f64>() + self.resp.aic(&s.mu)
+        let u2 = s.u.iter().map(|v| v * v).sum::<f64>();
+        s.ld_l2 + u2 + self.resp.aic_from_deviance(&s.mu, s.pdev - u2)
     }
+}
+
+fn sum_sq(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum()
 }

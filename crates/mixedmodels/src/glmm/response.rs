@@ -21,13 +21,8 @@ pub fn glmm_response(
 ) -> Result<GlmmResponse> {
     let n = data.nrows();
     let name = lhs.deparse();
+    // Checked where they were read (`design::prior_weights`).
     let prior = prior_weights.unwrap_or_else(|| vec![1.0; n]);
-    if let Some(i) = prior.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
-        return Err(Error::column(
-            "weights",
-            format!("weights must be non-negative and finite; row {i} has {}", prior[i]),
-        ));
-    }
     let (y, trials, weights) = match (&lhs.kind, family.dist) {
         (ExprKind::Call { func, args }, Distribution::Binomial) if func == "cbind" => {
             if args.len() != 2 {
@@ -87,7 +82,7 @@ pub fn glmm_response(
         return Err(Error::Data(format!("row {i} has zero weight (no trials); drop such rows before fitting")));
     }
     let offset = offset.unwrap_or_else(|| vec![0.0; n]);
-    Ok(GlmmResponse { family, y, trials, weights, offset })
+    Ok(GlmmResponse::new(family, y, trials, weights, offset))
 }
 
 fn check_range(name: &str, y: &[f64], dist: Distribution) -> Result<()> {

@@ -113,6 +113,22 @@ pub fn gemm_nn(c: &mut [f64], a: &[f64], b: &[f64], m: usize, k: usize, n: usize
     faer::linalg::matmul::matmul(mat_mut(c, m, n), accum, mat(a, m, k), mat(b, k, n), alpha, par_for(m.max(n)));
 }
 
+/// C = alpha A B' + (C if accumulate) with A (m x k), B (n x k), C (m x n).
+pub fn gemm_nt(c: &mut [f64], a: &[f64], b: &[f64], m: usize, k: usize, n: usize, alpha: f64, accumulate: bool) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let accum = if accumulate { Accum::Add } else { Accum::Replace };
+    faer::linalg::matmul::matmul(
+        mat_mut(c, m, n),
+        accum,
+        mat(a, m, k),
+        mat(b, n, k).transpose(),
+        alpha,
+        par_for(m.max(n)),
+    );
+}
+
 /// Invert a lower-triangular matrix in place (lower triangle).
 pub fn invert_lower_in_place(l: &mut [f64], n: usize) {
     if n == 0 {

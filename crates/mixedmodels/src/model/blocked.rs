@@ -22,6 +22,14 @@ const SMALL_XX: usize = 16;
 /// Below this many rows in the rest, its update runs on one thread.
 const PARALLEL_MIN_REST: usize = 256;
 
+/// The scalar Schur update gathers pairs of L21 entries one at a time; a
+/// dense product (faer's triangular matrix product) does m^2 l0 / 2
+/// multiply-adds but about this many times faster per multiply-add.
+const DENSE_SCHUR_SPEEDUP: f64 = 25.0;
+
+/// Largest dense copy of L21 (m x l0 values) the dense update may use.
+const DENSE_SCHUR_MAX_VALUES: usize = 1 << 23;
+
 pub struct BlockedFactor {
     /// L11: one lower q0 x q0 factor a level of the first term.
     pub l11: Vec<f64>,
@@ -47,6 +55,9 @@ pub struct BlockedFactor {
     acc: Vec<f64>,
     /// One accumulator a chunk of columns, for the parallel scalar update.
     acc_pool: Vec<Vec<f64>>,
+    /// L21 as a dense m x l0 matrix, when the scalar update runs as a dense
+    /// product (a rest crossed with most levels of the first term).
+    l21_dense: Option<Vec<f64>>,
     chol_xx: DenseCholesky,
     /// False if the last update failed (a non-positive pivot).
     pub ok: bool,
@@ -87,6 +98,7 @@ impl BlockedFactor {
             })
                 .map(|_| vec![0.0; cp.m])
                 .collect(),
+            l21_dense: dense_schur_pays(cp).then(|| vec![0.0; cp.m * cp.l0]),
             chol_xx: DenseCholesky::new(k),
             ok: false,
         }
@@ -163,6 +175,11 @@ impl BlockedFactor {
             self.scale_rest(cp);
             self.subtract_schur_blocks(cp);
         }
+        if let Some(a) = &self.l21_dense {
+            // T -= A L_X1' with A the dense L21 (m x l0) and L_X1' stored k x l0.
+            linalg::gemm_nt(&mut self.lxr, a, &self.lx1, m, cp.l0, k, -1.0, true);
+            return self.rest.factor();
+        }
         // T[a rows, :] -= L21_j[a] L_{X1,j}' for every level j and its blocks a.
         for j in 0..cp.l0 {
             let lx1 = &self.lx1[j * q0 * k..(j + 1) * q0 * k];
@@ -209,6 +226,26 @@ impl BlockedFactor {
             }
         };
         match pattern {
+            RestPattern::Dense { .. } if self.l21_dense.is_some() => {
+                // S = scale Z_R'Z_R scale + I - A A' with A[b, j] = L21 of level j, rest row b.
+                let a = self.l21_dense.as_mut().expect("checked");
+                a.iter_mut().for_each(|v| *v = 0.0);
+                for j in 0..cp.l0 {
+                    let column = &mut a[j * m..(j + 1) * m];
+                    for e in cp.cross_ptr[j]..cp.cross_ptr[j + 1] {
+                        column[cp.entry_row[e] as usize] = l21[e];
+                    }
+                }
+                let values = self.rest.values_mut();
+                for c in 0..m {
+                    let zz = &cp.zz_rest[c * m..(c + 1) * m];
+                    for r in c..m {
+                        values[c * m + r] = zz[r] * scale[r] * scale[c];
+                    }
+                    values[c * m + c] += 1.0;
+                }
+                linalg::sub_aat_lower(values, m, a, cp.l0);
+            }
             RestPattern::Dense { .. } => {
                 let cols_per_chunk = m.div_ceil(self.acc_pool.len());
                 let column = |a: usize, col: &mut [f64], acc: &mut [f64]| {
@@ -423,4 +460,16 @@ impl BlockedFactor {
         }
         v
     }
+}
+
+/// Does the dense Schur update beat the pairwise one? Only for scalar terms
+/// with a dense rest, when m^2 l0 / 2 dense multiply-adds cost less than the
+/// sum over levels of (entries^2 / 2) gathered ones (see [`DENSE_SCHUR_SPEEDUP`]).
+fn dense_schur_pays(cp: &CrossProducts) -> bool {
+    if !(cp.all_scalar && cp.pattern.is_dense()) || cp.m * cp.l0 > DENSE_SCHUR_MAX_VALUES {
+        return false;
+    }
+    let pairs: f64 = (0..cp.l0).map(|j| ((cp.cross_ptr[j + 1] - cp.cross_ptr[j]) as f64).powi(2)).sum();
+    let dense = (cp.m as f64).powi(2) * cp.l0 as f64;
+    dense < DENSE_SCHUR_SPEEDUP * pairs
 }

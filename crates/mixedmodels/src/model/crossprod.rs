@@ -5,6 +5,7 @@
 //! of the first term. X and y form the last, dense, block.
 
 use super::rest::RestPattern;
+use super::scatter::RowScatter;
 use crate::design::ReTerm;
 
 /// Where a block of rows of the rest lives: one (term, level) pair.
@@ -65,6 +66,8 @@ pub struct CrossProducts {
     pub xyxy: Vec<f64>,
     /// Sum of log prior weights (lme4's ldW), 0 without weights.
     pub log_weights: f64,
+    /// The rows' scatter positions, kept when the values will be refilled.
+    pub scatter: Option<RowScatter>,
 }
 
 impl CrossProducts {
@@ -102,82 +105,11 @@ impl CrossProducts {
             zxy_rest: vec![0.0; m * k],
             xyxy: vec![0.0; k * k],
             log_weights: 0.0,
+            scatter: None,
         };
         cp.fill(x, y, weights, terms);
+        cp.log_weights = weights.map_or(0.0, |w| w.iter().map(|v| v.ln()).sum());
         cp
-    }
-
-    /// (Re)compute every value on the fixed structure: the weighted
-    /// cross-products of [Z X y]. A GLMM's penalized iteratively reweighted
-    /// least squares calls this with new working weights and response.
-    pub fn fill(&mut self, x: &[f64], y: &[f64], weights: Option<&[f64]>, terms: &[ReTerm]) {
-        let (n, p, q0, m, k) = (self.n, self.p, self.q0, self.m, self.p + 1);
-        let w = |i: usize| weights.map_or(1.0, |w| w[i]);
-        let xy = |i: usize, c: usize| if c < p { x[c * n + i] } else { y[i] };
-        for v in [&mut self.zz0, &mut self.zxy0, &mut self.cross_values, &mut self.zz_rest, &mut self.zxy_rest] {
-            v.iter_mut().for_each(|x| *x = 0.0);
-        }
-        let t0 = &terms[0];
-        for i in 0..n {
-            let j = t0.refs[i] as usize;
-            let z = t0.z_row(i);
-            let wi = w(i);
-            let b = &mut self.zz0[j * q0 * q0..(j + 1) * q0 * q0];
-            for c in 0..q0 {
-                for r in 0..q0 {
-                    b[c * q0 + r] += wi * z[r] * z[c];
-                }
-            }
-            let bx = &mut self.zxy0[j * q0 * k..(j + 1) * q0 * k];
-            for c in 0..k {
-                let v = wi * xy(i, c);
-                for r in 0..q0 {
-                    bx[c * q0 + r] += z[r] * v;
-                }
-            }
-            let level = &self.cross[self.cross_ptr[j]..self.cross_ptr[j + 1]];
-            for (ka, ta) in terms.iter().enumerate().skip(1) {
-                let ba = self.term_first_block[ka] + ta.refs[i] as usize;
-                let blk = self.rest_blocks[ba];
-                let za = ta.z_row(i);
-                // Z_rest'Z_0: the level's entry for this block (entries sorted by block).
-                let e = level[level.partition_point(|e| e.block < ba)];
-                for c in 0..q0 {
-                    for r in 0..blk.q {
-                        self.cross_values[e.values + c * blk.q + r] += wi * za[r] * z[c];
-                    }
-                }
-                // Z_rest'Z_rest (lower triangle) and Z_rest'[X y].
-                for (kb, tb) in terms.iter().enumerate().skip(1) {
-                    let rb = self.rest_blocks[self.term_first_block[kb] + tb.refs[i] as usize].row;
-                    let zb = tb.z_row(i);
-                    for (cb, zbv) in zb.iter().enumerate() {
-                        for (ca, zav) in za.iter().enumerate() {
-                            let (row, col) = (blk.row + ca, rb + cb);
-                            if row >= col {
-                                if let Some(pos) = self.pattern.position(row, col) {
-                                    self.zz_rest[pos] += wi * zav * zbv;
-                                }
-                            }
-                        }
-                    }
-                }
-                for c in 0..k {
-                    let v = wi * xy(i, c);
-                    for (ca, zav) in za.iter().enumerate() {
-                        self.zxy_rest[c * m + blk.row + ca] += zav * v;
-                    }
-                }
-            }
-        }
-        for c in 0..k {
-            for r in c..k {
-                let s: f64 = (0..n).map(|i| w(i) * xy(i, r) * xy(i, c)).sum();
-                self.xyxy[c * k + r] = s;
-                self.xyxy[r * k + c] = s;
-            }
-        }
-        self.log_weights = weights.map_or(0.0, |w| w.iter().map(|v| v.ln()).sum());
     }
 
     /// Replace the response: only the [X y] columns that involve y change

@@ -126,14 +126,25 @@ impl LinearMixedModel {
 
     /// Swap in new prior weights and response (a GLMM's working weights and
     /// working response at each PIRLS step); the design's structure stays.
-    pub fn set_weights_and_response(&mut self, weights: Vec<f64>, y: Vec<f64>) {
+    pub fn set_weights_and_response(&mut self, weights: &[f64], y: &[f64]) {
         let (n, p) = (self.n(), self.p());
-        self.beta_ols = least_squares(&self.x, p, &y, Some(&weights));
-        let y_shift: Vec<f64> =
-            (0..n).map(|i| y[i] - (0..p).map(|c| self.x[c * n + i] * self.beta_ols[c]).sum::<f64>()).collect();
-        self.cp.fill(&self.x, &y_shift, Some(&weights), &self.terms);
-        self.weights = Some(weights);
-        self.y = y;
+        self.beta_ols = least_squares(&self.x, p, y, Some(weights));
+        // y minus its weighted least-squares fit (see `new`), into self.y.
+        self.y.copy_from_slice(y);
+        for (c, b) in self.beta_ols.iter().enumerate() {
+            for (v, x) in self.y.iter_mut().zip(&self.x[c * n..(c + 1) * n]) {
+                *v -= x * b;
+            }
+        }
+        self.cp.fill(&self.x, &self.y, Some(weights), &self.terms);
+        // PIRLS uses the factor, not this objective: skip the n logs of
+        // log|W| and make any objective computed from here on NaN.
+        self.cp.log_weights = f64::NAN;
+        match &mut self.weights {
+            Some(w) => w.copy_from_slice(weights),
+            None => self.weights = Some(weights.to_vec()),
+        }
+        self.y.copy_from_slice(y);
     }
 
     pub fn n(&self) -> usize {

@@ -3,9 +3,11 @@
 
 pub mod blocked;
 pub mod crossprod;
+pub mod fill;
 pub mod lambda;
 pub mod lmm;
 pub mod rest;
+pub mod scatter;
 pub mod start;
 
 pub use blocked::{BlockedFactor, Pieces};
