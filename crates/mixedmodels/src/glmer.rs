@@ -14,6 +14,7 @@ use crate::fit::{check_convergence, SINGULAR_TOL};
 use crate::formula::ModelFormula;
 use crate::glmm::family::{Family, Link};
 use crate::glmm::pirls::{Mode, Pirls, PirlsState};
+use crate::glmm::start::PirlsStart;
 use crate::glmm::quadrature::{agq_deviance, gh_rule, saturated_deviance};
 use crate::glmm::response::glmm_response;
 use crate::linalg;
@@ -143,9 +144,10 @@ impl Glmer {
         let eta_start = self.pirls.eta_start.clone();
         let (b0, u0) = (vec![0.0; self.pirls.p], vec![0.0; self.pirls.q()]);
         let lp0 = self.pirls.run(&theta0, &b0, &u0, Mode::Joint, Some(&eta_start), TOL_PWRSS)?;
+        let mut start1 = self.pirls.prepare_start(lp0, Mode::Joint)?;
         let pirls = &mut self.pirls;
         let stage1 = bobyqa_minimize(
-            |theta| match run_from(pirls, theta, &lp0.beta, &lp0, Mode::Joint) {
+            |theta| match run_from(pirls, theta, &[], &mut start1) {
                 Some(s) => pirls.laplace(&s),
                 None => f64::INFINITY,
             },
@@ -153,7 +155,7 @@ impl Glmer {
             &lower,
             self.options.optimizer,
         )?;
-        let s1 = run_from(&mut self.pirls, &stage1.final_theta, &lp0.beta, &lp0, Mode::Joint)
+        let s1 = run_from(&mut self.pirls, &stage1.final_theta, &[], &mut start1)
             .ok_or_else(|| Error::Numerical("PIRLS failed at the first stage's optimum".into()))?;
         // beta's scale for the second stage: its standard errors from the weighted system.
         let p = self.pirls.p;
@@ -167,18 +169,18 @@ impl Glmer {
         start.extend(std::iter::repeat_n(0.0, p));
         let mut lower2 = lower.clone();
         lower2.extend(std::iter::repeat_n(f64::NEG_INFINITY, p));
-        let lp1 = s1;
+        let mut start2 = self.pirls.prepare_start(s1, Mode::ModesOnly)?;
         let pirls = &mut self.pirls;
-        let objective = |pirls: &mut Pirls, x: &[f64], lp: &PirlsState| -> Option<(f64, PirlsState)> {
+        let objective = |pirls: &mut Pirls, x: &[f64], start: &mut PirlsStart| -> Option<(f64, PirlsState)> {
             let beta: Vec<f64> = (0..p).map(|j| beta1[j] + scale[j] * x[ntheta + j]).collect();
-            let s = run_from(pirls, &x[..ntheta], &beta, lp, Mode::ModesOnly)?;
+            let s = run_from(pirls, &x[..ntheta], &beta, start)?;
             let v = if nagq > 1 { agq_deviance(pirls, &s, &x[..ntheta], &rule) } else { pirls.laplace(&s) };
             Some((v, s))
         };
         let settings =
             OptimizerSettings { rho_begin: 0.2f64.min(self.options.optimizer.rho_begin), ..self.options.optimizer };
         let stage2 = bobyqa_minimize(
-            |x| match objective(pirls, x, &lp1) {
+            |x| match objective(pirls, x, &mut start2) {
                 Some((v, _)) => v,
                 None => f64::INFINITY,
             },
@@ -192,7 +194,7 @@ impl Glmer {
             if lower[i] == 0.0 && xopt[i] != 0.0 && xopt[i].abs() < SINGULAR_TOL {
                 let mut trial = xopt.clone();
                 trial[i] = 0.0;
-                if let Some((v, _)) = objective(pirls, &trial, &lp1) {
+                if let Some((v, _)) = objective(pirls, &trial, &mut start2) {
                     if v <= stage2.fmin + 1e-10 * stage2.fmin.abs().max(1.0) {
                         xopt = trial;
                     }
@@ -200,14 +202,14 @@ impl Glmer {
             }
         }
         let (fmin, s2) =
-            objective(pirls, &xopt, &lp1).ok_or_else(|| Error::Numerical("PIRLS failed at the optimum".into()))?;
+            objective(pirls, &xopt, &mut start2).ok_or_else(|| Error::Numerical("PIRLS failed at the optimum".into()))?;
         let theta = xopt[..ntheta].to_vec();
         let beta: Vec<f64> = (0..p).map(|j| beta1[j] + scale[j] * xopt[ntheta + j]).collect();
         let saturated = if nagq > 1 { saturated_deviance(&self.pirls, &s2.mu) } else { 0.0 };
         let mut fit = self.results(&theta, &beta, &s2, fmin + saturated, fmin, stage1, stage2);
         fit.pirls_iterations = self.pirls.iterations;
         if self.options.derivatives {
-            self.hessian_vcov(&mut fit, &xopt, &beta1, &scale, &lp1)?;
+            self.hessian_vcov(&mut fit, &xopt, &beta1, &scale, &start2)?;
         } else {
             fit.vcov_beta = self.fallback_vcov(fit.sigma);
         }
@@ -224,7 +226,7 @@ impl Glmer {
         xopt: &[f64],
         beta1: &[f64],
         scale: &[f64],
-        lp: &PirlsState,
+        start: &PirlsStart,
     ) -> Result<()> {
         let ntheta = fit.theta.len();
         let p = beta1.len();
@@ -262,10 +264,11 @@ impl Glmer {
                 .par_chunks(chunk)
                 .flat_map_iter(|pts| {
                     let mut local = self.pirls.replicate();
+                    let mut local_start = start.replicate();
                     pts.iter()
                         .map(|pt| {
                             let (theta, beta) = pt.split_at(ntheta);
-                            match run_from(&mut local, theta, beta, lp, Mode::ModesOnly) {
+                            match run_from(&mut local, theta, beta, &mut local_start) {
                                 Some(st) => {
                                     if nagq > 1 {
                                         agq_deviance(&local, &st, theta, &rule)
@@ -503,8 +506,8 @@ const TOL_PWRSS: f64 = 1e-7;
 /// R), which changes BOBYQA's path: with tolPwrss 1e-13 the cbpp fixed
 /// effects land 1.4e-4 (relative) from glmer's, outside the 1e-4 the
 /// references ask for.
-fn run_from(p: &mut Pirls, theta: &[f64], beta: &[f64], lp0: &PirlsState, mode: Mode) -> Option<PirlsState> {
-    p.run(theta, beta, &lp0.u, mode, Some(&lp0.eta), TOL_PWRSS).ok()
+fn run_from(p: &mut Pirls, theta: &[f64], beta: &[f64], start: &mut PirlsStart) -> Option<PirlsState> {
+    p.run_from(theta, beta, start, TOL_PWRSS).ok()
 }
 
 fn empty_fit(family: Family) -> GlmmFit {

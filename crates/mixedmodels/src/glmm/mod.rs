@@ -7,6 +7,8 @@ pub mod pirls;
 pub mod quadrature;
 pub mod response;
 pub mod rows;
+pub mod start;
 
 pub use family::{Distribution, Family, Link};
 pub use pirls::{GlmmResponse, Mode, Pirls, PirlsState};
+pub use start::PirlsStart;

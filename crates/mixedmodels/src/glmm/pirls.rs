@@ -9,6 +9,7 @@ use std::ops::Range;
 
 use super::family::Family;
 use super::rows;
+use super::start::PirlsStart;
 use crate::design::ReTerm;
 use crate::error::{Error, Result};
 use crate::model::LinearMixedModel;
@@ -140,6 +141,18 @@ impl Pirls {
         eta
     }
 
+    /// X beta.
+    pub(super) fn x_times(&self, beta: &[f64]) -> Vec<f64> {
+        let n = self.resp.n();
+        let mut xb = vec![0.0; n];
+        for (c, b) in beta.iter().enumerate() {
+            for (v, x) in xb.iter_mut().zip(&self.x[c * n..(c + 1) * n]) {
+                *v += x * b;
+            }
+        }
+        xb
+    }
+
     /// b = Lambda(theta) u, term by term (level-major, q values a level).
     fn random_effects(&self, theta: &[f64], u: &[f64]) -> Vec<Vec<f64>> {
         let m = &self.joint;
@@ -214,7 +227,7 @@ impl Pirls {
 
     /// Working weights and response at (eta, mu), into `w` and `z`; false if
     /// a weight is not positive and finite.
-    fn working(&self, eta: &[f64], mu: &[f64], w: &mut [f64], z: &mut [f64]) -> bool {
+    pub(super) fn working(&self, eta: &[f64], mu: &[f64], w: &mut [f64], z: &mut [f64]) -> bool {
         let (fam, r) = (self.resp.family, &self.resp);
         let parts = rows::for_chunks(w, z, |rows, w, z| {
             let mut ok = true;
@@ -242,11 +255,9 @@ impl Pirls {
         tol: f64,
     ) -> Result<PirlsState> {
         let n = self.resp.n();
-        let (mut beta, mut u) = (beta.to_vec(), u.to_vec());
-        let from_start = eta0.is_some();
-        let mut eta = match eta0 {
+        let eta = match eta0 {
             Some(e) => e.to_vec(),
-            None => self.linear_predictor(theta, &beta, &u),
+            None => self.linear_predictor(theta, beta, u),
         };
         let mut mu = vec![0.0; n];
         let mut eta_copy = eta.clone();
@@ -254,36 +265,61 @@ impl Pirls {
         if !valid.into_iter().all(|ok| ok.is_some()) {
             return Err(Error::Numerical("the linear predictor left the family's range".into()));
         }
+        let from = PirlsState { beta: beta.to_vec(), u: u.to_vec(), eta, mu, ld_l2: 0.0, pdev: 0.0, iterations: 0 };
+        self.iterate(theta, from, mode, None, eta0.is_some(), tol)
+    }
+
+    /// Run PIRLS at theta (and, in the modes-only stage, beta) from a
+    /// stage's common start, as lme4 runs each evaluation of the deviance.
+    pub fn run_from(&mut self, theta: &[f64], beta: &[f64], start: &mut PirlsStart, tol: f64) -> Result<PirlsState> {
+        let mut from = start.state.clone();
+        if start.mode == Mode::ModesOnly {
+            from.beta = beta.to_vec();
+        }
+        let mode = start.mode;
+        self.iterate(theta, from, mode, Some(start), true, tol)
+    }
+
+    /// The PIRLS iterations from state `from` (its eta and mu consistent).
+    /// With a prepared `start`, the first step's system comes from it.
+    fn iterate(
+        &mut self,
+        theta: &[f64],
+        from: PirlsState,
+        mode: Mode,
+        mut start: Option<&mut PirlsStart>,
+        from_start: bool,
+        tol: f64,
+    ) -> Result<PirlsState> {
+        let n = self.resp.n();
+        let PirlsState { mut beta, mut u, mut eta, mut mu, .. } = from;
         let (mut w, mut z) = (vec![0.0; n], vec![0.0; n]);
         // X beta, fixed in the modes-only mode.
-        let xb = match mode {
-            Mode::ModesOnly => {
-                let mut xb = vec![0.0; n];
-                for (c, b) in beta.iter().enumerate() {
-                    for (v, x) in xb.iter_mut().zip(&self.x[c * n..(c + 1) * n]) {
-                        *v += x * b;
-                    }
-                }
-                xb
-            }
-            Mode::Joint => vec![],
-        };
+        let xb = if mode == Mode::ModesOnly { self.x_times(&beta) } else { vec![] };
         let mut first = true;
         let mut old = f64::MAX;
         let mut ld_l2;
         for iter in 0..self.max_iter {
             self.iterations += 1;
-            if !self.working(&eta, &mu, &mut w, &mut z) {
-                return Err(Error::Numerical("PIRLS produced non-positive or non-finite working weights".into()));
-            }
-            let system = match mode {
-                Mode::Joint => &mut self.joint,
-                Mode::ModesOnly => {
-                    z.iter_mut().zip(&xb).for_each(|(v, b)| *v -= b);
-                    &mut self.modes
+            let system = match start.take() {
+                Some(s) => s.first_system(&beta),
+                None => {
+                    if !self.working(&eta, &mu, &mut w, &mut z) {
+                        return Err(Error::Numerical(
+                            "PIRLS produced non-positive or non-finite working weights".into(),
+                        ));
+                    }
+                    let system = match mode {
+                        Mode::Joint => &mut self.joint,
+                        Mode::ModesOnly => {
+                            z.iter_mut().zip(&xb).for_each(|(v, b)| *v -= b);
+                            &mut self.modes
+                        }
+                    };
+                    system.set_weights_and_response(&w, &z);
+                    system
                 }
             };
-            system.set_weights_and_response(&w, &z);
             system.set_theta(theta);
             if !system.factor.ok {
                 return Err(Error::Numerical("PIRLS: the weighted system is not positive definite".into()));

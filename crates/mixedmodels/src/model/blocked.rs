@@ -228,8 +228,9 @@ impl BlockedFactor {
         match pattern {
             RestPattern::Dense { .. } if self.l21_dense.is_some() => {
                 // S = scale Z_R'Z_R scale + I - A A' with A[b, j] = L21 of level j, rest row b.
+                // Every update writes the same positions (the structure is
+                // fixed), so the zeros elsewhere, set at allocation, stay.
                 let a = self.l21_dense.as_mut().expect("checked");
-                a.iter_mut().for_each(|v| *v = 0.0);
                 for j in 0..cp.l0 {
                     let column = &mut a[j * m..(j + 1) * m];
                     for e in cp.cross_ptr[j]..cp.cross_ptr[j + 1] {

@@ -31,6 +31,27 @@ pub struct LinearMixedModel {
     pub feval: usize,
 }
 
+/// The cross-products of a response with Z and itself, Z'Wy and y'Wy, for
+/// a model without fixed effects. They are linear (quadratic) in y, so a
+/// GLMM's working response at a new beta is a combination of stored parts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseParts {
+    /// Z_0'Wy, one q0 block a level of the first term.
+    pub z0: Vec<f64>,
+    /// Z_rest'Wy.
+    pub rest: Vec<f64>,
+    /// y'Wy.
+    pub yy: f64,
+}
+
+impl ResponseParts {
+    /// self + a other (the y'Wy part is left to the caller: it is quadratic).
+    pub fn add_scaled(&mut self, a: f64, other: &ResponseParts) {
+        self.z0.iter_mut().zip(&other.z0).for_each(|(x, y)| *x += a * y);
+        self.rest.iter_mut().zip(&other.rest).for_each(|(x, y)| *x += a * y);
+    }
+}
+
 impl LinearMixedModel {
     /// `terms` in lme4's order (most levels first). `y` already has any offset subtracted.
     pub fn new(
@@ -114,14 +135,38 @@ impl LinearMixedModel {
 
     /// Swap in a new response (offset already subtracted); the design stays.
     pub fn set_response(&mut self, y: Vec<f64>) {
+        self.set_response_only(&y);
+        let theta = self.theta.clone();
+        self.set_theta(&theta);
+    }
+
+    /// [`LinearMixedModel::set_response`] without refactoring: the factor is
+    /// stale until the next `set_theta`.
+    pub fn set_response_only(&mut self, y: &[f64]) {
         let (n, p) = (self.n(), self.p());
-        self.beta_ols = least_squares(&self.x, p, &y, self.weights.as_deref());
+        self.beta_ols = least_squares(&self.x, p, y, self.weights.as_deref());
         let y_shift: Vec<f64> =
             (0..n).map(|i| y[i] - (0..p).map(|c| self.x[c * n + i] * self.beta_ols[c]).sum::<f64>()).collect();
         self.cp.set_response(&self.x, &y_shift, self.weights.as_deref(), &self.terms);
-        self.y = y;
-        let theta = self.theta.clone();
-        self.set_theta(&theta);
+        self.y.copy_from_slice(y);
+    }
+
+    /// The response's cross-products Z'Wy (first term, then the rest) and
+    /// y'Wy of a model without fixed effects (p = 0), whose cross-products
+    /// involving y are exactly these.
+    pub fn response_parts(&self) -> ResponseParts {
+        debug_assert_eq!(self.p(), 0);
+        ResponseParts { z0: self.cp.zxy0.clone(), rest: self.cp.zxy_rest.clone(), yy: self.cp.xyxy[0] }
+    }
+
+    /// Set the response's cross-products of a model without fixed effects
+    /// (see [`LinearMixedModel::response_parts`]); the factor is stale until
+    /// the next `set_theta`.
+    pub fn set_response_parts(&mut self, parts: &ResponseParts) {
+        debug_assert_eq!(self.p(), 0);
+        self.cp.zxy0.copy_from_slice(&parts.z0);
+        self.cp.zxy_rest.copy_from_slice(&parts.rest);
+        self.cp.xyxy[0] = parts.yy;
     }
 
     /// Swap in new prior weights and response (a GLMM's working weights and

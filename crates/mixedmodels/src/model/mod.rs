@@ -13,4 +13,4 @@ pub mod start;
 pub use blocked::{BlockedFactor, Pieces};
 pub use crossprod::CrossProducts;
 pub use lambda::Parameterization;
-pub use lmm::{objective_from, LinearMixedModel};
+pub use lmm::{objective_from, LinearMixedModel, ResponseParts};
