@@ -20,8 +20,6 @@ from mixedmodels.lmer import Lmer, Residuals, _coef_tables, _ranef_tables, _varc
 
 FAMILIES = {"binomial": "binomial", "poisson": "poisson", "gamma": "Gamma",
             "inverse_gaussian": "inverse.gaussian", "inverse.gaussian": "inverse.gaussian"}
-LINKS = {"Logit": "logit", "Probit": "probit", "Cloglog": "cloglog", "Log": "log", "Inverse": "inverse",
-         "Identity": "identity", "InverseSquare": "1/mu^2"}
 
 
 class Glmer(Lmer):
@@ -81,15 +79,15 @@ class Glmer(Lmer):
             if "not positive definite" not in str(e):
                 raise
             raise NumericalError(
-                f"{e}: the penalized iteratively reweighted least squares failed, which usually means the "
-                "response is constant or a predictor separates it completely (fitted means of exactly 0 or 1; "
+                f"{e}: the penalized iteratively reweighted least squares failed, which usually means that "
+                "a predictor separates the response completely (fitted means of exactly 0 or 1; "
                 "lme4 fits such data with enormous estimates and standard errors and warns that the Hessian "
                 "is singular); drop or merge the separating predictor or its levels"
             ) from e
         self.REML = False
         self.ddf = "asymptotic"
         self.nAGQ = int(nAGQ)
-        self.link = LINKS.get(self._fit.link, self._fit.link)
+        self.link = self._fit.link
         self._fit_options = {"factors": factors, "ordered": ordered, "weights": weights, "contrasts": contrasts,
                              "max_feval": max_feval, "nAGQ": int(nAGQ), "link": link}
         return self._finish_fit(conf_int, n_boot, summarize, verbose, no_warnings)

@@ -223,7 +223,6 @@ class ReferenceGrid:
         self.levels_all = levels_all
         self.frame = self._expand()
         self._data_basis: tuple[list[str], np.ndarray] | None = None
-        self._dropped: bool | None = None
 
     @classmethod
     def from_model(cls, model: Any) -> ReferenceGrid:
@@ -373,15 +372,8 @@ class ReferenceGrid:
         return Linear(x, full_grid, basis)
 
     def _has_dropped_columns(self) -> bool:
-        """Whether the fit dropped columns of X (rank deficiency). The GLMM fit
-        does not list them: compare R's columns with the estimated ones."""
-        dropped = getattr(self.model._fit, "dropped_columns", None)
-        if dropped is not None:
-            return bool(dropped)
-        if self._dropped is None:
-            _, names = self._full_matrix(self.data)
-            self._dropped = len(names) != len(self.model._fit.fixed_names)
-        return self._dropped
+        """Whether the fit dropped columns of X (rank deficiency)."""
+        return bool(self.model._fit.dropped_columns)
 
     def _full_matrix(self, frame: pl.DataFrame) -> tuple[np.ndarray, list[str]]:
         cols = core_columns(frame, self.needed_frame_columns(frame), ordered=self.model._ordered_cols)

@@ -131,7 +131,7 @@ def test_non_positive_response(sleep: pl.DataFrame, family: str) -> None:
 
 def test_negative_weights(cbpp: pl.DataFrame) -> None:
     d = cbpp.with_columns(p=pl.col("incidence") / pl.col("size"), w=-pl.col("size"))
-    with pytest.raises(mm.ColumnError, match="weights must be non-negative and finite"):
+    with pytest.raises(mm.ColumnError, match=r"column 'w': weights must be non-negative and finite; row 0 has -14"):
         fit("p ~ period + (1 | herd)", d, weights="w")
     with pytest.raises(mm.DataError, match="weights: column 'zzz' is not in the data"):
         fit("p ~ period + (1 | herd)", d, weights="zzz")
@@ -157,7 +157,7 @@ def test_unknown_family_and_link(sleep: pl.DataFrame) -> None:
         fit("b ~ Days + (1 | Subject)", b, link="foo")
     with pytest.raises(mm.DataError, match="unknown link 'foo'"):
         mm.Lmer("b ~ Days + (1 | Subject)", data=b, family="binomial", link="foo").fit(summarize=False)
-    with pytest.raises(mm.DataError, match="the poisson family does not take the 'Logit' link"):
+    with pytest.raises(mm.DataError, match="the poisson family does not take the 'logit' link"):
         fit("incidence ~ period + (1 | herd)", mm.load_dataset("cbpp"), "poisson", link="logit")
 
 
@@ -234,12 +234,20 @@ def test_separation_by_a_factor_raises_a_clear_error(sleep: pl.DataFrame) -> Non
     """A two-level factor separating b makes PIRLS fail (glmer fits it with estimates of
     about 80 and SEs of 1e7); the error says what is wrong, at once."""
     start = time.perf_counter()
-    with pytest.raises(mm.NumericalError, match="separates it completely"):
+    with pytest.raises(mm.NumericalError, match="separates the response completely"):
         fit("b ~ g + (1 | Subject)", separated(sleep))
     assert time.perf_counter() - start < 30
 
 
-def test_constant_response_raises(sleep: pl.DataFrame) -> None:
+@pytest.mark.parametrize(("family", "value"), [("binomial", True), ("binomial", False), ("poisson", 0)])
+def test_constant_response_raises_naming_the_column(sleep: pl.DataFrame, family: str, value: object) -> None:
     """R: "Response is constant"."""
-    with pytest.raises(mm.NumericalError, match="response is constant"):
-        fit("b ~ Days + (1 | Subject)", sleep.with_columns(b=pl.lit(True)))
+    with pytest.raises(mm.ColumnError, match="column 'b': the response is constant"):
+        fit("b ~ Days + (1 | Subject)", sleep.with_columns(b=pl.lit(value)), family=family)
+
+
+def test_non_integer_cbind_counts_warn(cbpp: pl.DataFrame) -> None:
+    """R's binomial family: "non-integer counts in a binomial glm!"."""
+    frac = cbpp.with_columns(half=pl.col("incidence") / 2)
+    with pytest.warns(UserWarning, match="non-integer counts in a binomial glm!"):
+        fit("cbind(half, size - half) ~ period + (1 | herd)", frac)

@@ -57,9 +57,14 @@ impl PyGlmer {
     fn family(&self) -> String {
         format!("{:?}", self.inner.fit.family.dist)
     }
+    /// Columns of X dropped as linearly dependent (rank deficiency).
+    #[getter]
+    fn dropped_columns(&self) -> Vec<String> {
+        self.inner.spec.fixed_dropped.clone()
+    }
     #[getter]
     fn link(&self) -> String {
-        format!("{:?}", self.inner.fit.family.link)
+        self.inner.fit.family.link.name().to_string()
     }
     #[getter]
     fn nagq(&self) -> usize {

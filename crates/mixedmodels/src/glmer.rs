@@ -384,6 +384,7 @@ impl Glmer {
         if self.rows_dropped > 0 {
             warnings.push(format!("{} rows with missing values were dropped", self.rows_dropped));
         }
+        warnings.extend(self.pirls.resp.warnings.iter().cloned());
         if !self.spec.fixed_dropped.is_empty() {
             warnings.push(format!(
                 "fixed-effect model matrix is rank deficient so dropping {} column(s): {}",

@@ -28,6 +28,21 @@ pub enum Link {
     InverseSquare,
 }
 
+impl Link {
+    /// R's name of the link.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Link::Logit => "logit",
+            Link::Probit => "probit",
+            Link::Cloglog => "cloglog",
+            Link::Log => "log",
+            Link::Inverse => "inverse",
+            Link::Identity => "identity",
+            Link::InverseSquare => "1/mu^2",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Family {
     pub dist: Distribution,
@@ -81,7 +96,7 @@ impl Family {
             }
         };
         if !allowed {
-            return Err(Error::Argument(format!("the {family} family does not take the '{link:?}' link")));
+            return Err(Error::Argument(format!("the {family} family does not take the '{}' link", link.name())));
         }
         Ok(Family { dist, link })
     }
@@ -348,7 +363,9 @@ mod tests {
                 assert!((f.mu_eta_at(eta, mu) - f.mu_eta(eta)).abs() < 1e-15, "{fam} {link} mu_eta_at");
             }
         }
-        assert!(Family::parse("poisson", Some("logit")).is_err());
+        let e = Family::parse("poisson", Some("logit")).unwrap_err().to_string();
+        assert!(e.contains("does not take the 'logit' link"), "{e}");
+        assert_eq!(Family::parse("inverse.gaussian", None).unwrap().link.name(), "1/mu^2");
     }
 
     #[test]

@@ -28,12 +28,14 @@ pub struct GlmmResponse {
     /// aic(mu) - deviance(mu) when constant (whole counts; see
     /// [`Family::aic_minus_deviance`]).
     aic_offset: Option<f64>,
+    /// R's warnings about the response (non-integer binomial counts).
+    pub warnings: Vec<String>,
 }
 
 impl GlmmResponse {
     pub fn new(family: Family, y: Vec<f64>, trials: Vec<f64>, weights: Vec<f64>, offset: Vec<f64>) -> GlmmResponse {
         let aic_offset = family.aic_minus_deviance(&y, &trials, &weights);
-        GlmmResponse { family, y, trials, weights, offset, aic_offset }
+        GlmmResponse { family, y, trials, weights, offset, aic_offset, warnings: vec![] }
     }
 
     pub fn n(&self) -> usize {

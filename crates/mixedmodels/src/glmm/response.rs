@@ -23,7 +23,8 @@ pub fn glmm_response(
     let name = lhs.deparse();
     // Checked where they were read (`design::prior_weights`).
     let prior = prior_weights.unwrap_or_else(|| vec![1.0; n]);
-    let (y, trials, weights) = match (&lhs.kind, family.dist) {
+    let mut warnings = Vec::new();
+    let (y, trials, weights): (Vec<f64>, Vec<f64>, Vec<f64>) = match (&lhs.kind, family.dist) {
         (ExprKind::Call { func, args }, Distribution::Binomial) if func == "cbind" => {
             if args.len() != 2 {
                 return Err(Error::column(&name, "cbind() needs two columns: successes and failures"));
@@ -35,6 +36,9 @@ pub fn glmm_response(
                     &name,
                     format!("successes and failures must be non-negative counts (row {i})"),
                 ));
+            }
+            if s.iter().chain(&f).any(|v| (v - v.round()).abs() > 1e-3) {
+                warnings.push("non-integer counts in a binomial glm!".to_string());
             }
             let total: Vec<f64> = s.iter().zip(&f).map(|(a, b)| a + b).collect();
             let y = (0..n).map(|i| if total[i] > 0.0 { s[i] / total[i] } else { 0.0 }).collect();
@@ -81,8 +85,11 @@ pub fn glmm_response(
     if let Some(i) = weights.iter().position(|w| *w == 0.0) {
         return Err(Error::Data(format!("row {i} has zero weight (no trials); drop such rows before fitting")));
     }
+    check_not_constant(&name, &y, family.dist)?;
     let offset = offset.unwrap_or_else(|| vec![0.0; n]);
-    Ok(GlmmResponse::new(family, y, trials, weights, offset))
+    let mut response = GlmmResponse::new(family, y, trials, weights, offset);
+    response.warnings = warnings;
+    Ok(response)
 }
 
 fn check_range(name: &str, y: &[f64], dist: Distribution) -> Result<()> {
@@ -99,6 +106,26 @@ fn check_range(name: &str, y: &[f64], dist: Distribution) -> Result<()> {
             }
         }
         Distribution::Binomial => {}
+    }
+    Ok(())
+}
+
+/// A binary response that never varies (every row a failure, or every row a
+/// success), or Poisson counts that are all zero, leave nothing to model:
+/// the estimates would run off to infinity. R's glmer stops ("Response is
+/// constant") as well.
+fn check_not_constant(name: &str, y: &[f64], dist: Distribution) -> Result<()> {
+    let all = |v: f64| y.iter().all(|x| *x == v);
+    let constant = match dist {
+        Distribution::Binomial => all(0.0) || all(1.0),
+        Distribution::Poisson => all(0.0),
+        Distribution::Gamma | Distribution::InverseGaussian => false,
+    };
+    if constant && !y.is_empty() {
+        return Err(Error::column(
+            name,
+            format!("the response is constant (every row is {}): there is nothing to model", y[0]),
+        ));
     }
     Ok(())
 }
