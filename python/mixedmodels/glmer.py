@@ -13,7 +13,6 @@ import polars as pl
 from scipy.special import expit
 
 from mixedmodels import _core
-from mixedmodels._frame import core_columns, to_polars
 from mixedmodels._stats import significance, wald_interval, z_pvalues
 from mixedmodels.exceptions import DataError, NumericalError
 from mixedmodels.lmer import Lmer, Residuals, _coef_tables, _ranef_tables, _varcorr_tables
@@ -205,18 +204,9 @@ class Glmer(Lmer):
 
         return glmer_summary(self)
 
-    def predict(self, data: Any, use_rfx: bool = True, pred_type: str = "response",  # type: ignore[override]
-                skip_data_checks: bool = False, verify_predictions: bool = True, verbose: bool = False) -> np.ndarray:
-        """Predictions for new data on the response (``pred_type="response"``)
-        or link scale; unseen groups get zero random effects."""
-        self._check_fitted()
-        if pred_type not in ("response", "link"):
-            raise DataError("pred_type must be 'response' or 'link'")
-        frame = to_polars(data)
-        if self.factors or self._ordered_cols:
-            frame, _ = self._apply_factors(frame, self.factors, False)
-        needed = _core.formula_columns(self.formula, response=False, groups=use_rfx)
-        columns = core_columns(frame, needed, ordered=self._ordered_cols)
+    def _predict_complete_rows(self, columns: Any, use_rfx: bool, pred_type: str) -> np.ndarray:
+        """Predictions on the response (``pred_type="response"``) or link
+        scale; `Lmer.predict` handles unseen groups and missing values."""
         return np.asarray(self._fit.predict(columns, use_rfx, pred_type == "response"))
 
     def confint(self, method: str = "Wald", level: float = 0.95, n_boot: int = 500,  # type: ignore[override]

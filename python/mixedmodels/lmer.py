@@ -479,8 +479,13 @@ class Lmer:
         if missing.any():
             frame = frame.filter(pl.Series(~missing))
         columns = core_columns(frame, needed, ordered=self._ordered_cols)
-        out[~missing] = np.asarray(self._fit.predict(columns, use_rfx))
+        out[~missing] = self._predict_complete_rows(columns, use_rfx, pred_type)
         return out
+
+    def _predict_complete_rows(self, columns: Any, use_rfx: bool, pred_type: str) -> np.ndarray:
+        """The core's predictions for rows without missing values (a linear
+        model's link is the identity: both scales are the same)."""
+        return np.asarray(self._fit.predict(columns, use_rfx))
 
     def _value_columns(self, use_rfx: bool) -> list[str]:
         """The columns whose values enter a prediction (grouping factors

@@ -99,3 +99,20 @@ def test_agq_log_likelihood_is_comparable_with_laplace():
     assert agq.logLike_lme4 == pytest.approx(ref["logLik"], abs=1e-3)
     assert abs(agq.logLike - laplace.logLike) < 0.5
     assert agq.logLike != pytest.approx(agq.logLike_lme4, abs=1)
+
+
+def test_predict_reproduces_fits_and_gives_nan_for_missing_rows():
+    """predict() on the fitting data gives the fitted values on either scale;
+    a row with a missing predictor is NaN (R's NA), an unseen herd gets zero
+    random effects (the fixed part alone)."""
+    m, _ = fit_glmm("cbpp_binomial")
+    cbpp = m.data
+    np.testing.assert_allclose(m.predict(cbpp), m.fits, rtol=1e-12)
+    np.testing.assert_allclose(m.predict(cbpp, pred_type="link"), m.linear_predictor, rtol=1e-12)
+    period = pl.when(pl.int_range(4) == 1).then(None).otherwise(pl.col("period"))
+    holes = cbpp.head(4).with_columns(period.alias("period"))
+    got = m.predict(holes, pred_type="link")
+    assert np.isnan(got[1]) and not np.isnan(got[[0, 2, 3]]).any()
+    np.testing.assert_allclose(got[[0, 2, 3]], m.linear_predictor[[0, 2, 3]], rtol=1e-12)
+    unseen = cbpp.head(1).with_columns(pl.lit("new herd").alias("herd"))
+    assert m.predict(unseen, pred_type="link")[0] == pytest.approx(m.coefs["Estimate"][0])

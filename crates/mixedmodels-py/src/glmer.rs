@@ -207,6 +207,7 @@ impl PyGlmer {
         d.set_item("converged", f.stage1.converged && f.stage2.converged)?;
         d.set_item("status", &f.stage2.status)?;
         d.set_item("derivative_evaluations", f.derivative_evaluations)?;
+        d.set_item("pirls_iterations", f.pirls_iterations)?;
         Ok(d)
     }
 
