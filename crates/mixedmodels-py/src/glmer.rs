@@ -36,7 +36,7 @@ impl PyGlmer {
             .iter()
             .map(|(n, c)| Ok((n.clone(), contrast_from_py(c)?)))
             .collect::<PyResult<Vec<_>>>()?;
-        let optimizer = OptimizerSettings { max_feval, ..Default::default() };
+        let optimizer = OptimizerSettings { max_feval, ..GlmerOptions::default().optimizer };
         let options =
             GlmerOptions { family: family.to_string(), link, nagq, contrasts, weights, optimizer, derivatives };
         with_frame(columns, |df| {

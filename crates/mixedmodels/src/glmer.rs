@@ -18,7 +18,7 @@ use crate::glmm::start::PirlsStart;
 use crate::glmm::quadrature::{agq_deviance, gh_rule, saturated_deviance};
 use crate::glmm::response::glmm_response;
 use crate::linalg;
-use crate::optim::{bobyqa_minimize, OptSummary, OptimizerSettings};
+use crate::optim::{bobyqa_minimize, InterpolationPoints, OptSummary, OptimizerSettings};
 
 #[derive(Debug, Clone)]
 pub struct GlmerOptions {
@@ -41,7 +41,7 @@ impl Default for GlmerOptions {
             nagq: 1,
             contrasts: vec![],
             weights: None,
-            optimizer: OptimizerSettings::default(),
+            optimizer: OptimizerSettings { points: InterpolationPoints::Quadratic, ..OptimizerSettings::default() },
             derivatives: true,
         }
     }

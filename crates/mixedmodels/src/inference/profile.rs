@@ -124,7 +124,7 @@ fn minimize_scaled(
     let scale: Vec<f64> = start.iter().map(|v| v.abs().max(0.1)).collect();
     let to_scaled = |v: &[f64]| -> Vec<f64> { v.iter().zip(&scale).map(|(a, s)| a / s).collect() };
     let unscale = |v: &[f64]| -> Vec<f64> { v.iter().zip(&scale).map(|(a, s)| a * s).collect() };
-    let settings = OptimizerSettings { rho_begin: 0.05, rho_end: 1e-7, max_feval: 5000 };
+    let settings = OptimizerSettings { rho_begin: 0.05, rho_end: 1e-7, max_feval: 5000, ..Default::default() };
     let o = bobyqa_minimize_bounded(
         |sub| f(&unscale(sub)),
         &to_scaled(start),
