@@ -91,7 +91,9 @@ impl Lmer {
         let fixed_names = x.names.clone();
         let assign = x.assign.clone();
         let mut model = LinearMixedModel::new(x.values, p, y_adj, terms, weights, options.reml)?;
-        let mut fit = fit::fit(&mut model, &options.fit, offset.as_deref())?;
+        // On a worker thread of rayon's pool, as `Glmer::fit`: the parallel
+        // steps then share the pool's threads with the fit.
+        let mut fit = rayon::scope(|_| fit::fit(&mut model, &options.fit, offset.as_deref()))?;
         if rows_dropped > 0 {
             fit.warnings.insert(0, format!("{rows_dropped} rows with missing values were dropped"));
         }
