@@ -18,7 +18,7 @@ import polars as pl
 from scipy import stats
 
 from mixedmodels import _core
-from mixedmodels._frame import core_columns, factor_levels
+from mixedmodels._frame import core_columns
 from mixedmodels.exceptions import DataError
 from mixedmodels.lmer import WEIGHTS_COLUMN, Lmer
 
@@ -292,78 +292,13 @@ def _reductions(form: dict[str, Any], reduce_terms: bool) -> list[tuple[str, lis
 
 
 def fit_options(model: Lmer) -> dict[str, Any]:
-    """The options of ``model.fit`` to reproduce its fit on ``model._frame``.
-
-    Uses ``model._fit_options`` when Lmer records it (the keyword arguments
-    given to ``fit``); otherwise rebuilds them from what ``fit`` stores: the
-    prepared frame already holds the factor levels and array weights, the
-    ordered factors are in ``_ordered_cols``, the contrasts in ``_contrasts``.
-    A weights column given by name is read from ``_weights_name`` when present.
-    """
+    """The options of ``model.fit`` to reproduce its fit on ``model._frame``:
+    the keyword arguments ``fit`` recorded, without those that only change
+    what it prints or which criterion it uses."""
     recorded = getattr(model, "_fit_options", None)
-    if isinstance(recorded, dict):
-        return {k: v for k, v in recorded.items() if k not in ("REML", "summarize", "no_warnings", "verbose")}
-    frame: pl.DataFrame = model._frame
-    opts: dict[str, Any] = {}
-    ordered_cols = list(getattr(model, "_ordered_cols", []) or [])
-    if ordered_cols:
-        opts["factors"] = {c: factor_levels(frame.get_column(c)) for c in ordered_cols}
-        opts["ordered"] = True
-    weights = getattr(model, "_weights_name", None) if hasattr(model, "_weights_name") else _infer_weights(model)
-    if weights is not None:
-        opts["weights"] = weights
-    contrasts = _contrasts_from_core(getattr(model, "_contrasts", []) or [])
-    if contrasts:
-        opts["contrasts"] = contrasts
-    max_feval = getattr(model, "_max_feval", None)
-    if max_feval is not None:
-        opts["max_feval"] = max_feval
-    return opts
-
-
-def _infer_weights(model: Lmer) -> str | None:
-    """The prior-weights column of a fit that did not record it.
-
-    At the optimum the fixed effects solve the penalized weighted normal
-    equations, so X' W r = 0 (r the response residuals) holds to rounding for
-    the weights W used and fails for others: the check finds which numeric
-    column of the prepared frame (if any) was the weights, and refuses to
-    guess when none fits."""
-    x = np.asarray(model._fit.design_matrix)
-    r = np.asarray(model._fit.residuals)
-
-    def solves(w: np.ndarray) -> bool:
-        lhs = np.abs(x.T @ (w * r))
-        scale = np.abs(x).T @ np.abs(w * r)
-        return bool(np.all(lhs <= 1e-7 * scale + 1e-300))
-
-    if solves(np.ones_like(r)):
-        return None
-    frame: pl.DataFrame = model._frame
-    candidates = [WEIGHTS_COLUMN] if WEIGHTS_COLUMN in frame.columns else []
-    candidates += [c for c in frame.columns if c != WEIGHTS_COLUMN and frame.schema[c].is_numeric()]
-    for c in candidates:
-        rows = _complete_rows(frame, [*model._columns, c])
-        if int(rows.sum()) != r.shape[0]:
-            continue
-        w = frame.get_column(c).cast(pl.Float64).to_numpy()[rows]
-        if np.all(w >= 0) and solves(w):
-            return c
-    raise DataError(
-        "this model was fitted with prior weights that cannot be found in its data: refit it with the weights "
-        "as a column of the data (weights='column')"
-    )
-
-
-def _contrasts_from_core(core: Sequence[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, spec in core:
-        if isinstance(spec, str):
-            out[name] = spec
-        else:
-            flat, k = spec[0], int(spec[1])
-            out[name] = np.asarray(flat, dtype=float).reshape((-1, k), order="F")
-    return out
+    if not isinstance(recorded, dict):
+        raise DataError("the model has not been fitted yet: call fit() first")
+    return {k: v for k, v in recorded.items() if k not in ("REML", "summarize", "no_warnings", "verbose")}
 
 
 def refit_copy(model: Lmer, reml: bool, formula: str | None = None) -> Lmer:

@@ -42,13 +42,10 @@ EXTRA_PREP = {
 }
 EXTRA_OPTIONS = {"ordered_cu": {"factors": {"Cu": ["Cu000", "Cu035", "Cu175"]}, "ordered": True}}
 R_CONTRASTS = {"contr.sum": "sum", "contr.helmert": "helmert"}
-EXTRA_SKIP = {"C_sum": "formula_columns() reads the contrast name in C(Evit, sum) as a data column"}
 
 
 def fit_extra(case: str) -> tuple[mm.Lmer, dict[str, Any]]:
     ref = EXTRA[case]
-    if case in EXTRA_SKIP:
-        pytest.skip(EXTRA_SKIP[case])
     d = mm.load_dataset(ref["data"])
     opts: dict[str, Any] = {}
     if ref.get("prep"):
@@ -78,11 +75,6 @@ def assert_table(tab: pl.DataFrame, rows: Any) -> None:
                                    err_msg=mine)
 
 
-def skip_without_kr(m: mm.Lmer) -> None:
-    if not hasattr(m._fit, "kr_f_test"):
-        pytest.skip("the core has no kr_f_test yet")
-
-
 # ------------------------------------------------------ lme4 fixtures
 @pytest.mark.parametrize("kind", [1, 2, 3])
 @pytest.mark.parametrize("case", LME4_CASES)
@@ -95,7 +87,6 @@ def test_anova_matches_lmertest(case, kind):
 @pytest.mark.parametrize("case", KR_CASES)
 def test_anova_kenward_roger_matches_lmertest(case, kind):
     m, ref = fit_case(case)
-    skip_without_kr(m)
     assert_table(anova_table(m, type=kind, ddf="Kenward-Roger"), ref[f"anova_type{kind}_kr"])
 
 
@@ -123,7 +114,6 @@ def test_hypothesis_matrices_match_show_tests(case, kind):
 @pytest.mark.parametrize("case", sorted(c for c in EXTRA if "anova_type1_kr" in EXTRA[c]))
 def test_anova_extra_kenward_roger(case, kind):
     m, ref = fit_extra(case)
-    skip_without_kr(m)
     assert_table(anova_table(m, type=kind, ddf="Kenward-Roger"), ref[f"anova_type{kind}_kr"])
 
 

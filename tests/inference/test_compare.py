@@ -399,16 +399,6 @@ def test_ranova_rows_in_use_change():
         ranova(m)
 
 
-def test_array_weights_not_in_data_are_refused():
-    # a model whose recorded options lack its weights must not be refitted unweighted
-    m, _ = fit_case("sleepstudy_weights")
-    m._frame = m._frame.drop("w")
-    if hasattr(m, "_fit_options") or hasattr(m, "_weights_name"):
-        pytest.skip("Lmer records its weights")
-    with pytest.raises(mm.DataError, match="prior weights"):
-        ranova(m)
-
-
 # ------------------------------------------------------ formula handling
 # the core's formula_structure gives the fixed part as R's term labels: reduced formulas write
 # `a * b` as `a + b + a:b` (the same model)
