@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Install everything the tests need and run all of them: the Rust core's
-# cargo tests and the Python suite. One release build serves both (maturin
+# cargo tests, the linters (ruff, rustfmt, clippy) and the Python suite. One release build serves both (maturin
 # and `cargo test --release` share target/ and the release profile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 cargo test --release -p mixedmodels --quiet
 python -m ruff check python tests benches tools
+python -m ruff format --check --quiet python tests benches tools
+# Rust lints, when the toolchain has them (rustup components rustfmt, clippy).
+if cargo fmt --version >/dev/null 2>&1; then cargo fmt --all -- --check; else echo "rustfmt not installed: skipped"; fi
+if cargo clippy --version >/dev/null 2>&1; then
+    cargo clippy --release --workspace --all-targets --quiet -- -D warnings
+else
+    echo "clippy not installed: skipped"
+fi
 python -m mypy.stubtest mixedmodels._core
 python -m pytest tests

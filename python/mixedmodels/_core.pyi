@@ -6,8 +6,19 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
-__all__ = ["ColumnError", "DataError", "FormulaError", "GlmerFit", "LmerFit", "MixedModelsError", "NumericalError",
-           "__version__", "formula_columns", "formula_structure", "model_matrix"]
+__all__ = [
+    "ColumnError",
+    "DataError",
+    "FormulaError",
+    "GlmerFit",
+    "LmerFit",
+    "MixedModelsError",
+    "NumericalError",
+    "__version__",
+    "formula_columns",
+    "formula_structure",
+    "model_matrix",
+]
 
 class MixedModelsError(Exception): ...
 class FormulaError(MixedModelsError): ...
@@ -102,7 +113,6 @@ class LmerFit:
     def kr_f_test(self, rows: list[list[float]]) -> tuple[float, int, float, float]: ...
     def predict(self, columns: list[tuple[str, _Column]], use_re: bool) -> npt.NDArray[np.float64]: ...
     def simulate(self, nsim: int, use_re: bool, seed: int) -> npt.NDArray[np.float64]: ...
-
 
 @final
 class GlmerFit:

@@ -85,8 +85,9 @@ def _from_pandas(df: Any) -> pl.DataFrame:
         s = df[name]
         if isinstance(s.dtype, pd.CategoricalDtype):
             levels = [str(c) for c in s.cat.categories]
-            out[str(name)] = pl.Series(str(name), s.astype("string").to_numpy(na_value=None),
-                                       dtype=pl.String).cast(pl.Enum(levels))
+            out[str(name)] = pl.Series(str(name), s.astype("string").to_numpy(na_value=None), dtype=pl.String).cast(
+                pl.Enum(levels)
+            )
         else:
             out[str(name)] = pl.from_pandas(s).alias(str(name))
     return pl.DataFrame(out)

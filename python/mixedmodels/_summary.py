@@ -271,8 +271,13 @@ def abbreviate(names: Sequence[str], minlength: int = 4) -> list[str]:
 
 
 # ------------------------------------------------------------ R's print of a matrix
-def print_matrix(rows: list[list[str]], colnames: list[str], rownames: list[str] | None = None,
-                 right: bool = True, width: int = WIDTH) -> str:
+def print_matrix(
+    rows: list[list[str]],
+    colnames: list[str],
+    rownames: list[str] | None = None,
+    right: bool = True,
+    width: int = WIDTH,
+) -> str:
     """A character matrix as R's ``print(m, quote = FALSE, right = right)``:
     row names left-aligned, columns one blank apart, aligned right or left
     (headers too), split into blocks of columns no wider than ``width``."""
@@ -357,9 +362,16 @@ def random_effects_block(model: Any, residual: bool = True, digits: int = DIGITS
     return print_matrix(rows, header, right=False)
 
 
-def coef_table(terms: list[str], estimate: Sequence[float], se: Sequence[float], stat: Sequence[float],
-               stat_name: str = "t value", df: Sequence[float] | None = None,
-               pvalues: Sequence[float] | None = None, digits: int = DIGITS) -> tuple[str, bool]:
+def coef_table(
+    terms: list[str],
+    estimate: Sequence[float],
+    se: Sequence[float],
+    stat: Sequence[float],
+    stat_name: str = "t value",
+    df: Sequence[float] | None = None,
+    pvalues: Sequence[float] | None = None,
+    digits: int = DIGITS,
+) -> tuple[str, bool]:
     """The fixed-effects table as R's printCoefmat prints it; also whether
     stars (and so the legend) are shown."""
     n = len(terms)
@@ -372,12 +384,11 @@ def coef_table(terms: list[str], estimate: Sequence[float], se: Sequence[float],
     ndig = max([1] + [digits - d for d in digmin])
     cs_text = format_real([_round(v, ndig) for v in flat], digits)
     # printCoefmat: a non-zero value that rounds to zero is formatted again with digits - 1.
-    fix = [k for k, v in enumerate(flat) if v is not None and math.isfinite(v)
-           and (v == 0) != (float(cs_text[k]) == 0)]
+    fix = [k for k, v in enumerate(flat) if v is not None and math.isfinite(v) and (v == 0) != (float(cs_text[k]) == 0)]
     if fix:
         for k, s in zip(fix, format_real([flat[k] for k in fix], max(1, digits - 1)), strict=True):
             cs_text[k] = s
-    cols = [cs_text[j * n:(j + 1) * n] for j in range(len(cs_cols))]
+    cols = [cs_text[j * n : (j + 1) * n] for j in range(len(cs_cols))]
     dig_tst = max(1, min(5, digits - 1))
     cols.append(format_real([_round(float(v), dig_tst) for v in stat], digits))
     header = ["Estimate", "Std. Error"] + (["df"] if df is not None else []) + [stat_name]
@@ -403,9 +414,14 @@ def coef_table(terms: list[str], estimate: Sequence[float], se: Sequence[float],
 def fixed_effects_block(coefs: Any, with_df: bool) -> tuple[str, bool]:
     """lmerTest's (with df and p-values) or lme4's fixed-effects table of
     ``coefs``, and whether it shows stars."""
-    return coef_table(coefs["term"].to_list(), coefs["Estimate"].to_list(), coefs["SE"].to_list(),
-                      coefs["T-stat"].to_list(), df=coefs["DF"].to_list() if with_df else None,
-                      pvalues=coefs["P-val"].to_list() if with_df else None)
+    return coef_table(
+        coefs["term"].to_list(),
+        coefs["Estimate"].to_list(),
+        coefs["SE"].to_list(),
+        coefs["T-stat"].to_list(),
+        df=coefs["DF"].to_list() if with_df else None,
+        pvalues=coefs["P-val"].to_list() if with_df else None,
+    )
 
 
 def correlation_block(names: list[str], vcov: np.ndarray) -> str:
@@ -416,8 +432,7 @@ def correlation_block(names: list[str], vcov: np.ndarray) -> str:
     if p < 2:
         return ""
     if p > COR_MAX:
-        return (f"Correlation matrix not shown by default, as p = {p} > {COR_MAX}.\n"
-                "Use vcov() if you need it")
+        return f"Correlation matrix not shown by default, as p = {p} > {COR_MAX}.\nUse vcov() if you need it"
     vcov = np.asarray(vcov, dtype=float)
     sd = np.sqrt(np.diag(vcov))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -489,11 +504,14 @@ def lmer_summary(model: Lmer) -> str:
 def glmer_summary(model: Any) -> str:
     """lme4's summary of a glmerMod, as text."""
     f = model._fit
-    method = ("Laplace Approximation" if model.nAGQ == 1
-              else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {model.nAGQ}")
+    method = "Laplace Approximation" if model.nAGQ == 1 else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {model.nAGQ}"
     family = {"gamma": "Gamma", "inverse_gaussian": "inverse.gaussian"}.get(model.family, model.family)
-    out = [f"Generalized linear mixed model fit by maximum likelihood ({method})",
-           f" Family: {family}  ( {model.link} )", f"Formula: {model.formula}", ""]
+    out = [
+        f"Generalized linear mixed model fit by maximum likelihood ({method})",
+        f" Family: {family}  ( {model.link} )",
+        f"Formula: {model.formula}",
+        "",
+    ]
     names = ["AIC", "BIC", "logLik", "deviance", "df.resid"]
     df_resid = int(f.nobs - f.npar)
     vals = [round(v, 1) for v in (model.AIC, model.BIC, model.logLike, -2 * model.logLike)] + [float(df_resid)]
@@ -505,8 +523,14 @@ def glmer_summary(model: Any) -> str:
     out.append(_groups_line(model, int(f.nobs)))
     out += ["", "Fixed effects:"]
     coefs = model.coefs
-    table, stars = coef_table(coefs["term"].to_list(), coefs["Estimate"].to_list(), coefs["SE"].to_list(),
-                              coefs["Z-stat"].to_list(), stat_name="z value", pvalues=coefs["P-val"].to_list())
+    table, stars = coef_table(
+        coefs["term"].to_list(),
+        coefs["Estimate"].to_list(),
+        coefs["SE"].to_list(),
+        coefs["Z-stat"].to_list(),
+        stat_name="z value",
+        pvalues=coefs["P-val"].to_list(),
+    )
     out.append(table)
     if stars:
         out += ["---", SIGNIF_LEGEND]

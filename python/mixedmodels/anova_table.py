@@ -40,7 +40,15 @@ __all__ = ["anova_contrasts", "anova_table", "doolittle"]
 COLUMNS = ["term", "SS", "MS", "NumDF", "DenomDF", "F-stat", "P-val", "Sig"]
 
 _TYPES: dict[Any, int] = {
-    1: 1, 2: 2, 3: 3, "1": 1, "2": 2, "3": 3, "I": 1, "II": 2, "III": 3,
+    1: 1,
+    2: 2,
+    3: 3,
+    "1": 1,
+    "2": 2,
+    "3": 3,
+    "I": 1,
+    "II": 2,
+    "III": 3,
 }
 _DDF = {
     "satterthwaite": "Satterthwaite",
@@ -84,8 +92,10 @@ def anova_table(model: Any, type: Any = 3, ddf: str = "Satterthwaite") -> pl.Dat
             empty.append(term)  # lmerTest appends terms without a test, as NA rows, at the end
             continue
         rows.append({"term": term, **_f_test(model, L, method, sigma)})
-    rows += [{"term": t, "SS": np.nan, "MS": np.nan, "NumDF": None, "DenomDF": np.nan,
-              "F-stat": np.nan, "P-val": np.nan} for t in empty]
+    rows += [
+        {"term": t, "SS": np.nan, "MS": np.nan, "NumDF": None, "DenomDF": np.nan, "F-stat": np.nan, "P-val": np.nan}
+        for t in empty
+    ]
     return _frame(rows)
 
 
@@ -115,8 +125,8 @@ def doolittle(x: np.ndarray, eps: float = 1e-6) -> tuple[np.ndarray, np.ndarray]
     for i in range(n):
         U[i, :] = x[i, :] - L[i, :i] @ U[:i, :]
         if i + 1 < n:
-            col = x[i + 1:, i] - L[i + 1:, :i] @ U[:i, i]
-            L[i + 1:, i] = 0.0 if abs(U[i, i]) < eps else col / U[i, i]
+            col = x[i + 1 :, i] - L[i + 1 :, :i] @ U[:i, i]
+            L[i + 1 :, i] = 0.0 if abs(U[i, i]) < eps else col / U[i, i]
     L[np.abs(L) < eps] = 0.0
     U[np.abs(U) < eps] = 0.0
     return L, U
@@ -172,10 +182,7 @@ def _containment(labels: list[str], variables: list[list[str]], numeric: dict[st
     def contains(f1: int, f2: int) -> bool:  # F2 contains F1
         return coded[f1] <= coded[f2] and len(coded[f2] - coded[f1]) > 0 and nums[f1] == nums[f2]
 
-    return {
-        labels[i]: [labels[j] for j in range(len(labels)) if contains(i, j)]
-        for i in range(len(labels))
-    }
+    return {labels[i]: [labels[j] for j in range(len(labels)) if contains(i, j)] for i in range(len(labels))}
 
 
 # --------------------------------------------------------------- contrasts
@@ -303,8 +310,9 @@ def _lme4_table(model: Any) -> pl.DataFrame:
             continue
         ss = float(ss_col[cols].sum())
         ms = ss / len(cols)
-        rows.append({"term": t, "SS": ss, "MS": ms, "NumDF": len(cols), "DenomDF": None,
-                     "F-stat": ms / sigma**2, "P-val": None})
+        rows.append(
+            {"term": t, "SS": ss, "MS": ms, "NumDF": len(cols), "DenomDF": None, "F-stat": ms / sigma**2, "P-val": None}
+        )
     return _frame(rows)
 
 

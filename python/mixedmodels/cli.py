@@ -1,8 +1,8 @@
 """The ``mixedmodels`` command: fit a model to a bundled dataset or a file.
 
-    mixedmodels fit "Reaction ~ Days + (Days | Subject)" --data sleepstudy
-    mixedmodels fit "y ~ x + (1 | g)" --data my.csv --ml --format json
-    mixedmodels datasets
+mixedmodels fit "Reaction ~ Days + (Days | Subject)" --data sleepstudy
+mixedmodels fit "y ~ x + (1 | g)" --data my.csv --ml --format json
+mixedmodels datasets
 """
 
 from __future__ import annotations
@@ -47,24 +47,26 @@ def _jsonable(x: Any) -> Any:
 
 
 def fit_report(model: Lmer) -> dict[str, Any]:
-    return _jsonable({
-        "formula": model.formula,
-        "REML": model.REML,
-        "nobs": model.nobs,
-        "logLik": model.logLike,
-        "AIC": model.AIC,
-        "BIC": model.BIC,
-        "deviance": model.deviance,
-        "sigma": model.sigma,
-        "theta": model.theta,
-        "singular": model.singular,
-        "coefs": model.coefs,
-        "ranef_var": model.ranef_var,
-        "ranef_corr": model.ranef_corr,
-        "groups": model.grps,
-        "warnings": model.warnings,
-        "optimizer": model.optsummary,
-    })
+    return _jsonable(
+        {
+            "formula": model.formula,
+            "REML": model.REML,
+            "nobs": model.nobs,
+            "logLik": model.logLike,
+            "AIC": model.AIC,
+            "BIC": model.BIC,
+            "deviance": model.deviance,
+            "sigma": model.sigma,
+            "theta": model.theta,
+            "singular": model.singular,
+            "coefs": model.coefs,
+            "ranef_var": model.ranef_var,
+            "ranef_corr": model.ranef_corr,
+            "groups": model.grps,
+            "warnings": model.warnings,
+            "optimizer": model.optsummary,
+        }
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

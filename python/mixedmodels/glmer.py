@@ -17,8 +17,13 @@ from mixedmodels._stats import significance, wald_interval, z_pvalues
 from mixedmodels.exceptions import DataError, NumericalError
 from mixedmodels.lmer import Lmer, Residuals, _coef_tables, _ranef_tables, _varcorr_tables
 
-FAMILIES = {"binomial": "binomial", "poisson": "poisson", "gamma": "Gamma",
-            "inverse_gaussian": "inverse.gaussian", "inverse.gaussian": "inverse.gaussian"}
+FAMILIES = {
+    "binomial": "binomial",
+    "poisson": "poisson",
+    "gamma": "Gamma",
+    "inverse_gaussian": "inverse.gaussian",
+    "inverse.gaussian": "inverse.gaussian",
+}
 
 
 class Glmer(Lmer):
@@ -87,8 +92,15 @@ class Glmer(Lmer):
         self.ddf = "asymptotic"
         self.nAGQ = int(nAGQ)
         self.link = self._fit.link
-        self._fit_options = {"factors": factors, "ordered": ordered, "weights": weights, "contrasts": contrasts,
-                             "max_feval": max_feval, "nAGQ": int(nAGQ), "link": link}
+        self._fit_options = {
+            "factors": factors,
+            "ordered": ordered,
+            "weights": weights,
+            "contrasts": contrasts,
+            "max_feval": max_feval,
+            "nAGQ": int(nAGQ),
+            "link": link,
+        }
         return self._finish_fit(conf_int, n_boot, summarize, verbose, no_warnings)
 
     def _collect_results(self) -> None:
@@ -99,14 +111,30 @@ class Glmer(Lmer):
         lo, hi = wald_interval(beta, se)
         z = beta / se
         p = z_pvalues(z)
-        cols: dict[str, Any] = {"term": names, "Estimate": beta, "2.5_ci": lo, "97.5_ci": hi, "SE": se,
-                                "Z-stat": z, "P-val": p, "Sig": [significance(v) for v in p]}
+        cols: dict[str, Any] = {
+            "term": names,
+            "Estimate": beta,
+            "2.5_ci": lo,
+            "97.5_ci": hi,
+            "SE": se,
+            "Z-stat": z,
+            "P-val": p,
+            "Sig": [significance(v) for v in p],
+        }
         if self.link == "logit":
             # pymer4's odds ratios and probabilities for the logit link (inf, not an overflow
             # warning, for the enormous estimates of a separated fit)
             with np.errstate(over="ignore"):
-                cols.update({"OR": np.exp(beta), "OR_2.5_ci": np.exp(lo), "OR_97.5_ci": np.exp(hi),
-                             "Prob": expit(beta), "Prob_2.5_ci": expit(lo), "Prob_97.5_ci": expit(hi)})
+                cols.update(
+                    {
+                        "OR": np.exp(beta),
+                        "OR_2.5_ci": np.exp(lo),
+                        "OR_97.5_ci": np.exp(hi),
+                        "Prob": expit(beta),
+                        "Prob_2.5_ci": expit(lo),
+                        "Prob_97.5_ci": expit(hi),
+                    }
+                )
         self.coefs = pl.DataFrame(cols)
         self.theta = np.asarray(f.theta)
         self.sigma = float(f.sigma)
@@ -144,17 +172,21 @@ class Glmer(Lmer):
             w = self._fit_weights(y.shape[0])
             counts = y * w if self.family == "binomial" else y
             if np.any(np.abs(counts - np.round(counts)) > 1e-3):
-                out.append("non-integer #successes in a binomial glm! (a proportion needs the numbers of trials "
-                           "as weights)" if self.family == "binomial" else
-                           "non-integer counts in a Poisson model: the log-likelihood uses lgamma(y + 1) "
-                           "(lme4's glmer cannot fit these data: its deviance is infinite)")
+                out.append(
+                    "non-integer #successes in a binomial glm! (a proportion needs the numbers of trials as weights)"
+                    if self.family == "binomial"
+                    else "non-integer counts in a Poisson model: the log-likelihood uses lgamma(y + 1) "
+                    "(lme4's glmer cannot fit these data: its deviance is infinite)"
+                )
         if self.family == "binomial":
             mu = np.asarray(fit.fitted, dtype=float)
             eps = 10 * np.finfo(float).eps
             if np.any(mu < eps) or np.any(mu > 1 - eps):
-                out.append("fitted probabilities numerically 0 or 1 occurred: a predictor or grouping factor may "
-                           "separate the response completely; the estimates and standard errors of the "
-                           "separating terms are not meaningful")
+                out.append(
+                    "fitted probabilities numerically 0 or 1 occurred: a predictor or grouping factor may "
+                    "separate the response completely; the estimates and standard errors of the "
+                    "separating terms are not meaningful"
+                )
         return out
 
     def _fit_weights(self, n: int) -> np.ndarray:
@@ -209,8 +241,14 @@ class Glmer(Lmer):
         scale; `Lmer.predict` handles unseen groups and missing values."""
         return np.asarray(self._fit.predict(columns, use_rfx, pred_type == "response"))
 
-    def confint(self, method: str = "Wald", level: float = 0.95, n_boot: int = 500,  # type: ignore[override]
-                seed: int | None = None, progress: bool | None = None) -> pl.DataFrame:
+    def confint(
+        self,
+        method: str = "Wald",
+        level: float = 0.95,
+        n_boot: int = 500,  # type: ignore[override]
+        seed: int | None = None,
+        progress: bool | None = None,
+    ) -> pl.DataFrame:
         """Wald intervals for the fixed effects (profile and bootstrap
         intervals are available for linear mixed models)."""
         self._check_fitted()
@@ -223,21 +261,37 @@ class Glmer(Lmer):
         zq = stats.norm.ppf(0.5 + level / 2)
         names = [*self._fit.sd_cor_names(), *self._fit.fixed_names]
         nvar = len(names) - len(beta)
-        return pl.DataFrame({"term": names, "lower": [None] * nvar + list(beta - zq * se),
-                             "upper": [None] * nvar + list(beta + zq * se)},
-                            schema={"term": pl.String, "lower": pl.Float64, "upper": pl.Float64})
+        return pl.DataFrame(
+            {
+                "term": names,
+                "lower": [None] * nvar + list(beta - zq * se),
+                "upper": [None] * nvar + list(beta + zq * se),
+            },
+            schema={"term": pl.String, "lower": pl.Float64, "upper": pl.Float64},
+        )
 
-    def anova(self, type: int | str = 3, ddf: str = "Satterthwaite",  # type: ignore[override]
-              force_orthogonal: bool = False) -> pl.DataFrame:
+    def anova(
+        self,
+        type: int | str = 3,
+        ddf: str = "Satterthwaite",  # type: ignore[override]
+        force_orthogonal: bool = False,
+    ) -> pl.DataFrame:
         raise DataError("F tables are for linear mixed models; compare GLMMs with mixedmodels.anova(m0, m1)")
 
     def ranova(self, reduce_terms: bool = True) -> pl.DataFrame:  # type: ignore[override]
         raise DataError("ranova() is for linear mixed models; compare GLMMs with mixedmodels.anova(m0, m1)")
 
-    def post_hoc(self, marginal_vars: str | Sequence[str],  # type: ignore[override]
-                 grouping_vars: str | Sequence[str] | None = None, p_adjust: str = "tukey", summarize: bool = True,
-                 level: float = 0.95, trend: str | None = None, contrasts: str = "pairwise",
-                 type: str = "link") -> tuple[pl.DataFrame, pl.DataFrame]:
+    def post_hoc(
+        self,
+        marginal_vars: str | Sequence[str],  # type: ignore[override]
+        grouping_vars: str | Sequence[str] | None = None,
+        p_adjust: str = "tukey",
+        summarize: bool = True,
+        level: float = 0.95,
+        trend: str | None = None,
+        contrasts: str = "pairwise",
+        type: str = "link",
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Estimated marginal means and their contrasts as emmeans computes them
         for a glmer fit: asymptotic z tests (DF infinite) on the link scale
         (``type="link"``), or means back-transformed to the response scale with
@@ -248,11 +302,24 @@ class Glmer(Lmer):
         self._check_fitted()
         from mixedmodels.posthoc import post_hoc
 
-        return post_hoc(self, marginal_vars, grouping_vars=grouping_vars, p_adjust=p_adjust, summarize=summarize,
-                        level=level, trend=trend, contrasts=contrasts, type=type)
+        return post_hoc(
+            self,
+            marginal_vars,
+            grouping_vars=grouping_vars,
+            p_adjust=p_adjust,
+            summarize=summarize,
+            level=level,
+            trend=trend,
+            contrasts=contrasts,
+            type=type,
+        )
 
-    def bootstrap(self, n_boot: int = 500, seed: int | None = None,  # type: ignore[override]
-                  progress: bool | None = None) -> pl.DataFrame:
+    def bootstrap(
+        self,
+        n_boot: int = 500,
+        seed: int | None = None,  # type: ignore[override]
+        progress: bool | None = None,
+    ) -> pl.DataFrame:
         raise DataError("the parametric bootstrap is available for linear mixed models")
 
     def __repr__(self) -> str:

@@ -31,8 +31,14 @@ def parameter_names(model: Lmer) -> list[str]:
     return [*model._fit.sd_cor_names(), "sigma", *model._fit.fixed_names]
 
 
-def confint(model: Lmer, method: str = "Wald", level: float = 0.95, n_boot: int = 500,
-            seed: int | None = None, progress: bool | None = None) -> pl.DataFrame:
+def confint(
+    model: Lmer,
+    method: str = "Wald",
+    level: float = 0.95,
+    n_boot: int = 500,
+    seed: int | None = None,
+    progress: bool | None = None,
+) -> pl.DataFrame:
     """Intervals for every parameter: `term, lower, upper` (Wald gives none for
     the variance parameters, as lme4)."""
     if method not in METHODS:
@@ -58,12 +64,13 @@ def confint(model: Lmer, method: str = "Wald", level: float = 0.95, n_boot: int 
         ok = ~np.isnan(values).any(axis=1)
         lower = list(np.quantile(values[ok], a, axis=0))
         upper = list(np.quantile(values[ok], 1 - a, axis=0))
-    return pl.DataFrame({"term": names, "lower": lower, "upper": upper},
-                        schema={"term": pl.String, "lower": pl.Float64, "upper": pl.Float64})
+    return pl.DataFrame(
+        {"term": names, "lower": lower, "upper": upper},
+        schema={"term": pl.String, "lower": pl.Float64, "upper": pl.Float64},
+    )
 
 
-def bootstrap(model: Lmer, n_boot: int = 500, seed: int | None = None,
-              progress: bool | None = None) -> pl.DataFrame:
+def bootstrap(model: Lmer, n_boot: int = 500, seed: int | None = None, progress: bool | None = None) -> pl.DataFrame:
     """Parametric bootstrap replicates (lme4's bootMer with new random
     effects): one row a replicate, columns the sd/cor parameters, `sigma` and
     the fixed effects. Failed refits are rows of nulls."""
@@ -107,6 +114,7 @@ def _chunk_sizes(n: int, pieces: int = 20) -> list[int]:
 def _progress_bar(done: int, total: int, elapsed: float, width: int = 30) -> None:
     filled = int(width * done / total)
     eta = elapsed / done * (total - done) if done else 0.0
-    sys.stderr.write(f"\rbootstrap [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
-                     f"{elapsed:.1f}s elapsed, ~{eta:.1f}s left")
+    sys.stderr.write(
+        f"\rbootstrap [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {elapsed:.1f}s elapsed, ~{eta:.1f}s left"
+    )
     sys.stderr.flush()

@@ -113,12 +113,19 @@ class Lmer:
         )
         self.REML = REML
         self.ddf = ddf
-        self._fit_options = {"factors": factors, "ordered": ordered, "weights": weights,
-                             "contrasts": contrasts, "max_feval": max_feval, "ddf": ddf}
+        self._fit_options = {
+            "factors": factors,
+            "ordered": ordered,
+            "weights": weights,
+            "contrasts": contrasts,
+            "max_feval": max_feval,
+            "ddf": ddf,
+        }
         return self._finish_fit(conf_int, n_boot, summarize, verbose, no_warnings, seed=seed)
 
-    def _prepare(self, factors: Mapping[str, Any] | None, ordered: bool, weights: Any,
-                 contrasts: Mapping[str, Any] | None) -> tuple[list[Any], str | None, list[tuple[str, Any]]]:
+    def _prepare(
+        self, factors: Mapping[str, Any] | None, ordered: bool, weights: Any, contrasts: Mapping[str, Any] | None
+    ) -> tuple[list[Any], str | None, list[tuple[str, Any]]]:
         """Level orders, contrast codes and weights applied to the data; the
         columns for the core. Records what a refit or a prediction needs."""
         levels, contrast_codes = _split_factors(factors)
@@ -145,8 +152,9 @@ class Lmer:
         self.ordered = ordered
         return columns, weight_name, core_contrasts
 
-    def _finish_fit(self, conf_int: str, n_boot: int, summarize: bool, verbose: bool,
-                    no_warnings: bool, seed: int | None = None) -> pl.DataFrame:
+    def _finish_fit(
+        self, conf_int: str, n_boot: int, summarize: bool, verbose: bool, no_warnings: bool, seed: int | None = None
+    ) -> pl.DataFrame:
         self.fitted = True
         self._collect_results()
         if conf_int != "Wald":
@@ -172,9 +180,7 @@ class Lmer:
             if col not in frame.columns:
                 raise DataError(f"factors: column '{col}' is not in the data")
             levels = [str(v) for v in levels]
-            exprs.append(
-                pl.col(col).cast(pl.String).replace_strict(levels, levels, default=None).cast(pl.Enum(levels))
-            )
+            exprs.append(pl.col(col).cast(pl.String).replace_strict(levels, levels, default=None).cast(pl.Enum(levels)))
         return frame.with_columns(exprs), list(factors) if ordered else []
 
     def _collect_results(self) -> None:
@@ -239,11 +245,18 @@ class Lmer:
         ci = self.confint(method=method, n_boot=n_boot, seed=seed)
         fixed = ci.filter(pl.col("term").is_in(self.coefs["term"].to_list()))
         self.coefs = self.coefs.with_columns(
-            pl.Series("2.5_ci", fixed["lower"].to_numpy()), pl.Series("97.5_ci", fixed["upper"].to_numpy()))
+            pl.Series("2.5_ci", fixed["lower"].to_numpy()), pl.Series("97.5_ci", fixed["upper"].to_numpy())
+        )
 
     # ----------------------------------------------------------- results
-    def confint(self, method: str = "Wald", level: float = 0.95, n_boot: int = 500,
-                seed: int | None = None, progress: bool | None = None) -> pl.DataFrame:
+    def confint(
+        self,
+        method: str = "Wald",
+        level: float = 0.95,
+        n_boot: int = 500,
+        seed: int | None = None,
+        progress: bool | None = None,
+    ) -> pl.DataFrame:
         """Confidence intervals (`term, lower, upper`) for the sd/cor parameters,
         `sigma` and the fixed effects: ``"Wald"``, ``"profile"`` (likelihood
         profile; lme4 profiles the ML deviance even for REML fits, and so do
@@ -266,8 +279,14 @@ class Lmer:
 
         return anova_table(self, type=type, ddf=ddf)
 
-    def contest(self, L: Any, rhs: float | Sequence[float] = 0.0, ddf: str = "Satterthwaite",
-                joint: bool | None = None, level: float = 0.95) -> pl.DataFrame:
+    def contest(
+        self,
+        L: Any,
+        rhs: float | Sequence[float] = 0.0,
+        ddf: str = "Satterthwaite",
+        joint: bool | None = None,
+        level: float = 0.95,
+    ) -> pl.DataFrame:
         """lmerTest's ``contest()``: tests of ``L @ beta = rhs`` for a contrast
         matrix ``L`` (one row a contrast, one column a fixed effect, in the
         order of ``coefs``; a 1-D ``L`` is one contrast).
@@ -288,8 +307,10 @@ class Lmer:
         if method is None:
             raise DataError(f"ddf must be 'Satterthwaite' or 'Kenward-Roger', not {ddf!r}")
         if method == "Satterthwaite" and getattr(self, "ddf", "") == "lme4":
-            raise DataError("contest(ddf='Satterthwaite') needs the derivatives of a fit with "
-                            "ddf='Satterthwaite' (or 'Kenward-Roger'); refit without ddf='lme4'")
+            raise DataError(
+                "contest(ddf='Satterthwaite') needs the derivatives of a fit with "
+                "ddf='Satterthwaite' (or 'Kenward-Roger'); refit without ddf='lme4'"
+            )
         if method == "Kenward-Roger" and not self.REML:
             raise DataError("Kenward-Roger's method is only available for REML fits; refit with REML=True")
         if not 0 < level < 1:
@@ -313,8 +334,10 @@ class Lmer:
         if Lm.ndim == 1:
             Lm = Lm[None, :]
         if Lm.ndim != 2 or Lm.shape[0] == 0 or Lm.shape[1] != len(names):
-            raise DataError(f"L must have {len(names)} columns, one a coefficient ({', '.join(names)}), "
-                            f"and at least one row; got shape {np.shape(L)}")
+            raise DataError(
+                f"L must have {len(names)} columns, one a coefficient ({', '.join(names)}), "
+                f"and at least one row; got shape {np.shape(L)}"
+            )
         if not np.all(np.isfinite(Lm)):
             raise DataError("L has missing or infinite values")
         return Lm
@@ -335,10 +358,19 @@ class Lmer:
         p = float(t_pvalues(np.array([t]), np.array([df]))[0]) if np.isfinite(t) else float("nan")
         q = float(stats.t.ppf(0.5 + level / 2, df)) if np.isfinite(df) else float("nan")
         lo, hi = _ci_names(level)
-        return pl.DataFrame({"Estimate": [estimate], lo: [estimate - q * se], hi: [estimate + q * se], "SE": [se],
-                             "DF": [df], "T-stat": [t], "P-val": [p], "Sig": [significance(p)]},
-                            schema_overrides={c: pl.Float64 for c in ("Estimate", lo, hi, "SE", "DF", "T-stat",
-                                                                      "P-val")})
+        return pl.DataFrame(
+            {
+                "Estimate": [estimate],
+                lo: [estimate - q * se],
+                hi: [estimate + q * se],
+                "SE": [se],
+                "DF": [df],
+                "T-stat": [t],
+                "P-val": [p],
+                "Sig": [significance(p)],
+            },
+            schema_overrides={c: pl.Float64 for c in ("Estimate", lo, hi, "SE", "DF", "T-stat", "P-val")},
+        )
 
     def _contest_f(self, L: np.ndarray, rhs: np.ndarray, method: str, vcov: np.ndarray) -> pl.DataFrame:
         f = self._fit
@@ -355,23 +387,40 @@ class Lmer:
                 fval = _wald_f(L, rhs, np.asarray(f.beta), vcov)
             ms = fval * sigma2
         p = float(stats.f.sf(fval, ndf, ddf)) if np.isfinite(fval) else float("nan")
-        return pl.DataFrame({"SS": [ms * ndf], "MS": [ms], "NumDF": [round(ndf)], "DenomDF": [float(ddf)],
-                             "F-stat": [float(fval)], "P-val": [p], "Sig": [significance(p)]},
-                            schema_overrides={"SS": pl.Float64, "MS": pl.Float64, "NumDF": pl.Int64})
+        return pl.DataFrame(
+            {
+                "SS": [ms * ndf],
+                "MS": [ms],
+                "NumDF": [round(ndf)],
+                "DenomDF": [float(ddf)],
+                "F-stat": [float(fval)],
+                "P-val": [p],
+                "Sig": [significance(p)],
+            },
+            schema_overrides={"SS": pl.Float64, "MS": pl.Float64, "NumDF": pl.Int64},
+        )
 
     def _refit_orthogonal(self) -> None:
         opts = dict(self._fit_options)
         opts["factors"] = self.factors  # level orders only: contrast weights give way to poly
-        factor_vars = {v for t in self._fit.term_info() for v, num in zip(t["variables"], t["numeric"], strict=True)
-                       if not num}
+        factor_vars = {
+            v for t in self._fit.term_info() for v, num in zip(t["variables"], t["numeric"], strict=True) if not num
+        }
         contrasts = dict(opts.get("contrasts") or {})
         contrasts.update({v: "poly" for v in factor_vars if v not in contrasts})
         opts["contrasts"] = contrasts
         self.fit(REML=self.REML, summarize=False, no_warnings=True, **opts)
 
-    def post_hoc(self, marginal_vars: str | Sequence[str], grouping_vars: str | Sequence[str] | None = None,
-                 p_adjust: str = "tukey", summarize: bool = True, level: float = 0.95, trend: str | None = None,
-                 contrasts: str = "pairwise") -> tuple[pl.DataFrame, pl.DataFrame]:
+    def post_hoc(
+        self,
+        marginal_vars: str | Sequence[str],
+        grouping_vars: str | Sequence[str] | None = None,
+        p_adjust: str = "tukey",
+        summarize: bool = True,
+        level: float = 0.95,
+        trend: str | None = None,
+        contrasts: str = "pairwise",
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Estimated marginal means (or trends, with ``trend="x"``) and their
         pairwise contrasts, as emmeans computes them with Satterthwaite df:
         returns ``(marginal_estimates, marginal_contrasts)``. ``p_adjust``:
@@ -379,8 +428,16 @@ class Lmer:
         self._check_fitted()
         from mixedmodels.posthoc import post_hoc
 
-        return post_hoc(self, marginal_vars, grouping_vars=grouping_vars, p_adjust=p_adjust, summarize=summarize,
-                        level=level, trend=trend, contrasts=contrasts)
+        return post_hoc(
+            self,
+            marginal_vars,
+            grouping_vars=grouping_vars,
+            p_adjust=p_adjust,
+            summarize=summarize,
+            level=level,
+            trend=trend,
+            contrasts=contrasts,
+        )
 
     def ranova(self, reduce_terms: bool = True) -> pl.DataFrame:
         """lmerTest's ranova(): a likelihood-ratio test for each random-effects
@@ -498,8 +555,9 @@ class Lmer:
             return []
         return list(_core.formula_columns("~ " + " + ".join(parts), response=False))
 
-    def simulate(self, num_datasets: int = 1, use_rfx: bool = True, seed: int | None = None,
-                 verbose: bool = False) -> pl.DataFrame:
+    def simulate(
+        self, num_datasets: int = 1, use_rfx: bool = True, seed: int | None = None, verbose: bool = False
+    ) -> pl.DataFrame:
         """Simulated responses, one column a dataset. ``use_rfx=True`` keeps the
         estimated random effects; ``False`` draws new ones."""
         self._check_fitted()
@@ -514,8 +572,12 @@ class Lmer:
 
 
 # ---------------------------------------------------------------- helpers
-_CONTEST_DDF = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger",
-                "kenward_roger": "Kenward-Roger", "kr": "Kenward-Roger"}
+_CONTEST_DDF = {
+    "satterthwaite": "Satterthwaite",
+    "kenward-roger": "Kenward-Roger",
+    "kenward_roger": "Kenward-Roger",
+    "kr": "Kenward-Roger",
+}
 
 
 def _ci_names(level: float) -> tuple[str, str]:

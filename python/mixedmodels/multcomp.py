@@ -57,8 +57,9 @@ def normalize_adjust(name: str) -> str:
         return _ALIASES[low]
     if low in METHODS:
         return low
-    choices = ("tukey, bonf (bonferroni), holm, hochberg, hommel, fdr (BH), BY, sidak, dunnet (dunnettx), mvt, "
-               "scheffe, none")
+    choices = (
+        "tukey, bonf (bonferroni), holm, hochberg, hommel, fdr (BH), BY, sidak, dunnet (dunnettx), mvt, scheffe, none"
+    )
     raise DataError(f"p_adjust '{name}' is not a known adjustment; use one of: {choices}")
 
 
@@ -126,8 +127,9 @@ def adjusted_pvalues(t: np.ndarray, df: np.ndarray, method: str, family: Family)
     raise ValueError(f"unknown adjustment {method}")
 
 
-def critical_values(level: float, df: np.ndarray, method: str, family: Family,
-                    n_contrasts: int | None = None) -> np.ndarray:
+def critical_values(
+    level: float, df: np.ndarray, method: str, family: Family, n_contrasts: int | None = None
+) -> np.ndarray:
     """Multipliers of the SE for two-sided intervals at ``level`` of the contrasts
     with degrees of freedom ``df``, in a family of ``n_contrasts`` (default: as
     many as ``df``; emmeans counts the non-estimable ones too)."""
@@ -366,8 +368,9 @@ def mvt_df(df: float) -> int:
     return int(np.floor(df + 0.25))
 
 
-def pmvt_box(lower: np.ndarray, upper: np.ndarray, corr: np.ndarray, df: int,
-             n_points: int = MVT_POINTS, seed: int = MVT_SEED) -> float:
+def pmvt_box(
+    lower: np.ndarray, upper: np.ndarray, corr: np.ndarray, df: int, n_points: int = MVT_POINTS, seed: int = MVT_SEED
+) -> float:
     """P(lower <= T <= upper) for a central multivariate t with correlation ``corr``
     (``df = 0``: normal). Genz's separation of variables with scrambled Sobol
     points; a singular ``corr`` is handled as mvtnorm does (dependent rows bound

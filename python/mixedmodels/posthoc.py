@@ -103,10 +103,23 @@ class PostHocResult:
     title_contrasts: str = "Pairwise contrasts"
 
     def text(self) -> str:
-        with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, tbl_width_chars=200,
-                       fmt_str_lengths=80, tbl_hide_column_data_types=True):
-            parts = [self.title_estimates, str(self.estimates), *filter(None, self.notes_estimates), "",
-                     self.title_contrasts, str(self.contrasts), *filter(None, self.notes_contrasts)]
+        with pl.Config(
+            tbl_rows=-1,
+            tbl_cols=-1,
+            tbl_hide_dataframe_shape=True,
+            tbl_width_chars=200,
+            fmt_str_lengths=80,
+            tbl_hide_column_data_types=True,
+        ):
+            parts = [
+                self.title_estimates,
+                str(self.estimates),
+                *filter(None, self.notes_estimates),
+                "",
+                self.title_contrasts,
+                str(self.contrasts),
+                *filter(None, self.notes_contrasts),
+            ]
         return "\n".join(parts)
 
 
@@ -150,8 +163,7 @@ def marginal_analysis(
     averaged = grid.averaged_over(fam_vars)
     if averaged:
         notes_est.insert(0, "Results are averaged over the levels of: " + ", ".join(averaged))
-    con_table, notes_con = _contrast_table(grid, specs, by, labels, emm_lf, inference, method, level, contrasts,
-                                           scale)
+    con_table, notes_con = _contrast_table(grid, specs, by, labels, emm_lf, inference, method, level, contrasts, scale)
     if averaged:
         notes_con.insert(0, "Results are averaged over the levels of: " + ", ".join(averaged))
     title = "Estimated marginal means" if trend is None else f"Estimated marginal trends of {trend}"
@@ -163,8 +175,9 @@ def marginal_analysis(
         con_title = con_title.replace("contrasts", scale.ratio_name + "s").replace("Contrasts", "Ratios")
     if by:
         con_title += " within each level of " + ", ".join(by)
-    return PostHocResult(est_table, con_table, [n for n in notes_est if n], [n for n in notes_con if n], title,
-                         con_title)
+    return PostHocResult(
+        est_table, con_table, [n for n in notes_est if n], [n for n in notes_con if n], title, con_title
+    )
 
 
 # ---------------------------------------------------------- the grid
@@ -213,8 +226,14 @@ class Linear:
 class ReferenceGrid:
     """emmeans' reference grid of a fitted Lmer: variables, grid rows and X."""
 
-    def __init__(self, model: Any, data: pl.DataFrame, variables: list[GridVariable], needed: list[str],
-                 levels_all: dict[str, list[str]]) -> None:
+    def __init__(
+        self,
+        model: Any,
+        data: pl.DataFrame,
+        variables: list[GridVariable],
+        needed: list[str],
+        levels_all: dict[str, list[str]],
+    ) -> None:
         self.model = model
         self.data = data
         self.variables = variables
@@ -280,7 +299,8 @@ class ReferenceGrid:
         dup = {n for n in seen if seen.count(n) > 1}
         if dup:
             raise DataError(
-                f"variable(s) given more than once in marginal_vars/grouping_vars: {', '.join(sorted(dup))}")
+                f"variable(s) given more than once in marginal_vars/grouping_vars: {', '.join(sorted(dup))}"
+            )
         if trend is not None:
             if not isinstance(trend, str):
                 raise DataError(f"trend must be a variable name, not {type(trend).__name__}")
@@ -407,8 +427,13 @@ class _Inference:
         self.has_df = not self.glmm and _has_satterthwaite(model)
         self.stat = "Z-stat" if self.glmm else "T-stat"
         # emmeans gives a glmerMod asymptotic (z) inference without a note on the df
-        self.df_note: str | None = None if self.glmm else "Degrees-of-freedom method: satterthwaite" \
-            if self.has_df else "Degrees-of-freedom method: asymptotic (the model was fitted without Satterthwaite df)"
+        self.df_note: str | None = (
+            None
+            if self.glmm
+            else "Degrees-of-freedom method: satterthwaite"
+            if self.has_df
+            else "Degrees-of-freedom method: asymptotic (the model was fitted without Satterthwaite df)"
+        )
 
     def rows(self, lf: Linear) -> dict[str, np.ndarray]:
         """Non-estimable functions get NaN, as emmeans' NA."""
@@ -438,8 +463,9 @@ def _num(x: float) -> str:
     return f"{round(x, 10):g}"
 
 
-def _estimate_table(level_cols: dict[str, pl.Series], r: dict[str, np.ndarray], level: float,
-                    scale: _Scale) -> pl.DataFrame:
+def _estimate_table(
+    level_cols: dict[str, pl.Series], r: dict[str, np.ndarray], level: float, scale: _Scale
+) -> pl.DataFrame:
     cv = stats.t.ppf(0.5 + level / 2.0, np.where(np.isnan(r["DF"]), np.inf, r["DF"]))
     lo_name, hi_name = _ci_names(level)
     est, se = r["Estimate"], r["SE"]
@@ -450,14 +476,16 @@ def _estimate_table(level_cols: dict[str, pl.Series], r: dict[str, np.ndarray], 
         est, se = _linkinv(link, est), np.abs(_mu_eta(link, est)) * se
         lo, hi = _linkinv(link, lo), _linkinv(link, hi)
         lo, hi = np.fmin(lo, hi), np.fmax(lo, hi)
-    return pl.DataFrame({
-        **level_cols,
-        "Estimate": est,
-        lo_name: lo,
-        hi_name: hi,
-        "SE": se,
-        "DF": r["DF"],
-    })
+    return pl.DataFrame(
+        {
+            **level_cols,
+            "Estimate": est,
+            lo_name: lo,
+            hi_name: hi,
+            "SE": se,
+            "DF": r["DF"],
+        }
+    )
 
 
 def _level_columns(grid: ReferenceGrid, names: list[str], combos: list[tuple[Any, ...]]) -> dict[str, pl.Series]:
@@ -523,7 +551,7 @@ def _contrast_table(
     tukey_df = None
     blocks = []
     for g in range(n_groups):
-        lf = emm.combine(cmat @ np.eye(emm.x.shape[0])[g * k:(g + 1) * k])
+        lf = emm.combine(cmat @ np.eye(emm.x.shape[0])[g * k : (g + 1) * k])
         blocks.append((lf, inference.rows(lf)))
     if method == "tukey":
         # emmeans zapsmall()s the df of the whole table before ptukey
@@ -538,11 +566,13 @@ def _contrast_table(
         p = np.full(n_contr, np.nan)
         cv = np.full(n_contr, np.nan)
         if ok.any():
-            p_df = df if tukey_df is None else tukey_df[g * n_contr:(g + 1) * n_contr]
+            p_df = df if tukey_df is None else tukey_df[g * n_contr : (g + 1) * n_contr]
             p = mc.adjusted_pvalues(t, p_df, method, fam)
             cv[ok] = mc.critical_values(level, df[ok], method, fam, n_contrasts=n_contr)
-        for note, bucket in ((mc.describe(method, n_contr, fam, for_interval=True), ci_notes),
-                             (mc.describe(method, n_contr, fam), p_notes)):
+        for note, bucket in (
+            (mc.describe(method, n_contr, fam, for_interval=True), ci_notes),
+            (mc.describe(method, n_contr, fam), p_notes),
+        ):
             if note and note not in bucket:
                 bucket.append(note)
         combo = combos[g * k]
@@ -555,18 +585,34 @@ def _contrast_table(
             # interval back-transformed; the test stays the one of the log scale
             est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
             se = est * se
-        part.update({
-            "Estimate": est, lo_name: lo, hi_name: hi, "SE": se, "DF": df,
-            inference.stat: t, "P-val": p, "Sig": pl.Series("Sig", [significance(v) for v in p], dtype=pl.String),
-        })
+        part.update(
+            {
+                "Estimate": est,
+                lo_name: lo,
+                hi_name: hi,
+                "SE": se,
+                "DF": df,
+                inference.stat: t,
+                "P-val": p,
+                "Sig": pl.Series("Sig", [significance(v) for v in p], dtype=pl.String),
+            }
+        )
         parts.append(part)
     if parts:
         table = pl.concat([pl.DataFrame(part) for part in parts])
     else:
-        table = pl.DataFrame(schema=["Contrast", *by, "Estimate", lo_name, hi_name, "SE", "DF", inference.stat,
-                                     "P-val", "Sig"])
-    notes = [inference.df_note, scale.contrast_note, f"Confidence level used: {level:g}", *ci_notes,
-             scale.contrast_back_note, *p_notes, scale.contrast_test_note]
+        table = pl.DataFrame(
+            schema=["Contrast", *by, "Estimate", lo_name, hi_name, "SE", "DF", inference.stat, "P-val", "Sig"]
+        )
+    notes = [
+        inference.df_note,
+        scale.contrast_note,
+        f"Confidence level used: {level:g}",
+        *ci_notes,
+        scale.contrast_back_note,
+        *p_notes,
+        scale.contrast_test_note,
+    ]
     return table, [n for n in notes if n]
 
 
@@ -640,8 +686,7 @@ class _Scale:
         if link == "identity" or trend:  # emtrends' slopes are on the link scale whatever the type
             return cls(link=link, family=model.family, trend=trend)
         response = type == "response"
-        return cls(link=link, family=model.family, back_transform=response,
-                   ratios=response and link in _RATIO_NAMES)
+        return cls(link=link, family=model.family, back_transform=response, ratios=response and link in _RATIO_NAMES)
 
     @property
     def _transformed(self) -> bool:

@@ -13,8 +13,19 @@ import pytest
 import mixedmodels as mm
 from mixedmodels.cli import main
 
-ISSUE_DATASETS = ["sleepstudy", "dietox", "penicillin", "pastes", "dyestuff", "dyestuff2", "machines",
-                  "insteval", "chem97", "cbpp", "grouseticks"]
+ISSUE_DATASETS = [
+    "sleepstudy",
+    "dietox",
+    "penicillin",
+    "pastes",
+    "dyestuff",
+    "dyestuff2",
+    "machines",
+    "insteval",
+    "chem97",
+    "cbpp",
+    "grouseticks",
+]
 
 
 def test_bundled_datasets_load_with_r_types():
@@ -57,6 +68,7 @@ def test_console_script_is_installed():
 
 
 def test_module_entry_point():
-    out = subprocess.run([sys.executable, "-m", "mixedmodels.cli", "datasets"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "mixedmodels.cli", "datasets"], capture_output=True, text=True, check=True
+    ).stdout
     assert "insteval" in out

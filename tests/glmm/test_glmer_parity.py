@@ -15,13 +15,26 @@ from conftest import as_list, load_reference
 PREP = {
     "cbpp_proportion_weights": lambda d: d.with_columns(prop=pl.col("incidence") / pl.col("size")),
     "sleepstudy_factor_response": lambda d: d.with_columns(
-        hi=pl.when(pl.col("Reaction") > 300).then(pl.lit("high")).otherwise(pl.lit("low"))),
+        hi=pl.when(pl.col("Reaction") > 300).then(pl.lit("high")).otherwise(pl.lit("low"))
+    ),
     "dietox_gamma_inverse": lambda d: d.with_columns(W100=pl.col("Weight") / 100),
 }
 FAMILY = {"binomial": "binomial", "poisson": "poisson", "Gamma": "gamma", "inverse.gaussian": "inverse_gaussian"}
-CASES = ["cbpp_binomial", "cbpp_binomial_agq", "cbpp_binomial_agq25", "cbpp_probit", "cbpp_cloglog",
-         "cbpp_proportion_weights", "cbpp_poisson_offset", "grouseticks_poisson", "grouseticks_poisson_agq",
-         "sleepstudy_factor_response", "dietox_gamma_log", "dietox_gamma_inverse", "dietox_invgauss"]
+CASES = [
+    "cbpp_binomial",
+    "cbpp_binomial_agq",
+    "cbpp_binomial_agq25",
+    "cbpp_probit",
+    "cbpp_cloglog",
+    "cbpp_proportion_weights",
+    "cbpp_poisson_offset",
+    "grouseticks_poisson",
+    "grouseticks_poisson_agq",
+    "sleepstudy_factor_response",
+    "dietox_gamma_log",
+    "dietox_gamma_inverse",
+    "dietox_invgauss",
+]
 
 
 def fit_glmm(case):

@@ -30,8 +30,7 @@ def glmer(spec: dict[str, Any]) -> mm.Lmer:
     d = mm.load_dataset(spec["data"])
     d = PREP.get(spec["data"], lambda x: x)(d)
     m = mm.Lmer(spec["formula"], data=d, family=FAMILY[spec["family"]])
-    m.fit(summarize=False, no_warnings=True, nAGQ=spec.get("nAGQ") or 1, link=spec["link"],
-          weights=spec.get("weights"))
+    m.fit(summarize=False, no_warnings=True, nAGQ=spec.get("nAGQ") or 1, link=spec["link"], weights=spec.get("weights"))
     return m
 
 

@@ -39,8 +39,13 @@ def sleep() -> pl.DataFrame:
 
 
 def three_levels(sleep: pl.DataFrame) -> pl.Expr:
-    return (pl.when(pl.col("Reaction") < 250).then(pl.lit("a"))
-            .when(pl.col("Reaction") < 320).then(pl.lit("b")).otherwise(pl.lit("c")))
+    return (
+        pl.when(pl.col("Reaction") < 250)
+        .then(pl.lit("a"))
+        .when(pl.col("Reaction") < 320)
+        .then(pl.lit("b"))
+        .otherwise(pl.lit("c"))
+    )
 
 
 # ------------------------------------------------------------ the response
@@ -77,8 +82,10 @@ def test_three_level_factor_response_is_first_level_against_the_rest(sleep: pl.D
 def test_boolean_and_two_level_string_responses(sleep: pl.DataFrame) -> None:
     b = fit("b ~ Days + (1 | Subject)", sleep.with_columns(b=pl.col("Reaction") > 300))
     # strings: levels sorted as R's factor(): "hi" < "lo", so "hi" is failure
-    s = fit("s ~ Days + (1 | Subject)", sleep.with_columns(
-        s=pl.when(pl.col("Reaction") > 300).then(pl.lit("hi")).otherwise(pl.lit("lo"))))
+    s = fit(
+        "s ~ Days + (1 | Subject)",
+        sleep.with_columns(s=pl.when(pl.col("Reaction") > 300).then(pl.lit("hi")).otherwise(pl.lit("lo"))),
+    )
     np.testing.assert_allclose(s.coefs["Estimate"], -b.coefs["Estimate"], rtol=1e-5)
 
 
@@ -95,8 +102,9 @@ def test_proportion_without_weights_warns(cbpp: pl.DataFrame) -> None:
 def test_poisson_negative_or_non_finite_counts(cbpp: pl.DataFrame) -> None:
     with pytest.raises(mm.ColumnError, match="column 'y': a Poisson response must be non-negative counts"):
         fit("y ~ period + (1 | herd)", cbpp.with_columns(y=pl.col("incidence") - 3), "poisson")
-    inf = cbpp.with_columns(y=pl.when(pl.col("incidence") == 0).then(float("inf"))
-                            .otherwise(pl.col("incidence").cast(pl.Float64)))
+    inf = cbpp.with_columns(
+        y=pl.when(pl.col("incidence") == 0).then(float("inf")).otherwise(pl.col("incidence").cast(pl.Float64))
+    )
     with pytest.raises(mm.ColumnError, match="column 'y': a Poisson response must be non-negative counts"):
         fit("y ~ period + (1 | herd)", inf, "poisson")
     with pytest.raises(mm.ColumnError, match="column 'period': the response is categorical"):
@@ -104,8 +112,9 @@ def test_poisson_negative_or_non_finite_counts(cbpp: pl.DataFrame) -> None:
 
 
 def test_poisson_missing_counts_are_dropped(cbpp: pl.DataFrame) -> None:
-    nan = cbpp.with_columns(y=pl.when(pl.col("incidence") == 0).then(float("nan"))
-                            .otherwise(pl.col("incidence").cast(pl.Float64)))
+    nan = cbpp.with_columns(
+        y=pl.when(pl.col("incidence") == 0).then(float("nan")).otherwise(pl.col("incidence").cast(pl.Float64))
+    )
     n_missing = int((cbpp["incidence"] == 0).sum())
     with pytest.warns(UserWarning, match=f"{n_missing} rows with missing values were dropped"):
         m = fit("y ~ period + (1 | herd)", nan, "poisson")
@@ -210,8 +219,9 @@ def test_exceptions_are_mixedmodels_errors() -> None:
 
 # ------------------------------------------------------ complete separation
 def separated(sleep: pl.DataFrame) -> pl.DataFrame:
-    return sleep.with_columns(b=pl.col("Days") > 4,
-                              g=pl.when(pl.col("Days") > 4).then(pl.lit("late")).otherwise(pl.lit("early")))
+    return sleep.with_columns(
+        b=pl.col("Days") > 4, g=pl.when(pl.col("Days") > 4).then(pl.lit("late")).otherwise(pl.lit("early"))
+    )
 
 
 @pytest.mark.filterwarnings("ignore:the Hessian of the deviance")

@@ -27,8 +27,16 @@ PREP = {
 }
 # emmeans' column of the mean, by scale and family
 MEAN_COLUMN = {"binomial": "prob", "poisson": "rate", "Gamma": "response"}
-ADJUST_ARG = {"tukey": "tukey", "bonferroni": "bonf", "holm": "holm", "none": "none", "sidak": "sidak",
-              "scheffe": "scheffe", "mvt": "mvt", "dunnettx": "dunnet"}
+ADJUST_ARG = {
+    "tukey": "tukey",
+    "bonferroni": "bonf",
+    "holm": "holm",
+    "none": "none",
+    "sidak": "sidak",
+    "scheffe": "scheffe",
+    "mvt": "mvt",
+    "dunnettx": "dunnet",
+}
 MVT_ABS = 2e-3  # mvtnorm is Monte-Carlo
 
 REL_EST = 2e-4  # estimates (glmer's fixed effects agree to 1e-4)
@@ -39,8 +47,7 @@ def glmer(spec: dict[str, Any]) -> mm.Lmer:
     d = mm.load_dataset(spec["data"])
     d = PREP.get(spec["data"], lambda x: x)(d)
     m = mm.Lmer(spec["formula"], data=d, family=FAMILY[spec["family"]])
-    m.fit(summarize=False, no_warnings=True, nAGQ=spec.get("nAGQ") or 1, link=spec["link"],
-          weights=spec.get("weights"))
+    m.fit(summarize=False, no_warnings=True, nAGQ=spec.get("nAGQ") or 1, link=spec["link"], weights=spec.get("weights"))
     return m
 
 
@@ -192,7 +199,8 @@ def test_rank_deficient_glmm() -> None:
     """An empty cell (period 4 of big herds): glmer drops a column of period * big; the
     mean of that cell, and every mean averaged over it, is not estimable (emmeans' nonEst)."""
     d = mm.load_dataset("cbpp").with_columns(
-        big=pl.when(pl.col("size") > 15).then(pl.lit("big")).otherwise(pl.lit("small")))
+        big=pl.when(pl.col("size") > 15).then(pl.lit("big")).otherwise(pl.lit("small"))
+    )
     d = d.filter(~((pl.col("period") == "4") & (pl.col("big") == "big")))
     m = mm.Lmer("cbind(incidence, size - incidence) ~ period * big + (1 | herd)", data=d, family="binomial")
     m.fit(summarize=False, no_warnings=True)

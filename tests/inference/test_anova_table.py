@@ -26,12 +26,8 @@ from conftest import FIXTURES, as_list, fit_case
 EXTRA = json.loads((Path(__file__).parents[1] / "fixtures" / "anova" / "anova_extra.json").read_text())
 EXTRA.pop("r_versions")
 
-LME4_CASES = sorted(
-    p.stem for p in FIXTURES.glob("*.json") if "anova_type1" in json.loads(p.read_text())
-)
-KR_CASES = sorted(
-    p.stem for p in FIXTURES.glob("*.json") if "anova_type1_kr" in json.loads(p.read_text())
-)
+LME4_CASES = sorted(p.stem for p in FIXTURES.glob("*.json") if "anova_type1" in json.loads(p.read_text()))
+KR_CASES = sorted(p.stem for p in FIXTURES.glob("*.json") if "anova_type1_kr" in json.loads(p.read_text()))
 
 # The `prep` functions of anova_extra.R, in polars, and the fit() options of each case.
 EXTRA_PREP = {
@@ -69,10 +65,14 @@ def assert_table(tab: pl.DataFrame, rows: Any) -> None:
     assert tab["term"].to_list() == [r["term"] for r in rows]
     assert tab.schema["NumDF"] == pl.Int64
     np.testing.assert_array_equal(tab["NumDF"].cast(pl.Float64).fill_null(np.nan).to_numpy(), _col(rows, "NumDF"))
-    for mine, theirs, rtol in [("F-stat", "F", 1e-4), ("SS", "SumSq", 1e-4), ("MS", "MeanSq", 1e-4),
-                               ("DenomDF", "DenDF", 1e-3), ("P-val", "p", 1e-3)]:
-        np.testing.assert_allclose(tab[mine].to_numpy(), _col(rows, theirs), rtol=rtol, atol=1e-300,
-                                   err_msg=mine)
+    for mine, theirs, rtol in [
+        ("F-stat", "F", 1e-4),
+        ("SS", "SumSq", 1e-4),
+        ("MS", "MeanSq", 1e-4),
+        ("DenomDF", "DenDF", 1e-3),
+        ("P-val", "p", 1e-3),
+    ]:
+        np.testing.assert_allclose(tab[mine].to_numpy(), _col(rows, theirs), rtol=rtol, atol=1e-300, err_msg=mine)
 
 
 # ------------------------------------------------------ lme4 fixtures
@@ -160,9 +160,7 @@ def test_kenward_roger_branch_scales_f():
 
 # ----------------------------------------------------------- theory
 def _balanced_model() -> mm.Lmer:
-    d = mm.load_dataset("sleepstudy").with_columns(
-        late=pl.col("Days") >= 5, d5=(pl.col("Days") % 5).cast(pl.String)
-    )
+    d = mm.load_dataset("sleepstudy").with_columns(late=pl.col("Days") >= 5, d5=(pl.col("Days") % 5).cast(pl.String))
     m = mm.Lmer("Reaction ~ late * d5 + (1 | Subject)", data=d)
     m.fit(summarize=False, no_warnings=True)
     return m
@@ -292,4 +290,3 @@ def test_satterthwaite_needs_derivatives():
     with pytest.raises(mm.DataError, match="lme4"):
         anova_table(m)
     assert anova_table(m, ddf="lme4").height == 3
-

@@ -58,9 +58,11 @@ def test_bootstrap_is_reproducible_and_chunk_independent(sleep):
 
 
 def test_bootstrap_does_not_depend_on_thread_count(sleep):
-    code = ("import mixedmodels as mm; m = mm.Lmer('Reaction ~ Days + (Days | Subject)', "
-            "data=mm.load_dataset('sleepstudy')); m.fit(summarize=False); "
-            "print(m.bootstrap(40, seed=5)['Days'].sum())")
+    code = (
+        "import mixedmodels as mm; m = mm.Lmer('Reaction ~ Days + (Days | Subject)', "
+        "data=mm.load_dataset('sleepstudy')); m.fit(summarize=False); "
+        "print(m.bootstrap(40, seed=5)['Days'].sum())"
+    )
     env = {**os.environ, "RAYON_NUM_THREADS": "1"}
     one = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert float(one) == pytest.approx(sleep.bootstrap(40, seed=5)["Days"].sum(), rel=0, abs=0)

@@ -14,9 +14,20 @@ import mixedmodels as mm
 
 from conftest import fit_case, load_reference
 
-KR_CASES = ["sleepstudy_slope_reml", "sleepstudy_uncorr", "sleepstudy_unbalanced_kr", "dietox_slope",
-            "dietox_evit_factor", "machines_nested_factor", "machines_sum", "machines_helmert", "machines_custom",
-            "dietox_evit_relevel", "dietox_evit_cu", "sleepstudy_days_ordered"]
+KR_CASES = [
+    "sleepstudy_slope_reml",
+    "sleepstudy_uncorr",
+    "sleepstudy_unbalanced_kr",
+    "dietox_slope",
+    "dietox_evit_factor",
+    "machines_nested_factor",
+    "machines_sum",
+    "machines_helmert",
+    "machines_custom",
+    "dietox_evit_relevel",
+    "dietox_evit_cu",
+    "sleepstudy_days_ordered",
+]
 
 
 @pytest.mark.parametrize("case", KR_CASES)
@@ -51,7 +62,8 @@ def test_kr_adjusted_covariance_matches_vcovadj():
 def test_kr_needs_reml():
     with pytest.raises(mm.DataError, match="REML"):
         mm.Lmer("Reaction ~ Days + (1 | Subject)", data=mm.load_dataset("sleepstudy")).fit(
-            REML=False, ddf="Kenward-Roger", summarize=False)
+            REML=False, ddf="Kenward-Roger", summarize=False
+        )
 
 
 def test_kr_is_usable_on_thousands_of_observations():

@@ -24,12 +24,23 @@ from conftest import fit_case, load_reference
 EXTRA = json.loads((Path(__file__).parents[1] / "fixtures" / "emmeans" / "posthoc.json").read_text())
 
 # emmeans adjust name -> the spelling passed to post_hoc (pymer4's where it has one)
-ADJUST_ARG = {"tukey": "tukey", "bonferroni": "bonf", "holm": "holm", "hochberg": "hochberg", "hommel": "hommel",
-              "fdr": "fdr", "sidak": "sidak", "dunnettx": "dunnet", "mvt": "mvt", "scheffe": "scheffe", "none": "none"}
+ADJUST_ARG = {
+    "tukey": "tukey",
+    "bonferroni": "bonf",
+    "holm": "holm",
+    "hochberg": "hochberg",
+    "hommel": "hommel",
+    "fdr": "fdr",
+    "sidak": "sidak",
+    "dunnettx": "dunnet",
+    "mvt": "mvt",
+    "scheffe": "scheffe",
+    "none": "none",
+}
 
-REL = 1e-3       # df, p-values, intervals (emmeans' df are numerical derivatives)
-REL_EST = 1e-4   # estimates and SEs
-MVT_ABS = 2e-3   # mvtnorm is Monte-Carlo
+REL = 1e-3  # df, p-values, intervals (emmeans' df are numerical derivatives)
+REL_EST = 1e-4  # estimates and SEs
+MVT_ABS = 2e-3  # mvtnorm is Monte-Carlo
 
 
 def close(ours: Any, ref: list[Any], rel: float = REL, abs_: float = 1e-8) -> None:
@@ -64,8 +75,14 @@ def check_estimates(est: pl.DataFrame, rows: list[dict[str, Any]], value: str, n
 ASYMPTOTIC = {"z.ratio": "t.ratio", "asymp.LCL": "lower.CL", "asymp.UCL": "upper.CL"}
 
 
-def check_contrasts(con: pl.DataFrame, rows: list[dict[str, Any]], adjust: str, by: list[str] | None = None,
-                    lo: str = "2.5_ci", hi: str = "97.5_ci") -> None:
+def check_contrasts(
+    con: pl.DataFrame,
+    rows: list[dict[str, Any]],
+    adjust: str,
+    by: list[str] | None = None,
+    lo: str = "2.5_ci",
+    hi: str = "97.5_ci",
+) -> None:
     # emmeans names the columns z.ratio / asymp.LCL when no row has df (e.g. all SEs are 0)
     rows = [{ASYMPTOTIC.get(k, k): v for k, v in r.items()} for r in rows]
     assert con["Contrast"].to_list() == col(rows, "contrast")
@@ -94,9 +111,17 @@ def p_note(mesg: list[str]) -> list[str]:
 
 
 # --------------------------------------------------------- lme4 fixtures
-EMMEANS_CASES = ["dietox_evit_factor", "machines_nested_factor", "sleepstudy_unbalanced_kr", "machines_sum",
-                 "machines_helmert", "machines_custom", "dietox_evit_relevel", "sleepstudy_unbalanced_kr_extra",
-                 "sleepstudy_days_ordered"]
+EMMEANS_CASES = [
+    "dietox_evit_factor",
+    "machines_nested_factor",
+    "sleepstudy_unbalanced_kr",
+    "machines_sum",
+    "machines_helmert",
+    "machines_custom",
+    "dietox_evit_relevel",
+    "sleepstudy_unbalanced_kr_extra",
+    "sleepstudy_days_ordered",
+]
 
 
 @pytest.fixture(scope="module")
@@ -220,8 +245,9 @@ def test_extra_family(case: str, index: int, extra_fit: Any) -> None:
     lo, hi = ("2.5_ci", "97.5_ci") if level == 0.95 else ("5_ci", "95_ci")
     value = f"{fam['trend']}.trend" if fam["trend"] else "emmean"
     for adjust, ref in fam["contrasts"].items():
-        res = marginal_analysis(m, fam["specs"], grouping_vars=by or None, p_adjust=ADJUST_ARG[adjust],
-                                level=level, trend=fam["trend"])
+        res = marginal_analysis(
+            m, fam["specs"], grouping_vars=by or None, p_adjust=ADJUST_ARG[adjust], level=level, trend=fam["trend"]
+        )
         est = res.estimates.rename({lo: "2.5_ci", hi: "97.5_ci"}) if level != 0.95 else res.estimates
         check_estimates(est, fam["estimates"]["table"], value, [*fam["specs"], *by])
         check_contrasts(res.contrasts, ref["table"], adjust, by=by, lo=lo, hi=hi)
@@ -229,8 +255,15 @@ def test_extra_family(case: str, index: int, extra_fit: Any) -> None:
         averaged = [n for n in fam["estimates"]["mesg"] if n.startswith("Results are averaged")]
         assert [n for n in res.notes_estimates if n.startswith("Results are averaged")] == averaged
     if "trt_vs_ctrl" in fam:
-        res = marginal_analysis(m, fam["specs"], grouping_vars=by or None, p_adjust="dunnettx", level=level,
-                                contrasts="trt.vs.ctrl", trend=fam["trend"])
+        res = marginal_analysis(
+            m,
+            fam["specs"],
+            grouping_vars=by or None,
+            p_adjust="dunnettx",
+            level=level,
+            contrasts="trt.vs.ctrl",
+            trend=fam["trend"],
+        )
         check_contrasts(res.contrasts, fam["trt_vs_ctrl"]["table"], "dunnettx", by=by, lo=lo, hi=hi)
 
 

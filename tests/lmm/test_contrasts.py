@@ -27,8 +27,13 @@ def _fit(ref: dict[str, Any]) -> mm.Lmer:
     for col, levels in (ref.get("enum") or {}).items():
         data = data.with_columns(pl.col(col).cast(pl.String).cast(pl.Enum(levels)))
     m = mm.Lmer(ref["formula"], data=data)
-    m.fit(summarize=False, no_warnings=True, factors=ref.get("factors"), ordered=ref["ordered"],
-          contrasts=ref.get("contrasts"))
+    m.fit(
+        summarize=False,
+        no_warnings=True,
+        factors=ref.get("factors"),
+        ordered=ref["ordered"],
+        contrasts=ref.get("contrasts"),
+    )
     return m
 
 
@@ -113,6 +118,9 @@ def test_ordered_ignores_weight_factors():
     """pymer4: ordered=True applies to level lists, not to contrast weights."""
     d = mm.load_dataset("dietox")
     m = mm.Lmer("Weight ~ Time + Evit + Cu + (1 | Pig)", d)
-    m.fit(summarize=False, ordered=True,
-          factors={"Evit": {"Evit000": -1, "Evit100": 0.5, "Evit200": 0.5}, "Cu": ["Cu000", "Cu035", "Cu175"]})
+    m.fit(
+        summarize=False,
+        ordered=True,
+        factors={"Evit": {"Evit000": -1, "Evit100": 0.5, "Evit200": 0.5}, "Cu": ["Cu000", "Cu035", "Cu175"]},
+    )
     assert m.coefs["term"].to_list() == ["(Intercept)", "Time", "Evit1", "Evit2", "Cu.L", "Cu.Q"]

@@ -30,12 +30,15 @@ def baseline(sleep):
     return fit(FORMULA, sleep)
 
 
-@pytest.mark.parametrize("convert", [
-    lambda d: d.lazy(),
-    lambda d: d.to_pandas(),
-    lambda d: d.to_arrow(),
-    lambda d: d.with_columns(pl.col("Subject").cast(pl.Categorical)),
-])
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda d: d.lazy(),
+        lambda d: d.to_pandas(),
+        lambda d: d.to_arrow(),
+        lambda d: d.with_columns(pl.col("Subject").cast(pl.Categorical)),
+    ],
+)
 def test_every_input_kind_gives_the_same_fit(sleep, baseline, convert):
     m = fit(FORMULA, convert(sleep))
     np.testing.assert_allclose(m.coefs["Estimate"], baseline.coefs["Estimate"], rtol=1e-10)
@@ -77,22 +80,25 @@ def test_rank_deficient_columns_are_dropped_with_a_message(sleep):
     assert any("rank deficient" in w and "D2" in w for w in m.warnings)
 
 
-@pytest.mark.parametrize("formula, data_fn, exc, fragment", [
-    ("Reaction ~ Dayz + (1 | Subject)", None, ColumnError, "'Dayz'"),
-    ("Subject ~ Days + (1 | Subject)", None, ColumnError, "response is categorical"),
-    ("Reaction ~ Days + (1 | one)", lambda d: d.with_columns(one=pl.lit("a")), ColumnError, "more than one level"),
-    ("Reaction ~ Days + (1 | id)", lambda d: d.with_row_index("id"), ColumnError, "fewer levels than observations"),
-    ("Reaction ~ Days + (1 | Subject)", lambda d: d.head(0), DataError, "no rows"),
-    ("Reaction ~ Days + (1 | Subject", None, FormulaError, "position 30"),
-    ("Reaction ~ Days +", None, FormulaError, "ends after '+'"),
-    ("Reaction ~ Days $ 2 + (1 | Subject)", None, FormulaError, "unexpected character '$'"),
-    ("Reaction ~ Days", None, DataError, "no random-effects term"),
-    ("Reaction ~ log(Days) + (1 | Subject)", None, ColumnError, "log(Days)"),
-    ("Reaction ~ foo(Days) + (1 | Subject)", None, ColumnError, "unknown function 'foo'"),
-    ("Reaction ~ dt + (1 | Subject)", lambda d: d.with_columns(dt=pl.date(2020, 1, 1)), ColumnError, "'dt'"),
-    ("Reaction ~ Days + (1 | Subject)", lambda d: d.with_columns(Reaction=pl.lit(None)), ColumnError, "'Reaction'"),
-    ("Reaction ~ relevel(Subject, ref = 'nope') + (1 | Days)", None, ColumnError, "'nope' is not a level"),
-])
+@pytest.mark.parametrize(
+    "formula, data_fn, exc, fragment",
+    [
+        ("Reaction ~ Dayz + (1 | Subject)", None, ColumnError, "'Dayz'"),
+        ("Subject ~ Days + (1 | Subject)", None, ColumnError, "response is categorical"),
+        ("Reaction ~ Days + (1 | one)", lambda d: d.with_columns(one=pl.lit("a")), ColumnError, "more than one level"),
+        ("Reaction ~ Days + (1 | id)", lambda d: d.with_row_index("id"), ColumnError, "fewer levels than observations"),
+        ("Reaction ~ Days + (1 | Subject)", lambda d: d.head(0), DataError, "no rows"),
+        ("Reaction ~ Days + (1 | Subject", None, FormulaError, "position 30"),
+        ("Reaction ~ Days +", None, FormulaError, "ends after '+'"),
+        ("Reaction ~ Days $ 2 + (1 | Subject)", None, FormulaError, "unexpected character '$'"),
+        ("Reaction ~ Days", None, DataError, "no random-effects term"),
+        ("Reaction ~ log(Days) + (1 | Subject)", None, ColumnError, "log(Days)"),
+        ("Reaction ~ foo(Days) + (1 | Subject)", None, ColumnError, "unknown function 'foo'"),
+        ("Reaction ~ dt + (1 | Subject)", lambda d: d.with_columns(dt=pl.date(2020, 1, 1)), ColumnError, "'dt'"),
+        ("Reaction ~ Days + (1 | Subject)", lambda d: d.with_columns(Reaction=pl.lit(None)), ColumnError, "'Reaction'"),
+        ("Reaction ~ relevel(Subject, ref = 'nope') + (1 | Days)", None, ColumnError, "'nope' is not a level"),
+    ],
+)
 def test_bad_input_raises_a_clear_error(sleep, formula, data_fn, exc, fragment):
     data = data_fn(sleep) if data_fn else sleep
     with pytest.raises(exc) as info:
@@ -100,12 +106,15 @@ def test_bad_input_raises_a_clear_error(sleep, formula, data_fn, exc, fragment):
     assert fragment in str(info.value)
 
 
-@pytest.mark.parametrize("convert", [
-    lambda d: d,
-    lambda d: d.lazy(),
-    lambda d: d.to_pandas(),
-    lambda d: d.to_arrow(),
-])
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda d: d,
+        lambda d: d.lazy(),
+        lambda d: d.to_pandas(),
+        lambda d: d.to_arrow(),
+    ],
+)
 def test_missing_columns_are_reported_at_construction(sleep, convert):
     with pytest.raises(ColumnError) as info:
         mm.Lmer("Reaction ~ Dayz + (1 | Subject)", data=convert(sleep))

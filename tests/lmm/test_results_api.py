@@ -57,8 +57,7 @@ def test_predict_reproduces_fits_and_handles_new_levels(model, sleep):
 def test_predict_gives_nan_for_rows_with_missing_values(model, sleep):
     # R: predict(m, newdata) is NA where a column the model reads is NA; a missing
     # grouping factor is a new level (population prediction, allow.new.levels = TRUE).
-    new = pl.DataFrame({"Days": [0.0, None, 5.0, float("nan"), 5.0],
-                        "Subject": ["308", "308", None, "308", "999"]})
+    new = pl.DataFrame({"Days": [0.0, None, 5.0, float("nan"), 5.0], "Subject": ["308", "308", None, "308", "999"]})
     pred = model.predict(new)
     assert np.isnan(pred[[1, 3]]).all()
     beta = model.coefs["Estimate"].to_numpy()
@@ -152,8 +151,15 @@ def test_bootstrap_intervals_in_coefs_are_reproducible_with_a_seed(sleep):
 
 # ------------------------------------------------------------------ contest
 CONTEST = json.loads((Path(__file__).parents[1] / "fixtures" / "contest" / "contest.json").read_text())
-T_COLUMNS = {"Estimate": "Estimate", "SE": "SE", "df": "DF", "t": "T-stat", "lower": "2.5_ci",
-             "upper": "97.5_ci", "p": "P-val"}
+T_COLUMNS = {
+    "Estimate": "Estimate",
+    "SE": "SE",
+    "df": "DF",
+    "t": "T-stat",
+    "lower": "2.5_ci",
+    "upper": "97.5_ci",
+    "p": "P-val",
+}
 F_COLUMNS = {"SumSq": "SS", "MeanSq": "MS", "NumDF": "NumDF", "DenDF": "DenomDF", "F": "F-stat", "p": "P-val"}
 
 

@@ -232,7 +232,7 @@ def assert_like_r(text: str, expected: str) -> None:
     exp = expected.strip("\n").splitlines()
     got = [line.rstrip() for line in text.splitlines()]
     for start in range(len(got) - len(exp) + 1):
-        if all(lines_match(g, e) for g, e in zip(got[start:start + len(exp)], exp, strict=True)):
+        if all(lines_match(g, e) for g, e in zip(got[start : start + len(exp)], exp, strict=True)):
             return
     # Show the first line that differs from R's, from the best-aligned start.
     start = next((i for i, g in enumerate(got) if lines_match(g, exp[0])), 0)
@@ -243,8 +243,9 @@ def assert_like_r(text: str, expected: str) -> None:
 
 def summary_of(case: str) -> str:
     if case == "cbpp":
-        m = mm.Lmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", mm.load_dataset("cbpp"),
-                    family="binomial")
+        m = mm.Lmer(
+            "cbind(incidence, size - incidence) ~ period + (1 | herd)", mm.load_dataset("cbpp"), family="binomial"
+        )
         m.fit(summarize=False, no_warnings=True)
         return m.summary_text()
     formula, data, opts = MODELS[case]
@@ -316,24 +317,30 @@ def test_abbreviate_matches_r():
     assert abbreviate(names, 11) == [b for _, _, b in ABBREVIATIONS]
 
 
-@pytest.mark.parametrize("values, digits, nsmall, expected", [
-    ([612.0989, 35.07, 654.94], 4, 0, ["612.10", " 35.07", "654.94"]),
-    ([15.30889, 0.05837, 786.00464, -0.03067], 4, 0, [" 15.30889", "  0.05837", "786.00464", " -0.03067"]),
-    ([0.5, 0.07, -0.4], 7, 2, [" 0.50", " 0.07", "-0.40"]),
-    ([1e-10, 250, 3], 4, 0, ["1.0e-10", "2.5e+02", "3.0e+00"]),
-    ([9.9996], 4, 0, ["10"]),
-    ([99996], 3, 0, ["99996"]),
-    ([-0.0, 1.5], 4, 0, ["0.0", "1.5"]),
-])
+@pytest.mark.parametrize(
+    "values, digits, nsmall, expected",
+    [
+        ([612.0989, 35.07, 654.94], 4, 0, ["612.10", " 35.07", "654.94"]),
+        ([15.30889, 0.05837, 786.00464, -0.03067], 4, 0, [" 15.30889", "  0.05837", "786.00464", " -0.03067"]),
+        ([0.5, 0.07, -0.4], 7, 2, [" 0.50", " 0.07", "-0.40"]),
+        ([1e-10, 250, 3], 4, 0, ["1.0e-10", "2.5e+02", "3.0e+00"]),
+        ([9.9996], 4, 0, ["10"]),
+        ([99996], 3, 0, ["99996"]),
+        ([-0.0, 1.5], 4, 0, ["0.0", "1.5"]),
+    ],
+)
 def test_format_matches_r(values, digits, nsmall, expected):
     assert format_real(values, digits, nsmall) == expected
 
 
-@pytest.mark.parametrize("pvalues, expected", [
-    ([1e-20, 3.26e-06], ["< 2e-16", "3.26e-06"]),
-    ([1e-20, 0.5135, 0.0305], ["<2e-16", "0.5135", "0.0305"]),
-    ([0.001068, 0.000474, 1.47e-09], ["0.001068", "0.000474", "1.47e-09"]),
-])
+@pytest.mark.parametrize(
+    "pvalues, expected",
+    [
+        ([1e-20, 3.26e-06], ["< 2e-16", "3.26e-06"]),
+        ([1e-20, 0.5135, 0.0305], ["<2e-16", "0.5135", "0.0305"]),
+        ([0.001068, 0.000474, 1.47e-09], ["0.001068", "0.000474", "1.47e-09"]),
+    ],
+)
 def test_format_pval_matches_r(pvalues, expected):
     assert format_pvalues(pvalues) == expected
 

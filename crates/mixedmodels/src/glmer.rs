@@ -14,9 +14,9 @@ use crate::fit::{check_convergence, SINGULAR_TOL};
 use crate::formula::ModelFormula;
 use crate::glmm::family::{Family, Link};
 use crate::glmm::pirls::{Mode, Pirls, PirlsState};
-use crate::glmm::start::PirlsStart;
 use crate::glmm::quadrature::{agq_deviance, gh_rule, saturated_deviance};
 use crate::glmm::response::glmm_response;
+use crate::glmm::start::PirlsStart;
 use crate::linalg;
 use crate::optim::{bobyqa_minimize, InterpolationPoints, OptSummary, OptimizerSettings};
 
@@ -201,8 +201,8 @@ impl Glmer {
                 }
             }
         }
-        let (fmin, s2) =
-            objective(pirls, &xopt, &mut start2).ok_or_else(|| Error::Numerical("PIRLS failed at the optimum".into()))?;
+        let (fmin, s2) = objective(pirls, &xopt, &mut start2)
+            .ok_or_else(|| Error::Numerical("PIRLS failed at the optimum".into()))?;
         let theta = xopt[..ntheta].to_vec();
         let beta: Vec<f64> = (0..p).map(|j| beta1[j] + scale[j] * xopt[ntheta + j]).collect();
         let saturated = if nagq > 1 { saturated_deviance(&self.pirls, &s2.mu) } else { 0.0 };

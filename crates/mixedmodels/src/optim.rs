@@ -135,8 +135,8 @@ mod tests {
         let f = |x: &[f64]| (1.0 - x[0]).powi(2) + 10.0 * (x[1] - x[0] * x[0]).powi(2) + (x[2] + 1.0).powi(2);
         for points in [InterpolationPoints::Minimal, InterpolationPoints::Quadratic] {
             let settings = OptimizerSettings { rho_end: 1e-8, points, ..Default::default() };
-            let out = bobyqa_minimize(f, &[0.0, 0.0, 0.5], &[f64::NEG_INFINITY, f64::NEG_INFINITY, 0.0], settings)
-                .unwrap();
+            let out =
+                bobyqa_minimize(f, &[0.0, 0.0, 0.5], &[f64::NEG_INFINITY, f64::NEG_INFINITY, 0.0], settings).unwrap();
             assert!(out.converged, "{points:?}: {}", out.status);
             let want = [1.0, 1.0, 0.0];
             for (got, want) in out.final_theta.iter().zip(want) {
