@@ -457,34 +457,13 @@ impl Glmer {
         Ok(out)
     }
 
-    /// Predictions for new data on the link or response scale.
+    /// Predictions for new data on the link or response scale (unseen levels
+    /// get zero random effects).
     pub fn predict(&self, data: &DataFrame, use_re: bool, response_scale: bool) -> Result<Vec<f64>> {
-        let design = self.spec.apply_for_prediction(data, use_re)?;
-        let n = data.nrows();
-        let mut eta = vec![0.0; n];
-        for (j, b) in self.fit.beta.iter().enumerate() {
-            for (e, x) in eta.iter_mut().zip(design.x.column(j)) {
-                *e += x * b;
-            }
-        }
-        if use_re {
-            for (t, b) in design.terms.iter().zip(&self.fit.ranef) {
-                let q = t.q();
-                for (i, e) in eta.iter_mut().enumerate() {
-                    let lvl = t.refs[i];
-                    if lvl != crate::data::MISSING {
-                        let l = lvl as usize;
-                        *e += t.z_row(i).iter().zip(&b[l * q..(l + 1) * q]).map(|(z, bv)| z * bv).sum::<f64>();
-                    }
-                }
-            }
-        }
-        if let Some(o) = &design.offset {
-            eta.iter_mut().zip(o).for_each(|(e, ov)| *e += ov);
-        }
+        let mut eta = self.spec.linear_predictor(data, &self.fit.beta, &self.fit.ranef, use_re)?;
         if response_scale {
-            let fam = self.fit.family;
-            eta.iter_mut().for_each(|e| *e = fam.linkinv(*e));
+            let family = self.fit.family;
+            eta.iter_mut().for_each(|e| *e = family.linkinv(*e));
         }
         Ok(eta)
     }

@@ -158,47 +158,7 @@ impl Lmer {
 
     /// Predictions for new data: X beta (+ Z b where `use_re`, zero for unseen levels) + offset.
     pub fn predict(&self, data: &DataFrame, use_re: bool) -> Result<Vec<f64>> {
-        let mut used: Vec<String> = Vec::new();
-        for v in &self.spec.formula.variables {
-            v.expr.column_names(&mut used);
-        }
-        for o in &self.spec.formula.offsets {
-            o.column_names(&mut used);
-        }
-        if use_re {
-            for b in &self.spec.formula.bars {
-                for g in &b.group {
-                    g.column_names(&mut used);
-                }
-            }
-        }
-        for c in &used {
-            data.get(c)?;
-        }
-        let design = self.spec.apply_for_prediction(data, use_re)?;
-        let n = data.nrows();
-        let mut eta = vec![0.0; n];
-        for (j, b) in self.fit.beta.iter().enumerate() {
-            for (e, x) in eta.iter_mut().zip(design.x.column(j)) {
-                *e += x * b;
-            }
-        }
-        if use_re {
-            for (t, b) in design.terms.iter().zip(&self.fit.ranef) {
-                let q = t.q();
-                for (i, e) in eta.iter_mut().enumerate() {
-                    let lvl = t.refs[i];
-                    if lvl != crate::data::MISSING {
-                        let l = lvl as usize;
-                        *e += t.z_row(i).iter().zip(&b[l * q..(l + 1) * q]).map(|(z, bv)| z * bv).sum::<f64>();
-                    }
-                }
-            }
-        }
-        if let Some(o) = &design.offset {
-            eta.iter_mut().zip(o).for_each(|(e, ov)| *e += ov);
-        }
-        Ok(eta)
+        self.spec.linear_predictor(data, &self.fit.beta, &self.fit.ranef, use_re)
     }
 }
 
@@ -219,18 +179,4 @@ pub fn sd_cor_names(terms: &[ReTerm]) -> Vec<String> {
         }
     }
     out
-}
-
-impl DesignSpec {
-    /// The design for prediction: fixed part, and random part when asked for.
-    pub fn apply_for_prediction(&self, data: &DataFrame, use_re: bool) -> Result<Design> {
-        if use_re {
-            return self.apply(data);
-        }
-        let mut no_re = self.clone();
-        no_re.formula.bars.clear();
-        no_re.groups.clear();
-        no_re.bar_order.clear();
-        no_re.apply(data)
-    }
 }

@@ -5,6 +5,7 @@
 
 pub mod contrasts;
 pub mod model_matrix;
+pub mod predict;
 pub mod random;
 pub mod variable;
 pub mod weights;
