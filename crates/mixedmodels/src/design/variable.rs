@@ -3,6 +3,8 @@
 //! coefficients, centring), then *applied* to that data or to new data with
 //! the same learned state, as R's `makepredictcall` arranges for `predict`.
 
+use std::collections::HashMap;
+
 use super::contrasts::{orthonormal_polynomials, Contrasts};
 use crate::data::{Column, DataFrame, Factor, MISSING};
 use crate::error::{Error, Result};
@@ -85,15 +87,25 @@ impl VarSpec {
             }
             VarSpec::Factor { source, levels, .. } => {
                 let (labels_codes, labels) = source.labels(data)?;
-                // Map the data's level labels onto the learned levels.
-                let map: Vec<u32> =
-                    labels.iter().map(|l| levels.iter().position(|x| x == l).map_or(MISSING, |i| i as u32)).collect();
+                if labels == *levels {
+                    // The fitting data: its codes already index the learned levels.
+                    return Ok(Values::Factor { codes: labels_codes });
+                }
+                let map = level_map(&labels, levels);
                 let codes =
                     labels_codes.iter().map(|&c| if c == MISSING { MISSING } else { map[c as usize] }).collect();
                 Ok(Values::Factor { codes })
             }
         }
     }
+}
+
+/// For each of the data's level labels, its index among the learned levels
+/// (`MISSING` for a level the fit did not see). A hash lookup: factors with
+/// tens of thousands of levels are common grouping factors.
+fn level_map(labels: &[String], levels: &[String]) -> Vec<u32> {
+    let index: HashMap<&str, u32> = levels.iter().enumerate().map(|(i, l)| (l.as_str(), i as u32)).collect();
+    labels.iter().map(|l| index.get(l.as_str()).copied().unwrap_or(MISSING)).collect()
 }
 
 impl Basis {

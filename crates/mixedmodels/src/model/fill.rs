@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use super::crossprod::CrossProducts;
 use super::scatter::{RowScatter, NOT_STORED};
 use crate::design::ReTerm;
+use crate::linalg;
 
 /// Rows a chunk must have before the pass is split across threads.
 const MIN_ROWS_PER_CHUNK: usize = 40_000;
@@ -127,21 +128,19 @@ impl CrossProducts {
         }
     }
 
-    /// [X y]'W[X y].
+    /// [X y]'W[X y]: X'WX by one matrix product, then the response's row.
     fn fill_xyxy(&mut self, rows: Rows) {
         let (n, p, k) = (self.n, self.p, self.p + 1);
-        let column = |c: usize| if c < p { &rows.x[c * n..(c + 1) * n] } else { rows.y };
-        for c in 0..k {
-            for r in c..k {
-                let (xc, xr) = (column(c), column(r));
-                let s: f64 = match rows.weights {
-                    Some(w) => (0..n).map(|i| w[i] * xr[i] * xc[i]).sum(),
-                    None => xr.iter().zip(xc).map(|(a, b)| a * b).sum(),
-                };
-                self.xyxy[c * k + r] = s;
-                self.xyxy[r * k + c] = s;
-            }
+        let xtx = linalg::weighted_gram(rows.x, n, p, rows.weights);
+        for c in 0..p {
+            self.xyxy[c * k..c * k + p].copy_from_slice(&xtx[c * p..(c + 1) * p]);
         }
+        let xty = linalg::weighted_xty(rows.x, n, p, rows.weights, rows.y);
+        for (c, v) in xty.into_iter().enumerate() {
+            self.xyxy[c * k + p] = v;
+            self.xyxy[p * k + c] = v;
+        }
+        self.xyxy[p * k + p] = linalg::weighted_xty(rows.y, n, 1, rows.weights, rows.y)[0];
     }
 }
 

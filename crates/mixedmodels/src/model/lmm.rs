@@ -516,19 +516,8 @@ impl LinearMixedModel {
 /// Weighted least-squares coefficients of y on X (zero where X is empty).
 fn least_squares(x: &[f64], p: usize, y: &[f64], w: Option<&[f64]>) -> Vec<f64> {
     let n = y.len();
-    let wt = |i: usize| w.map_or(1.0, |w| w[i]);
-    let mut xtx = vec![0.0; p * p];
-    let mut xty = vec![0.0; p];
-    for c in 0..p {
-        let xc = &x[c * n..(c + 1) * n];
-        xty[c] = (0..n).map(|i| wt(i) * xc[i] * y[i]).sum();
-        for r in c..p {
-            let xr = &x[r * n..(r + 1) * n];
-            let v: f64 = (0..n).map(|i| wt(i) * xc[i] * xr[i]).sum();
-            xtx[c * p + r] = v;
-            xtx[r * p + c] = v;
-        }
-    }
+    let xtx = linalg::weighted_gram(x, n, p, w);
+    let xty = linalg::weighted_xty(x, n, p, w, y);
     match linalg::inverse_spd(&xtx, p) {
         Some(inv) => (0..p).map(|r| (0..p).map(|c| inv[c * p + r] * xty[c]).sum()).collect(),
         None => vec![0.0; p],
