@@ -104,6 +104,28 @@ insteval_data = bundled_data("insteval", ("s", "d", "dept", "service"))
 sleepstudy_data = bundled_data("sleepstudy", ("Subject",))
 
 
+def simulated_data(
+    stem: str, simulate: Callable[[], pl.DataFrame], factors: tuple[str, ...]
+) -> Callable[[Path], DataFiles]:
+    """A data builder for simulated data: ``simulate()`` runs once and its frame is
+    cached under ``stem`` (which must name every parameter of the simulation)."""
+
+    def build(cache_dir: Path) -> DataFiles:
+        parquet, csv = (cache_dir / f"{stem}{suffix}" for suffix in (".parquet", ".csv"))
+        if not (parquet.exists() and csv.exists()):
+            frame = simulate()
+            _write_atomically(frame, parquet)
+            _write_atomically(frame, csv)
+        return DataFiles(parquet, csv, factors, pl.scan_parquet(parquet).select(pl.len()).collect().item())
+
+    return build
+
+
+def _labelled(frame: pl.DataFrame, prefixes: Mapping[str, str]) -> pl.DataFrame:
+    """Integer codes made into string labels (``a17``), so every tool reads a factor."""
+    return frame.with_columns(pl.format(f"{prefix}{{}}", col).alias(col) for col, prefix in prefixes.items())
+
+
 def simulate_crossed(n_rows: int, n_g1: int, n_g2: int, seed: int) -> pl.DataFrame:
     """y = 1 + 0.5 x + b1[g1] + b2[g2] + e; sd(b1)=0.5, sd(b2)=0.3, sd(e)=1."""
     rng = np.random.default_rng(seed)
@@ -113,24 +135,16 @@ def simulate_crossed(n_rows: int, n_g1: int, n_g2: int, seed: int) -> pl.DataFra
     b1 = rng.normal(0.0, 0.5, n_g1)
     b2 = rng.normal(0.0, 0.3, n_g2)
     y = 1.0 + 0.5 * x + b1[g1] + b2[g2] + rng.standard_normal(n_rows)
-    return pl.DataFrame({"y": y, "x": x, "g1": g1, "g2": g2}).with_columns(
-        pl.format("a{}", "g1").alias("g1"), pl.format("b{}", "g2").alias("g2")
-    )
+    return _labelled(pl.DataFrame({"y": y, "x": x, "g1": g1, "g2": g2}), {"g1": "a", "g2": "b"})
 
 
 def crossed_data(n_rows: int, n_g1: int, n_g2: int, seed: int = 20240501) -> Callable[[Path], DataFiles]:
     """A data builder for ``simulate_crossed``, cached by its parameters."""
-
-    def build(cache_dir: Path) -> DataFiles:
-        stem = cache_dir / f"crossed_{n_rows}_{n_g1}x{n_g2}_seed{seed}"
-        parquet, csv = stem.with_suffix(".parquet"), stem.with_suffix(".csv")
-        if not (parquet.exists() and csv.exists()):
-            frame = simulate_crossed(n_rows, n_g1, n_g2, seed)
-            _write_atomically(frame, parquet)
-            _write_atomically(frame, csv)
-        return DataFiles(parquet, csv, ("g1", "g2"), n_rows)
-
-    return build
+    return simulated_data(
+        f"crossed_{n_rows}_{n_g1}x{n_g2}_seed{seed}",
+        lambda: simulate_crossed(n_rows, n_g1, n_g2, seed),
+        ("g1", "g2"),
+    )
 
 
 def simulate_binary_crossed(n_rows: int, n_g1: int, n_g2: int, seed: int) -> pl.DataFrame:
@@ -144,24 +158,57 @@ def simulate_binary_crossed(n_rows: int, n_g1: int, n_g2: int, seed: int) -> pl.
     b2 = rng.normal(0.0, 0.5, n_g2)
     eta = -0.5 + 0.7 * x + b1[g1] + b2[g2]
     y = (rng.random(n_rows) < 1.0 / (1.0 + np.exp(-eta))).astype(np.int64)
-    return pl.DataFrame({"y": y, "x": x, "g1": g1, "g2": g2}).with_columns(
-        pl.format("a{}", "g1").alias("g1"), pl.format("b{}", "g2").alias("g2")
-    )
+    return _labelled(pl.DataFrame({"y": y, "x": x, "g1": g1, "g2": g2}), {"g1": "a", "g2": "b"})
 
 
 def binary_crossed_data(n_rows: int, n_g1: int, n_g2: int, seed: int = 20240502) -> Callable[[Path], DataFiles]:
     """A data builder for ``simulate_binary_crossed``, cached by its parameters."""
+    return simulated_data(
+        f"binary_crossed_{n_rows}_{n_g1}x{n_g2}_seed{seed}",
+        lambda: simulate_binary_crossed(n_rows, n_g1, n_g2, seed),
+        ("g1", "g2"),
+    )
 
-    def build(cache_dir: Path) -> DataFiles:
-        stem = cache_dir / f"binary_crossed_{n_rows}_{n_g1}x{n_g2}_seed{seed}"
-        parquet, csv = stem.with_suffix(".parquet"), stem.with_suffix(".csv")
-        if not (parquet.exists() and csv.exists()):
-            frame = simulate_binary_crossed(n_rows, n_g1, n_g2, seed)
-            _write_atomically(frame, parquet)
-            _write_atomically(frame, csv)
-        return DataFiles(parquet, csv, ("g1", "g2"), n_rows)
 
-    return build
+def simulate_slopes(n_groups: int, per_group: int, seed: int) -> pl.DataFrame:
+    """Many small groups with their own intercept and slope:
+    y = 1 + 0.5 x + b0[g] + b1[g] x + e; sd(b0) = 0.5, sd(b1) = 0.3, sd(e) = 1."""
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(n_groups), per_group)
+    x = rng.standard_normal(g.size)
+    b0 = rng.normal(0.0, 0.5, n_groups)
+    b1 = rng.normal(0.0, 0.3, n_groups)
+    y = 1.0 + 0.5 * x + b0[g] + b1[g] * x + rng.standard_normal(g.size)
+    return _labelled(pl.DataFrame({"y": y, "x": x, "g": g}), {"g": "s"})
+
+
+def slopes_data(n_groups: int, per_group: int, seed: int = 20240503) -> Callable[[Path], DataFiles]:
+    """A data builder for ``simulate_slopes``, cached by its parameters."""
+    return simulated_data(
+        f"slopes_{n_groups}x{per_group}_seed{seed}", lambda: simulate_slopes(n_groups, per_group, seed), ("g",)
+    )
+
+
+def simulate_wide_factor(n_rows: int, n_levels: int, n_groups: int, seed: int) -> pl.DataFrame:
+    """A fixed-effects factor of many levels beside a random intercept:
+    y = a[h] + b[g] + e; a ~ N(0, 1), sd(b) = 0.5, sd(e) = 1."""
+    rng = np.random.default_rng(seed)
+    h = rng.integers(0, n_levels, n_rows)
+    g = rng.integers(0, n_groups, n_rows)
+    y = rng.standard_normal(n_levels)[h] + rng.normal(0.0, 0.5, n_groups)[g] + rng.standard_normal(n_rows)
+    frame = pl.DataFrame({"y": y, "h": h, "g": g})
+    return frame.with_columns(pl.format("h{}", pl.col("h").cast(pl.String).str.zfill(3)).alias("h")).pipe(
+        _labelled, {"g": "s"}
+    )
+
+
+def wide_factor_data(n_rows: int, n_levels: int, n_groups: int, seed: int = 20240504) -> Callable[[Path], DataFiles]:
+    """A data builder for ``simulate_wide_factor``, cached by its parameters."""
+    return simulated_data(
+        f"wide_factor_{n_rows}_{n_levels}x{n_groups}_seed{seed}",
+        lambda: simulate_wide_factor(n_rows, n_levels, n_groups, seed),
+        ("h", "g"),
+    )
 
 
 # -------------------------------------------------------------------- cases
@@ -175,6 +222,9 @@ def build_cases(quick: bool = False) -> dict[str, Case]:
     n_boot = 100 if quick else 1_000
     # GLMM: 100 rows a g1 level, 500 a g2 level in both sizes
     b_rows, b_g1, b_g2 = (20_000, 200, 40) if quick else (100_000, 1_000, 200)
+    # shapes whose set-up once grew too fast: many grouping levels, many fixed effects
+    s_groups = 5_000 if quick else 50_000
+    w_rows, w_levels = (10_000, 50) if quick else (50_000, 200)
     cases = [
         Case(
             name="insteval_fit",
@@ -230,6 +280,27 @@ def build_cases(quick: bool = False) -> dict[str, Case]:
             data=binary_crossed_data(b_rows, b_g1, b_g2),
             params={"family": "binomial"},
             speedup_target={"lme4": 10.0},
+        ),
+        Case(
+            name="many_groups_slopes",
+            kind="lmer",
+            formula="y ~ x + (x || g)",
+            description=(
+                f"synthetic {s_groups * 10:,} rows, {s_groups:,} groups of 10 with uncorrelated random"
+                " intercepts and slopes, plain REML fit" + (" (--quick size)" if quick else "")
+            ),
+            data=slopes_data(s_groups, 10),
+        ),
+        Case(
+            name="wide_fixed_factor",
+            kind="lmer",
+            formula="y ~ h + (1 | g)",
+            description=(
+                f"synthetic {w_rows:,} rows, a fixed-effects factor of {w_levels} levels"
+                f" ({w_levels} coefficients) and a random intercept of 500 levels, plain REML fit"
+                + (" (--quick size)" if quick else "")
+            ),
+            data=wide_factor_data(w_rows, w_levels, 500),
         ),
     ]
     return {case.name: case for case in cases}

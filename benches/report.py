@@ -36,9 +36,15 @@ def _compare_named(
     if not mine or not theirs:
         return None, None
     mine, theirs = _normalized(mine), _normalized(theirs)
-    if mine.keys() != theirs.keys():
-        return None, f"{name} terms differ: {sorted(mine)} vs {sorted(theirs)}"
-    return max_relative_difference([mine[k] for k in theirs], theirs.values()), None
+    shared = [k for k in theirs if k in mine]
+    difference = max_relative_difference([mine[k] for k in shared], [theirs[k] for k in shared]) if shared else None
+    if len(shared) == len(mine) == len(theirs):
+        return difference, None
+    only_mine, only_theirs = sorted(set(mine) - set(theirs)), sorted(set(theirs) - set(mine))
+    return difference, (
+        f"{name}: {len(shared)} terms named alike (compared); {len(only_mine)} named otherwise here"
+        f" (e.g. {only_mine[:3]}), {len(only_theirs)} in the reference (e.g. {only_theirs[:3]})"
+    )
 
 
 LOGLIK_TOLERANCE = 1e-4  # GLMMs: a larger |logLik difference| between tools is flagged

@@ -78,7 +78,7 @@ summarize_glmer <- function(fitted) {
                        derivative = derivative),
     optimizer = paste(model@optinfo$optimizer, collapse = " + "),
     loglik = as.numeric(stats::logLik(model)),
-    theta = unname(lme4::getME(model, "theta")),
+    theta = I(unname(lme4::getME(model, "theta"))),  # I(): a JSON array even for one value
     fixef = as.list(fixef),
     se = as.list(setNames(sqrt(diag(as.matrix(stats::vcov(model)))), names(fixef))),
     converged = identical(as.integer(conv$opt), 0L) && length(notes) == 0,
@@ -98,7 +98,7 @@ summarize_fit <- function(fitted) {
     evaluations = list(objective = model@optinfo$feval, derivative = NULL),
     optimizer = model@optinfo$optimizer,
     reml_crit = unname(lme4::REMLcrit(model)),
-    theta = unname(lme4::getME(model, "theta")),
+    theta = I(unname(lme4::getME(model, "theta"))),  # I(): a JSON array even for one value
     fixef = as.list(lme4::fixef(model)),
     df = fitted$df,
     converged = identical(as.integer(conv$opt), 0L) && length(notes) == 0,

@@ -6,7 +6,9 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+MAX_AGQ_POINTS: int  # the most Gauss-Hermite points fit(nAGQ=) takes, as lme4
 __all__ = [
+    "MAX_AGQ_POINTS",
     "ColumnError",
     "DataError",
     "FormulaError",

@@ -13,6 +13,7 @@ import polars as pl
 from scipy.special import expit
 
 from mixedmodels import _core
+from mixedmodels._args import whole_number
 from mixedmodels._stats import significance, wald_interval, z_pvalues
 from mixedmodels.exceptions import DataError, NumericalError
 from mixedmodels.lmer import Lmer, Residuals, _coef_tables, _ranef_tables, _varcorr_tables
@@ -64,8 +65,9 @@ class Glmer(Lmer):
         ratios for the logit link)."""
         if conf_int != "Wald":
             raise DataError("only Wald intervals are available for generalized linear mixed models")
-        if int(nAGQ) < 1:
-            raise DataError("nAGQ must be at least 1 (1 is the Laplace approximation)")
+        # 1 is the Laplace approximation; lme4's Gauss-Hermite rules stop at 100 points.
+        nAGQ = whole_number(nAGQ, "nAGQ", minimum=1, maximum=_core.MAX_AGQ_POINTS)
+        max_feval = whole_number(max_feval, "max_feval", minimum=1)
         link = link or self.link
         columns, weight_name, core_contrasts = self._prepare(factors, ordered, weights, contrasts)
         try:

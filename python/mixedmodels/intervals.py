@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from mixedmodels._args import seed_value, whole_number
 from mixedmodels.exceptions import DataError
 
 if TYPE_CHECKING:
@@ -74,11 +75,8 @@ def bootstrap(model: Lmer, n_boot: int = 500, seed: int | None = None, progress:
     """Parametric bootstrap replicates (lme4's bootMer with new random
     effects): one row a replicate, columns the sd/cor parameters, `sigma` and
     the fixed effects. Failed refits are rows of nulls."""
-    n_boot = int(n_boot)
-    if n_boot < 1:
-        raise DataError(f"n_boot must be at least 1, not {n_boot}")
-    if seed is None:
-        seed = int(np.random.default_rng().integers(0, 2**63))
+    n_boot = whole_number(n_boot, "n_boot", minimum=1)
+    seed = seed_value(seed)
     chunks = _chunk_sizes(n_boot)
     parts: list[dict[str, Any]] = []
     start = time.perf_counter()

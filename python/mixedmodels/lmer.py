@@ -12,6 +12,7 @@ import polars as pl
 from scipy import stats
 
 from mixedmodels import _core
+from mixedmodels._args import check_fits_in_memory, seed_value, whole_number
 from mixedmodels._frame import check_columns, core_columns, missing_rows, to_polars
 from mixedmodels._stats import significance, t_pvalues, wald_interval
 from mixedmodels.exceptions import DataError
@@ -101,6 +102,7 @@ class Lmer:
             raise DataError("Kenward-Roger's method is only available for REML fits (REML=True)")
         if conf_int not in ("Wald", "profile", "boot"):
             raise DataError(f"conf_int must be 'Wald', 'profile' or 'boot', not '{conf_int}'")
+        max_feval = whole_number(max_feval, "max_feval", minimum=1)
         columns, weight_name, core_contrasts = self._prepare(factors, ordered, weights, contrasts)
         self._fit = _core.LmerFit.fit(
             self.formula,
@@ -561,9 +563,9 @@ class Lmer:
         """Simulated responses, one column a dataset. ``use_rfx=True`` keeps the
         estimated random effects; ``False`` draws new ones."""
         self._check_fitted()
-        if seed is None:
-            seed = int(np.random.default_rng().integers(0, 2**63))
-        sims = np.asarray(self._fit.simulate(int(num_datasets), bool(use_rfx), int(seed)))
+        num_datasets = whole_number(num_datasets, "num_datasets", minimum=1)
+        check_fits_in_memory(num_datasets * self._fit.nobs, f"simulate({num_datasets})")
+        sims = np.asarray(self._fit.simulate(num_datasets, bool(use_rfx), seed_value(seed)))
         return pl.DataFrame({f"sim_{i + 1}": sims[:, i] for i in range(sims.shape[1])})
 
     def __repr__(self) -> str:

@@ -264,7 +264,8 @@ class ReferenceGrid:
                     variables.append(GridVariable(name, "covariate", [float(np.mean(s.cast(pl.Float64).to_numpy()))]))
             else:
                 full = factor_levels(model._frame.get_column(name))
-                present = set(factor_levels(s))
+                # the levels the fit's rows use: an Enum's unused categories are not in the model
+                present = set(s.cast(pl.String).drop_nulls().unique().to_list())
                 levels_all[name] = full
                 variables.append(GridVariable(name, "factor", [lv for lv in full if lv in present]))
         return cls(model, data, variables, needed, levels_all)

@@ -154,8 +154,23 @@ def test_quadrature_needs_one_scalar_random_effect(sleep: pl.DataFrame) -> None:
     b = sleep.with_columns(b=pl.col("Reaction") > 300)
     with pytest.raises(mm.DataError, match="nAGQ > 1 is only available for models with a single, scalar"):
         fit("b ~ Days + (Days | Subject)", b, nAGQ=5)
-    with pytest.raises(mm.DataError, match="nAGQ must be at least 1"):
+    with pytest.raises(mm.DataError, match="nAGQ must be between 1 and 100, not 0"):
         fit("b ~ Days + (1 | Subject)", b, nAGQ=0)
+    with pytest.raises(mm.DataError, match="nAGQ must be between 1 and 100, not 101"):
+        fit("b ~ Days + (1 | Subject)", b, nAGQ=101)
+    with pytest.raises(mm.DataError, match=r"nAGQ must be a whole number, not 2\.7"):
+        fit("b ~ Days + (1 | Subject)", b, nAGQ=2.7)
+
+
+def test_largest_quadrature_rule_matches_glmer(cbpp: pl.DataFrame) -> None:
+    # lme4 1.1-31: glmer(cbind(incidence, size - incidence) ~ period + (1 | herd),
+    # cbpp, binomial, nAGQ = 100). The rule's outer weights (3e-79) are multiplied by
+    # exp(z^2 / 2): weights from eigenvectors alone gave logLik +689 here.
+    m = fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, nAGQ=100)
+    r_fixef = [-1.3992237278, -0.9914088838, -1.1278095942, -1.5794809507]
+    np.testing.assert_allclose(m.coefs["Estimate"], r_fixef, rtol=1e-4)
+    np.testing.assert_allclose(m.theta, [0.6475199145], rtol=1e-3)
+    assert abs(m.logLike_lme4 - -50.00501527) < 1e-3
 
 
 def test_unknown_family_and_link(sleep: pl.DataFrame) -> None:

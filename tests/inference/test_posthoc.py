@@ -333,6 +333,23 @@ def test_bad_input(kwargs: dict[str, Any], match: str, fitted: Any) -> None:
         post_hoc(m, summarize=False, **kwargs)
 
 
+def test_unused_factor_level_is_not_in_the_grid() -> None:
+    # A pandas Categorical filtered to two of its three categories (or an Enum with
+    # an unused level): the fit has two levels, and so has emmeans' grid.
+    d = mm.load_dataset("dietox")
+    full = mm.Lmer("Weight ~ Evit + Time + (1 | Pig)", data=d.filter(pl.col("Evit") != "Evit200"))
+    full.fit(summarize=False)
+    enum = pl.Enum(["Evit000", "Evit100", "Evit200"])
+    sub = d.with_columns(pl.col("Evit").cast(enum)).filter(pl.col("Evit") != "Evit200")
+    m = mm.Lmer("Weight ~ Evit + Time + (1 | Pig)", data=sub)
+    m.fit(summarize=False)
+    est, con = post_hoc(m, "Evit", summarize=False)
+    ref_est, ref_con = post_hoc(full, "Evit", summarize=False)
+    assert est["Evit"].cast(pl.String).to_list() == ["Evit000", "Evit100"]
+    np.testing.assert_allclose(est["Estimate"], ref_est["Estimate"], rtol=1e-10)
+    assert con["Contrast"].to_list() == ref_con["Contrast"].to_list() == ["Evit000 - Evit100"]
+
+
 def test_unfitted_model() -> None:
     m = mm.Lmer("Weight ~ Time + Evit + (1 | Pig)", data=mm.load_dataset("dietox"))
     with pytest.raises(mm.DataError, match="fit"):

@@ -91,6 +91,10 @@ def test_rank_deficient_columns_are_dropped_with_a_message(sleep):
         ("Reaction ~ Days + (1 | Subject", None, FormulaError, "position 30"),
         ("Reaction ~ Days +", None, FormulaError, "ends after '+'"),
         ("Reaction ~ Days $ 2 + (1 | Subject)", None, FormulaError, "unexpected character '$'"),
+        # a byte-order mark or zero-width space pasted in (the lexer once looped on these)
+        ("\ufeffReaction ~ Days + (1 | Subject)", None, FormulaError, "unexpected character '\ufeff'"),
+        ("Reaction ~ Days +\u200b(1 | Subject)", None, FormulaError, "at position 17"),
+        ("Reaction ~ Days + (1 | Subject) + \U0001f600", None, FormulaError, "unexpected character"),
         ("Reaction ~ Days", None, DataError, "no random-effects term"),
         ("Reaction ~ log(Days) + (1 | Subject)", None, ColumnError, "log(Days)"),
         ("Reaction ~ foo(Days) + (1 | Subject)", None, ColumnError, "unknown function 'foo'"),

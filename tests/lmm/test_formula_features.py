@@ -26,3 +26,22 @@ def test_formula_feature_matches_lme4(case):
     np.testing.assert_allclose(m.coefs["DF"], ref["df"], rtol=1e-3)
     assert abs(m.deviance - ref["REMLcrit"][0]) < 1e-4
     assert list(m.grps) == list(dict.fromkeys(ref["groups"]))
+
+
+def test_a_huge_power_is_the_full_expansion():
+    # R: (a + b + c)^k for k >= 3 is (a + b + c)^3; a power of 1e9 once ran 1e9 expansion steps.
+    d = mm.load_dataset("dietox")
+    full = mm.Lmer("Weight ~ (Time + Evit + Cu)^3 + (1 | Pig)", data=d)
+    full.fit(summarize=False)
+    huge = mm.Lmer("Weight ~ (Time + Evit + Cu)^1e9 + (1 | Pig)", data=d)
+    huge.fit(summarize=False)
+    assert huge.coefs["term"].to_list() == full.coefs["term"].to_list()
+    assert len(full.coefs) == 18  # 1 + (1 + 2 + 2) + (2 + 2 + 4) + 4
+
+
+def test_unicode_spaces_separate_tokens():
+    # A no-break space (U+00A0, Unicode white space) pasted from a web page reads as a space.
+    d = mm.load_dataset("sleepstudy")
+    m = mm.Lmer("Reaction ~\u00a0Days + (1\u00a0| Subject)", data=d)
+    m.fit(summarize=False)
+    assert m.coefs["term"].to_list() == ["(Intercept)", "Days"]

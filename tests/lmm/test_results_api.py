@@ -105,6 +105,28 @@ def test_simulate_is_reproducible_and_centred(model):
     assert sd > model.sigma * 1.2  # new random effects add between-subject spread
 
 
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda m: m.simulate(-1), "num_datasets must be at least 1, not -1"),
+        (lambda m: m.simulate(2.5), "num_datasets must be a whole number"),
+        (lambda m: m.simulate(10**12), "simulate\\(1000000000000\\) would need about"),
+        (lambda m: m.simulate(2, seed=-3), "seed must be between 0 and"),
+        (lambda m: m.simulate(2, seed=2**70), "seed must be between 0 and"),
+        (lambda m: m.bootstrap(0, seed=1), "n_boot must be at least 1, not 0"),
+        (lambda m: m.bootstrap(5, seed=-1), "seed must be between 0 and"),
+    ],
+)
+def test_counts_and_seeds_are_checked(model, call, match):
+    with pytest.raises(mm.DataError, match=match):
+        call(model)
+
+
+def test_max_feval_is_checked(sleep):
+    with pytest.raises(mm.DataError, match="max_feval must be at least 1, not -1"):
+        mm.Lmer("Reaction ~ Days + (1 | Subject)", data=sleep).fit(summarize=False, max_feval=-1)
+
+
 def test_summary_text_has_lmertest_layout(model):
     text = model.summary_text()
     assert "Linear mixed model fit by REML. t-tests use Satterthwaite's method" in text

@@ -18,5 +18,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lmer::model_matrix, m)?)?;
     m.add_function(wrap_pyfunction!(lmer::formula_structure, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("MAX_AGQ_POINTS", mixedmodels::glmm::quadrature::MAX_AGQ_POINTS)?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::fit::{check_convergence, SINGULAR_TOL};
 use crate::formula::ModelFormula;
 use crate::glmm::family::{Family, Link};
 use crate::glmm::pirls::{Mode, Pirls, PirlsState};
-use crate::glmm::quadrature::{agq_deviance, gh_rule, saturated_deviance};
+use crate::glmm::quadrature::{agq_deviance, gh_rule, saturated_deviance, MAX_AGQ_POINTS};
 use crate::glmm::response::glmm_response;
 use crate::glmm::start::PirlsStart;
 use crate::linalg;
@@ -118,6 +118,12 @@ impl Glmer {
         };
         let Design { x, terms, offset } = design;
         let resp = glmm_response(family, &lhs, &data, weights, offset)?;
+        if options.nagq == 0 || options.nagq > MAX_AGQ_POINTS {
+            return Err(Error::Argument(format!(
+                "nAGQ must be between 1 (the Laplace approximation) and {MAX_AGQ_POINTS}, not {}",
+                options.nagq
+            )));
+        }
         if options.nagq > 1 && !(terms.len() == 1 && terms[0].q() == 1) {
             return Err(Error::Argument(
                 "nAGQ > 1 is only available for models with a single, scalar random-effects term".into(),

@@ -29,9 +29,11 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        let c = bytes[i] as char;
+        // `i` is always on a character boundary: decode the whole character
+        // (a byte of a multi-byte character is not a character).
+        let c = src[i..].chars().next().expect("i < len on a char boundary");
         if c.is_whitespace() {
-            i += 1;
+            i += c.len_utf8();
             continue;
         }
         let start = i;

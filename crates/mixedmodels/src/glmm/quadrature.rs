@@ -13,12 +13,22 @@
 use super::pirls::{Pirls, PirlsState};
 use crate::linalg;
 
+/// The most quadrature points a rule may have, as lme4's `GHrule` (its
+/// tables stop at 100).
+pub const MAX_AGQ_POINTS: usize = 100;
+
 /// Nodes, weights (a probability measure: they sum to 1) and log normal
 /// density of the k-point Gauss-Hermite rule for the standard normal
-/// (lme4's `GHrule(k)`), by Golub-Welsch.
+/// (lme4's `GHrule(k)`). Nodes by Golub-Welsch (the eigenvalues of the Jacobi
+/// matrix); weights from the Christoffel function, w = 1 / sum_j p_j(z)^2
+/// over the orthonormal Hermite polynomials p_j, which keeps the relative
+/// accuracy of the tiny outer weights (3e-79 at k = 100) that an
+/// eigenvector's squared first component loses: the quadrature multiplies
+/// them by exp(z^2 / 2).
 pub fn gh_rule(k: usize) -> Vec<(f64, f64, f64)> {
+    let log_norm_density = |z: f64| -0.5 * z * z - 0.5 * (2.0 * std::f64::consts::PI).ln();
     if k <= 1 {
-        return vec![(0.0, 1.0, -0.5 * (2.0 * std::f64::consts::PI).ln())];
+        return vec![(0.0, 1.0, log_norm_density(0.0))];
     }
     // Jacobi matrix of the probabilists' Hermite polynomials: zero diagonal,
     // off-diagonal sqrt(i).
@@ -28,17 +38,30 @@ pub fn gh_rule(k: usize) -> Vec<(f64, f64, f64)> {
         j[i * k + i - 1] = b;
         j[(i - 1) * k + i] = b;
     }
-    let (vals, vecs) = linalg::symmetric_eigen(&j, k).expect("Jacobi matrix");
-    let mut out: Vec<(f64, f64, f64)> = (0..k)
-        .map(|e| {
+    let (vals, _) = linalg::symmetric_eigen(&j, k).expect("Jacobi matrix");
+    let mut out: Vec<(f64, f64, f64)> = vals
+        .iter()
+        .map(|&v| {
             // Exact zero for the middle node of an odd rule (lme4 tests zknot == 0).
-            let z = if vals[e].abs() < 1e-13 { 0.0 } else { vals[e] };
-            let w = vecs[e * k] * vecs[e * k];
-            (z, w, -0.5 * z * z - 0.5 * (2.0 * std::f64::consts::PI).ln())
+            let z = if v.abs() < 1e-13 { 0.0 } else { v };
+            (z, christoffel_weight(z, k), log_norm_density(z))
         })
         .collect();
     out.sort_by(|a, b| a.0.total_cmp(&b.0));
     out
+}
+
+/// 1 / sum_{j < k} p_j(z)^2 with the orthonormal probabilists' Hermite
+/// polynomials p_0 = 1, p_1 = z, p_{j+1} = (z p_j - sqrt(j) p_{j-1}) / sqrt(j + 1).
+fn christoffel_weight(z: f64, k: usize) -> f64 {
+    let (mut prev, mut cur) = (0.0, 1.0);
+    let mut sum = 1.0;
+    for j in 0..k - 1 {
+        let next = (z * cur - (j as f64).sqrt() * prev) / ((j + 1) as f64).sqrt();
+        (prev, cur) = (cur, next);
+        sum += cur * cur;
+    }
+    1.0 / sum
 }
 
 /// Per level: u_j^2 + the sum of the level's deviance residuals.
@@ -93,5 +116,17 @@ mod tests {
         assert!((m(2) - 1.0).abs() < 1e-12);
         assert!((m(4) - 3.0).abs() < 1e-11);
         assert_eq!(gh_rule(5)[2].0, 0.0);
+    }
+
+    #[test]
+    fn largest_rule_keeps_its_outer_weights() {
+        // lme4::GHrule(100): the last node and weight, and the weights' sum.
+        let rule = gh_rule(MAX_AGQ_POINTS);
+        let (z, w, _) = rule[99];
+        assert!((z - 18.95964).abs() < 1e-5, "{z}");
+        assert!((w / 3.333270e-79 - 1.0).abs() < 1e-5, "{w}");
+        assert!((rule.iter().map(|r| r.1).sum::<f64>() - 1.0).abs() < 1e-13);
+        let fourth = rule.iter().map(|(z, w, _)| w * z.powi(4)).sum::<f64>();
+        assert!((fourth - 3.0).abs() < 1e-10);
     }
 }
