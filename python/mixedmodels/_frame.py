@@ -32,18 +32,18 @@ def to_polars(data: Any, columns: Sequence[str] | None = None) -> pl.DataFrame:
             check_columns(data.collect_schema().names(), columns)
             data = data.select(list(dict.fromkeys(columns)))
         return data.collect()
-    frame = _to_frame(data)
+    frame = _to_frame(data, columns)
     if columns is not None:
         check_columns(frame.columns, columns)
     return frame
 
 
-def _to_frame(data: Any) -> pl.DataFrame:
+def _to_frame(data: Any, columns: Sequence[str] | None = None) -> pl.DataFrame:
     if isinstance(data, pl.DataFrame):
         return data
     module = type(data).__module__.split(".")[0]
     if module == "pandas":
-        return _from_pandas(data)
+        return _from_pandas(data, columns)
     if module == "pyarrow":
         return pl.from_arrow(data)  # type: ignore[return-value]
     if isinstance(data, dict):
@@ -77,20 +77,40 @@ def missing_rows(frame: pl.DataFrame, names: Sequence[str]) -> np.ndarray:
     return mask
 
 
-def _from_pandas(df: Any) -> pl.DataFrame:
+def _from_pandas(df: Any, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """The pandas frame as polars. A column the formula reads (``columns``; all
+    when None) must convert; others that cannot (a repeated name, values polars
+    cannot hold) are left out, as the model never reads them."""
+    names = [str(c) for c in df.columns]
+    wanted = set(names) if columns is None else set(columns)
+    out = {}
+    for i, name in enumerate(names):
+        if names.count(name) > 1:
+            if name in wanted:
+                raise ColumnError(f"column '{name}': the pandas frame has more than one column of that name")
+            continue
+        try:
+            out[name] = _pandas_column(df.iloc[:, i], name)
+        except ColumnError:
+            if name in wanted:
+                raise
+    return pl.DataFrame(out)
+
+
+def _pandas_column(s: Any, name: str) -> pl.Series:
     import pandas as pd
 
-    out = {}
-    for name in df.columns:
-        s = df[name]
+    try:
         if isinstance(s.dtype, pd.CategoricalDtype):
             levels = [str(c) for c in s.cat.categories]
-            out[str(name)] = pl.Series(str(name), s.astype("string").to_numpy(na_value=None), dtype=pl.String).cast(
-                pl.Enum(levels)
-            )
-        else:
-            out[str(name)] = pl.from_pandas(s).alias(str(name))
-    return pl.DataFrame(out)
+            strings = pl.Series(name, s.astype("string").to_numpy(na_value=None), dtype=pl.String)
+            return strings.cast(pl.Enum(levels))
+        return pl.from_pandas(s).alias(name)
+    except Exception as error:  # pyarrow and polars raise many kinds for values they cannot hold
+        raise ColumnError(
+            f"column '{name}': its values cannot be read as numbers, strings, categories or booleans "
+            f"(dtype {s.dtype}; {type(error).__name__}: {str(error)[:120]})"
+        ) from None
 
 
 def _missing_message(name: str, available: Sequence[str]) -> str:

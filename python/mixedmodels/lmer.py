@@ -159,6 +159,7 @@ class Lmer:
     ) -> pl.DataFrame:
         self.fitted = True
         self._collect_results()
+        self.warnings += self._unused_contrasts()
         if conf_int != "Wald":
             self._intervals_from(conf_int, n_boot, seed)
         if self.warnings and not no_warnings:
@@ -170,6 +171,15 @@ class Lmer:
             print(self.summary_text())
         assert self.coefs is not None
         return self.coefs
+
+    def _unused_contrasts(self) -> list[str]:
+        """R's warning for contrasts= naming no factor of the model."""
+        used = {v for t in self._fit.term_info() for v in t["variables"]}
+        return [
+            f"contrasts: variable '{name}' is not a factor of the fixed effects; its contrast is ignored"
+            for name, _ in self._contrasts
+            if name not in used
+        ]
 
     @staticmethod
     def _apply_factors(
@@ -626,7 +636,10 @@ def _attach_weights(frame: pl.DataFrame, weights: Any) -> tuple[pl.DataFrame, st
     w = np.asarray(weights, dtype=float)
     if w.shape != (frame.height,):
         raise DataError(f"weights must have one value a row ({frame.height}), got shape {w.shape}")
-    return frame.with_columns(pl.Series(WEIGHTS_COLUMN, w)), WEIGHTS_COLUMN
+    name = WEIGHTS_COLUMN
+    while name in frame.columns:  # never overwrite a data column of that name
+        name += "_"
+    return frame.with_columns(pl.Series(name, w)), name
 
 
 def contrasts_from_weights(weights: Any) -> np.ndarray:
@@ -668,10 +681,15 @@ def _split_factors(factors: Mapping[str, Any] | None) -> tuple[dict[str, list[st
         n_dicts = sum(isinstance(r, Mapping) for r in rows)
         if n_dicts == 0:
             levels[col] = [str(v) for v in rows]
+            repeated = sorted({lv for lv in levels[col] if levels[col].count(lv) > 1})
+            if repeated:
+                raise DataError(f"factors['{col}']: the level(s) {repeated} are listed more than once")
             continue
         if n_dicts != len(rows):
             raise DataError(f"factors['{col}']: a list must hold only levels or only dicts of contrast weights")
         weights = [{str(lv): float(v) for lv, v in r.items()} for r in rows]
+        if not all(np.isfinite(v) for r in weights for v in r.values()):
+            raise DataError(f"factors['{col}']: every contrast weight must be a finite number")
         lv = list(dict.fromkeys(name for r in weights for name in r))
         levels[col] = lv
         codes[col] = contrasts_from_weights([[r.get(name, 0.0) for name in lv] for r in weights])
@@ -697,8 +715,10 @@ def _contrasts_for_core(contrasts: Mapping[str, Any] | None) -> list[tuple[str, 
             out.append((name, spec))
         else:
             m = np.asarray(spec, dtype=float)
-            if m.ndim != 2:
-                raise DataError(f"contrasts['{name}'] must be a name or a levels x k matrix")
+            if m.ndim != 2 or m.shape[1] == 0:
+                raise DataError(f"contrasts['{name}'] must be a name or a levels x k matrix with k >= 1")
+            if not np.isfinite(m).all():
+                raise DataError(f"contrasts['{name}']: every entry of the matrix must be a finite number")
             out.append((name, (list(m.flatten(order="F")), int(m.shape[1]), None)))
     return out
 

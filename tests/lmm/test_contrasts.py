@@ -95,6 +95,10 @@ def test_one_row_of_weights_is_completed_orthogonally():
         ({"Evit": ["Evit000", {"Evit100": 1}]}, None, "only levels or only dicts"),
         ({"Evit": "Evit000"}, None, "not a string"),
         ({"Evit": {"Evit000": -1, "Evit100": 0.5, "Evit200": 0.5}}, {"Evit": "sum"}, "leave them out"),
+        ({"Evit": {"Evit000": float("nan"), "Evit100": 1, "Evit200": 0}}, None, "finite number"),
+        ({"Evit": ["Evit000", "Evit100", "Evit200", "Evit000"]}, None, r"\['Evit000'\] are listed more than once"),
+        (None, {"Evit": np.ones((3, 0))}, "k >= 1"),
+        (None, {"Evit": np.full((3, 2), np.inf)}, "finite number"),
     ],
 )
 def test_bad_weights_are_refused(factors, contrasts, message):
@@ -124,3 +128,10 @@ def test_ordered_ignores_weight_factors():
         factors={"Evit": {"Evit000": -1, "Evit100": 0.5, "Evit200": 0.5}, "Cu": ["Cu000", "Cu035", "Cu175"]},
     )
     assert m.coefs["term"].to_list() == ["(Intercept)", "Time", "Evit1", "Evit2", "Cu.L", "Cu.Q"]
+
+
+def test_a_contrast_for_a_variable_not_in_the_model_warns():
+    m = mm.Lmer("Weight ~ Time + Evit + (1 | Pig)", mm.load_dataset("dietox"))
+    with pytest.warns(UserWarning, match="variable 'Cu' is not a factor of the fixed effects; its contrast is ignored"):
+        m.fit(summarize=False, contrasts={"Evit": "sum", "Cu": "sum"})
+    assert m.coefs["term"].to_list() == ["(Intercept)", "Time", "Evit1", "Evit2"]

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 import mixedmodels as mm
-from mixedmodels import ColumnError, DataError, FormulaError
+from mixedmodels import ColumnError, DataError, FormulaError, NumericalError
 
 FORMULA = "Reaction ~ Days + (1 | Subject)"
 
@@ -101,6 +101,12 @@ def test_rank_deficient_columns_are_dropped_with_a_message(sleep):
         ("Reaction ~ dt + (1 | Subject)", lambda d: d.with_columns(dt=pl.date(2020, 1, 1)), ColumnError, "'dt'"),
         ("Reaction ~ Days + (1 | Subject)", lambda d: d.with_columns(Reaction=pl.lit(None)), ColumnError, "'Reaction'"),
         ("Reaction ~ relevel(Subject, ref = 'nope') + (1 | Days)", None, ColumnError, "'nope' is not a level"),
+        # data beyond double precision, or without residual variation: an error, never NaN estimates
+        (FORMULA, lambda d: d.with_columns(pl.col("Reaction") * 1e300), NumericalError, "rescale the response"),
+        (FORMULA, lambda d: d.with_columns(pl.col("Reaction") * 1e-200), NumericalError, "rescale the response"),
+        (FORMULA, lambda d: d.with_columns(pl.col("Days") * 1e300), ColumnError, "'Days': values up to 9.00e300"),
+        (FORMULA, lambda d: d.with_columns(Reaction=pl.lit(1.0)), DataError, "fitted exactly by the fixed effects"),
+        ("Reaction ~ R2 + (1 | Subject)", lambda d: d.with_columns(R2=pl.col("Reaction") * 2), DataError, "exactly"),
     ],
 )
 def test_bad_input_raises_a_clear_error(sleep, formula, data_fn, exc, fragment):
@@ -135,6 +141,27 @@ def test_bad_data_object_and_weights(sleep):
         fit(FORMULA, sleep, weights=-np.ones(sleep.height))
     with pytest.raises(DataError, match="one value a row"):
         fit(FORMULA, sleep, weights=np.ones(3))
+
+
+def test_unreadable_pandas_columns_are_named(sleep):
+    df = sleep.to_pandas()
+    df.columns = ["Reaction", "Days", "Days"]  # a repeated name
+    with pytest.raises(ColumnError, match="column 'Days': the pandas frame has more than one column of that name"):
+        mm.Lmer("Reaction ~ Days + (1 | Days)", data=df)
+    df = sleep.to_pandas()
+    df["Subject"] = df["Subject"].astype(object)
+    df.loc[3, "Subject"] = 3  # strings and an int in one object column
+    with pytest.raises(ColumnError, match="column 'Subject': its values cannot be read"):
+        mm.Lmer(FORMULA, data=df)
+    df = sleep.to_pandas()
+    df["junk"] = [object()] * len(df)  # a column the model does not read may be anything
+    assert mm.Lmer(FORMULA, data=df).data.columns == ["Reaction", "Days", "Subject"]
+
+
+def test_weights_array_never_overwrites_a_data_column(sleep):
+    d = sleep.rename({"Days": "(weights)"})
+    m = fit("Reaction ~ `(weights)` + (1 | Subject)", d, weights=np.full(d.height, 2.0))
+    assert m.coefs["term"].to_list() == ["(Intercept)", "`(weights)`"]
 
 
 def test_errors_are_python_exceptions_with_builtin_bases():

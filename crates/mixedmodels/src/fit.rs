@@ -123,6 +123,12 @@ pub fn results(
     let objective = m.objective();
     let sigma = m.sigma();
     let beta = m.beta();
+    if !(objective.is_finite() && sigma.is_finite() && sigma > 0.0 && beta.iter().all(|b| b.is_finite())) {
+        return Err(Error::Numerical(format!(
+            "the fit's estimates are not finite (criterion {objective}, sigma {sigma}): the data's scale is beyond \
+             double precision; rescale the response and predictors"
+        )));
+    }
     let vcov_beta: Vec<f64> = m.unscaled_vcov().iter().map(|v| v * sigma * sigma).collect();
     let ranef = m.ranef();
     let mut fitted = m.linear_predictor();

@@ -91,6 +91,7 @@ impl Lmer {
         let fixed_names = x.names.clone();
         let assign = x.assign.clone();
         let mut model = LinearMixedModel::new(x.values, p, y_adj, terms, weights, options.reml)?;
+        model.check_response_varies()?;
         // On a worker thread of rayon's pool, as `Glmer::fit`: the parallel
         // steps then share the pool's threads with the fit.
         let mut fit = rayon::scope(|_| fit::fit(&mut model, &options.fit, offset.as_deref()))?;

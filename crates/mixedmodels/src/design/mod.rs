@@ -48,6 +48,24 @@ pub struct DesignSpec {
     pub fixed_dropped: Vec<String>,
 }
 
+/// Every column of X must have a finite sum of squares: values near 1e155
+/// or beyond overflow it, and the rank check would then drop the column as
+/// if it were dependent.
+fn check_column_scale(x: &ModelMatrix) -> Result<()> {
+    let n = x.nrows;
+    for (j, name) in x.names.iter().enumerate() {
+        let column = &x.values[j * n..(j + 1) * n];
+        if !linalg::dot(column, column).is_finite() {
+            let largest = column.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+            return Err(Error::column(
+                name,
+                format!("values up to {largest:.2e} are too large for double precision arithmetic: rescale them"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// R's tolerance for rank deficiency in X (lme4's `chkRank.drop.cols`).
 const RANK_TOL: f64 = 1e-7;
 
@@ -76,6 +94,7 @@ impl DesignSpec {
             DesignSpec { formula, vars, random_vars, groups, bar_order, fixed_keep: vec![], fixed_dropped: vec![] };
         let values = spec.values(data)?;
         let full_x = spec.full_fixed_matrix(&values, data.nrows())?;
+        check_column_scale(&full_x)?;
         spec.fixed_keep = linalg::independent_columns(&full_x.values, full_x.nrows, full_x.ncols(), RANK_TOL);
         spec.fixed_dropped =
             (0..full_x.ncols()).filter(|j| !spec.fixed_keep.contains(j)).map(|j| full_x.names[j].clone()).collect();

@@ -110,6 +110,34 @@ impl LinearMixedModel {
         Ok(m)
     }
 
+    /// The response must vary about its least-squares fit on X: a constant
+    /// response (or one X reproduces) leaves no residual variance to
+    /// estimate, and the criterion's log(r^2) would run to minus infinity.
+    /// (Not checked in `new`: PIRLS builds models whose working response a
+    /// separating predictor fits exactly, and reports that itself.)
+    pub fn check_response_varies(&self) -> Result<()> {
+        let (p, k) = (self.p(), self.p() + 1);
+        let rss = self.cp.xyxy[p * k + p]; // y minus its fit on X (see `new`), squared and weighted
+        let weight = |i: usize| self.weights.as_ref().map_or(1.0, |w| w[i]);
+        let yss: f64 = self.y.iter().enumerate().map(|(i, v)| weight(i) * v * v).sum();
+        let underflows = yss == 0.0 && self.y.iter().any(|v| *v != 0.0);
+        if !rss.is_finite() || !yss.is_finite() || underflows {
+            return Err(Error::Numerical(
+                "the response's sum of squares is beyond double precision (too large or too small): rescale the \
+                 response"
+                    .into(),
+            ));
+        }
+        if rss <= 1e-24 * yss || rss == 0.0 {
+            return Err(Error::Data(
+                "the response is fitted exactly by the fixed effects (is it constant?): there is no residual \
+                 variance to estimate"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// A model on the same design, with its own factor workspace (one a thread).
     pub fn replicate(&self) -> LinearMixedModel {
         let cp = self.cp.clone();
