@@ -54,6 +54,20 @@ def _to_frame(data: Any, columns: Sequence[str] | None = None) -> pl.DataFrame:
     )
 
 
+def column_names_of(data: Any) -> list[str]:
+    """The column names of any supported table, without converting it."""
+    if isinstance(data, pl.LazyFrame):
+        return data.collect_schema().names()
+    if isinstance(data, pl.DataFrame):
+        return data.columns
+    if isinstance(data, dict):
+        return [str(k) for k in data]
+    names = getattr(data, "column_names", None)  # pyarrow
+    if names is None:
+        names = getattr(data, "columns", [])  # pandas
+    return [str(c) for c in names]
+
+
 def check_columns(available: Sequence[str], needed: Sequence[str]) -> None:
     """Raise ColumnError naming the needed columns the data lacks (and listing those it has)."""
     have = set(available)

@@ -225,8 +225,8 @@ def _type2(info: _Terms, term: str) -> np.ndarray:
 
 def _type3(model: Any, info: _Terms) -> dict[str, np.ndarray]:
     frame = _fit_rows(model)
-    fixed_names = _core.formula_columns(model.formula, response=False, groups=False)
-    all_names = list(dict.fromkeys(_core.formula_columns(model.formula) + list(fixed_names)))
+    fixed_names = model._formula_columns(response=False, groups=False)
+    all_names = list(dict.fromkeys(model._formula_columns() + list(fixed_names)))
     ordered = list(getattr(model, "_ordered_cols", []) or [])
     treatment = [(v, "treatment") for v in info.factors]
     columns = core_columns(frame, all_names, ordered=ordered)
@@ -353,7 +353,7 @@ def _fit_rows(model: Any) -> pl.DataFrame:
     frame: pl.DataFrame = model._frame
     if int(model._fit.rows_dropped) == 0:
         return frame
-    names = [c for c in dict.fromkeys(_core.formula_columns(model.formula)) if c in frame.columns]
+    names = [c for c in dict.fromkeys(model._formula_columns()) if c in frame.columns]
     for w in ("(weights)", getattr(model, "_weights_name", None)):
         if w and w in frame.columns and w not in names:
             names.append(w)

@@ -348,7 +348,7 @@ def _lm_loglik(model: Lmer, formula: str) -> tuple[int, float, int]:
     through the returned nobs)."""
     frame: pl.DataFrame = model._frame
     weight_name = _weights_column(model)
-    lm_columns = list(_core.formula_columns(formula))
+    lm_columns = model._formula_columns(formula=formula)
     n_lm = int(_complete_rows(frame, lm_columns + ([weight_name] if weight_name else [])).sum())
 
     x = np.asarray(model._fit.design_matrix)
@@ -378,7 +378,7 @@ def _offset(model: Lmer, x: np.ndarray, rows: np.ndarray) -> np.ndarray | float:
     prediction minus X beta, on the rows the model used."""
     if not _core.formula_structure(model.formula)["offsets"]:
         return 0.0
-    needed = list(_core.formula_columns(model.formula, response=False, groups=False))
+    needed = model._formula_columns(response=False, groups=False)
     columns = core_columns(model._frame, needed, ordered=model._ordered_cols)
     pred = np.asarray(model._fit.predict(columns, False))
     return pred[rows] - x @ np.asarray(model._fit.beta)

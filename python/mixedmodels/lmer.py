@@ -13,7 +13,7 @@ from scipy import stats
 
 from mixedmodels import _core
 from mixedmodels._args import check_fits_in_memory, seed_value, whole_number
-from mixedmodels._frame import check_columns, core_columns, missing_rows, to_polars
+from mixedmodels._frame import check_columns, column_names_of, core_columns, missing_rows, to_polars
 from mixedmodels._stats import significance, t_pvalues, wald_interval
 from mixedmodels.exceptions import DataError
 
@@ -40,7 +40,7 @@ class Lmer:
     def __init__(self, formula: str, data: Any, family: str = "gaussian") -> None:
         self.formula = formula
         self.family = family
-        self._columns = list(_core.formula_columns(formula))
+        self._columns = list(_core.formula_columns(formula, data_columns=column_names_of(data)))
         self.data = to_polars(data, columns=self._columns)
         self.fitted = False
         self._fit: Any = None
@@ -171,6 +171,12 @@ class Lmer:
             print(self.summary_text())
         assert self.coefs is not None
         return self.coefs
+
+    def _formula_columns(self, response: bool = True, groups: bool = True, formula: str | None = None) -> list[str]:
+        """The data columns the model's formula (or ``formula``) reads; a data
+        column named like an R constant (``F``, ``T``, ``pi``) is one of them, as in R."""
+        formula = self.formula if formula is None else formula
+        return list(_core.formula_columns(formula, response, groups, data_columns=self.data.columns))
 
     def _unused_contrasts(self) -> list[str]:
         """R's warning for contrasts= naming no factor of the model."""
@@ -536,7 +542,7 @@ class Lmer:
         if pred_type not in ("response", "link"):
             raise DataError("pred_type must be 'response' or 'link'")
         frame = to_polars(data)
-        needed = _core.formula_columns(self.formula, response=False, groups=use_rfx)
+        needed = self._formula_columns(response=False, groups=use_rfx)
         check_columns(frame.columns, needed)
         # Missing in the data given (a level outside fit(factors=...) stays an error).
         missing = missing_rows(frame, self._value_columns(use_rfx))
@@ -560,12 +566,12 @@ class Lmer:
         """The columns whose values enter a prediction (grouping factors
         aside): all of them with the random effects, else the fixed part's."""
         if use_rfx:
-            return list(_core.formula_columns(self.formula, response=False, groups=False))
+            return self._formula_columns(response=False, groups=False)
         structure = _core.formula_structure(self.formula)
         parts = [*structure["terms"], *(f"offset({o})" for o in structure["offsets"])]
         if not parts:
             return []
-        return list(_core.formula_columns("~ " + " + ".join(parts), response=False))
+        return self._formula_columns(response=False, formula="~ " + " + ".join(parts))
 
     def simulate(
         self, num_datasets: int = 1, use_rfx: bool = True, seed: int | None = None, verbose: bool = False

@@ -247,7 +247,7 @@ class ReferenceGrid:
     def from_model(cls, model: Any) -> ReferenceGrid:
         fit = model._fit
         data = _fit_rows(model)
-        needed = list(_core.formula_columns(model.formula, response=False, groups=False))
+        needed = model._formula_columns(response=False, groups=False)
         exprs = [v for t in fit.term_info() for v in t["variables"]]
         fixed = [c for c in needed if any(_mentions(e, c) for e in exprs)]
         variables = []
@@ -355,7 +355,7 @@ class ReferenceGrid:
         if not _core.formula_structure(self.model.formula)["offsets"]:
             return 0.0
         fit = self.model._fit
-        needed = list(_core.formula_columns(self.model.formula, response=False, groups=False))
+        needed = self.model._formula_columns(response=False, groups=False)
         cols = core_columns(self.data, needed, ordered=self.model._ordered_cols)
         x = np.asarray(fit.model_matrix(cols))
         args = (cols, False, False) if _is_glmm(self.model) else (cols, False)

@@ -101,6 +101,13 @@ def test_rank_deficient_columns_are_dropped_with_a_message(sleep):
         ("Reaction ~ dt + (1 | Subject)", lambda d: d.with_columns(dt=pl.date(2020, 1, 1)), ColumnError, "'dt'"),
         ("Reaction ~ Days + (1 | Subject)", lambda d: d.with_columns(Reaction=pl.lit(None)), ColumnError, "'Reaction'"),
         ("Reaction ~ relevel(Subject, ref = 'nope') + (1 | Days)", None, ColumnError, "'nope' is not a level"),
+        # formulas R refuses (or reads otherwise) are errors, never silently refitted as something else
+        ("Reaction ~ Reaction + (1 | Subject)", None, FormulaError, "response 'Reaction' is also a predictor"),
+        ("Reaction ~ Days + ((1 | Subject) | Days)", None, FormulaError, "cannot contain another '|'"),
+        ("Reaction ~ C(factor(Days), sum, 3) + (1 | Subject)", None, ColumnError, "C() takes at most 2 argument"),
+        ("Reaction ~ poly(Days, 3, ra = TRUE) + (1 | Subject)", None, ColumnError, "poly() has no argument 'ra'"),
+        ("Reaction ~ exp(Days12 = TRUE) + (1 | Subject)", None, ColumnError, "exp() has no argument 'Days12'"),
+        ("Reaction ~ relevel(factor(Days), ref = 11) + (1 | Subject)", None, ColumnError, "not a level position"),
         # data beyond double precision, or without residual variation: an error, never NaN estimates
         (FORMULA, lambda d: d.with_columns(pl.col("Reaction") * 1e300), NumericalError, "rescale the response"),
         (FORMULA, lambda d: d.with_columns(pl.col("Reaction") * 1e-200), NumericalError, "rescale the response"),

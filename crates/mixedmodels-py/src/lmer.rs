@@ -417,32 +417,16 @@ pub fn model_matrix<'py>(
 
 /// The data columns a formula reads, for the Python side to convert: all of
 /// them, or (for prediction) without the response and optionally without the
-/// grouping factors.
+/// grouping factors. `data_columns`: the data's column names, so that a
+/// column named like an R constant (`F`, `T`, `pi`) is read, as in R.
 #[pyfunction]
-#[pyo3(signature = (formula, response=true, groups=true))]
-pub fn formula_columns(formula: &str, response: bool, groups: bool) -> PyResult<Vec<String>> {
+#[pyo3(signature = (formula, response=true, groups=true, data_columns=None))]
+pub fn formula_columns(
+    formula: &str,
+    response: bool,
+    groups: bool,
+    data_columns: Option<Vec<String>>,
+) -> PyResult<Vec<String>> {
     let f = mixedmodels::formula::ModelFormula::parse(formula).map_err(to_py)?;
-    if response && groups {
-        return Ok(f.column_names());
-    }
-    let mut out = Vec::new();
-    if response {
-        if let Some(r) = &f.response {
-            r.column_names(&mut out);
-        }
-    }
-    for v in &f.variables {
-        v.expr.column_names(&mut out);
-    }
-    for o in &f.offsets {
-        o.column_names(&mut out);
-    }
-    if groups {
-        for b in &f.bars {
-            for g in &b.group {
-                g.column_names(&mut out);
-            }
-        }
-    }
-    Ok(out)
+    Ok(f.columns_read(response, groups, &data_columns.unwrap_or_default()))
 }

@@ -171,8 +171,21 @@ impl FactorSource {
     }
 }
 
+/// The value of a name R reads as a constant.
+fn r_constant_value(name: &str) -> Option<f64> {
+    match name {
+        "TRUE" | "T" => Some(1.0),
+        "FALSE" | "F" => Some(0.0),
+        "pi" => Some(std::f64::consts::PI),
+        _ => None,
+    }
+}
+
 fn learn_inner(expr: &Expr, data: &DataFrame, name: &str) -> Result<VarSpec> {
     match &expr.kind {
+        ExprKind::Name(col) if data.get(col).is_err() && r_constant_value(col).is_some() => {
+            Ok(VarSpec::Numeric { expr: expr.clone() })
+        }
         ExprKind::Name(col) => match data.get(col)? {
             Column::Numeric(_) => Ok(VarSpec::Numeric { expr: expr.clone() }),
             Column::Factor(f) => Ok(factor_spec(FactorSource::Column(col.clone()), f.clone())),
@@ -196,7 +209,40 @@ fn learn_logical(expr: &Expr, data: &DataFrame) -> Result<VarSpec> {
     Ok(factor_spec(source, Factor::new(codes, levels)))
 }
 
+/// The arguments a supported function takes here, in R's positional order.
+fn formal_arguments(func: &str) -> Option<&'static [&'static str]> {
+    Some(match func {
+        "poly" => &["x", "degree", "raw"],
+        "scale" => &["x", "center", "scale"],
+        "log" => &["x", "base"],
+        "relevel" => &["x", "ref"],
+        "C" => &["object", "contr"],
+        "factor" | "as.factor" | "ordered" | "as.ordered" | "I" | "exp" | "sqrt" | "abs" | "log10" | "log2"
+        | "log1p" | "expm1" | "sin" | "cos" | "tan" | "floor" | "ceiling" | "as.numeric" | "as.double"
+        | "as.integer" => &["x"],
+        _ => return None,
+    })
+}
+
+/// A misspelt or unsupported argument is an error, never silently ignored
+/// (`poly(x, 3, ra = TRUE)` would otherwise be an orthogonal polynomial).
+fn check_arguments(func: &str, args: &[Arg], name: &str) -> Result<()> {
+    let Some(formals) = formal_arguments(func) else { return Ok(()) };
+    let takes = formals.join(", ");
+    if args.len() > formals.len() {
+        return Err(Error::column(
+            name,
+            format!("{func}() takes at most {} argument(s) here ({takes}), not {}", formals.len(), args.len()),
+        ));
+    }
+    if let Some(bad) = args.iter().filter_map(|a| a.name.as_deref()).find(|n| !formals.contains(n)) {
+        return Err(Error::column(name, format!("{func}() has no argument '{bad}' here (it takes {takes})")));
+    }
+    Ok(())
+}
+
 fn learn_call(expr: &Expr, func: &str, args: &[Arg], data: &DataFrame, name: &str) -> Result<VarSpec> {
+    check_arguments(func, args, name)?;
     let arg0 =
         || args.first().map(|a| &a.value).ok_or_else(|| Error::column(name, format!("{func}() needs an argument")));
     match func {
@@ -216,17 +262,20 @@ fn learn_call(expr: &Expr, func: &str, args: &[Arg], data: &DataFrame, name: &st
                 .skip(1)
                 .find(|a| a.name.as_deref().is_none_or(|n| n == "ref"))
                 .ok_or_else(|| Error::column(name, "relevel() needs ref = \"level\""))?;
-            let ref_label = match &reference.value.kind {
-                ExprKind::Str(s) => s.clone(),
-                ExprKind::Number(v) => crate::formula::format_r_number(*v),
-                _ => return Err(Error::column(name, "relevel(): ref must be a level name in quotes")),
-            };
             let VarSpec::Factor { source, mut levels, contrasts } = spec else { unreachable!() };
-            let Some(pos) = levels.iter().position(|l| *l == ref_label) else {
-                return Err(Error::column(
-                    name,
-                    format!("relevel(): '{ref_label}' is not a level (levels: {})", levels.join(", ")),
-                ));
+            let pos = match &reference.value.kind {
+                ExprKind::Str(label) => levels.iter().position(|l| l == label).ok_or_else(|| {
+                    Error::column(name, format!("relevel(): '{label}' is not a level (levels: {})", levels.join(", ")))
+                })?,
+                // R: a number is the position of the reference level (ref = 3: the third level).
+                ExprKind::Number(v) if v.fract() == 0.0 && *v >= 1.0 && *v <= levels.len() as f64 => *v as usize - 1,
+                ExprKind::Number(v) => {
+                    return Err(Error::column(
+                        name,
+                        format!("relevel(): ref = {v} is not a level position (there are {} levels)", levels.len()),
+                    ))
+                }
+                _ => return Err(Error::column(name, "relevel(): ref must be a level name in quotes")),
             };
             let r = levels.remove(pos);
             levels.insert(0, r);
@@ -378,14 +427,12 @@ pub fn eval_numeric(e: &Expr, data: &DataFrame) -> Result<Vec<f64>> {
     let n = data.nrows();
     match &e.kind {
         ExprKind::Number(v) => Ok(vec![*v; n]),
-        ExprKind::Name(col) => match col.as_str() {
-            "TRUE" | "T" => Ok(vec![1.0; n]),
-            "FALSE" | "F" => Ok(vec![0.0; n]),
-            "pi" => Ok(vec![std::f64::consts::PI; n]),
-            _ => match data.get(col)? {
-                Column::Numeric(v) => Ok(v.to_vec()),
-                Column::Factor(_) => Err(Error::column(col, "is categorical, but this expression needs numbers")),
-            },
+        // A data column first, then R's constants (R's model frame looks in the data first).
+        ExprKind::Name(col) => match (data.get(col), r_constant_value(col)) {
+            (Ok(Column::Numeric(v)), _) => Ok(v.to_vec()),
+            (Ok(Column::Factor(_)), _) => Err(Error::column(col, "is categorical, but this expression needs numbers")),
+            (Err(_), Some(value)) => Ok(vec![value; n]),
+            (Err(e), None) => Err(e),
         },
         ExprKind::Str(s) => Err(Error::column(&e.deparse(), format!("the string \"{s}\" is not a number"))),
         ExprKind::Paren(x) => eval_numeric(x, data),
@@ -429,6 +476,7 @@ pub fn eval_numeric(e: &Expr, data: &DataFrame) -> Result<Vec<f64>> {
 
 fn eval_function(e: &Expr, func: &str, args: &[Arg], data: &DataFrame) -> Result<Vec<f64>> {
     let name = e.deparse();
+    check_arguments(func, args, &name)?;
     let Some(first) = args.first() else {
         return Err(Error::column(&name, format!("{func}() needs an argument")));
     };

@@ -62,31 +62,37 @@ impl Expr {
         }
     }
 
-    /// The names of the data columns this expression reads, in order of appearance.
+    /// The names of the data columns this expression reads, in order of
+    /// appearance; R's constants (`T`, `pi`, ...) are not among them.
     pub fn column_names(&self, out: &mut Vec<String>) {
+        self.column_names_where(out, &|n| !is_r_constant(n));
+    }
+
+    /// [`Expr::column_names`] where `is_column` decides for each name: R's
+    /// model frame reads a column named `F` or `pi` when the data have one,
+    /// and the constant otherwise.
+    pub fn column_names_where(&self, out: &mut Vec<String>, is_column: &dyn Fn(&str) -> bool) {
         match &self.kind {
             ExprKind::Name(n) => {
-                // R's constants are not columns.
-                if !matches!(n.as_str(), "TRUE" | "FALSE" | "T" | "F" | "pi" | "Inf" | "NA" | "NaN") && !out.contains(n)
-                {
+                if is_column(n) && !out.contains(n) {
                     out.push(n.clone());
                 }
             }
             // C(f, sum): the second argument names a contrast, not a column.
             ExprKind::Call { func, args } if func == "C" => {
                 if let Some(a) = args.first() {
-                    a.value.column_names(out);
+                    a.value.column_names_where(out, is_column);
                 }
             }
             ExprKind::Call { args, .. } => {
                 for a in args {
-                    a.value.column_names(out);
+                    a.value.column_names_where(out, is_column);
                 }
             }
-            ExprKind::Unary { expr, .. } | ExprKind::Paren(expr) => expr.column_names(out),
+            ExprKind::Unary { expr, .. } | ExprKind::Paren(expr) => expr.column_names_where(out, is_column),
             ExprKind::Binary { lhs, rhs, .. } => {
-                lhs.column_names(out);
-                rhs.column_names(out);
+                lhs.column_names_where(out, is_column);
+                rhs.column_names_where(out, is_column);
             }
             ExprKind::Number(_) | ExprKind::Str(_) => {}
         }
@@ -188,6 +194,11 @@ pub fn format_r_number(v: f64) -> String {
     } else {
         sci_r
     }
+}
+
+/// Names R reads as constants when no data column has that name.
+pub fn is_r_constant(name: &str) -> bool {
+    matches!(name, "TRUE" | "FALSE" | "T" | "F" | "pi" | "Inf" | "NA" | "NaN")
 }
 
 #[cfg(test)]

@@ -6,6 +6,6 @@ mod lexer;
 mod parser;
 mod terms;
 
-pub use ast::{format_r_number, Arg, Expr, ExprKind};
+pub use ast::{format_r_number, is_r_constant, Arg, Expr, ExprKind};
 pub use parser::parse;
 pub use terms::{Bar, ModelFormula, Term, TermList, Variable};

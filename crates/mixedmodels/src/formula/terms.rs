@@ -87,6 +87,9 @@ impl ModelFormula {
         let fixed = b.term_list(&rhs)?;
         let mut bars = Vec::new();
         b.collect_bars(&rhs, &mut bars)?;
+        if let Some(r) = &response {
+            b.check_response_not_a_predictor(r, &fixed)?;
+        }
         Ok(ModelFormula {
             source: source.to_string(),
             response,
@@ -99,19 +102,31 @@ impl ModelFormula {
 
     /// Names of the data columns the model reads, in order of appearance.
     pub fn column_names(&self) -> Vec<String> {
+        self.columns_read(true, true, &[])
+    }
+
+    /// The data columns the formula reads: with or without the response and
+    /// the grouping factors; a name R reads as a constant (`F`, `pi`) is a
+    /// column when `available` has it, as R's model frame looks in the data first.
+    pub fn columns_read(&self, response: bool, groups: bool, available: &[String]) -> Vec<String> {
+        let is_column = |n: &str| !super::is_r_constant(n) || available.iter().any(|a| a == n);
         let mut out = Vec::new();
-        if let Some(r) = &self.response {
-            r.column_names(&mut out);
+        if response {
+            if let Some(r) = &self.response {
+                r.column_names_where(&mut out, &is_column);
+            }
         }
         for v in &self.variables {
-            v.expr.column_names(&mut out);
+            v.expr.column_names_where(&mut out, &is_column);
         }
         for o in &self.offsets {
-            o.column_names(&mut out);
+            o.column_names_where(&mut out, &is_column);
         }
-        for bar in &self.bars {
-            for g in &bar.group {
-                g.column_names(&mut out);
+        if groups {
+            for bar in &self.bars {
+                for g in &bar.group {
+                    g.column_names_where(&mut out, &is_column);
+                }
             }
         }
         out
@@ -168,6 +183,24 @@ struct Builder<'a> {
 impl Builder<'_> {
     fn err<T>(&self, pos: usize, msg: impl Into<String>) -> Result<T> {
         Err(Error::formula(self.src, pos, msg))
+    }
+
+    /// The response as a fixed-effects term would fit it perfectly (R drops it
+    /// with a warning; here it is an error, as it is never what was meant).
+    fn check_response_not_a_predictor(&self, response: &Expr, fixed: &TermList) -> Result<()> {
+        let response_text = response.deparse();
+        for t in &fixed.terms {
+            for &v in &t.0 {
+                let variable = &self.variables[v];
+                if variable.expr.deparse() == response_text {
+                    return self.err(
+                        variable.expr.pos,
+                        format!("the response '{response_text}' is also a predictor on the right-hand side"),
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     fn variable(&mut self, e: &Expr) -> usize {
@@ -337,6 +370,9 @@ impl Builder<'_> {
     }
 
     fn bar(&mut self, op: &str, lhs: &Expr, rhs: &Expr, pos: usize, out: &mut Vec<Bar>) -> Result<()> {
+        if let Some(inner) = find_bar(lhs).or_else(|| find_bar(rhs)) {
+            return self.err(inner, "a random-effects term cannot contain another '|'");
+        }
         let groups = self.grouping_factors(rhs)?;
         let lhs_terms = self.term_list(lhs)?;
         if !lhs_terms.intercept && lhs_terms.terms.is_empty() {
@@ -418,6 +454,17 @@ fn contains_bar(e: &Expr) -> bool {
         ExprKind::Binary { lhs, rhs, .. } => contains_bar(lhs) || contains_bar(rhs),
         ExprKind::Paren(x) | ExprKind::Unary { expr: x, .. } => contains_bar(x),
         _ => false,
+    }
+}
+
+/// The position of a `|` or `||` anywhere inside `e`.
+fn find_bar(e: &Expr) -> Option<usize> {
+    match &e.kind {
+        ExprKind::Binary { op: "|" | "||", .. } => Some(e.pos),
+        ExprKind::Binary { lhs, rhs, .. } => find_bar(lhs).or_else(|| find_bar(rhs)),
+        ExprKind::Unary { expr, .. } | ExprKind::Paren(expr) => find_bar(expr),
+        ExprKind::Call { args, .. } => args.iter().find_map(|a| find_bar(&a.value)),
+        _ => None,
     }
 }
 
