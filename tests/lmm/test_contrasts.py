@@ -135,3 +135,19 @@ def test_a_contrast_for_a_variable_not_in_the_model_warns():
     with pytest.warns(UserWarning, match="variable 'Cu' is not a factor of the fixed effects; its contrast is ignored"):
         m.fit(summarize=False, contrasts={"Evit": "sum", "Cu": "sum"})
     assert m.coefs["term"].to_list() == ["(Intercept)", "Time", "Evit1", "Evit2"]
+
+
+def test_polynomial_contrasts_of_many_levels_stay_finite():
+    # 159 ordered levels: powers of the centred scores (up to 79^158) overflowed to NaN
+    # contrast columns; the basis spans the same space as treatment coding, so the fits agree.
+    rng = np.random.default_rng(0)
+    levels = [f"L{i:03d}" for i in range(159)]
+    n = len(levels) * 6
+    d = pl.DataFrame({"y": rng.normal(size=n), "f": np.repeat(levels, 6), "g": [f"g{i % 30}" for i in range(n)]})
+    poly = mm.Lmer("y ~ f + (1 | g)", data=d)
+    poly.fit(summarize=False, factors={"f": levels}, ordered=True, no_warnings=True)
+    assert poly.coefs["term"][1:4].to_list() == ["f.L", "f.Q", "f.C"]
+    assert np.isfinite(poly.coefs["Estimate"].to_numpy()).all()
+    treatment = mm.Lmer("y ~ f + (1 | g)", data=d)
+    treatment.fit(summarize=False, no_warnings=True)
+    np.testing.assert_allclose(poly.fits, treatment.fits, atol=1e-8)

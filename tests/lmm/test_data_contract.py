@@ -108,6 +108,8 @@ def test_rank_deficient_columns_are_dropped_with_a_message(sleep):
         ("Reaction ~ poly(Days, 3, ra = TRUE) + (1 | Subject)", None, ColumnError, "poly() has no argument 'ra'"),
         ("Reaction ~ exp(Days12 = TRUE) + (1 | Subject)", None, ColumnError, "exp() has no argument 'Days12'"),
         ("Reaction ~ relevel(factor(Days), ref = 11) + (1 | Subject)", None, ColumnError, "not a level position"),
+        ("Reaction ~ Days + offset(factor(Days)) + (1 | Subject)", None, ColumnError, "makes a factor, but numbers"),
+        ("Reaction ~ I(scale(Days) + 1) + (1 | Subject)", None, ColumnError, "scale() can only be a term"),
         # data beyond double precision, or without residual variation: an error, never NaN estimates
         (FORMULA, lambda d: d.with_columns(pl.col("Reaction") * 1e300), NumericalError, "rescale the response"),
         (FORMULA, lambda d: d.with_columns(pl.col("Reaction") * 1e-200), NumericalError, "rescale the response"),

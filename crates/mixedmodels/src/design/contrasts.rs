@@ -108,7 +108,14 @@ pub fn orthonormal_polynomials(x: &[f64], degree: usize) -> Vec<f64> {
     let mean = x.iter().sum::<f64>() / n as f64;
     let mut q = vec![0.0; n * (degree + 1)];
     for d in 0..=degree {
-        let mut col: Vec<f64> = x.iter().map(|v| (v - mean).powi(d as i32)).collect();
+        // The next power's direction as (x - mean) times the previous column
+        // (the same span as (x - mean)^d, as Arnoldi builds it): powers of
+        // ~80 centred scores overflow by degree 160, these stay of order 1.
+        let mut col: Vec<f64> = if d == 0 {
+            vec![1.0; n]
+        } else {
+            x.iter().zip(&q[(d - 1) * n..d * n]).map(|(v, prev)| (v - mean) * prev).collect()
+        };
         // Two passes of Gram-Schmidt keep the columns orthogonal to rounding.
         for _ in 0..2 {
             for j in 0..d {

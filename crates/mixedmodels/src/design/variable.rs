@@ -480,6 +480,12 @@ fn eval_function(e: &Expr, func: &str, args: &[Arg], data: &DataFrame) -> Result
     let Some(first) = args.first() else {
         return Err(Error::column(&name, format!("{func}() needs an argument")));
     };
+    if matches!(func, "factor" | "as.factor" | "ordered" | "as.ordered" | "relevel" | "C") {
+        return Err(Error::column(&name, format!("{func}() makes a factor, but numbers are needed here")));
+    }
+    if matches!(func, "poly" | "scale") {
+        return Err(Error::column(&name, format!("{func}() can only be a term of its own on the right-hand side")));
+    }
     let x = eval_numeric(&first.value, data)?;
     let unary: fn(f64) -> f64 = match func {
         "I" => return Ok(x),
