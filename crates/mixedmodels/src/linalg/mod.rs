@@ -219,21 +219,57 @@ pub fn weighted_xty(x: &[f64], n: usize, p: usize, w: Option<&[f64]>, y: &[f64])
     x.chunks_exact(n).take(p).map(|col| dot(col, &wy)).collect()
 }
 
-/// Columns of `independent_columns` handled together: projections on the
-/// basis kept so far are matrix products over a block of this many columns.
-const RANK_BLOCK: usize = 32;
+/// Columns of [`gram_schmidt_independent`] handled together: projections on
+/// the basis kept so far are matrix products over a block of this many columns.
+const RANK_BLOCK: usize = 16;
+
+/// The screen's threshold on a column's squared residual ratio (see
+/// [`clearly_full_rank`]): residuals above 1% of the column's norm.
+const SCREEN_MIN_PIVOT: f64 = 1e-4;
 
 /// The columns of an n x p matrix (column-major) that are linearly independent
 /// of the columns before them, as R's `qr()` with LINPACK's limited pivoting
 /// decides (a column is dependent when its residual norm, after projection on
-/// the kept columns, is below `tol` times its own norm).
-///
-/// Gram-Schmidt with reorthogonalisation ("twice is enough", Giraud et al.
-/// 2005), blocked: each block of columns is projected off the basis kept
-/// before it by two matrix products (B -= Q (Q' B), twice), then its columns
-/// are orthogonalised among themselves one by one. About 4 n p^2 flops, most
-/// of them in faer's matrix products.
+/// the kept columns, is below `tol` times its own norm). A cheap screen
+/// settles the usual full-rank case; otherwise Gram-Schmidt decides column by
+/// column.
 pub fn independent_columns(x: &[f64], n: usize, p: usize, tol: f64) -> Vec<usize> {
+    if clearly_full_rank(x, n, p) {
+        return (0..p).collect();
+    }
+    gram_schmidt_independent(x, n, p, tol)
+}
+
+/// Is every column far from the span of the columns before it? X'X scaled
+/// to a unit diagonal is Cholesky-factored: pivot j is the squared ratio of
+/// column j's residual (after projection on columns 0..j) to its norm. When
+/// every pivot exceeds [`SCREEN_MIN_PIVOT`] (ratios above 1e-2, 1e5 times R's
+/// 1e-7 tolerance, far beyond the Gram matrix's rounding), no column is
+/// dependent. Costs one matrix product and a p x p factorization; any doubt
+/// (a small pivot, a zero column) leaves the decision to Gram-Schmidt.
+fn clearly_full_rank(x: &[f64], n: usize, p: usize) -> bool {
+    let mut gram = weighted_gram(x, n, p, None);
+    let scale: Vec<f64> = (0..p).map(|j| gram[j * p + j].sqrt()).collect();
+    if scale.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+        return false;
+    }
+    for c in 0..p {
+        for r in 0..p {
+            gram[c * p + r] /= scale[r] * scale[c];
+        }
+    }
+    if DenseCholesky::new(p).factor(&mut gram).is_err() {
+        return false;
+    }
+    (0..p).all(|j| gram[j * p + j] * gram[j * p + j] > SCREEN_MIN_PIVOT)
+}
+
+/// [`independent_columns`] by Gram-Schmidt with reorthogonalisation ("twice
+/// is enough", Giraud et al. 2005), blocked: each block of columns is
+/// projected off the basis kept before it by two matrix products
+/// (B -= Q (Q' B), twice), then its columns are orthogonalised among
+/// themselves one by one. About 4 n p^2 flops.
+fn gram_schmidt_independent(x: &[f64], n: usize, p: usize, tol: f64) -> Vec<usize> {
     let mut basis: Vec<f64> = Vec::new(); // kept columns, orthonormal, n x keep.len()
     let mut keep = Vec::new();
     let mut coef = Vec::new();
@@ -341,5 +377,27 @@ mod tests {
         // 15 combines 1 and 3 (same block), 35 is zero, 45 repeats 20 (previous
         // block), 65 combines 2 and 45 (two blocks back and previous).
         assert_eq!(independent_columns(&x, n, 70, 1e-7), expected);
+        // Dependent columns (and these nearly collinear powers) are left to Gram-Schmidt.
+        assert!(!clearly_full_rank(&x, n, 70));
+    }
+
+    #[test]
+    fn the_screen_settles_a_well_conditioned_design() {
+        // An intercept, a factor of 40 levels in treatment coding and a covariate:
+        // the screen keeps every column, as Gram-Schmidt does; one repeated column
+        // sends the decision to Gram-Schmidt, which drops it.
+        let n = 400;
+        let mut cols: Vec<Vec<f64>> = vec![vec![1.0; n]];
+        cols.extend((1..40).map(|k| (0..n).map(|i| f64::from(u8::from(i % 40 == k))).collect()));
+        cols.push((0..n).map(|i| ((i * 37) % 101) as f64 / 101.0).collect());
+        let x: Vec<f64> = cols.concat();
+        let p = cols.len();
+        assert!(clearly_full_rank(&x, n, p));
+        assert_eq!(independent_columns(&x, n, p, 1e-7), (0..p).collect::<Vec<_>>());
+        assert_eq!(gram_schmidt_independent(&x, n, p, 1e-7), (0..p).collect::<Vec<_>>());
+        let mut with_copy = x.clone();
+        with_copy.extend_from_slice(&cols[7]);
+        assert!(!clearly_full_rank(&with_copy, n, p + 1));
+        assert_eq!(independent_columns(&with_copy, n, p + 1, 1e-7), (0..p).collect::<Vec<_>>());
     }
 }
