@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from mixedmodels._args import seed_value, whole_number
+from mixedmodels._args import check_fits_in_memory, seed_value, whole_number
 from mixedmodels.exceptions import DataError
 
 if TYPE_CHECKING:
@@ -77,6 +77,8 @@ def bootstrap(model: Lmer, n_boot: int = 500, seed: int | None = None, progress:
     the fixed effects. Failed refits are rows of nulls."""
     n_boot = whole_number(n_boot, "n_boot", minimum=1)
     seed = seed_value(seed)
+    # a row a replicate: the sd/cor parameters, sigma and the fixed effects
+    check_fits_in_memory(n_boot * (len(model.theta) + 2 + len(model._fit.beta)), f"bootstrap({n_boot})")
     chunks = _chunk_sizes(n_boot)
     parts: list[dict[str, Any]] = []
     start = time.perf_counter()

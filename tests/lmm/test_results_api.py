@@ -115,6 +115,7 @@ def test_simulate_is_reproducible_and_centred(model):
         (lambda m: m.simulate(2, seed=2**70), "seed must be between 0 and"),
         (lambda m: m.bootstrap(0, seed=1), "n_boot must be at least 1, not 0"),
         (lambda m: m.bootstrap(5, seed=-1), "seed must be between 0 and"),
+        (lambda m: m.bootstrap(2**62, seed=1), "bootstrap\\(4611686018427387904\\) would need about"),
     ],
 )
 def test_counts_and_seeds_are_checked(model, call, match):
