@@ -24,6 +24,7 @@ CASES = [
     "cbpp_binomial",
     "cbpp_binomial_agq",
     "cbpp_binomial_agq25",
+    "cbpp_binomial_agq100",
     "cbpp_probit",
     "cbpp_cloglog",
     "cbpp_proportion_weights",

@@ -162,17 +162,6 @@ def test_quadrature_needs_one_scalar_random_effect(sleep: pl.DataFrame) -> None:
         fit("b ~ Days + (1 | Subject)", b, nAGQ=2.7)
 
 
-def test_largest_quadrature_rule_matches_glmer(cbpp: pl.DataFrame) -> None:
-    # lme4 1.1-31: glmer(cbind(incidence, size - incidence) ~ period + (1 | herd),
-    # cbpp, binomial, nAGQ = 100). The rule's outer weights (3e-79) are multiplied by
-    # exp(z^2 / 2): weights from eigenvectors alone gave logLik +689 here.
-    m = fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, nAGQ=100)
-    r_fixef = [-1.3992237278, -0.9914088838, -1.1278095942, -1.5794809507]
-    np.testing.assert_allclose(m.coefs["Estimate"], r_fixef, rtol=1e-4)
-    np.testing.assert_allclose(m.theta, [0.6475199145], rtol=1e-3)
-    assert abs(m.logLike_lme4 - -50.00501527) < 1e-3
-
-
 def test_unknown_family_and_link(sleep: pl.DataFrame) -> None:
     with pytest.raises(mm.DataError, match="unknown family 'tweedie'"):
         mm.Lmer("Reaction ~ Days + (1 | Subject)", data=sleep, family="tweedie")

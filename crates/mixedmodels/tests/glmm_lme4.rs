@@ -51,6 +51,27 @@ fn other_links_and_offsets_match_glmer() {
     check("cbpp_poisson_offset", "cbpp.csv", 1);
     check("grouseticks_poisson_agq", "grouseticks_std.csv", 5);
     check("cbpp_binomial_agq25", "cbpp.csv", 25);
+    check("cbpp_binomial_agq100", "cbpp.csv", 100);
+}
+
+#[test]
+fn gauss_hermite_rules_match_lme4_ghrule() {
+    // tests/fixtures/glmm/ghrule.json: lme4::GHrule(k), written by ghrule.R. The
+    // outer weights of the 100-point rule (down to 3e-79) must keep their
+    // relative accuracy: the quadrature multiplies them by exp(z^2 / 2).
+    let path = fixtures().join("glmm").join("ghrule.json");
+    let rules: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
+    for k in [5usize, 25, 100] {
+        let r = &rules[format!("k{k}")];
+        let rule = mixedmodels::glmm::quadrature::gh_rule(k);
+        assert_eq!(rule.len(), k);
+        for (i, (z, w, _)) in rule.iter().enumerate() {
+            let (zr, wr) = (num(&r["z"][i]), num(&r["w"][i]));
+            assert_abs(*z, zr, 1e-10 * zr.abs().max(1.0), &format!("GHrule({k}) node {i}"));
+            assert_rel(*w, wr, 1e-8, &format!("GHrule({k}) weight {i}"));
+        }
+    }
 }
 
 #[test]

@@ -58,22 +58,8 @@ impl DesignSpec {
     /// Every column prediction reads must be present: a missing one is named
     /// before any arrays are built.
     fn check_prediction_columns(&self, data: &DataFrame, use_re: bool) -> Result<()> {
-        let mut used: Vec<String> = Vec::new();
-        for v in &self.formula.variables {
-            v.expr.column_names(&mut used);
-        }
-        for o in &self.formula.offsets {
-            o.column_names(&mut used);
-        }
-        if use_re {
-            for b in &self.formula.bars {
-                for g in &b.group {
-                    g.column_names(&mut used);
-                }
-            }
-        }
-        for c in &used {
-            data.get(c)?;
+        for c in self.formula.columns_read(false, use_re, &[]) {
+            data.get(&c)?;
         }
         Ok(())
     }

@@ -189,34 +189,70 @@ pub fn pseudo_inverse_symmetric(a: &[f64], n: usize, tol: f64) -> Option<Vec<f64
     Some(inv)
 }
 
-/// X'WX (p x p, both triangles) of an n x p column-major X with optional row
-/// weights W, by one matrix product.
-pub fn weighted_gram(x: &[f64], n: usize, p: usize, w: Option<&[f64]>) -> Vec<f64> {
-    let mut out = vec![0.0; p * p];
-    if p == 0 {
-        return out;
-    }
-    let wx: std::borrow::Cow<[f64]> = match w {
-        Some(w) => x.chunks_exact(n).flat_map(|col| col.iter().zip(w).map(|(a, b)| a * b)).collect(),
-        None => x.into(),
-    };
-    gemm_tn(&mut out, x, &wx, n, p, p, 1.0, false);
-    // The product's two triangles may differ in the last bit: keep the lower.
-    for c in 0..p {
-        for r in c + 1..p {
-            out[r * p + c] = out[c * p + r];
-        }
-    }
-    out
+/// Workspace for X'WX and X'Wy of an n x p column-major X with optional row
+/// weights W. Its buffers grow on first use and are reused after, so a
+/// GLMM's PIRLS steps, which recompute these with new working weights, do not
+/// allocate.
+#[derive(Debug, Clone, Default)]
+pub struct WeightedGram {
+    /// W X (only with weights).
+    weighted_x: Vec<f64>,
+    /// X'WX, p x p, both triangles.
+    pub gram: Vec<f64>,
+    /// X'Wy, p.
+    pub xty: Vec<f64>,
 }
 
-/// X'Wy of an n x p column-major X with optional row weights W.
-pub fn weighted_xty(x: &[f64], n: usize, p: usize, w: Option<&[f64]>, y: &[f64]) -> Vec<f64> {
-    let wy: std::borrow::Cow<[f64]> = match w {
-        Some(w) => y.iter().zip(w).map(|(a, b)| a * b).collect(),
-        None => y.into(),
-    };
-    x.chunks_exact(n).take(p).map(|col| dot(col, &wy)).collect()
+impl WeightedGram {
+    /// X'WX into `self.gram`, by one matrix product.
+    pub fn compute_gram(&mut self, x: &[f64], n: usize, p: usize, w: Option<&[f64]>) {
+        self.gram.clear();
+        self.gram.resize(p * p, 0.0);
+        if p == 0 {
+            return;
+        }
+        let wx: &[f64] = match w {
+            Some(w) => {
+                self.weighted_x.clear();
+                self.weighted_x
+                    .extend(x[..n * p].chunks_exact(n).flat_map(|col| col.iter().zip(w).map(|(a, b)| a * b)));
+                &self.weighted_x
+            }
+            None => x,
+        };
+        gemm_tn(&mut self.gram, x, wx, n, p, p, 1.0, false);
+        // The product's two triangles may differ in the last bit: keep the lower.
+        for c in 0..p {
+            for r in c + 1..p {
+                self.gram[r * p + c] = self.gram[c * p + r];
+            }
+        }
+    }
+
+    /// X'Wy into `self.xty`.
+    pub fn compute_xty(&mut self, x: &[f64], n: usize, p: usize, w: Option<&[f64]>, y: &[f64]) {
+        self.xty.clear();
+        self.xty.extend(x.chunks_exact(n).take(p).map(|col| weighted_dot(col, y, w)));
+    }
+}
+
+/// sum_i w_i a_i b_i (w_i = 1 without weights).
+pub fn weighted_dot(a: &[f64], b: &[f64], w: Option<&[f64]>) -> f64 {
+    match w {
+        None => dot(a, b),
+        Some(w) => {
+            let mut acc = [0.0; 4];
+            let (a4, b4, w4) = (a.chunks_exact(4), b.chunks_exact(4), w.chunks_exact(4));
+            let tail: f64 =
+                a4.remainder().iter().zip(b4.remainder()).zip(w4.remainder()).map(|((x, y), v)| x * y * v).sum();
+            for ((x, y), v) in a4.zip(b4).zip(w4) {
+                for l in 0..4 {
+                    acc[l] += x[l] * y[l] * v[l];
+                }
+            }
+            (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+        }
+    }
 }
 
 /// Columns of [`gram_schmidt_independent`] handled together: projections on
@@ -248,7 +284,9 @@ pub fn independent_columns(x: &[f64], n: usize, p: usize, tol: f64) -> Vec<usize
 /// dependent. Costs one matrix product and a p x p factorization; any doubt
 /// (a small pivot, a zero column) leaves the decision to Gram-Schmidt.
 fn clearly_full_rank(x: &[f64], n: usize, p: usize) -> bool {
-    let mut gram = weighted_gram(x, n, p, None);
+    let mut workspace = WeightedGram::default();
+    workspace.compute_gram(x, n, p, None);
+    let mut gram = workspace.gram;
     let scale: Vec<f64> = (0..p).map(|j| gram[j * p + j].sqrt()).collect();
     if scale.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
         return false;

@@ -7,6 +7,7 @@
 use super::rest::RestPattern;
 use super::scatter::RowScatter;
 use crate::design::ReTerm;
+use crate::linalg::WeightedGram;
 
 /// Where a block of rows of the rest lives: one (term, level) pair.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,6 +65,8 @@ pub struct CrossProducts {
     pub zxy_rest: Vec<f64>,
     /// [X y]'[X y], (p+1) x (p+1).
     pub xyxy: Vec<f64>,
+    /// Workspace of its refills.
+    pub xy_gram: WeightedGram,
     /// Sum of log prior weights (lme4's ldW), 0 without weights.
     pub log_weights: f64,
     /// The rows' scatter positions, kept when the values will be refilled.
@@ -104,6 +107,7 @@ impl CrossProducts {
             pattern,
             zxy_rest: vec![0.0; m * k],
             xyxy: vec![0.0; k * k],
+            xy_gram: WeightedGram::default(),
             log_weights: 0.0,
             scatter: None,
         };

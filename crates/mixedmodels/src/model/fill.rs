@@ -131,16 +131,15 @@ impl CrossProducts {
     /// [X y]'W[X y]: X'WX by one matrix product, then the response's row.
     fn fill_xyxy(&mut self, rows: Rows) {
         let (n, p, k) = (self.n, self.p, self.p + 1);
-        let xtx = linalg::weighted_gram(rows.x, n, p, rows.weights);
+        let g = &mut self.xy_gram;
+        g.compute_gram(rows.x, n, p, rows.weights);
+        g.compute_xty(rows.x, n, p, rows.weights, rows.y);
         for c in 0..p {
-            self.xyxy[c * k..c * k + p].copy_from_slice(&xtx[c * p..(c + 1) * p]);
+            self.xyxy[c * k..c * k + p].copy_from_slice(&g.gram[c * p..(c + 1) * p]);
+            self.xyxy[c * k + p] = g.xty[c];
+            self.xyxy[p * k + c] = g.xty[c];
         }
-        let xty = linalg::weighted_xty(rows.x, n, p, rows.weights, rows.y);
-        for (c, v) in xty.into_iter().enumerate() {
-            self.xyxy[c * k + p] = v;
-            self.xyxy[p * k + c] = v;
-        }
-        self.xyxy[p * k + p] = linalg::weighted_xty(rows.y, n, 1, rows.weights, rows.y)[0];
+        self.xyxy[p * k + p] = linalg::weighted_dot(rows.y, rows.y, rows.weights);
     }
 }
 

@@ -6,7 +6,7 @@ use super::crossprod::CrossProducts;
 use super::lambda::Parameterization;
 use crate::design::ReTerm;
 use crate::error::{Error, Result};
-use crate::linalg::{self, small};
+use crate::linalg::{self, small, WeightedGram};
 
 const LOG_2PI: f64 = 1.837_877_066_409_345_5;
 
@@ -29,6 +29,8 @@ pub struct LinearMixedModel {
     pub start: Vec<f64>,
     /// Number of objective evaluations so far.
     pub feval: usize,
+    /// Buffers of the least-squares fit, reused by every new response.
+    ls_workspace: WeightedGram,
 }
 
 /// The cross-products of a response with Z and itself, Z'Wy and y'Wy, for
@@ -82,7 +84,8 @@ impl LinearMixedModel {
         // Work with y minus its least-squares fit on X: the profiled objective
         // is unchanged (X beta absorbs the shift) and y'y no longer dwarfs the
         // residual sum of squares, so r^2 keeps its digits.
-        let beta_ols = least_squares(&x, p, &y, weights.as_deref());
+        let mut ls_workspace = WeightedGram::default();
+        let beta_ols = least_squares(&x, p, &y, weights.as_deref(), &mut ls_workspace);
         let y_shift: Vec<f64> =
             (0..n).map(|i| y[i] - (0..p).map(|c| x[c * n + i] * beta_ols[c]).sum::<f64>()).collect();
         let cp = CrossProducts::new(&x, p, &y_shift, weights.as_deref(), &terms);
@@ -105,6 +108,7 @@ impl LinearMixedModel {
             weights,
             beta_ols,
             feval: 0,
+            ls_workspace,
         };
         m.set_theta(&theta);
         Ok(m)
@@ -155,6 +159,7 @@ impl LinearMixedModel {
             weights: self.weights.clone(),
             beta_ols: self.beta_ols.clone(),
             feval: 0,
+            ls_workspace: WeightedGram::default(),
         };
         let theta = m.theta.clone();
         m.set_theta(&theta);
@@ -172,7 +177,7 @@ impl LinearMixedModel {
     /// stale until the next `set_theta`.
     pub fn set_response_only(&mut self, y: &[f64]) {
         let (n, p) = (self.n(), self.p());
-        self.beta_ols = least_squares(&self.x, p, y, self.weights.as_deref());
+        self.beta_ols = least_squares(&self.x, p, y, self.weights.as_deref(), &mut self.ls_workspace);
         let y_shift: Vec<f64> =
             (0..n).map(|i| y[i] - (0..p).map(|c| self.x[c * n + i] * self.beta_ols[c]).sum::<f64>()).collect();
         self.cp.set_response(&self.x, &y_shift, self.weights.as_deref(), &self.terms);
@@ -201,7 +206,7 @@ impl LinearMixedModel {
     /// working response at each PIRLS step); the design's structure stays.
     pub fn set_weights_and_response(&mut self, weights: &[f64], y: &[f64]) {
         let (n, p) = (self.n(), self.p());
-        self.beta_ols = least_squares(&self.x, p, y, Some(weights));
+        self.beta_ols = least_squares(&self.x, p, y, Some(weights), &mut self.ls_workspace);
         // y minus its weighted least-squares fit (see `new`), into self.y.
         self.y.copy_from_slice(y);
         for (c, b) in self.beta_ols.iter().enumerate() {
@@ -541,12 +546,14 @@ impl LinearMixedModel {
     }
 }
 
-/// Weighted least-squares coefficients of y on X (zero where X is empty).
-fn least_squares(x: &[f64], p: usize, y: &[f64], w: Option<&[f64]>) -> Vec<f64> {
+/// Weighted least-squares coefficients of y on X (zero where X is empty);
+/// `workspace` keeps its buffers between calls (PIRLS calls this every step).
+fn least_squares(x: &[f64], p: usize, y: &[f64], w: Option<&[f64]>, workspace: &mut WeightedGram) -> Vec<f64> {
     let n = y.len();
-    let xtx = linalg::weighted_gram(x, n, p, w);
-    let xty = linalg::weighted_xty(x, n, p, w, y);
-    match linalg::inverse_spd(&xtx, p) {
+    workspace.compute_gram(x, n, p, w);
+    workspace.compute_xty(x, n, p, w, y);
+    let xty = &workspace.xty;
+    match linalg::inverse_spd(&workspace.gram, p) {
         Some(inv) => (0..p).map(|r| (0..p).map(|c| inv[c * p + r] * xty[c]).sum()).collect(),
         None => vec![0.0; p],
     }
