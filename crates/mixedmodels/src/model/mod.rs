@@ -6,7 +6,9 @@ pub mod crossprod;
 pub mod fill;
 pub mod lambda;
 pub mod lmm;
+pub mod gradient;
 pub mod rest;
+pub mod rest_inverse;
 pub mod scatter;
 pub mod start;
 
