@@ -3,8 +3,9 @@
 use crate::error::{Error, Result};
 use crate::inference::{derivatives, satterthwaite, Derivatives};
 use crate::linalg::{self, small};
+use crate::model::gradient::GradientPieces;
 use crate::model::LinearMixedModel;
-use crate::optim::{bobyqa_minimize, OptSummary, OptimizerSettings};
+use crate::optim::{bobyqa_minimize, quasi_newton_minimize, Method, OptSummary, OptimizerSettings, QuasiNewtonSettings};
 
 #[derive(Debug, Clone)]
 pub struct FitOptions {
@@ -60,16 +61,77 @@ pub struct LmmFit {
 }
 
 /// Optimise theta only (no results beyond the optimizer's): the inner step
-/// of refits (bootstrap, profiles).
+/// of refits (bootstrap, profiles). The model is left at the optimum.
 pub fn optimize(m: &mut LinearMixedModel, start: &[f64], settings: OptimizerSettings) -> Result<OptSummary> {
     let lower = m.par.lower_bounds();
-    let mut settings = settings;
-    let largest = start.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-    settings.rho_begin = settings.rho_begin.min((0.2 * largest).max(1e-3));
-    let mut opt = bobyqa_minimize(|t| m.objective_at(t), start, &lower, settings)?;
-    snap_to_boundary(m, &mut opt, &lower);
+    let opt = match settings.method.resolve(m.par.ntheta(), m.cp.m, m.cp.pattern.is_dense()) {
+        Method::Bobyqa | Method::Auto => {
+            let mut settings = settings;
+            // lme4's initial trust region: a fifth of the largest start value.
+            let largest = start.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+            settings.rho_begin = settings.rho_begin.min((0.2 * largest).max(1e-3));
+            let mut opt = bobyqa_minimize(|t| m.objective_at(t), start, &lower, settings)?;
+            snap_to_boundary(m, &mut opt, &lower);
+            opt
+        }
+        Method::Bfgs => minimize_bfgs(m, start, &lower, settings)?,
+    };
     m.set_theta(&opt.final_theta);
     Ok(opt)
+}
+
+/// Projected BFGS on the analytic gradient, then lme4's `restart_edge`
+/// check: a diagonal element that ended on its bound with a vanishing
+/// gradient (a scalar term's criterion is even in its theta, so the
+/// gradient there is always zero) may sit on a maximum along that axis;
+/// where a small step off the bound lowers the criterion, the optimizer
+/// restarts from there.
+fn minimize_bfgs(
+    m: &mut LinearMixedModel,
+    start: &[f64],
+    lower: &[f64],
+    settings: OptimizerSettings,
+) -> Result<OptSummary> {
+    let k = start.len();
+    let upper = vec![f64::INFINITY; k];
+    let qn = QuasiNewtonSettings { max_feval: settings.max_feval, ..Default::default() };
+    let mut pieces = GradientPieces::zeros(k);
+    let mut opt = quasi_newton_minimize(|t, g| m.objective_gradient_at(t, g, &mut pieces), start, lower, &upper, qn)?;
+    for _ in 0..k {
+        let Some(off) = off_boundary_start(m, &mut opt, lower) else { break };
+        let (feval, geval) = (opt.feval, opt.geval);
+        let restarted =
+            quasi_newton_minimize(|t, g| m.objective_gradient_at(t, g, &mut pieces), &off, lower, &upper, qn)?;
+        if restarted.fmin < opt.fmin {
+            opt = OptSummary { initial: opt.initial, ..restarted };
+        }
+        opt.feval += feval;
+        opt.geval += geval;
+    }
+    Ok(opt)
+}
+
+/// Step off the bound: the size of lme4's `restart_edge` probe is 1e-5; a
+/// larger one sees past the rounding of the criterion.
+const EDGE_STEP: f64 = 1e-4;
+
+/// A point off the bound with a lower criterion, if a diagonal element on
+/// its bound has one (evaluations added to `opt`).
+fn off_boundary_start(m: &mut LinearMixedModel, opt: &mut OptSummary, lower: &[f64]) -> Option<Vec<f64>> {
+    let mut best: Option<(f64, Vec<f64>)> = None;
+    for i in 0..opt.final_theta.len() {
+        if !(lower[i] == 0.0 && opt.final_theta[i] == 0.0) {
+            continue;
+        }
+        let mut trial = opt.final_theta.clone();
+        trial[i] = EDGE_STEP;
+        let f = m.objective_at(&trial);
+        opt.feval += 1;
+        if f < opt.fmin && best.as_ref().is_none_or(|(fb, _)| f < *fb) {
+            best = Some((f, trial));
+        }
+    }
+    best.map(|(_, t)| t)
 }
 
 /// Optimise theta and collect the results. `offset` is added back to the fitted values.
@@ -82,8 +144,6 @@ pub fn fit(m: &mut LinearMixedModel, options: &FitOptions, offset: Option<&[f64]
             m.par.ntheta()
         )));
     }
-    // lme4's initial trust region (a fifth of the largest start value), then
-    // the results at the best point the optimizer saw.
     let opt = optimize(m, &start, options.optimizer)?;
     results(m, opt, options.derivatives, offset)
 }

@@ -503,6 +503,7 @@ fn empty_fit(family: Family) -> GlmmFit {
         final_theta: vec![],
         fmin: f64::NAN,
         feval: 0,
+        geval: 0,
         status: String::new(),
         converged: false,
     };

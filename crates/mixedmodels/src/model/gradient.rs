@@ -36,7 +36,7 @@ use super::crossprod::CrossProducts;
 use super::lambda::Parameterization;
 use super::rest::RestPattern;
 use super::rest_inverse::RestInverse;
-use crate::linalg::small;
+use crate::linalg::{self, small};
 
 /// The derivatives over theta of the objective's pieces (see `Pieces`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -93,10 +93,18 @@ pub struct GradientWorkspace {
     row_block: Vec<usize>,
     small_a: Vec<f64>,
     small_b: Vec<f64>,
+    /// W = S^{-1} L21 for all levels, when the factor keeps L21 dense.
+    w_dense: Option<Vec<f64>>,
+    /// One level's rest rows, S^{-1} on them, L21_j and W_j stacked (dense S).
+    level_rows: Vec<usize>,
+    level_s: Vec<f64>,
+    level_l: Vec<f64>,
+    level_wj: Vec<f64>,
 }
 
 impl GradientWorkspace {
-    pub fn new(cp: &CrossProducts, par: &Parameterization) -> Self {
+    /// `factor_keeps_l21_dense`: the factor's [`BlockedFactor::l21_dense`] is kept.
+    pub fn new(cp: &CrossProducts, par: &Parameterization, factor_keeps_l21_dense: bool) -> Self {
         let (q0, l0, m, k, p) = (cp.q0, cp.l0, cp.m, cp.p + 1, cp.p);
         let qmax = par.terms.iter().map(|t| t.q).max().unwrap_or(1);
         let mut hr_offset = Vec::with_capacity(cp.rest_blocks.len());
@@ -107,7 +115,14 @@ impl GradientWorkspace {
             off += blk.q * blk.q;
             row_block[blk.row..blk.row + blk.q].iter_mut().for_each(|v| *v = b);
         }
+        // The most rest rows a level of the first term touches (dense S, vector terms only).
+        let level_rows = if cp.pattern.is_dense() && !cp.all_scalar && !factor_keeps_l21_dense {
+            (0..l0).map(|j| cp.level_cross(j).iter().map(|e| cp.rest_blocks[e.block].q).sum::<usize>()).max().unwrap_or(0)
+        } else {
+            0
+        };
         GradientWorkspace {
+            w_dense: factor_keeps_l21_dense.then(|| vec![0.0; m * l0 * q0]),
             sinv: (m > 0).then(|| RestInverse::new(&cp.pattern)),
             lambdas: par.terms.iter().map(|t| vec![0.0; t.q * t.q]).collect(),
             q1: vec![0.0; l0 * q0 * k],
@@ -127,6 +142,10 @@ impl GradientWorkspace {
             row_block,
             small_a: vec![0.0; qmax * qmax.max(k)],
             small_b: vec![0.0; qmax * qmax.max(k)],
+            level_rows: Vec::with_capacity(level_rows),
+            level_s: vec![0.0; level_rows * level_rows],
+            level_l: vec![0.0; level_rows * q0],
+            level_wj: vec![0.0; level_rows * q0],
         }
     }
 
@@ -268,16 +287,67 @@ impl GradientWorkspace {
         }
     }
 
-    /// H, the diagonal blocks of A^{-1} Lambda'Z'Z (see the module notes).
-    fn diagonal_blocks(&mut self, cp: &CrossProducts, factor: &BlockedFactor) {
-        let q0 = cp.q0;
-        self.hr.iter_mut().for_each(|v| *v = 0.0);
-        let lam0 = &self.lambdas[0];
-        for j in 0..cp.l0 {
-            let l11 = &factor.l11[j * q0 * q0..(j + 1) * q0 * q0];
-            let entries = cp.level_cross(j);
-            // W_j[b] = sum_{b'} S^{-1}_{b b'} L21_{b' j}.
-            if let Some(sinv) = &self.sinv {
+    /// W_j[b] = sum_{b'} S^{-1}_{b b'} L21_{b' j} for the rest blocks b
+    /// touching level j of the first term, into `w`.
+    fn level_w(&mut self, cp: &CrossProducts, factor: &BlockedFactor, j: usize) {
+        let Some(sinv) = &self.sinv else { return };
+        let (q0, m) = (cp.q0, cp.m);
+        let range = cp.cross_ptr[j]..cp.cross_ptr[j + 1];
+        let entries = cp.level_cross(j);
+        if let Some(all) = &self.w_dense {
+            // W = S^{-1} L21 computed for every level at once: copy this level's blocks.
+            for e in entries {
+                let b = cp.rest_blocks[e.block];
+                for t in 0..q0 {
+                    let col = (j * q0 + t) * m + b.row;
+                    self.w[e.values + t * b.q..e.values + (t + 1) * b.q].copy_from_slice(&all[col..col + b.q]);
+                }
+            }
+            return;
+        }
+        match sinv.dense() {
+            Some(dense) if cp.all_scalar => {
+                let (rows, l21) = (&cp.entry_row[range.clone()], &factor.l21[range.clone()]);
+                for (wa, &ra) in self.w[range].iter_mut().zip(rows) {
+                    let col = &dense[ra as usize * m..(ra as usize + 1) * m];
+                    *wa = rows.iter().zip(l21).map(|(&rb, lb)| col[rb as usize] * lb).sum();
+                }
+            }
+            Some(dense) => {
+                // Gather S^{-1} on the level's rows and L21_j stacked, one product.
+                let rows = &mut self.level_rows;
+                rows.clear();
+                for e in entries {
+                    let b = cp.rest_blocks[e.block];
+                    rows.extend(b.row..b.row + b.q);
+                }
+                let r = rows.len();
+                let (sub, lj, wj) = (&mut self.level_s[..r * r], &mut self.level_l[..r * q0], &mut self.level_wj[..r * q0]);
+                for (c, &rc) in rows.iter().enumerate() {
+                    let col = &dense[rc * m..(rc + 1) * m];
+                    for (x, &rx) in rows.iter().enumerate() {
+                        sub[c * r + x] = col[rx];
+                    }
+                }
+                let mut at = 0;
+                for e in entries {
+                    let qb = cp.rest_blocks[e.block].q;
+                    for t in 0..q0 {
+                        lj[t * r + at..t * r + at + qb].copy_from_slice(&factor.l21[e.values + t * qb..e.values + (t + 1) * qb]);
+                    }
+                    at += qb;
+                }
+                linalg::gemm_nn(wj, sub, lj, r, r, q0, 1.0, false);
+                let mut at = 0;
+                for e in entries {
+                    let qb = cp.rest_blocks[e.block].q;
+                    for t in 0..q0 {
+                        self.w[e.values + t * qb..e.values + (t + 1) * qb].copy_from_slice(&wj[t * r + at..t * r + at + qb]);
+                    }
+                    at += qb;
+                }
+            }
+            None => {
                 for ea in entries {
                     let ba = cp.rest_blocks[ea.block];
                     let wa = &mut self.w[ea.values..ea.values + ba.q * q0];
@@ -296,6 +366,24 @@ impl GradientWorkspace {
                     }
                 }
             }
+        }
+    }
+
+    /// H, the diagonal blocks of A^{-1} Lambda'Z'Z (see the module notes).
+    fn diagonal_blocks(&mut self, cp: &CrossProducts, factor: &BlockedFactor) {
+        let q0 = cp.q0;
+        self.hr.iter_mut().for_each(|v| *v = 0.0);
+        if let (Some(all), Some(a), Some(sinv)) =
+            (self.w_dense.as_mut(), factor.l21_dense.as_ref(), self.sinv.as_ref().and_then(|s| s.dense()))
+        {
+            // The factor keeps L21 dense (m x l0 q0): W = S^{-1} L21 in one product.
+            linalg::gemm_nn(all, sinv, a, cp.m, cp.m, cp.l0 * q0, 1.0, false);
+        }
+        for j in 0..cp.l0 {
+            self.level_w(cp, factor, j);
+            let lam0 = &self.lambdas[0];
+            let l11 = &factor.l11[j * q0 * q0..(j + 1) * q0 * q0];
+            let entries = cp.level_cross(j);
             // N = (I + sum_b L21_b' W_b) L11^{-1} lambda0' Z_j'Z_j - sum_b W_b' lambda_b' Z_b'Z_j.
             let zz = &cp.zz0[j * q0 * q0..(j + 1) * q0 * q0];
             let m1 = &mut self.small_a[..q0 * q0];
@@ -359,6 +447,22 @@ impl GradientWorkspace {
         }
         // The rest blocks' share through the rest: sum_beta S^{-1}_{alpha beta} lambda_beta' Z_beta'Z_alpha.
         let Some(sinv) = &self.sinv else { return };
+        if let (true, Some(dense)) = (cp.all_scalar, sinv.dense()) {
+            // Scalar blocks: H_a += S^{-1}[r, a] lambda_r Z'Z[r, a], both triangles of Z'Z.
+            let m = cp.m;
+            let scale: Vec<f64> = cp.rest_blocks.iter().map(|b| self.lambdas[b.term][0]).collect();
+            for c in 0..m {
+                let (zz, si) = (&cp.zz_rest[c * m..(c + 1) * m], &dense[c * m..(c + 1) * m]);
+                let mut hc = si[c] * scale[c] * zz[c];
+                for r in c + 1..m {
+                    let v = si[r] * zz[r];
+                    hc += v * scale[r];
+                    self.hr[r] += v * scale[c];
+                }
+                self.hr[c] += hc;
+            }
+            return;
+        }
         let (hr, offset, row_block, lambdas) = (&mut self.hr, &self.hr_offset, &self.row_block, &self.lambdas);
         let blocks = &cp.rest_blocks;
         let mut add = |row: usize, col: usize, z: f64| {

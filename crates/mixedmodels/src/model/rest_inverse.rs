@@ -230,6 +230,11 @@ impl SparseInverse {
 }
 
 impl RestInverse {
+    /// The full inverse (m x m, both triangles) when S is stored dense.
+    pub fn dense(&self) -> Option<&[f64]> {
+        matches!(self.kind, Kind::Dense { .. }).then_some(self.values.as_slice())
+    }
+
     /// S^{-1}[r, c] for an entry on S's pattern (either triangle).
     #[inline]
     pub fn get(&self, pattern: &RestPattern, r: usize, c: usize) -> f64 {
