@@ -554,6 +554,10 @@ class Lmer:
         if missing.any():
             frame = frame.filter(pl.Series(~missing))
         columns = core_columns(frame, needed, ordered=self._ordered_cols)
+        if not columns:
+            # The prediction reads no column (`y ~ 1 + (1 | g)` at population
+            # level): the core counts the rows from a column, so give it one.
+            columns = [("(rows)", np.zeros(frame.height))]
         out[~missing] = self._predict_complete_rows(columns, use_rfx, pred_type)
         return out
 

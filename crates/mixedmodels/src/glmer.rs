@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use crate::data::DataFrame;
-use crate::design::{prior_weights, Contrasts, Design, DesignSpec, WeightRule};
+use crate::design::{prior_weights, Contrasts, Design, DesignSpec, LearningRows, WeightRule};
 use crate::error::{Error, Result};
 use crate::fit::{check_convergence, SINGULAR_TOL};
 use crate::formula::ModelFormula;
@@ -110,8 +110,10 @@ impl Glmer {
         for c in &used {
             data.get(c)?;
         }
+        let all = data;
         let (data, rows_dropped) = data.clone().drop_missing(&used)?;
-        let (spec, design) = DesignSpec::learn(formula, &data, &options.contrasts)?;
+        let rows = LearningRows { complete: &data, all };
+        let (spec, design) = DesignSpec::learn_from(formula, rows, &options.contrasts)?;
         let weights = match &options.weights {
             Some(w) => Some(prior_weights(w, &data, WeightRule::NonNegative)?),
             None => None,

@@ -15,7 +15,7 @@
 //! ```
 
 use crate::data::DataFrame;
-use crate::design::{prior_weights, Contrasts, Design, DesignSpec, ReTerm, WeightRule};
+use crate::design::{prior_weights, Contrasts, Design, DesignSpec, LearningRows, ReTerm, WeightRule};
 use crate::error::Result;
 use crate::fit::{self, FitOptions, LmmFit};
 use crate::formula::ModelFormula;
@@ -64,8 +64,10 @@ impl Lmer {
         for c in &used {
             data.get(c)?;
         }
+        let all = data;
         let (data, rows_dropped) = data.clone().drop_missing(&used)?;
-        let (spec, design) = DesignSpec::learn(formula, &data, &options.contrasts)?;
+        let rows = LearningRows { complete: &data, all };
+        let (spec, design) = DesignSpec::learn_from(formula, rows, &options.contrasts)?;
         let y = spec.numeric_response(&data)?;
         let weights = match &options.weights {
             Some(w) => Some(prior_weights(w, &data, WeightRule::Positive)?),
