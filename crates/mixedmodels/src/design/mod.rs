@@ -103,7 +103,13 @@ impl DesignSpec {
         let random_vars = if contrasts.is_empty() {
             None
         } else {
-            Some(formula.variables.iter().map(|v| VarSpec::learn_from(&v.expr, rows, &[])).collect::<Result<Vec<_>>>()?)
+            Some(
+                formula
+                    .variables
+                    .iter()
+                    .map(|v| VarSpec::learn_from(&v.expr, rows, &[]))
+                    .collect::<Result<Vec<_>>>()?,
+            )
         };
         let mut spec =
             DesignSpec { formula, vars, random_vars, groups, bar_order, fixed_keep: vec![], fixed_dropped: vec![] };

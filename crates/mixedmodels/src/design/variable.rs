@@ -372,7 +372,11 @@ fn learn_poly(args: &[Arg], all: &DataFrame, name: &str) -> Result<VarSpec> {
     let x = eval_numeric(x_expr, all)?;
     if raw {
         // Raw powers are evaluated row by row: missing values are no obstacle (R's poly(raw = TRUE) allows them).
-        return Ok(VarSpec::Basis { expr: x_expr.clone(), basis: Basis::Raw { degree }, suffixes: poly_suffixes(degree) });
+        return Ok(VarSpec::Basis {
+            expr: x_expr.clone(),
+            basis: Basis::Raw { degree },
+            suffixes: poly_suffixes(degree),
+        });
     }
     if let Some(row) = x.iter().position(|v| v.is_nan()) {
         return Err(Error::column(
@@ -627,8 +631,8 @@ mod tests {
     /// Six rows, the second missing its response: the complete rows are 0, 2, 3, 4, 5.
     fn with_missing_row() -> (DataFrame<'static>, DataFrame<'static>) {
         let all = df().with_numeric("y", vec![1.0, f64::NAN, 2.0, 3.0, 4.0, 5.0]).unwrap();
-        let (complete, dropped) = all.clone().drop_missing(&["y".into(), "x".into()]).unwrap();
-        assert_eq!(dropped, 1);
+        let (complete, rows) = all.clone().drop_missing(&["y".into(), "x".into()]).unwrap();
+        assert_eq!(rows.dropped(), 1);
         (all, complete)
     }
 
