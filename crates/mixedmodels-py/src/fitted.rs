@@ -192,7 +192,13 @@ impl PyMixedFit {
 
     /// `nsim` simulated responses (nobs x nsim), with the estimated random
     /// effects (`use_re`) or new ones; replicate i seeded by (seed, i).
-    fn simulate<'py>(&self, py: Python<'py>, nsim: usize, use_re: bool, seed: u64) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    fn simulate<'py>(
+        &self,
+        py: Python<'py>,
+        nsim: usize,
+        use_re: bool,
+        seed: u64,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let fit = &self.fit;
         let sims = py.detach(|| fit.simulate(nsim, use_re, seed));
         let flat: Vec<f64> = sims.into_iter().flatten().collect();

@@ -88,7 +88,13 @@ impl PyLmer {
     }
 
     /// The F test of L beta = rhs: (F, numerator df, denominator df, mean square).
-    fn f_test(&self, py: Python<'_>, rows: Vec<Vec<f64>>, rhs: Vec<f64>, ddf: DdfArg) -> PyResult<(f64, usize, f64, f64)> {
+    fn f_test(
+        &self,
+        py: Python<'_>,
+        rows: Vec<Vec<f64>>,
+        rhs: Vec<f64>,
+        ddf: DdfArg,
+    ) -> PyResult<(f64, usize, f64, f64)> {
         let inner = &self.inner;
         let t = py.detach(|| inner.f_test(&rows, &rhs, ddf.0)).map_err(to_py)?;
         Ok((t.f, t.num_df, t.den_df, t.mean_sq))

@@ -240,5 +240,4 @@ impl DesignSpec {
         }
         Ok(y)
     }
-
 }

@@ -68,7 +68,12 @@ impl Lmer {
             }
             DdfMethod::KenwardRoger => {
                 let t = self.kenward_roger()?.test(rows, &beta);
-                Ok(FTest { num_df: t.ndf, den_df: t.ddf, f: t.f_unscaled * t.f_scaling, mean_sq: t.f_unscaled * sigma2 })
+                Ok(FTest {
+                    num_df: t.ndf,
+                    den_df: t.ddf,
+                    f: t.f_unscaled * t.f_scaling,
+                    mean_sq: t.f_unscaled * sigma2,
+                })
             }
         }
     }
