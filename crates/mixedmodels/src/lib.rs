@@ -54,6 +54,9 @@
 //!   a linear mixed model; [`inference`]: Satterthwaite, Kenward-Roger and
 //!   profile intervals; [`resample`]: the parametric bootstrap.
 //! - [`glmm`], [`glmer`]: families, PIRLS, quadrature and the glmer fit.
+//! - [`lm`]: linear, generalized linear and two-stage models without random
+//!   effects (pymer4's `Lm` and `Lm2`), with sandwich covariances, permutation
+//!   tests and the case bootstrap ([`shuffle`] draws the rows).
 //! - [`linalg`]: small dense kernels on top of faer.
 
 pub mod error;
@@ -67,7 +70,9 @@ pub mod glmer;
 pub mod glmm;
 pub mod inference;
 pub mod linalg;
+pub mod lm;
 pub mod lmer;
 pub mod model;
 pub mod optim;
 pub mod resample;
+pub mod shuffle;
