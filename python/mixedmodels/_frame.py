@@ -22,6 +22,8 @@ from mixedmodels.exceptions import ColumnError, DataError
 MISSING_CODE = np.iinfo(np.uint32).max
 
 CoreColumn = tuple[str, Any]
+# A table for the core: its number of rows and its columns.
+CoreFrame = tuple[int, list[CoreColumn]]
 
 
 def to_polars(data: Any, columns: Sequence[str] | None = None) -> pl.DataFrame:
@@ -156,12 +158,13 @@ def _factor(s: pl.Series, ordered: bool = False) -> tuple[np.ndarray, list[str],
     return codes.fill_null(MISSING_CODE).to_numpy().astype(np.uint32), levels, ordered
 
 
-def core_columns(
+def core_frame(
     df: pl.DataFrame,
     names: Sequence[str],
     ordered: Sequence[str] = (),
-) -> list[CoreColumn]:
-    """The listed columns as the Rust core takes them."""
+) -> CoreFrame:
+    """The listed columns as the Rust core takes them, with the number of rows
+    (a formula may read no column at all: ``y ~ 1`` predicted without random effects)."""
     out: list[CoreColumn] = []
     for name in dict.fromkeys(names):
         if name not in df.columns:
@@ -183,4 +186,4 @@ def core_columns(
                 f"column '{name}': type {dtype} cannot be used in a model "
                 "(use numbers, strings, categoricals, enums or booleans)"
             )
-    return out
+    return df.height, out

@@ -479,7 +479,8 @@ def lmer_summary(model: Lmer) -> str:
     else:
         out += _aic_block(model, int(f.nobs - f.npar))
     out.append("")
-    out.append(residuals_block(np.asarray(model.residuals) / model.sigma))
+    # lme4's residuals(m, "pearson", scaled = TRUE)
+    out.append(residuals_block(np.asarray(model.residuals(type="pearson")) / model.sigma))
     out.append("")
     out.append("Random effects:")
     out.append(random_effects_block(model))

@@ -31,7 +31,7 @@ import polars as pl
 from scipy import stats
 
 from mixedmodels import _core
-from mixedmodels._frame import core_columns
+from mixedmodels._frame import core_frame
 from mixedmodels._stats import significance
 from mixedmodels.exceptions import DataError
 
@@ -224,12 +224,12 @@ def _type2(info: _Terms, term: str) -> np.ndarray:
 
 
 def _type3(model: Any, info: _Terms) -> dict[str, np.ndarray]:
-    frame = _fit_rows(model)
+    frame = model.fit_frame
     fixed_names = model._formula_columns(response=False, groups=False)
     all_names = list(dict.fromkeys(model._formula_columns() + list(fixed_names)))
     ordered = list(getattr(model, "_ordered_cols", []) or [])
     treatment = [(v, "treatment") for v in info.factors]
-    columns = core_columns(frame, all_names, ordered=ordered)
+    columns = core_frame(frame, all_names, ordered=ordered)
     Xt, tnames, tassign = _core.model_matrix(model.formula, columns, contrasts=treatment)
     Xt = np.asarray(Xt, dtype=float)
     if Xt.shape[0] != info.X.shape[0]:
@@ -242,7 +242,7 @@ def _type3(model: Any, info: _Terms) -> dict[str, np.ndarray]:
     # Map of terms to columns of the treatment-coded X (assign: 0 intercept, k term k).
     tcols = {t: [j for j, a in enumerate(tassign) if a == k + 1] for k, t in enumerate(info.labels)}
     # Full dummy design: intercept and each term's model.matrix(~ 0 + term).
-    fixed_columns = core_columns(frame, list(fixed_names), ordered=ordered)
+    fixed_columns = core_frame(frame, list(fixed_names), ordered=ordered)
     blocks, rd_names = [], []
     if info.intercept:
         blocks.append(np.ones((Xt.shape[0], 1)))
@@ -346,31 +346,6 @@ def _check_ddf(ddf: str) -> str:
 def _check_model(model: Any) -> None:
     if not getattr(model, "fitted", False) or getattr(model, "_fit", None) is None:
         raise DataError("the model has not been fitted yet: call fit() first")
-
-
-def _fit_rows(model: Any) -> pl.DataFrame:
-    """The data rows the fit used (rows with missing values dropped as the core does)."""
-    frame: pl.DataFrame = model._frame
-    if int(model._fit.rows_dropped) == 0:
-        return frame
-    names = [c for c in dict.fromkeys(model._formula_columns()) if c in frame.columns]
-    for w in ("(weights)", getattr(model, "_weights_name", None)):
-        if w and w in frame.columns and w not in names:
-            names.append(w)
-    keep = pl.lit(True)
-    for c in names:
-        s = frame.get_column(c)
-        cond = pl.col(c).is_not_null()
-        if s.dtype.is_float():
-            cond = cond & pl.col(c).is_not_nan()
-        keep = keep & cond
-    out = frame.filter(keep)
-    if out.height != int(model._fit.nobs):
-        raise DataError(
-            f"anova: could not recover the {model._fit.nobs} rows the fit used "
-            f"({out.height} rows have no missing values in the model's columns)"
-        )
-    return out
 
 
 def _independent_columns(x: np.ndarray, tol: float = 1e-7) -> list[int]:

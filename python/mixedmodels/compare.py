@@ -18,9 +18,8 @@ import polars as pl
 from scipy import stats
 
 from mixedmodels import _core
-from mixedmodels._frame import core_columns
 from mixedmodels.exceptions import DataError
-from mixedmodels.lmer import WEIGHTS_COLUMN, Lmer
+from mixedmodels.lmer import Lmer
 
 __all__ = ["anova", "ranova"]
 
@@ -311,74 +310,15 @@ def refit_copy(model: Lmer, reml: bool, formula: str | None = None) -> Lmer:
     return copy
 
 
-def _complete_rows(frame: pl.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    mask = np.ones(frame.height, dtype=bool)
-    for c in dict.fromkeys(columns):
-        s = frame.get_column(c)
-        mask &= ~s.is_null().to_numpy()
-        if s.dtype.is_float():
-            mask &= ~s.is_nan().fill_null(True).to_numpy()
-    return mask
-
-
-def _weights_column(model: Lmer) -> str | None:
-    """The column of ``model._frame`` holding the prior weights (None: unweighted)."""
-    weights = fit_options(model).get("weights")
-    if weights is None:
-        return None
-    # an array: fit() attached it to the frame under this name
-    return weights if isinstance(weights, str) else WEIGHTS_COLUMN
-
-
-def _model_rows(model: Lmer, weight_name: str | None) -> np.ndarray:
-    """The rows of ``model._frame`` the fit used (no missing value in its columns)."""
-    return _complete_rows(model._frame, [*model._columns, *([weight_name] if weight_name else [])])
-
-
 def _lm_loglik(model: Lmer, formula: str) -> tuple[int, float, int]:
     """(nobs, logLik, npar) of the linear model of ``model``'s fixed part, as
-    R's ``logLik(lm(formula, weights = ...), REML = model.REML)``:
-
-        0.5 * (sum(log w) - N * (log(2 pi) + 1 - log(N) + log(sum(w r^2))))
-        - REML * 0.5 * log det(X' W X),    N = n - REML * p,
-
-    which is also lme4's criterion at theta = 0. X is the model's fixed-effects
-    design (same formula, contrasts and dropped columns), so the rows the
-    linear model would use must be the model's rows (checked by the caller
-    through the returned nobs)."""
-    frame: pl.DataFrame = model._frame
-    weight_name = _weights_column(model)
-    lm_columns = model._formula_columns(formula=formula)
-    n_lm = int(_complete_rows(frame, lm_columns + ([weight_name] if weight_name else [])).sum())
-
-    x = np.asarray(model._fit.design_matrix)
-    y = np.asarray(model._fit.response)
-    n, p = x.shape
+    R's ``logLik(lm(formula, weights = ...), REML = model.REML)``: lme4's
+    criterion at theta = 0, where the random effects vanish (same X, weights
+    and offsets). The linear model may use more rows than the mixed model
+    (a grouping factor missing where the fixed part is not): then its nobs
+    differs and the caller refuses the comparison, as lmerTest does."""
+    n_lm = int(model.complete_rows(model._formula_columns(formula=formula)).sum())
+    n, npar = model.nobs, len(model.coefs) + 1
     if n_lm != n:
-        return n_lm, float("nan"), p + 1
-    rows = _model_rows(model, weight_name)
-    w = frame.get_column(weight_name).cast(pl.Float64).to_numpy()[rows] if weight_name else np.ones(n)
-    y = y - _offset(model, x, rows)
-    keep = w > 0  # R's logLik.lm leaves out zero weights
-    x, y, w = x[keep], y[keep], w[keep]
-    sw = np.sqrt(w)
-    q, r = np.linalg.qr(x * sw[:, None])
-    yw = y * sw
-    resid = yw - q @ (q.T @ yw)
-    rss = float(resid @ resid)
-    big_n = x.shape[0] - (p if model.REML else 0)
-    ll = 0.5 * (float(np.sum(np.log(w))) - big_n * (np.log(2 * np.pi) + 1 - np.log(big_n) + np.log(rss)))
-    if model.REML:
-        ll -= float(np.sum(np.log(np.abs(np.diag(r)))))
-    return n, float(ll), p + 1
-
-
-def _offset(model: Lmer, x: np.ndarray, rows: np.ndarray) -> np.ndarray | float:
-    """The model's offset a row (0 without ``offset()`` terms): the fixed-only
-    prediction minus X beta, on the rows the model used."""
-    if not _core.formula_structure(model.formula)["offsets"]:
-        return 0.0
-    needed = model._formula_columns(response=False, groups=False)
-    columns = core_columns(model._frame, needed, ordered=model._ordered_cols)
-    pred = np.asarray(model._fit.predict(columns, False))
-    return pred[rows] - x @ np.asarray(model._fit.beta)
+        return n_lm, float("nan"), npar
+    return n, -0.5 * model.objective_at(np.zeros(len(model.theta))), npar

@@ -146,7 +146,7 @@ class Glmer(Lmer):
         self.BIC = float(f.bic)
         self.fits = np.asarray(f.fitted)
         self.residuals = Residuals(np.asarray(f.residuals("deviance")), self._residuals_of)
-        self.warnings = list(f.warnings) + self._response_warnings()
+        self.warnings = list(f.warnings)
         self.design_matrix = pl.DataFrame(np.asarray(f.design_matrix), schema=names, orient="row")
         terms = f.terms()
         self._terms = terms
@@ -159,56 +159,7 @@ class Glmer(Lmer):
         if not f.has_scale:
             self.ranef_var = self.ranef_var.filter(pl.col("group") != "Residual")
 
-    def _response_warnings(self) -> list[str]:
-        """R's warnings about the response that the core does not give: a
-        binomial proportion whose successes (proportion x weight) are not
-        whole numbers (R: "non-integer #successes in a binomial glm!", most
-        often forgotten weights), non-integer Poisson counts (glmer's deviance
-        is infinite there; here the log-likelihood uses lgamma(y + 1)), and
-        fitted probabilities of 0 or 1 (glm's warning; complete separation)."""
-        out: list[str] = []
-        fit = self._fit
-        y = np.asarray(fit.response, dtype=float)
-        response = str(_core.formula_structure(self.formula)["response"])
-        if self.family in ("binomial", "poisson") and not response.replace(" ", "").startswith("cbind("):
-            w = self._fit_weights(y.shape[0])
-            counts = y * w if self.family == "binomial" else y
-            if np.any(np.abs(counts - np.round(counts)) > 1e-3):
-                out.append(
-                    "non-integer #successes in a binomial glm! (a proportion needs the numbers of trials as weights)"
-                    if self.family == "binomial"
-                    else "non-integer counts in a Poisson model: the log-likelihood uses lgamma(y + 1) "
-                    "(lme4's glmer cannot fit these data: its deviance is infinite)"
-                )
-        if self.family == "binomial":
-            mu = np.asarray(fit.fitted, dtype=float)
-            eps = 10 * np.finfo(float).eps
-            if np.any(mu < eps) or np.any(mu > 1 - eps):
-                out.append(
-                    "fitted probabilities numerically 0 or 1 occurred: a predictor or grouping factor may "
-                    "separate the response completely; the estimates and standard errors of the "
-                    "separating terms are not meaningful"
-                )
-        return out
-
-    def _fit_weights(self, n: int) -> np.ndarray:
-        """The prior weights of the rows of the fit (ones without weights)."""
-        name = getattr(self, "_weights_name", None)
-        if name is None:
-            return np.ones(n)
-        frame = self._frame
-        mask = np.ones(frame.height, dtype=bool)
-        for c in dict.fromkeys([*self._columns, name]):
-            col = frame.get_column(c)
-            mask &= ~col.is_null().to_numpy()
-            if col.dtype.is_float():
-                mask &= ~col.is_nan().fill_null(True).to_numpy()
-        w = frame.get_column(name).cast(pl.Float64).to_numpy()[mask]
-        return w if w.shape[0] == n else np.ones(n)
-
     def _residuals_of(self, type: str = "deviance") -> np.ndarray:
-        if type not in ("deviance", "pearson", "response", "working"):
-            raise DataError(f"unknown residual type '{type}' (use deviance, pearson, response or working)")
         return np.asarray(self._fit.residuals(type))
 
     @property

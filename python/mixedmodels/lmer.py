@@ -13,7 +13,7 @@ from scipy import stats
 
 from mixedmodels import _core
 from mixedmodels._args import check_fits_in_memory, seed_value, whole_number
-from mixedmodels._frame import check_columns, column_names_of, core_columns, missing_rows, to_polars
+from mixedmodels._frame import check_columns, column_names_of, core_frame, missing_rows, to_polars
 from mixedmodels._stats import significance, t_pvalues, wald_interval
 from mixedmodels.exceptions import DataError
 
@@ -144,7 +144,7 @@ class Lmer:
             frame, weight_name = _attach_weights(frame, weights)
             names.append(weight_name)
         self._weights_name = weight_name
-        columns = core_columns(frame, names, ordered=ordered_cols)
+        columns = core_frame(frame, names, ordered=ordered_cols)
         core_contrasts = _contrasts_for_core({**(contrasts or {}), **contrast_codes})
         self._contrasts = core_contrasts
         self._ordered_cols = ordered_cols
@@ -228,7 +228,7 @@ class Lmer:
         self.AIC = float(f.aic)
         self.BIC = float(f.bic)
         self.fits = np.asarray(f.fitted)
-        self.residuals = Residuals(np.asarray(f.residuals), self._residuals_of)
+        self.residuals = Residuals(np.asarray(f.residuals("response")), self._residuals_of)
         self.warnings = list(f.warnings)
         self.design_matrix = pl.DataFrame(np.asarray(f.design_matrix), schema=names, orient="row")
         terms = f.terms()
@@ -241,22 +241,49 @@ class Lmer:
         self.ranef_var, self.ranef_corr = _varcorr_tables(terms, self.sigma)
 
     def _residuals_of(self, type: str = "response") -> np.ndarray:
-        """lme4's residuals(type=): response (y - fitted), pearson (scaled by
-        sigma and the weights), working (= response for a linear model),
-        deviance (= response)."""
-        r = np.asarray(self._fit.residuals)
-        if type in ("response", "working", "deviance"):
-            return r
-        if type == "pearson":
-            w = self._weights_array()
-            return r * np.sqrt(w) / self.sigma if w is not None else r / self.sigma
-        raise DataError(f"unknown residual type '{type}' (use response, pearson, working or deviance)")
+        """lme4's residuals(type=): response and working (y - fitted), pearson
+        and deviance (scaled by the square roots of the prior weights)."""
+        return np.asarray(self._fit.residuals(type))
 
-    def _weights_array(self) -> np.ndarray | None:
-        name = getattr(self, "_weights_name", None)
-        if name is None:
-            return None
-        return self._frame.get_column(name).cast(pl.Float64).to_numpy()
+    # ------------------------------------------------ the rows of the fit
+    @property
+    def fit_rows(self) -> np.ndarray:
+        """The position in ``data`` of each row the fit used (rows with a
+        missing value in a column the model reads are left out, as R's na.omit)."""
+        self._check_fitted()
+        return np.asarray(self._fit.fit_rows)
+
+    @property
+    def fit_mask(self) -> np.ndarray:
+        """One boolean a row of ``data``: did the fit use it?"""
+        self._check_fitted()
+        return np.asarray(self._fit.fit_mask)
+
+    @property
+    def fit_frame(self) -> pl.DataFrame:
+        """The rows of the data the fit used, as the fit read them (level
+        orders of ``fit(factors=...)`` applied, an array of weights attached)."""
+        return self._frame[self.fit_rows]
+
+    @property
+    def prior_weights(self) -> np.ndarray:
+        """The prior weights of the rows of the fit (ones when unweighted)."""
+        self._check_fitted()
+        return np.asarray(self._fit.prior_weights)
+
+    @property
+    def offset(self) -> np.ndarray:
+        """The formula's offsets on the rows of the fit (zeros without ``offset()``)."""
+        self._check_fitted()
+        return np.asarray(self._fit.offset)
+
+    def complete_rows(self, columns: Sequence[str]) -> np.ndarray:
+        """One boolean a row of ``data``: no missing value in ``columns`` nor in
+        the prior weights; the rows a fit of a formula reading these columns
+        would use (R's na.omit)."""
+        self._check_fitted()
+        names = [*columns, *([self._weights_name] if self._weights_name else [])]
+        return ~missing_rows(self._frame, names)
 
     def _intervals_from(self, method: str, n_boot: int, seed: int | None = None) -> None:
         """Fill the coefs' interval columns from profile or bootstrap intervals."""
@@ -508,6 +535,12 @@ class Lmer:
         self._check_fitted()
         return np.asarray(self._fit.vcov)
 
+    def objective_at(self, theta: Sequence[float]) -> float:
+        """The profiled criterion (REML criterion or deviance, as fitted) at
+        another ``theta``; the fit is unchanged."""
+        self._check_fitted()
+        return float(self._fit.objective_at([float(t) for t in theta]))
+
     @property
     def optsummary(self) -> dict[str, Any]:
         """The optimizer's record: evaluations, status, start and end."""
@@ -553,7 +586,7 @@ class Lmer:
             return out
         if missing.any():
             frame = frame.filter(pl.Series(~missing))
-        columns = core_columns(frame, needed, ordered=self._ordered_cols)
+        columns = core_frame(frame, needed, ordered=self._ordered_cols)
         out[~missing] = self._predict_complete_rows(columns, use_rfx, pred_type)
         return out
 

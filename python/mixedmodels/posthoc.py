@@ -40,7 +40,7 @@ from scipy import stats
 from mixedmodels import _core
 from mixedmodels import exceptions as mm_errors
 from mixedmodels import multcomp as mc
-from mixedmodels._frame import core_columns, factor_levels
+from mixedmodels._frame import core_frame, factor_levels
 from mixedmodels._stats import significance
 from mixedmodels.exceptions import DataError
 
@@ -246,7 +246,7 @@ class ReferenceGrid:
     @classmethod
     def from_model(cls, model: Any) -> ReferenceGrid:
         fit = model._fit
-        data = _fit_rows(model)
+        data = model.fit_frame
         needed = model._formula_columns(response=False, groups=False)
         exprs = [v for t in fit.term_info() for v in t["variables"]]
         fixed = [c for c in needed if any(_mentions(e, c) for e in exprs)]
@@ -330,7 +330,7 @@ class ReferenceGrid:
 
     # X of the grid
     def _matrix(self, frame: pl.DataFrame) -> np.ndarray:
-        cols = core_columns(frame, self.needed_frame_columns(frame), ordered=self.model._ordered_cols)
+        cols = core_frame(frame, self.needed_frame_columns(frame), ordered=self.model._ordered_cols)
         return np.asarray(self.model._fit.model_matrix(cols))
 
     def needed_frame_columns(self, frame: pl.DataFrame) -> list[str]:
@@ -356,7 +356,7 @@ class ReferenceGrid:
             return 0.0
         fit = self.model._fit
         needed = self.model._formula_columns(response=False, groups=False)
-        cols = core_columns(self.data, needed, ordered=self.model._ordered_cols)
+        cols = core_frame(self.data, needed, ordered=self.model._ordered_cols)
         x = np.asarray(fit.model_matrix(cols))
         args = (cols, False, False) if _is_glmm(self.model) else (cols, False)
         eta = np.asarray(fit.predict(*args), dtype=float)
@@ -397,7 +397,7 @@ class ReferenceGrid:
         return bool(self.model._fit.dropped_columns)
 
     def _full_matrix(self, frame: pl.DataFrame) -> tuple[np.ndarray, list[str]]:
-        cols = core_columns(frame, self.needed_frame_columns(frame), ordered=self.model._ordered_cols)
+        cols = core_frame(frame, self.needed_frame_columns(frame), ordered=self.model._ordered_cols)
         x, names, _ = _core.model_matrix(self.model.formula, cols, self.model._contrasts)
         return np.asarray(x), list(names)
 
@@ -813,22 +813,6 @@ def _has_satterthwaite(model: Any) -> bool:
     except Exception:
         return True
     return True
-
-
-def _fit_rows(model: Any) -> pl.DataFrame:
-    """The rows of the data the fit used (complete in every model variable and
-    in a weights column)."""
-    frame = model._frame
-    weights = getattr(model, "_fit_options", {}).get("weights")
-    names = [*model._columns, *([weights] if isinstance(weights, str) else [])]
-    cols = [c for c in dict.fromkeys(names) if c in frame.columns]
-    cond = pl.lit(True)
-    for c in cols:
-        e = pl.col(c).is_not_null()
-        if frame.schema[c].is_float():
-            e = e & pl.col(c).is_not_nan()
-        cond = cond & e
-    return frame.filter(cond)
 
 
 def _mentions(expr: str, name: str) -> bool:

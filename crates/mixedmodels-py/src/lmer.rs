@@ -5,13 +5,14 @@ use mixedmodels::fit::FitOptions;
 use mixedmodels::inference::satterthwaite;
 use mixedmodels::lmer::{Lmer, LmerOptions};
 use mixedmodels::optim::OptimizerSettings;
+use mixedmodels::residuals::ResidualKind;
 use numpy::{PyArray1, PyArray2};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyDict;
 
 use crate::convert::{array2, contrast_from_py, term_dicts};
 use crate::errors::to_py;
-use crate::frame::with_frame;
+use crate::frame::{with_frame, PyFrame};
 
 #[pyclass(name = "LmerFit", module = "mixedmodels._core")]
 pub struct PyLmer {
@@ -21,11 +22,11 @@ pub struct PyLmer {
 #[pymethods]
 impl PyLmer {
     #[staticmethod]
-    #[pyo3(signature = (formula, columns, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000))]
+    #[pyo3(signature = (formula, frame, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000))]
     fn fit(
         py: Python<'_>,
         formula: &str,
-        columns: &Bound<'_, PyList>,
+        frame: PyFrame<'_>,
         reml: bool,
         weights: Option<String>,
         contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
@@ -39,7 +40,7 @@ impl PyLmer {
             .collect::<PyResult<Vec<_>>>()?;
         let optimizer = OptimizerSettings { max_feval, ..Default::default() };
         let options = LmerOptions { reml, contrasts, weights, fit: FitOptions { optimizer, start: None, derivatives } };
-        with_frame(columns, |df| {
+        with_frame(&frame, |df| {
             let inner = py.detach(|| Lmer::fit(formula, df, &options)).map_err(to_py)?;
             Ok(PyLmer { inner })
         })
@@ -117,9 +118,15 @@ impl PyLmer {
     fn nobs(&self) -> usize {
         self.inner.fit.n
     }
+    /// The position in the data of each row the fit used.
     #[getter]
-    fn rows_dropped(&self) -> usize {
-        self.inner.rows_dropped
+    fn fit_rows<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        crate::convert::positions(py, &self.inner.rows)
+    }
+    /// One flag a row of the data: did the fit use it?
+    #[getter]
+    fn fit_mask<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<bool>> {
+        PyArray1::from_vec(py, self.inner.rows.mask())
     }
     #[getter]
     fn singular(&self) -> bool {
@@ -133,14 +140,25 @@ impl PyLmer {
     fn fitted<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         PyArray1::from_slice(py, &self.inner.fit.fitted)
     }
-    #[getter]
-    fn residuals<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_slice(py, &self.inner.fit.residuals)
+    /// Residuals: "response", "pearson", "deviance" or "working".
+    fn residuals<'py>(&self, py: Python<'py>, kind: &str) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let kind = ResidualKind::parse(kind).map_err(to_py)?;
+        Ok(PyArray1::from_vec(py, self.inner.residuals(kind)))
     }
     #[getter]
     fn response<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        let y: Vec<f64> = self.inner.fit.fitted.iter().zip(&self.inner.fit.residuals).map(|(f, r)| f + r).collect();
-        PyArray1::from_vec(py, y)
+        PyArray1::from_vec(py, self.inner.response())
+    }
+    /// Prior weights of the rows of the fit (ones when unweighted).
+    #[getter]
+    fn prior_weights<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_vec(py, self.inner.prior_weights())
+    }
+    /// The formula's offsets on the rows of the fit (zeros without offsets).
+    #[getter]
+    fn offset<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        let n = self.inner.fit.n;
+        PyArray1::from_vec(py, self.inner.offset.clone().unwrap_or_else(|| vec![0.0; n]))
     }
     #[getter]
     fn design_matrix<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
@@ -204,9 +222,9 @@ impl PyLmer {
     }
 
     /// The fixed-effects matrix for new data (the fitted model's coding).
-    fn model_matrix<'py>(&self, py: Python<'py>, columns: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    fn model_matrix<'py>(&self, py: Python<'py>, frame: PyFrame<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let inner = &self.inner;
-        let mm = with_frame(columns, |df| py.detach(|| inner.spec.fixed_matrix(df)).map_err(to_py))?;
+        let mm = with_frame(&frame, |df| py.detach(|| inner.spec.fixed_matrix(df)).map_err(to_py))?;
         array2(py, &mm.values, mm.nrows, mm.ncols())
     }
 
@@ -323,14 +341,9 @@ impl PyLmer {
     }
 
     /// Predictions for new data.
-    fn predict<'py>(
-        &self,
-        py: Python<'py>,
-        columns: &Bound<'py, PyList>,
-        use_re: bool,
-    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    fn predict<'py>(&self, py: Python<'py>, frame: PyFrame<'py>, use_re: bool) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let inner = &self.inner;
-        let v = with_frame(columns, |df| py.detach(|| inner.predict(df, use_re)).map_err(to_py))?;
+        let v = with_frame(&frame, |df| py.detach(|| inner.predict(df, use_re)).map_err(to_py))?;
         Ok(PyArray1::from_vec(py, v))
     }
 
@@ -396,12 +409,12 @@ pub fn formula_structure<'py>(py: Python<'py>, formula: &str) -> PyResult<Bound<
 /// R's `model.matrix` of a formula's fixed part for the given columns, all
 /// columns kept: (matrix, names, assign).
 #[pyfunction]
-#[pyo3(signature = (formula, columns, contrasts=None))]
+#[pyo3(signature = (formula, frame, contrasts=None))]
 #[allow(clippy::type_complexity)]
 pub fn model_matrix<'py>(
     py: Python<'py>,
     formula: &str,
-    columns: &Bound<'py, PyList>,
+    frame: PyFrame<'py>,
     contrasts: Option<Vec<(String, Bound<'py, PyAny>)>>,
 ) -> PyResult<(Bound<'py, PyArray2<f64>>, Vec<String>, Vec<usize>)> {
     let contrasts = contrasts
@@ -411,7 +424,7 @@ pub fn model_matrix<'py>(
         .collect::<PyResult<Vec<_>>>()?;
     let f = mixedmodels::formula::ModelFormula::parse(formula).map_err(to_py)?;
     let mm =
-        with_frame(columns, |df| mixedmodels::design::DesignSpec::model_matrix_full(f, df, &contrasts).map_err(to_py))?;
+        with_frame(&frame, |df| mixedmodels::design::DesignSpec::model_matrix_full(f, df, &contrasts).map_err(to_py))?;
     Ok((array2(py, &mm.values, mm.nrows, mm.ncols())?, mm.names, mm.assign))
 }
 

@@ -60,7 +60,7 @@ fn ols_with_every_estimator_matches_lm_and_sandwich() {
     let dietox = read_csv("dietox.csv");
     check_ols_case(&r["ols"], &dietox, LmWeights::None);
     check_ols_case(&r["ols_missing"], &dietox, LmWeights::None);
-    let dropped = Lm::fit("Weight ~ Feed + Time", &dietox, &LmOptions::default()).unwrap().rows_dropped;
+    let dropped = Lm::fit("Weight ~ Feed + Time", &dietox, &LmOptions::default()).unwrap().rows.dropped();
     assert_eq!(dropped as f64, num(&r["ols_missing"]["dropped"]));
     check_ols_case(&r["wls"], &dietox, LmWeights::Column("Start".into()));
 }

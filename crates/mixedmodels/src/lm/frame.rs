@@ -5,25 +5,31 @@
 //! rules. Grouping columns (clusters, weight groups, `Lm2` groups) are read
 //! as factors on the same rows.
 
-use crate::data::{Column, DataFrame, Factor, MISSING};
-use crate::design::{Contrasts, DesignSpec, ModelMatrix};
+use crate::data::{Column, DataFrame, Factor, FitRows, MISSING};
+use crate::design::{Contrasts, DesignSpec, ModelMatrix, WeightRule};
 use crate::error::{Error, Result};
 use crate::formula::ModelFormula;
+use crate::setup::{setup_warnings, ModelFrame};
 
 /// The rows an `lm`-type model uses and its design on them.
 pub struct LmFrame<'a> {
     pub data: DataFrame<'a>,
+    /// Which rows of the data as given the fit uses.
+    pub rows: FitRows,
     pub spec: DesignSpec,
     pub x: ModelMatrix,
-    pub rows_dropped: usize,
+    /// Prior weights from the column `weights` names (checked by `rule`).
+    pub weights: Option<Vec<f64>>,
 }
 
 impl<'a> LmFrame<'a> {
-    /// `extra` names further columns the fit reads (weights, clusters, groups).
+    /// `extra` names further columns the fit reads (clusters, groups).
     pub fn new(
         formula: &str,
         data: &DataFrame<'a>,
         contrasts: &[(String, Contrasts)],
+        weights: Option<&str>,
+        rule: WeightRule,
         extra: &[&str],
     ) -> Result<LmFrame<'a>> {
         let formula = ModelFormula::parse(formula)?;
@@ -37,14 +43,9 @@ impl<'a> LmFrame<'a> {
         if formula.response.is_none() {
             return Err(Error::formula(&formula.source, 0, "the formula has no response before '~'"));
         }
-        let mut used = formula.column_names();
-        used.extend(extra.iter().map(|s| s.to_string()));
-        for c in &used {
-            data.get(c)?;
-        }
-        let (data, rows_dropped) = data.clone().drop_missing(&used)?;
-        let (spec, design) = DesignSpec::learn(formula, &data, contrasts)?;
-        Ok(LmFrame { data, spec, x: design.x, rows_dropped })
+        let ModelFrame { data, rows, spec, design, weights } =
+            ModelFrame::reading(formula, data, contrasts, weights, rule, extra)?;
+        Ok(LmFrame { data, rows, spec, x: design.x, weights })
     }
 
     /// Does the model have an intercept?
@@ -54,18 +55,7 @@ impl<'a> LmFrame<'a> {
 
     /// The set-up warnings: rows dropped, columns dropped for rank deficiency.
     pub fn warnings(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if self.rows_dropped > 0 {
-            out.push(format!("{} rows with missing values were dropped", self.rows_dropped));
-        }
-        if !self.spec.fixed_dropped.is_empty() {
-            out.push(format!(
-                "the design matrix is rank deficient so dropping {} column(s): {}",
-                self.spec.fixed_dropped.len(),
-                self.spec.fixed_dropped.join(", ")
-            ));
-        }
-        out
+        setup_warnings(&self.rows, &self.spec)
     }
 
     /// The column `name` as a factor (numbers become levels, as R's `factor`).
@@ -116,10 +106,10 @@ mod tests {
             .unwrap()
             .with_labels("g", &["a", "b", "a", "b"])
             .unwrap();
-        let e = LmFrame::new("y ~ x + (1 | g)", &data, &[], &[]).err().unwrap().to_string();
+        let e = LmFrame::new("y ~ x + (1 | g)", &data, &[], None, WeightRule::Positive, &[]).err().unwrap().to_string();
         assert!(e.contains("Lmer"), "{e}");
-        let frame = LmFrame::new("y ~ x", &data, &[], &["g"]).unwrap();
-        assert_eq!(frame.rows_dropped, 1);
+        let frame = LmFrame::new("y ~ x", &data, &[], None, WeightRule::Positive, &["g"]).unwrap();
+        assert_eq!(frame.rows.positions, [0, 1, 3]);
         assert_eq!(frame.x.names, ["(Intercept)", "x"]);
         assert_eq!(frame.factor("g").unwrap().codes, [0, 1, 1]);
     }

@@ -4,7 +4,8 @@
 use super::frame::LmFrame;
 use super::glm::{fit_glm, GlmFit};
 use crate::data::DataFrame;
-use crate::design::{prior_weights, Contrasts, DesignSpec, WeightRule};
+use crate::data::FitRows;
+use crate::design::{Contrasts, DesignSpec, WeightRule};
 use crate::error::{Error, Result};
 use crate::glmm::family::Family;
 use crate::glmm::response::glmm_response;
@@ -35,19 +36,17 @@ pub struct Glm {
     pub se: Vec<f64>,
     /// The response as the family reads it (a 0/1 or proportion for the binomial).
     pub y: Vec<f64>,
-    pub rows_dropped: usize,
+    /// The rows of the data the fit used.
+    pub rows: FitRows,
     pub warnings: Vec<String>,
 }
 
 impl Glm {
     pub fn fit(formula: &str, data: &DataFrame, options: &GlmOptions) -> Result<Glm> {
         let family = Family::parse(&options.family, options.link.as_deref())?;
-        let extra: Vec<&str> = options.weights.iter().map(String::as_str).collect();
-        let frame = LmFrame::new(formula, data, &options.contrasts, &extra)?;
-        let weights = match &options.weights {
-            Some(w) => Some(prior_weights(w, &frame.data, WeightRule::NonNegative)?),
-            None => None,
-        };
+        let frame =
+            LmFrame::new(formula, data, &options.contrasts, options.weights.as_deref(), WeightRule::NonNegative, &[])?;
+        let weights = frame.weights.clone();
         let offset = frame.spec.offset(&frame.data)?;
         let lhs = frame.spec.response_expr().ok_or_else(|| Error::Data("the formula has no response".into()))?;
         let response = glmm_response(family, lhs, &frame.data, weights, offset)?;
@@ -64,7 +63,7 @@ impl Glm {
             fit,
             se,
             y: response.y,
-            rows_dropped: frame.rows_dropped,
+            rows: frame.rows,
             warnings,
         })
     }

@@ -9,7 +9,8 @@ use super::resampling::{bootstrap_coefficients, percentile_intervals, permutatio
 use super::sandwich::{covariance, standard_errors, SeMethod};
 use super::welch::group_variance_weights;
 use crate::data::DataFrame;
-use crate::design::{prior_weights, Contrasts, DesignSpec, WeightRule};
+use crate::data::FitRows;
+use crate::design::{Contrasts, DesignSpec, WeightRule};
 use crate::error::{Error, Result};
 
 /// Prior weights of a linear model.
@@ -65,26 +66,30 @@ pub struct Lm {
     pub bic: f64,
     pub rsquared: f64,
     pub rsquared_adj: f64,
-    pub rows_dropped: usize,
+    /// The rows of the data the fit used.
+    pub rows: FitRows,
     pub warnings: Vec<String>,
 }
 
 impl Lm {
     pub fn fit(formula: &str, data: &DataFrame, options: &LmOptions) -> Result<Lm> {
         let mut extra: Vec<&str> = Vec::new();
-        match &options.weights {
-            LmWeights::None => {}
-            LmWeights::Column(c) | LmWeights::GroupVariance { column: c, .. } => extra.push(c),
-        }
+        let prior = match &options.weights {
+            LmWeights::Column(c) => Some(c.as_str()),
+            LmWeights::GroupVariance { column, .. } => {
+                extra.push(column);
+                None
+            }
+            LmWeights::None => None,
+        };
         if let SeChoice::ClusterBy(c) = &options.se {
             extra.push(c);
         }
-        let frame = LmFrame::new(formula, data, &options.contrasts, &extra)?;
+        let frame = LmFrame::new(formula, data, &options.contrasts, prior, WeightRule::Positive, &extra)?;
         let y = frame.spec.numeric_response(&frame.data)?;
         let mut warnings = frame.warnings();
         let (weights, welch_df) = match &options.weights {
-            LmWeights::None => (None, None),
-            LmWeights::Column(c) => (Some(prior_weights(c, &frame.data, WeightRule::Positive)?), None),
+            LmWeights::None | LmWeights::Column(_) => (frame.weights.clone(), None),
             LmWeights::GroupVariance { column, welch_df } => {
                 let w = group_variance_weights(&y, &frame.factor(column)?, column)?;
                 if *welch_df && w.welch_df.is_none() {
@@ -137,7 +142,7 @@ impl Lm {
             bic,
             rsquared,
             rsquared_adj,
-            rows_dropped: frame.rows_dropped,
+            rows: frame.rows,
             warnings,
         })
     }

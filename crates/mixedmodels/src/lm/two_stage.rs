@@ -15,8 +15,8 @@ use super::resampling::{
 };
 use super::sandwich::{covariance, standard_errors, SeMethod};
 use super::SeChoice;
-use crate::data::{DataFrame, Factor};
-use crate::design::{Contrasts, DesignSpec};
+use crate::data::{DataFrame, Factor, FitRows};
+use crate::design::{Contrasts, DesignSpec, WeightRule};
 use crate::error::{Error, Result};
 
 /// What the first level estimates in each group.
@@ -77,7 +77,8 @@ pub struct Lm2 {
     pub tests: Vec<SecondLevel>,
     se_methods: Vec<SeMethod>,
     pub nobs: usize,
-    pub rows_dropped: usize,
+    /// The rows of the data the fit used.
+    pub rows: FitRows,
     pub warnings: Vec<String>,
 }
 
@@ -90,7 +91,7 @@ impl Lm2 {
         if let SeChoice::ClusterBy(c) = &options.se {
             extra.push(c);
         }
-        let frame = LmFrame::new(formula, data, &options.contrasts, &extra)?;
+        let frame = LmFrame::new(formula, data, &options.contrasts, None, WeightRule::Positive, &extra)?;
         let y = frame.spec.numeric_response(&frame.data)?;
         let factors = options.groups.iter().map(|g| frame.factor(g)).collect::<Result<Vec<Factor>>>()?;
         // units[k]: the groups of level k, the combinations of groups[k..].
@@ -134,7 +135,7 @@ impl Lm2 {
             tests,
             se_methods,
             nobs: n,
-            rows_dropped: frame.rows_dropped,
+            rows: frame.rows,
             warnings,
         })
     }
