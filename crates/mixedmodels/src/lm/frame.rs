@@ -18,6 +18,8 @@ pub struct LmFrame<'a> {
     pub rows: FitRows,
     pub spec: DesignSpec,
     pub x: ModelMatrix,
+    /// The formula's `offset(...)` terms summed, if any.
+    pub offset: Option<Vec<f64>>,
     /// Prior weights from the column `weights` names (checked by `rule`).
     pub weights: Option<Vec<f64>>,
 }
@@ -45,7 +47,7 @@ impl<'a> LmFrame<'a> {
         }
         let ModelFrame { data, rows, spec, design, weights } =
             ModelFrame::reading(formula, data, contrasts, weights, rule, extra)?;
-        Ok(LmFrame { data, rows, spec, x: design.x, weights })
+        Ok(LmFrame { data, rows, spec, x: design.x, offset: design.offset, weights })
     }
 
     /// Does the model have an intercept?

@@ -31,11 +31,18 @@ pub struct Glm {
     pub spec: DesignSpec,
     pub family: Family,
     pub fixed_names: Vec<String>,
+    /// Term of each coefficient (0 = intercept), as R's `assign`.
+    pub assign: Vec<usize>,
+    /// The design matrix (n x p, column-major).
+    pub x: Vec<f64>,
     pub nobs: usize,
     pub fit: GlmFit,
     pub se: Vec<f64>,
     /// The response as the family reads it (a 0/1 or proportion for the binomial).
     pub y: Vec<f64>,
+    /// Prior weights (the trials of a binomial proportion) and offsets, a row.
+    pub prior_weights: Vec<f64>,
+    pub offset: Vec<f64>,
     /// The rows of the data the fit used.
     pub rows: FitRows,
     pub warnings: Vec<String>,
@@ -57,12 +64,16 @@ impl Glm {
         warnings.extend(fit.warnings.iter().cloned());
         Ok(Glm {
             fixed_names: frame.x.names.clone(),
+            assign: frame.x.assign.clone(),
+            prior_weights: response.weights.clone(),
+            offset: response.offset.clone(),
             spec: frame.spec,
             family,
             nobs: n,
             fit,
             se,
             y: response.y,
+            x: frame.x.values,
             rows: frame.rows,
             warnings,
         })

@@ -49,10 +49,15 @@ pub struct LmOptions {
 pub struct Lm {
     pub spec: DesignSpec,
     pub fixed_names: Vec<String>,
+    /// Term of each coefficient (0 = intercept), as R's `assign`.
+    pub assign: Vec<usize>,
     pub intercept: bool,
     pub ls: LeastSquares,
+    /// The response minus the offsets (what the least squares fit).
     pub y: Vec<f64>,
+    pub offset: Option<Vec<f64>>,
     pub weights: Option<Vec<f64>>,
+    /// The fit of `y`: its fitted values exclude the offsets.
     pub fit: OlsSolution,
     pub se_method: SeMethod,
     pub vcov: Vec<f64>,
@@ -86,7 +91,10 @@ impl Lm {
             extra.push(c);
         }
         let frame = LmFrame::new(formula, data, &options.contrasts, prior, WeightRule::Positive, &extra)?;
-        let y = frame.spec.numeric_response(&frame.data)?;
+        let mut y = frame.spec.numeric_response(&frame.data)?;
+        if let Some(o) = &frame.offset {
+            y.iter_mut().zip(o).for_each(|(v, ov)| *v -= ov);
+        }
         let mut warnings = frame.warnings();
         let (weights, welch_df) = match &options.weights {
             LmWeights::None | LmWeights::Column(_) => (frame.weights.clone(), None),
@@ -126,6 +134,8 @@ impl Lm {
         let (rsquared, rsquared_adj) = weighted_rsquared(&y, &fit, weights.as_deref(), p, intercept);
         Ok(Lm {
             fixed_names: frame.x.names.clone(),
+            assign: frame.x.assign.clone(),
+            offset: frame.offset,
             spec: frame.spec,
             intercept,
             ls,
@@ -145,6 +155,22 @@ impl Lm {
             rows: frame.rows,
             warnings,
         })
+    }
+
+    /// The fitted values X beta + offset.
+    pub fn fitted(&self) -> Vec<f64> {
+        match &self.offset {
+            Some(o) => self.fit.fitted.iter().zip(o).map(|(f, ov)| f + ov).collect(),
+            None => self.fit.fitted.clone(),
+        }
+    }
+
+    /// The response as given (offsets added back).
+    pub fn response(&self) -> Vec<f64> {
+        match &self.offset {
+            Some(o) => self.y.iter().zip(o).map(|(v, ov)| v + ov).collect(),
+            None => self.y.clone(),
+        }
     }
 
     /// t statistics beta / se.

@@ -65,6 +65,11 @@ pub struct SecondLevel {
 pub struct Lm2 {
     pub spec: DesignSpec,
     pub fixed_names: Vec<String>,
+    /// Term of each coefficient (0 = intercept), as R's `assign`.
+    pub assign: Vec<usize>,
+    /// The design on all rows (n x p, column-major) and the response.
+    pub x: Vec<f64>,
+    pub y: Vec<f64>,
     pub intercept: bool,
     pub first_level: FirstLevel,
     /// Level 1 (the per-group fits) first, the tested level last.
@@ -125,6 +130,8 @@ impl Lm2 {
         };
         Ok(Lm2 {
             fixed_names: frame.x.names.clone(),
+            assign: frame.x.assign.clone(),
+            y,
             spec: frame.spec,
             intercept,
             first_level: options.first_level,
@@ -135,6 +142,7 @@ impl Lm2 {
             tests,
             se_methods,
             nobs: n,
+            x: frame.x.values,
             rows: frame.rows,
             warnings,
         })
