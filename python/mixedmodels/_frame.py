@@ -20,6 +20,8 @@ import polars as pl
 from mixedmodels.exceptions import ColumnError, DataError
 
 MISSING_CODE = np.iinfo(np.uint32).max
+# The column an array of prior weights is attached under (as R's model frame names it).
+WEIGHTS_COLUMN = "(weights)"
 
 CoreColumn = tuple[str, Any]
 # A table for the core: its number of rows and its columns.
@@ -91,6 +93,22 @@ def missing_rows(frame: pl.DataFrame, names: Sequence[str]) -> np.ndarray:
             miss = miss | s.is_nan().fill_null(True)
         mask |= miss.to_numpy()
     return mask
+
+
+def attach_weights(frame: pl.DataFrame, weights: Any) -> tuple[pl.DataFrame, str]:
+    """Prior weights given as a column name, or an array attached to ``frame``
+    (never over a data column of the same name); returns the frame and the column."""
+    if isinstance(weights, str):
+        if weights not in frame.columns:
+            raise DataError(f"weights: column '{weights}' is not in the data")
+        return frame, weights
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (frame.height,):
+        raise DataError(f"weights must have one value a row ({frame.height}), got shape {w.shape}")
+    name = WEIGHTS_COLUMN
+    while name in frame.columns:
+        name += "_"
+    return frame.with_columns(pl.Series(name, w)), name
 
 
 def _from_pandas(df: Any, columns: Sequence[str] | None = None) -> pl.DataFrame:

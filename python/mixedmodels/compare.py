@@ -18,23 +18,21 @@ import polars as pl
 from scipy import stats
 
 from mixedmodels import _core
-from mixedmodels.exceptions import DataError
-from mixedmodels.lmer import Lmer
+from mixedmodels.exceptions import DataError, KeywordError
+from mixedmodels.model import FittedModel
 
 __all__ = ["anova", "ranova"]
 
 REFIT_MESSAGE = "refitting model(s) with ML (instead of REML)"
 
 
-def _glmm_family(model: Lmer) -> str | None:
-    """The family of a generalized model (None for a linear mixed model)."""
-    from mixedmodels.glmer import Glmer
-
-    return model.family if isinstance(model, Glmer) else None
+def _glmm_family(model: FittedModel) -> str | None:
+    """The family of a generalized model (None for a linear model)."""
+    return model.family if model.is_generalized else None
 
 
 # ------------------------------------------------------------------ anova
-def anova(*models: Lmer, refit: bool = True, **named: Lmer) -> pl.DataFrame:
+def anova(*models: FittedModel, refit: bool = True, **named: FittedModel) -> pl.DataFrame:
     """Likelihood-ratio tests between nested models, as lme4's ``anova(m0, m1, ...)``.
 
     Pass at least two fitted :class:`~mixedmodels.Lmer` models, positionally
@@ -70,10 +68,16 @@ def anova(*models: Lmer, refit: bool = True, **named: Lmer) -> pl.DataFrame:
     unfitted model, models fitted to different numbers of observations, or
     a mix of families.
     """
-    entries: list[tuple[str, Lmer]] = [(f"model{i + 1}", m) for i, m in enumerate(models)]
+    for name, m in named.items():
+        if not isinstance(m, FittedModel):
+            raise KeywordError(
+                f"anova() got an unexpected keyword argument '{name}': a {type(m).__name__}, not an Lmer model "
+                "(models passed by keyword must be fitted models)"
+            )
+    entries: list[tuple[str, FittedModel]] = [(f"model{i + 1}", m) for i, m in enumerate(models)]
     entries += list(named.items())
     for name, m in entries:
-        if not isinstance(m, Lmer):
+        if not isinstance(m, FittedModel):
             raise DataError(f"anova: '{name}' is a {type(m).__name__}, not an Lmer model")
         if not m.fitted:
             raise DataError(f"anova: model '{name}' has not been fitted yet: call fit() first")
@@ -109,7 +113,7 @@ def anova(*models: Lmer, refit: bool = True, **named: Lmer) -> pl.DataFrame:
 
     rows = []
     for (name, m), f in zip(entries, fits, strict=True):
-        ll, k, n = float(f._fit.loglik), int(f._fit.npar), int(f._fit.nobs)
+        ll, k, n = float(f.logLike), f.npar, f.nobs
         rows.append((name, m.formula, k, -2 * ll + 2 * k, -2 * ll + np.log(n) * k, ll))
     rows.sort(key=lambda r: r[2])  # stable, like R's order()
 
@@ -153,7 +157,7 @@ def anova(*models: Lmer, refit: bool = True, **named: Lmer) -> pl.DataFrame:
 
 
 # ----------------------------------------------------------------- ranova
-def ranova(model: Lmer, reduce_terms: bool = True) -> pl.DataFrame:
+def ranova(model: FittedModel, reduce_terms: bool = True) -> pl.DataFrame:
     """lmerTest's ``ranova``: likelihood-ratio tests of the random-effect terms.
 
     Each random-effect term (after lme4's expansion of ``||`` and ``/``) is
@@ -178,25 +182,26 @@ def ranova(model: Lmer, reduce_terms: bool = True) -> pl.DataFrame:
     reduction), ``npar``, ``logLik``, ``AIC`` (-2 logLik + 2 npar), ``LRT``
     (twice the log-likelihood lost), ``Df`` and ``P-val``.
     """
-    if not isinstance(model, Lmer):
+    if not isinstance(model, FittedModel):
         raise DataError(f"ranova: model is a {type(model).__name__}, not an Lmer model")
-    if _glmm_family(model) is not None:
+    if model.is_generalized:
         raise DataError(
             "ranova() is for linear mixed models; compare generalized models with "
             "mixedmodels.anova(m0, m1), fitting the reduced model yourself"
         )
-    model._check_fitted()
+    if not model.fitted:
+        raise DataError("the model has not been fitted yet: call fit() first")
     form = _core.formula_structure(model.formula)
     if not form["bars"]:
         raise DataError("Model should have at least one random-effects term")
 
     n0 = model.nobs
-    rows: list[tuple[str, int, float]] = [("<none>", int(model._fit.npar), float(model._fit.loglik))]
+    rows: list[tuple[str, int, float]] = [("<none>", model.npar, float(model.logLike))]
     for name, reduced in _reductions(form, reduce_terms):
         reduced = list(dict.fromkeys(reduced))  # update.formula keeps one copy of identical terms
         if reduced:
             fit = refit_copy(model, reml=model.REML, formula=_formula_text(form, reduced))
-            n, ll, k = fit.nobs, float(fit._fit.loglik), int(fit._fit.npar)
+            n, ll, k = fit.nobs, float(fit.logLike), fit.npar
         else:
             n, ll, k = _lm_loglik(model, _formula_text(form, []))
         if n != n0:
@@ -290,35 +295,26 @@ def _reductions(form: dict[str, Any], reduce_terms: bool) -> list[tuple[str, lis
     return out
 
 
-def fit_options(model: Lmer) -> dict[str, Any]:
-    """The options of ``model.fit`` to reproduce its fit on ``model._frame``:
-    the keyword arguments ``fit`` recorded, without those that only change
-    what it prints or which criterion it uses."""
-    recorded = getattr(model, "_fit_options", None)
-    if not isinstance(recorded, dict):
-        raise DataError("the model has not been fitted yet: call fit() first")
-    return {k: v for k, v in recorded.items() if k not in ("REML", "summarize", "no_warnings", "verbose")}
-
-
-def refit_copy(model: Lmer, reml: bool, formula: str | None = None) -> Lmer:
-    """A new Lmer fitted like ``model`` (same prepared data and options), by
-    REML or ML, optionally with another formula. ``model`` is not touched."""
-    opts = fit_options(model)
-    opts["ddf"] = "lme4"  # no Satterthwaite derivatives: only the likelihood is needed
-    copy = Lmer(formula or model.formula, data=model._frame)
-    copy.fit(REML=reml, summarize=False, no_warnings=True, **opts)
+def refit_copy(model: FittedModel, reml: bool, formula: str | None = None) -> FittedModel:
+    """A new model fitted like ``model`` (same data and fit options), by REML
+    or ML, optionally with another formula. ``model`` is not touched."""
+    opts = model.fit_options
+    if "ddf" in opts:
+        opts["ddf"] = "lme4"  # no Satterthwaite derivatives: only the likelihood is needed
+    copy = model.with_formula(formula)
+    copy.fit(REML=reml, summarize=False, no_warnings=True, **opts)  # type: ignore[attr-defined]
     return copy
 
 
-def _lm_loglik(model: Lmer, formula: str) -> tuple[int, float, int]:
+def _lm_loglik(model: Any, formula: str) -> tuple[int, float, int]:
     """(nobs, logLik, npar) of the linear model of ``model``'s fixed part, as
     R's ``logLik(lm(formula, weights = ...), REML = model.REML)``: lme4's
     criterion at theta = 0, where the random effects vanish (same X, weights
     and offsets). The linear model may use more rows than the mixed model
     (a grouping factor missing where the fixed part is not): then its nobs
     differs and the caller refuses the comparison, as lmerTest does."""
-    n_lm = int(model.complete_rows(model._formula_columns(formula=formula)).sum())
-    n, npar = model.nobs, len(model.coefs) + 1
+    n_lm = int(model.complete_rows(model.columns_read(formula)).sum())
+    n, npar = model.nobs, len(model.fixed_names) + 1
     if n_lm != n:
         return n_lm, float("nan"), npar
     return n, -0.5 * model.objective_at(np.zeros(len(model.theta))), npar

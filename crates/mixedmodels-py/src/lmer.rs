@@ -90,6 +90,12 @@ impl PyLmer {
     fn sigma(&self) -> f64 {
         self.inner.fit.sigma
     }
+    /// A linear model estimates its residual scale.
+    #[getter]
+    #[allow(clippy::unused_self)]
+    fn has_scale(&self) -> bool {
+        true
+    }
     #[getter]
     fn reml(&self) -> bool {
         self.inner.fit.reml
@@ -340,8 +346,17 @@ impl PyLmer {
         Ok(d)
     }
 
-    /// Predictions for new data.
-    fn predict<'py>(&self, py: Python<'py>, frame: PyFrame<'py>, use_re: bool) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    /// Predictions for new data (`response`: on the response's scale; a linear
+    /// model's link is the identity, so both scales are the same).
+    #[pyo3(signature = (frame, use_re, response=true))]
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        frame: PyFrame<'py>,
+        use_re: bool,
+        response: bool,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let _ = response;
         let inner = &self.inner;
         let v = with_frame(&frame, |df| py.detach(|| inner.predict(df, use_re)).map_err(to_py))?;
         Ok(PyArray1::from_vec(py, v))
@@ -372,74 +387,4 @@ impl PyLmer {
     fn __repr__(&self) -> String {
         format!("<LmerFit {} obs, {} fixed effects>", self.inner.fit.n, self.inner.fit.p)
     }
-}
-
-/// A formula's structure, as lme4 sees it: the response, the fixed part
-/// (intercept, term labels in R's order, offsets) and the random-effects bars
-/// after `||` and `/` expansion in lme4's `findbars` order, each with the
-/// text of its left-hand side and grouping factor.
-#[pyfunction]
-pub fn formula_structure<'py>(py: Python<'py>, formula: &str) -> PyResult<Bound<'py, PyDict>> {
-    let f = mixedmodels::formula::ModelFormula::parse(formula).map_err(to_py)?;
-    let label = |t: &mixedmodels::formula::Term| t.0.iter().map(|v| f.variable_name(*v)).collect::<Vec<_>>().join(":");
-    let d = PyDict::new(py);
-    d.set_item("response", f.response.as_ref().map(|r| r.deparse()))?;
-    d.set_item("intercept", f.fixed.intercept)?;
-    d.set_item("terms", f.fixed.terms.iter().map(label).collect::<Vec<_>>())?;
-    let term_vars: Vec<Vec<String>> =
-        f.fixed.terms.iter().map(|t| t.0.iter().map(|v| f.variable_name(*v).to_string()).collect()).collect();
-    d.set_item("term_variables", term_vars)?;
-    d.set_item("offsets", f.offsets.iter().map(|o| o.deparse()).collect::<Vec<_>>())?;
-    let bars = f
-        .bars
-        .iter()
-        .map(|b| {
-            let bd = PyDict::new(py);
-            bd.set_item("lhs", &b.lhs_text)?;
-            bd.set_item("group", &b.group_name)?;
-            bd.set_item("intercept", b.lhs.intercept)?;
-            bd.set_item("terms", b.lhs.terms.iter().map(label).collect::<Vec<_>>())?;
-            Ok(bd)
-        })
-        .collect::<PyResult<Vec<_>>>()?;
-    d.set_item("bars", bars)?;
-    Ok(d)
-}
-
-/// R's `model.matrix` of a formula's fixed part for the given columns, all
-/// columns kept: (matrix, names, assign).
-#[pyfunction]
-#[pyo3(signature = (formula, frame, contrasts=None))]
-#[allow(clippy::type_complexity)]
-pub fn model_matrix<'py>(
-    py: Python<'py>,
-    formula: &str,
-    frame: PyFrame<'py>,
-    contrasts: Option<Vec<(String, Bound<'py, PyAny>)>>,
-) -> PyResult<(Bound<'py, PyArray2<f64>>, Vec<String>, Vec<usize>)> {
-    let contrasts = contrasts
-        .unwrap_or_default()
-        .iter()
-        .map(|(n, c)| Ok((n.clone(), contrast_from_py(c)?)))
-        .collect::<PyResult<Vec<_>>>()?;
-    let f = mixedmodels::formula::ModelFormula::parse(formula).map_err(to_py)?;
-    let mm =
-        with_frame(&frame, |df| mixedmodels::design::DesignSpec::model_matrix_full(f, df, &contrasts).map_err(to_py))?;
-    Ok((array2(py, &mm.values, mm.nrows, mm.ncols())?, mm.names, mm.assign))
-}
-
-/// The data columns a formula reads, for the Python side to convert: all of
-/// them, or (for prediction) without the response and optionally without the
-/// grouping factors. `data_columns`: the data's column names, so that a
-/// column named like an R constant (`F`, `T`, `pi`) is read, as in R.
-#[pyfunction]
-#[pyo3(signature = (formula, response=true, groups=true, data_columns=None))]
-pub fn formula_columns(
-    formula: &str,
-    response: bool,
-    groups: bool,
-    data_columns: Option<Vec<String>>,
-) -> PyResult<Vec<String>> {
-    let f = mixedmodels::formula::ModelFormula::parse(formula).map_err(to_py)?;
-    Ok(f.columns_read(response, groups, &data_columns.unwrap_or_default()))
 }
