@@ -107,9 +107,7 @@ def _coefficients(coef_vals: Sequence[float] | None, num_coef: int, rng: np.rand
     return np.asarray(coef_vals, dtype=float)
 
 
-def _predictors(
-    num_obs: int, num_coef: int, corrs: Any, mus: Any, sigmas: Any, rng: np.random.Generator
-) -> np.ndarray:
+def _predictors(num_obs: int, num_coef: int, corrs: Any, mus: Any, sigmas: Any, rng: np.random.Generator) -> np.ndarray:
     mus = _per_feature(mus, num_coef, "mus")
     sigmas = _per_feature(sigmas, num_coef, "sigmas")
     if corrs is not None:
@@ -197,6 +195,10 @@ def simulate_lmm(
     group = np.repeat(np.arange(1, num_grps + 1), num_obs)
     data = pl.DataFrame({"DV": y_all, **{n: x_all[:, j] for j, n in enumerate(names)}, "Group": group})
     blup_table = pl.DataFrame(
-        {"Group": np.arange(1, num_grps + 1), "Intercept": blups[:, 0], **{n: blups[:, j + 1] for j, n in enumerate(names)}}
+        {
+            "Group": np.arange(1, num_grps + 1),
+            "Intercept": blups[:, 0],
+            **{n: blups[:, j + 1] for j, n in enumerate(names)},
+        }
     )
     return data, blup_table, b

@@ -65,3 +65,30 @@ pub fn term_dicts<'py>(
 pub fn positions<'py>(py: Python<'py>, rows: &FitRows) -> Bound<'py, PyArray1<i64>> {
     PyArray1::from_iter(py, rows.positions.iter().map(|&i| i as i64))
 }
+
+/// Each fixed term of a design: {label, variables, numeric (per variable),
+/// columns (indices into the coefficients, from R's `assign`)}.
+pub fn term_info<'py>(
+    py: Python<'py>,
+    spec: &mixedmodels::design::DesignSpec,
+    assign: &[usize],
+) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    spec.fixed_terms()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, vars, numeric))| {
+            let d = PyDict::new(py);
+            d.set_item("label", label)?;
+            d.set_item("variables", vars)?;
+            d.set_item("numeric", numeric)?;
+            let cols: Vec<usize> = assign.iter().enumerate().filter(|(_, a)| **a == i + 1).map(|(j, _)| j).collect();
+            d.set_item("columns", cols)?;
+            Ok(d)
+        })
+        .collect()
+}
+
+/// Contrasts from Python: `(variable, contrast)` pairs (see [`contrast_from_py`]).
+pub fn contrasts_from_py(contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>) -> PyResult<Vec<(String, Contrasts)>> {
+    contrasts.unwrap_or_default().iter().map(|(n, c)| Ok((n.clone(), contrast_from_py(c)?))).collect()
+}

@@ -9,6 +9,8 @@ use crate::design::{Contrasts, DesignSpec, WeightRule};
 use crate::error::{Error, Result};
 use crate::glmm::family::Family;
 use crate::glmm::response::glmm_response;
+use crate::glmm::GlmmResponse;
+use crate::residuals::{self, ResidualKind};
 
 #[derive(Debug, Clone)]
 pub struct GlmOptions {
@@ -38,11 +40,9 @@ pub struct Glm {
     pub nobs: usize,
     pub fit: GlmFit,
     pub se: Vec<f64>,
-    /// The response as the family reads it (a 0/1 or proportion for the binomial).
-    pub y: Vec<f64>,
-    /// Prior weights (the trials of a binomial proportion) and offsets, a row.
-    pub prior_weights: Vec<f64>,
-    pub offset: Vec<f64>,
+    /// The response as the family reads it (a 0/1 or proportion for the
+    /// binomial), with its prior weights (times the trials) and offsets.
+    pub response: GlmmResponse,
     /// The rows of the data the fit used.
     pub rows: FitRows,
     pub warnings: Vec<String>,
@@ -65,14 +65,12 @@ impl Glm {
         Ok(Glm {
             fixed_names: frame.x.names.clone(),
             assign: frame.x.assign.clone(),
-            prior_weights: response.weights.clone(),
-            offset: response.offset.clone(),
             spec: frame.spec,
             family,
             nobs: n,
             fit,
             se,
-            y: response.y,
+            response,
             x: frame.x.values,
             rows: frame.rows,
             warnings,
@@ -82,6 +80,11 @@ impl Glm {
     /// The linear predictor X beta (+ offsets) for new data.
     pub fn predict_link(&self, data: &DataFrame) -> Result<Vec<f64>> {
         self.spec.linear_predictor(data, &self.fit.beta, &[], false)
+    }
+
+    /// Residuals by kind (`residuals.glm`).
+    pub fn residuals(&self, kind: ResidualKind) -> Vec<f64> {
+        residuals::generalized(kind, &self.response, &self.fit.mu, &self.fit.eta)
     }
 
     /// Predictions on the response scale (probabilities for the binomial).

@@ -12,6 +12,7 @@ use crate::data::DataFrame;
 use crate::data::FitRows;
 use crate::design::{Contrasts, DesignSpec, WeightRule};
 use crate::error::{Error, Result};
+use crate::residuals::{self, ResidualKind};
 
 /// Prior weights of a linear model.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -171,6 +172,12 @@ impl Lm {
             Some(o) => self.y.iter().zip(o).map(|(v, ov)| v + ov).collect(),
             None => self.y.clone(),
         }
+    }
+
+    /// Residuals by kind (`residuals.lm`): response and working y - fitted,
+    /// Pearson and deviance sqrt(w) (y - fitted).
+    pub fn residuals(&self, kind: ResidualKind) -> Vec<f64> {
+        residuals::linear(kind, &self.fit.residuals, self.weights.as_deref())
     }
 
     /// t statistics beta / se.
