@@ -35,13 +35,9 @@ _CORE_FAMILY = {"gamma": "Gamma", "inverse_gaussian": "inverse.gaussian"}
 
 
 # ------------------------------------------------------- shared fit options
-def summarize_alias(summarize: bool, kwargs: dict[str, Any], where: str) -> bool:
-    """pymer4's ``summary=`` spelling of ``summarize=``."""
-    if "summary" in kwargs:
-        if "summarize" in kwargs:
-            raise TypeError("You specified both summary and summarize, please prefer summarize")
-        return bool(kwargs.pop("summary"))
-    return bool(kwargs.pop("summarize", summarize))
+def summarize_alias(summarize: bool, kwargs: dict[str, Any]) -> bool:
+    """pymer4's ``summary=`` spelling of ``summarize=`` (taken out of ``kwargs``)."""
+    return bool(kwargs.pop("summary")) if "summary" in kwargs else summarize
 
 
 def robust_name(robust: Any, default: str) -> str:
@@ -196,7 +192,7 @@ class Lm(FittedModel):
 
         Logistic regression (``family="binomial"``) has standard inference only.
         """
-        summarize = summarize_alias(summarize, kwargs, "Lm.fit")
+        summarize = summarize_alias(summarize, kwargs)
         reject_keywords("Lm.fit", kwargs)
         check_conf_int(conf_int)
         notes: list[str] = []

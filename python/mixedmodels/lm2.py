@@ -119,7 +119,7 @@ class Lm2(FittedModel):
         - ``rank``: the response and numeric predictors ranked within groups.
         - ``seed``: reproducible bootstrap and permutations; ``n_jobs`` is unused.
         """
-        summarize = summarize_alias(summarize, kwargs, "Lm2.fit")
+        summarize = summarize_alias(summarize, kwargs)
         reject_keywords("Lm2.fit", kwargs)
         check_conf_int(conf_int)
         notes: list[str] = []

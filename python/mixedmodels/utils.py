@@ -29,7 +29,8 @@ def con2R(arr: Any, names: Sequence[str] | None = None) -> np.ndarray | pl.DataF
     ``con2R``: the coding is the pseudo-inverse of the rows, and with fewer than
     ``levels - 1`` contrasts the remaining columns are filled with orthogonal
     ones (the Q of the QR decomposition of ``[1, pinv(arr)]``). With ``names``
-    (one a contrast) the result is a polars DataFrame with those column names.
+    (one a contrast) the result is a polars DataFrame with those column names
+    (the filled-in columns are ``orthogonal_1``, ...).
 
     The coefficient of coding column j estimates contrast j, the weighted sum
     of level means (for weights summing to zero).
@@ -54,7 +55,8 @@ def con2R(arr: Any, names: Sequence[str] | None = None) -> np.ndarray | pl.DataF
     coding = q[:, 1:ncol].copy()
     coding[:, :nrow] = value
     if names is not None:
-        return pl.DataFrame(coding, schema=[str(n) for n in names], orient="row")
+        filled = [f"orthogonal_{i + 1}" for i in range(coding.shape[1] - nrow)]
+        return pl.DataFrame(coding, schema=[*(str(n) for n in names), *filled], orient="row")
     return coding
 
 
