@@ -2,27 +2,45 @@
 //! (least squares), `GlmFit` (IRLS) and `Lm2Fit` (two-stage). Methods are
 //! thin: convert, call the core with the GIL released, convert back.
 
+use mixedmodels::design::DesignSpec;
 use mixedmodels::lm::{
     CorrelationKind, FirstLevel, FlipStatistic, Glm, GlmOptions, Lm, Lm2, Lm2Options, LmOptions, LmWeights, SeChoice,
     SeMethod,
 };
-use mixedmodels::residuals::ResidualKind;
 use numpy::{PyArray1, PyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{array2, array_rowmajor, contrasts_from_py, positions, term_info};
-use crate::errors::{to_py, DataError};
+use crate::convert::{contrasts_from_py, matrix, matrix_rowmajor, positions, vector, ResidualKindArg};
+use crate::errors::{data_error, to_py};
 use crate::frame::{with_frame, PyFrame};
 
 /// The covariance estimator by pymer4's name; "cluster" reads `cluster`.
 fn se_choice(robust: &str, n_lags: usize, cluster: Option<String>) -> PyResult<SeChoice> {
     if robust == "cluster" {
         let column = cluster
-            .ok_or_else(|| DataError::new_err("robust='cluster' needs cluster= (a column naming the clusters)"))?;
+            .ok_or_else(|| data_error("robust='cluster' needs cluster= (a column naming the clusters)".into()))?;
         return Ok(SeChoice::ClusterBy(column));
     }
     Ok(SeChoice::Method(SeMethod::parse(robust, n_lags).map_err(to_py)?))
+}
+
+/// Each fixed term of a design: {label, variables, numeric (per variable),
+/// columns (indices into the coefficients, from R's `assign`)}.
+fn term_info<'py>(py: Python<'py>, spec: &DesignSpec, assign: &[usize]) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    spec.fixed_terms()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, variables, numeric))| {
+            let d = PyDict::new(py);
+            d.set_item("label", label)?;
+            d.set_item("variables", variables)?;
+            d.set_item("numeric", numeric)?;
+            let columns: Vec<usize> = (0..assign.len()).filter(|&j| assign[j] == i + 1).collect();
+            d.set_item("columns", columns)?;
+            Ok(d)
+        })
+        .collect()
 }
 
 #[pyclass(name = "LmFit", module = "mixedmodels._core")]
@@ -50,7 +68,7 @@ impl PyLm {
         contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
     ) -> PyResult<PyLm> {
         let weights = match (weights, weight_groups) {
-            (Some(_), Some(_)) => return Err(DataError::new_err("give weights or weight_groups, not both")),
+            (Some(_), Some(_)) => return Err(data_error("give weights or weight_groups, not both".into())),
             (Some(c), None) => LmWeights::Column(c),
             (None, Some(column)) => LmWeights::GroupVariance { column, welch_df },
             (None, None) => LmWeights::None,
@@ -79,7 +97,7 @@ impl PyLm {
     #[getter]
     fn vcov<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let p = self.inner.ls.p;
-        array2(py, &self.inner.vcov, p, p)
+        matrix(py, self.inner.vcov.to_vec(), p, p)
     }
     #[getter]
     fn se(&self) -> Vec<f64> {
@@ -144,9 +162,8 @@ impl PyLm {
         PyArray1::from_vec(py, self.inner.fitted())
     }
     /// Residuals: "response", "pearson", "deviance" or "working" (R's `residuals.lm`).
-    fn residuals<'py>(&self, py: Python<'py>, kind: &str) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let kind = ResidualKind::parse(kind).map_err(to_py)?;
-        Ok(PyArray1::from_vec(py, self.inner.residuals(kind)))
+    fn residuals<'py>(&self, py: Python<'py>, kind: ResidualKindArg) -> Bound<'py, PyArray1<f64>> {
+        vector(py, self.inner.residuals(kind.0))
     }
     #[getter]
     fn response<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
@@ -164,8 +181,9 @@ impl PyLm {
     }
     #[getter]
     fn design_matrix<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        array2(py, &self.inner.ls.x, self.inner.ls.n, self.inner.ls.p)
+        matrix(py, self.inner.ls.x.to_vec(), self.inner.ls.n, self.inner.ls.p)
     }
+    /// Each fixed term: {label, variables, numeric (per variable), columns (indices into beta)}.
     fn term_info<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
         term_info(py, &self.inner.spec, &self.inner.assign)
     }
@@ -173,7 +191,7 @@ impl PyLm {
     fn model_matrix<'py>(&self, py: Python<'py>, frame: PyFrame<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let inner = &self.inner;
         let mm = with_frame(&frame, |df| py.detach(|| inner.spec.fixed_matrix(df)).map_err(to_py))?;
-        array2(py, &mm.values, mm.nrows, mm.ncols())
+        matrix(py, mm.values.to_vec(), mm.nrows, mm.ncols())
     }
     /// X beta (+ offsets) for new data.
     fn predict<'py>(&self, py: Python<'py>, frame: PyFrame<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
@@ -243,7 +261,7 @@ impl PyGlm {
     #[getter]
     fn vcov<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let p = self.inner.fixed_names.len();
-        array2(py, &self.inner.fit.vcov, p, p)
+        matrix(py, self.inner.fit.vcov.to_vec(), p, p)
     }
     #[getter]
     fn se(&self) -> Vec<f64> {
@@ -319,9 +337,8 @@ impl PyGlm {
     fn linear_predictor<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         PyArray1::from_slice(py, &self.inner.fit.eta)
     }
-    fn residuals<'py>(&self, py: Python<'py>, kind: &str) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let kind = ResidualKind::parse(kind).map_err(to_py)?;
-        Ok(PyArray1::from_vec(py, self.inner.residuals(kind)))
+    fn residuals<'py>(&self, py: Python<'py>, kind: ResidualKindArg) -> Bound<'py, PyArray1<f64>> {
+        vector(py, self.inner.residuals(kind.0))
     }
     #[getter]
     fn response<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
@@ -337,15 +354,16 @@ impl PyGlm {
     }
     #[getter]
     fn design_matrix<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        array2(py, &self.inner.x, self.inner.nobs, self.inner.fixed_names.len())
+        matrix(py, self.inner.x.to_vec(), self.inner.nobs, self.inner.fixed_names.len())
     }
+    /// Each fixed term: {label, variables, numeric (per variable), columns (indices into beta)}.
     fn term_info<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
         term_info(py, &self.inner.spec, &self.inner.assign)
     }
     fn model_matrix<'py>(&self, py: Python<'py>, frame: PyFrame<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let inner = &self.inner;
         let mm = with_frame(&frame, |df| py.detach(|| inner.spec.fixed_matrix(df)).map_err(to_py))?;
-        array2(py, &mm.values, mm.nrows, mm.ncols())
+        matrix(py, mm.values.to_vec(), mm.nrows, mm.ncols())
     }
     /// Predictions for new data on the response scale (`response=True`) or the link scale.
     #[pyo3(signature = (frame, response=true))]
@@ -438,7 +456,7 @@ impl PyLm2 {
         for (j, t) in self.inner.tests.iter().enumerate() {
             v[j * p + j] = t.se * t.se;
         }
-        array2(py, &v, p, p)
+        matrix(py, v.to_vec(), p, p)
     }
     #[getter]
     fn rsquared(&self) -> f64 {
@@ -470,15 +488,16 @@ impl PyLm2 {
     }
     #[getter]
     fn design_matrix<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        array2(py, &self.inner.x, self.inner.nobs, self.inner.fixed_names.len())
+        matrix(py, self.inner.x.to_vec(), self.inner.nobs, self.inner.fixed_names.len())
     }
+    /// Each fixed term: {label, variables, numeric (per variable), columns (indices into beta)}.
     fn term_info<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
         term_info(py, &self.inner.spec, &self.inner.assign)
     }
     fn model_matrix<'py>(&self, py: Python<'py>, frame: PyFrame<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let inner = &self.inner;
         let mm = with_frame(&frame, |df| py.detach(|| inner.spec.fixed_matrix(df)).map_err(to_py))?;
-        array2(py, &mm.values, mm.nrows, mm.ncols())
+        matrix(py, mm.values.to_vec(), mm.nrows, mm.ncols())
     }
     /// Each level's table: {columns: [(grouping column, labels a group)], values: groups x p}.
     fn levels<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
@@ -489,7 +508,7 @@ impl PyLm2 {
             .map(|level| {
                 let d = PyDict::new(py);
                 d.set_item("columns", level.columns.clone())?;
-                d.set_item("values", array_rowmajor(py, &level.values, level.ngroups, p)?)?;
+                d.set_item("values", matrix_rowmajor(py, level.values.clone(), level.ngroups, p)?)?;
                 Ok(d)
             })
             .collect()
@@ -511,7 +530,7 @@ impl PyLm2 {
         let stat = match stat {
             "tstat" | "t-stat" => FlipStatistic::TStat,
             "coef" | "mean" => FlipStatistic::Mean,
-            other => return Err(DataError::new_err(format!("perm_on must be 't-stat' or 'coef', not '{other}'"))),
+            other => return Err(data_error(format!("perm_on must be 't-stat' or 'coef', not '{other}'"))),
         };
         let inner = &self.inner;
         Ok(py.detach(|| inner.permutation_test(n_perm, stat, seed)))

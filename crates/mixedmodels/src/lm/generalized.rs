@@ -55,8 +55,9 @@ impl Glm {
             LmFrame::new(formula, data, &options.contrasts, options.weights.as_deref(), WeightRule::NonNegative, &[])?;
         let weights = frame.weights.clone();
         let offset = frame.spec.offset(&frame.data)?;
-        let lhs = frame.spec.response_expr().ok_or_else(|| Error::Data("the formula has no response".into()))?;
-        let response = glmm_response(family, lhs, &frame.data, weights, offset)?;
+        let lhs =
+            frame.spec.formula.response.clone().ok_or_else(|| Error::Data("the formula has no response".into()))?;
+        let response = glmm_response(family, &lhs, &frame.data, weights, offset)?;
         let (n, p) = (frame.x.nrows, frame.x.ncols());
         let fit = fit_glm(&frame.x.values, n, p, &response, frame.intercept())?;
         let se = (0..p).map(|j| fit.vcov[j * p + j].sqrt()).collect();
