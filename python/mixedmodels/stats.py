@@ -30,6 +30,8 @@ import polars as pl
 from scipy import stats as sps
 
 from mixedmodels._stats import significance
+from mixedmodels.compare import anova
+from mixedmodels.lmer import Lmer
 
 __all__ = [
     "boot_func",
@@ -424,9 +426,6 @@ def lrt(models: Sequence[Any], refit: bool = True) -> pl.DataFrame:
     ``model`` (the formula), ``npar, AIC, BIC, log-likelihood, deviance,
     Chisq, Df, P-val, Sig``. Models are ordered by their number of parameters;
     with ``refit`` REML fits are compared as ML refits (copies)."""
-    from mixedmodels.compare import anova
-    from mixedmodels.lmer import Lmer
-
     models = list(models) if isinstance(models, (list, tuple)) else [models]
     if len(models) < 2:
         raise ValueError("Must have 2 models to perform comparison")
