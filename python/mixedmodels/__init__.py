@@ -18,13 +18,23 @@ from mixedmodels.exceptions import (
     MixedModelsError,
     NumericalError,
 )
+from mixedmodels.glmer import Glmer
+from mixedmodels.lm import Lm
+from mixedmodels.lm2 import Lm2
 from mixedmodels.lmer import Lmer
+from mixedmodels.mixed import MixedModel
+from mixedmodels.model import FittedModel
 
 __all__ = [
     "ColumnError",
     "DataError",
+    "FittedModel",
     "FormulaError",
+    "Glmer",
+    "Lm",
+    "Lm2",
     "Lmer",
+    "MixedModel",
     "MixedModelsError",
     "NumericalError",
     "__version__",

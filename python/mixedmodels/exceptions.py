@@ -1,10 +1,12 @@
 """Exceptions raised by mixedmodels.
 
-Every error derives from :class:`MixedModelsError`. Errors in the formula
-raise :class:`FormulaError` (a ``ValueError``); a missing or unusable column
-raises :class:`ColumnError` (a ``KeyError``-like ``ValueError``); data that
-cannot support the model raise :class:`DataError`; unavoidable numerical
-failures raise :class:`NumericalError`.
+Every error derives from :class:`MixedModelsError` and from the builtin a
+Python user expects. Errors in the formula raise :class:`FormulaError`; a
+missing or unusable column raises :class:`ColumnError`; data or arguments that
+cannot support the model raise :class:`DataError` (all three are
+value errors, ``ValueError``); unavoidable numerical failures raise
+:class:`NumericalError` (an ``ArithmeticError``). :class:`KeywordError` is
+also a ``TypeError``, :class:`UnavailableError` an ``AttributeError``.
 """
 
 from mixedmodels._core import (
@@ -15,4 +17,23 @@ from mixedmodels._core import (
     NumericalError,
 )
 
-__all__ = ["ColumnError", "DataError", "FormulaError", "MixedModelsError", "NumericalError"]
+__all__ = [
+    "ColumnError",
+    "DataError",
+    "FormulaError",
+    "KeywordError",
+    "MixedModelsError",
+    "NumericalError",
+    "UnavailableError",
+]
+
+
+class KeywordError(DataError, TypeError):
+    """A keyword argument a function does not take, where it also takes
+    keywords of another kind (``anova(m0, m1=m1)``): a ``TypeError`` naming
+    the keyword."""
+
+
+class UnavailableError(DataError, AttributeError):
+    """A method one kind of model has and this one has not (``anova()`` of a
+    GLMM): ``hasattr`` is False, and asking for it says what to use instead."""
