@@ -250,7 +250,6 @@ fn vector_first_term_alone() {
     }
 }
 
-
 /// The Hessians and the Jacobian of vcov(beta) that Satterthwaite's df use:
 /// differenced from the analytic gradient, they agree with the objective
 /// stencil's second differences.

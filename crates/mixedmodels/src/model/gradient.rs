@@ -117,7 +117,10 @@ impl GradientWorkspace {
         }
         // The most rest rows a level of the first term touches (dense S, vector terms only).
         let level_rows = if cp.pattern.is_dense() && !cp.all_scalar && !factor_keeps_l21_dense {
-            (0..l0).map(|j| cp.level_cross(j).iter().map(|e| cp.rest_blocks[e.block].q).sum::<usize>()).max().unwrap_or(0)
+            (0..l0)
+                .map(|j| cp.level_cross(j).iter().map(|e| cp.rest_blocks[e.block].q).sum::<usize>())
+                .max()
+                .unwrap_or(0)
         } else {
             0
         };
@@ -322,7 +325,8 @@ impl GradientWorkspace {
                     rows.extend(b.row..b.row + b.q);
                 }
                 let r = rows.len();
-                let (sub, lj, wj) = (&mut self.level_s[..r * r], &mut self.level_l[..r * q0], &mut self.level_wj[..r * q0]);
+                let (sub, lj, wj) =
+                    (&mut self.level_s[..r * r], &mut self.level_l[..r * q0], &mut self.level_wj[..r * q0]);
                 for (c, &rc) in rows.iter().enumerate() {
                     let col = &dense[rc * m..(rc + 1) * m];
                     for (x, &rx) in rows.iter().enumerate() {
@@ -333,7 +337,8 @@ impl GradientWorkspace {
                 for e in entries {
                     let qb = cp.rest_blocks[e.block].q;
                     for t in 0..q0 {
-                        lj[t * r + at..t * r + at + qb].copy_from_slice(&factor.l21[e.values + t * qb..e.values + (t + 1) * qb]);
+                        lj[t * r + at..t * r + at + qb]
+                            .copy_from_slice(&factor.l21[e.values + t * qb..e.values + (t + 1) * qb]);
                     }
                     at += qb;
                 }
@@ -342,7 +347,8 @@ impl GradientWorkspace {
                 for e in entries {
                     let qb = cp.rest_blocks[e.block].q;
                     for t in 0..q0 {
-                        self.w[e.values + t * qb..e.values + (t + 1) * qb].copy_from_slice(&wj[t * r + at..t * r + at + qb]);
+                        self.w[e.values + t * qb..e.values + (t + 1) * qb]
+                            .copy_from_slice(&wj[t * r + at..t * r + at + qb]);
                     }
                     at += qb;
                 }
@@ -503,7 +509,8 @@ impl GradientWorkspace {
                             rss += self.resid[base + r] * self.u_hat[base + c];
                             if reml {
                                 let rxb = l * q0 * p;
-                                rx += (0..p).map(|x| self.q1[qc + x * q0 + c] * self.rx1[rxb + x * q0 + r]).sum::<f64>();
+                                rx +=
+                                    (0..p).map(|x| self.q1[qc + x * q0 + c] * self.rx1[rxb + x * q0 + r]).sum::<f64>();
                             }
                         } else {
                             let bi = cp.term_first_block[kk] + l;

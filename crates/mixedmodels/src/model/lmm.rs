@@ -270,7 +270,9 @@ impl LinearMixedModel {
         if !self.factor.ok {
             return false;
         }
-        let ws = self.gradient.get_or_insert_with(|| Box::new(GradientWorkspace::new(&self.cp, &self.par, self.factor.l21_dense.is_some())));
+        let ws = self.gradient.get_or_insert_with(|| {
+            Box::new(GradientWorkspace::new(&self.cp, &self.par, self.factor.l21_dense.is_some()))
+        });
         ws.compute(&self.cp, &self.par, &mut self.factor, &self.theta, self.reml, out);
         true
     }

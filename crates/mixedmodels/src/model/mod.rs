@@ -4,9 +4,9 @@
 pub mod blocked;
 pub mod crossprod;
 pub mod fill;
+pub mod gradient;
 pub mod lambda;
 pub mod lmm;
-pub mod gradient;
 pub mod rest;
 pub mod rest_inverse;
 pub mod scatter;

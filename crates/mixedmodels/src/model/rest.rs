@@ -48,7 +48,9 @@ impl RestPattern {
         };
         let full = (m * (m + 1) / 2) as f64;
         match &sparse {
-            RestPattern::Sparse { symbolic, .. } if m <= DENSE_MAX && symbolic.len_val() as f64 >= DENSE_FILL * full => {
+            RestPattern::Sparse { symbolic, .. }
+                if m <= DENSE_MAX && symbolic.len_val() as f64 >= DENSE_FILL * full =>
+            {
                 RestPattern::Dense { m }
             }
             _ => sparse,

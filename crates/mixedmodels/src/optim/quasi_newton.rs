@@ -39,20 +39,14 @@ pub struct QuasiNewtonSettings {
 
 impl Default for QuasiNewtonSettings {
     fn default() -> Self {
-        QuasiNewtonSettings {
-            step_tol: 1e-6,
-            grad_tol: 1e-12,
-            f_tol: 1e-13,
-            max_feval: 10_000,
-            initial_step: 0.2,
-        }
+        QuasiNewtonSettings { step_tol: 1e-6, grad_tol: 1e-12, f_tol: 1e-13, max_feval: 10_000, initial_step: 0.2 }
     }
 }
 
 /// Armijo's sufficient decrease constant.
 const ARMIJO: f64 = 1e-4;
-/// The longest step, relative to max(1, |x|).
-const MAX_STEP: f64 = 2.0;
+/// How much the step radius grows after a step of full radius.
+const RADIUS_GROWTH: f64 = 2.0;
 /// Backtracking steps before the line search gives up.
 const MAX_BACKTRACK: usize = 40;
 
@@ -95,6 +89,11 @@ pub fn quasi_newton_minimize(
     }
     let mut b = identity(n);
     let mut updated = false;
+    // The longest step allowed (largest component): it starts at
+    // `initial_step` of the parameters' scale, doubles after each step taken
+    // at full length, and shrinks to the step taken after a backtrack.
+    let scale = x.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+    let mut radius = settings.initial_step * scale;
     let (mut xt, mut gt, mut d, mut s, mut y) = (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
     let mut work = vec![0.0; n * n];
     loop {
@@ -114,13 +113,13 @@ pub fn quasi_newton_minimize(
         if updated && dmax <= settings.step_tol {
             return Ok(summary(x, f, feval, "the quasi-Newton step fell below the tolerance", true));
         }
-        // Before B has any curvature, limit the first step's length; after,
-        // no step more than doubles the parameters' scale (B can be nearly
-        // singular where the criterion is not convex).
-        let xmax = x.iter().fold(1.0f64, |a, v| a.max(v.abs()));
-        let longest = if updated { MAX_STEP * xmax } else { settings.initial_step * xmax };
-        let mut alpha = (longest / dmax).min(1.0);
+        // No step longer than the radius: B can be nearly singular where the
+        // criterion is not convex, and a wild step projected onto the bounds
+        // can land every variance on zero, a stationary point of the criterion.
+        let mut alpha = (radius / dmax).min(1.0);
+        let capped = alpha < 1.0;
         let mut accepted = false;
+        let mut backtracked = false;
         let mut ft = f;
         for _ in 0..MAX_BACKTRACK {
             if feval >= settings.max_feval {
@@ -140,6 +139,7 @@ pub fn quasi_newton_minimize(
             if slope >= 0.0 {
                 // The projection bent the step away from descent: shorten it.
                 alpha *= 0.5;
+                backtracked = true;
                 continue;
             }
             ft = fg(&xt, &mut gt);
@@ -151,6 +151,7 @@ pub fn quasi_newton_minimize(
             // The minimum of the quadratic through f, the slope and ft, kept within [0.1, 0.5] alpha.
             let shrink = if ft.is_finite() { -slope / (2.0 * (ft - f - slope)) } else { 0.1 };
             alpha *= shrink.clamp(0.1, 0.5);
+            backtracked = true;
         }
         if !accepted {
             // No decrease along the step: at the optimum to the precision of the objective.
@@ -158,6 +159,12 @@ pub fn quasi_newton_minimize(
         }
         for i in 0..n {
             y[i] = gt[i] - g[i];
+        }
+        let taken = s.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        if backtracked {
+            radius = taken;
+        } else if capped {
+            radius *= RADIUS_GROWTH;
         }
         bfgs_update(&mut b, &s, &y, !updated, &mut work);
         updated = true;
@@ -291,7 +298,8 @@ mod tests {
             g[0] = 2.0 * (x[0] - 1.0);
             (x[0] - 1.0).powi(2)
         };
-        let out = quasi_newton_minimize(f, &[-3.0], &[f64::NEG_INFINITY], &[f64::INFINITY], Default::default()).unwrap();
+        let out =
+            quasi_newton_minimize(f, &[-3.0], &[f64::NEG_INFINITY], &[f64::INFINITY], Default::default()).unwrap();
         assert!((out.final_theta[0] - 1.0).abs() < 1e-6, "{out:?}");
     }
 
