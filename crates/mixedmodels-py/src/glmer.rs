@@ -19,7 +19,7 @@ pub struct PyGlmer {
 #[pymethods]
 impl PyGlmer {
     #[staticmethod]
-    #[pyo3(signature = (formula, frame, family, link=None, nagq=1, weights=None, contrasts=None, derivatives=true, max_feval=10000))]
+    #[pyo3(signature = (formula, frame, family, link=None, nagq=1, weights=None, contrasts=None, derivatives=true, max_feval=10000, nb_theta=None, tol_pwrss=1e-7))]
     fn fit(
         py: Python<'_>,
         formula: &str,
@@ -31,6 +31,8 @@ impl PyGlmer {
         contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
         derivatives: bool,
         max_feval: usize,
+        nb_theta: Option<f64>,
+        tol_pwrss: f64,
     ) -> PyResult<PyGlmer> {
         let contrasts = contrasts
             .unwrap_or_default()
@@ -38,8 +40,17 @@ impl PyGlmer {
             .map(|(n, c)| Ok((n.clone(), contrast_from_py(c)?)))
             .collect::<PyResult<Vec<_>>>()?;
         let optimizer = OptimizerSettings { max_feval, ..GlmerOptions::default().optimizer };
-        let options =
-            GlmerOptions { family: family.to_string(), link, nagq, contrasts, weights, optimizer, derivatives };
+        let options = GlmerOptions {
+            family: family.to_string(),
+            link,
+            nb_theta,
+            nagq,
+            contrasts,
+            weights,
+            optimizer,
+            derivatives,
+            tol_pwrss,
+        };
         with_frame(&frame, |df| {
             let inner = py.detach(|| Glmer::fit(formula, df, &options)).map_err(to_py)?;
             Ok(PyGlmer { inner })
@@ -57,6 +68,16 @@ impl PyGlmer {
     #[getter]
     fn family(&self) -> String {
         format!("{:?}", self.inner.fit.family.dist)
+    }
+    /// R's `family(m)$family`: "binomial", ..., "Negative Binomial(3.3034)".
+    #[getter]
+    fn family_name(&self) -> String {
+        self.inner.fit.family.r_name()
+    }
+    /// The negative binomial's theta (estimated or given); None for other families.
+    #[getter]
+    fn nb_theta(&self) -> Option<f64> {
+        self.inner.fit.family.nb_theta()
     }
     /// Columns of X dropped as linearly dependent (rank deficiency).
     #[getter]
@@ -227,6 +248,11 @@ impl PyGlmer {
         d.set_item("status", &f.stage2.status)?;
         d.set_item("derivative_evaluations", f.derivative_evaluations)?;
         d.set_item("pirls_iterations", f.pirls_iterations)?;
+        if let Some(search) = &self.inner.nb_search {
+            d.set_item("nb_theta_start", search.initial)?;
+            d.set_item("nb_theta_interval", search.interval)?;
+            d.set_item("nb_theta_evaluations", search.evaluations)?;
+        }
         Ok(d)
     }
 
