@@ -12,7 +12,7 @@ use crate::design::{Contrasts, Design, DesignSpec, WeightRule};
 use crate::error::{Error, Result};
 use crate::fit::{check_convergence, SINGULAR_TOL};
 use crate::formula::ModelFormula;
-use crate::glmm::family::Family;
+use crate::glmm::family::{Distribution, Family, Link};
 use crate::glmm::negbin::{self, ThetaSearch};
 use crate::glmm::pirls::{Mode, Pirls, PirlsState};
 use crate::glmm::quadrature::{agq_deviance, gh_rule, saturated_deviance, MAX_AGQ_POINTS};
@@ -25,11 +25,11 @@ use crate::setup::{setup_warnings, ModelFrame};
 
 #[derive(Debug, Clone)]
 pub struct GlmerOptions {
-    pub family: String,
-    pub link: Option<String>,
-    /// The negative binomial family's theta, fixed (R's
-    /// `MASS::negative.binomial(theta)`); None estimates it (`glmer.nb`).
-    pub nb_theta: Option<f64>,
+    /// The family and link (`Family::parse("binomial", Some("probit"))`). A
+    /// negative binomial family without a theta (`Family::parse` gives it
+    /// none) has it estimated, as `glmer.nb`; `Family::with_nb_theta` fixes it,
+    /// as R's `MASS::negative.binomial(theta)`.
+    pub family: Family,
     /// 0: PIRLS only (beta estimated inside PIRLS, theta on that deviance);
     /// 1: Laplace; > 1: adaptive Gauss-Hermite with that many nodes.
     pub nagq: usize,
@@ -46,9 +46,7 @@ pub struct GlmerOptions {
 impl Default for GlmerOptions {
     fn default() -> Self {
         GlmerOptions {
-            family: "binomial".into(),
-            link: None,
-            nb_theta: None,
+            family: Family { dist: Distribution::Binomial, link: Link::Logit },
             nagq: 1,
             contrasts: vec![],
             weights: None,
@@ -146,15 +144,9 @@ impl Glmer {
 
     /// The model set up on the data (rows, design, response), not fitted yet.
     pub(crate) fn new(formula: &str, data: &DataFrame, options: &GlmerOptions) -> Result<Glmer> {
-        let mut family = Family::parse(&options.family, options.link.as_deref())?;
-        if let Some(theta) = options.nb_theta {
-            if family.nb_theta().is_none() {
-                return Err(Error::Argument("nb_theta is the negative binomial family's dispersion".into()));
-            }
-            if !(theta.is_finite() && theta > 0.0) {
-                return Err(Error::Argument(format!("nb_theta must be a positive number, not {theta}")));
-            }
-            family = family.with_nb_theta(theta);
+        let family = options.family;
+        if let Some(theta) = family.nb_theta().filter(|t| !t.is_nan()) {
+            family.with_nb_theta(theta)?; // a given theta must be a positive number
         }
         let formula = ModelFormula::parse(formula)?;
         let Some(lhs) = formula.response.clone() else {

@@ -2,10 +2,12 @@
 //! [`crate::glmer`] (lme4's `lFormula` and `glFormula`): check that the data
 //! hold the formula's columns, keep the rows without missing values in them
 //! (remembering which rows, R's `na.omit`), learn the design on those rows
-//! and read the prior weights.
+//! (data-dependent terms such as `scale` and `poly` over every row, as R's
+//! model frame evaluates them before dropping: [`LearningRows`]) and read the
+//! prior weights.
 
 use crate::data::{DataFrame, FitRows};
-use crate::design::{prior_weights, Contrasts, Design, DesignSpec, WeightRule};
+use crate::design::{prior_weights, Contrasts, Design, DesignSpec, LearningRows, WeightRule};
 use crate::error::Result;
 use crate::formula::ModelFormula;
 
@@ -30,13 +32,28 @@ impl<'a> ModelFrame<'a> {
         weights: Option<&str>,
         rule: WeightRule,
     ) -> Result<ModelFrame<'a>> {
+        Self::reading(formula, data, contrasts, weights, rule, &[])
+    }
+
+    /// [`ModelFrame::new`] for a fit that reads further columns (`extra`:
+    /// clusters, groups): rows missing one of them are dropped as well.
+    pub fn reading(
+        formula: ModelFormula,
+        data: &DataFrame<'a>,
+        contrasts: &[(String, Contrasts)],
+        weights: Option<&str>,
+        rule: WeightRule,
+        extra: &[&str],
+    ) -> Result<ModelFrame<'a>> {
         let mut used = formula.column_names();
         used.extend(weights.map(str::to_string));
+        used.extend(extra.iter().map(|c| c.to_string()));
         for c in &used {
             data.get(c)?;
         }
+        let all = data;
         let (data, rows) = data.clone().drop_missing(&used)?;
-        let (spec, design) = DesignSpec::learn(formula, &data, contrasts)?;
+        let (spec, design) = DesignSpec::learn_from(formula, LearningRows { complete: &data, all }, contrasts)?;
         let weights = weights.map(|w| prior_weights(w, &data, rule)).transpose()?;
         Ok(ModelFrame { data, rows, spec, design, weights })
     }

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use mixedmodels::glmer::{Glmer, GlmerOptions};
+use mixedmodels::glmm::Family;
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
@@ -15,7 +16,11 @@ fn fixture(name: &str) -> Value {
 
 fn fit(case: &Value, family: &str, nb_theta: Option<f64>, nagq: usize) -> Glmer {
     let df = read_csv(&format!("{}.csv", case["data"].as_str().unwrap()));
-    let opts = GlmerOptions { family: family.into(), nb_theta, nagq, ..Default::default() };
+    let mut family = Family::parse(family, None).unwrap();
+    if let Some(theta) = nb_theta {
+        family = family.with_nb_theta(theta).unwrap();
+    }
+    let opts = GlmerOptions { family, nagq, ..Default::default() };
     Glmer::fit(case["formula"].as_str().unwrap(), &df, &opts).unwrap()
 }
 
@@ -52,6 +57,10 @@ fn known_theta_is_glmer_with_negative_binomial_family() {
     check_fixed(&m, &c["fixef"], &c["se"], 1e-3, "theta 2");
     assert_abs(m.fit.loglik, num(&c["logLik"]), 1e-6, "logLik");
     assert!(m.nb_search.is_none());
+    let poisson = Family::parse("poisson", None).unwrap();
+    assert!(poisson.with_nb_theta(2.0).unwrap_err().to_string().contains("not the poisson family's"));
+    let nb = Family::parse("negative_binomial", None).unwrap();
+    assert!(nb.estimates_nb_theta() && nb.with_nb_theta(0.0).is_err() && nb.with_nb_theta(f64::NAN).is_err());
 }
 
 /// nAGQ = 0: theta optimised with beta inside PIRLS, vcov from the weighted

@@ -24,6 +24,21 @@ pub enum Distribution {
     },
 }
 
+impl Distribution {
+    /// R's name of the family: "binomial", "poisson", "Gamma",
+    /// "inverse.gaussian", "negative.binomial" (MASS's function; its
+    /// `family$family` names theta too: [`Family::r_name`]).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Distribution::Binomial => "binomial",
+            Distribution::Poisson => "poisson",
+            Distribution::Gamma => "Gamma",
+            Distribution::InverseGaussian => "inverse.gaussian",
+            Distribution::NegativeBinomial { .. } => "negative.binomial",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Link {
     Logit,
@@ -182,13 +197,19 @@ impl Family {
         Family { dist: Distribution::NegativeBinomial { theta }, link: Link::Log }
     }
 
-    /// The negative binomial family with its dispersion set to `theta`
-    /// (other families are returned unchanged).
-    pub fn with_nb_theta(self, theta: f64) -> Family {
-        match self.dist {
-            Distribution::NegativeBinomial { .. } => Family { dist: Distribution::NegativeBinomial { theta }, ..self },
-            _ => self,
+    /// The negative binomial family with its dispersion fixed at `theta`, a
+    /// positive number; an error for other families.
+    pub fn with_nb_theta(self, theta: f64) -> Result<Family> {
+        if self.nb_theta().is_none() {
+            return Err(Error::Argument(format!(
+                "nb_theta is the negative binomial family's dispersion, not the {} family's",
+                self.dist.name()
+            )));
         }
+        if !(theta.is_finite() && theta > 0.0) {
+            return Err(Error::Argument(format!("nb_theta must be a positive number, not {theta}")));
+        }
+        Ok(Family { dist: Distribution::NegativeBinomial { theta }, ..self })
     }
 
     /// The negative binomial's theta (None for other families).

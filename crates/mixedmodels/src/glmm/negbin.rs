@@ -59,12 +59,12 @@ pub(crate) fn estimate_theta(g: &mut Glmer) -> Result<()> {
     g.optimize()?;
     let r = &g.pirls.resp;
     let initial = theta_ml(&r.y, &g.fit.mu, &r.weights)?;
-    g.pirls.set_family(nb.with_nb_theta(initial));
+    g.pirls.set_family(at_theta(nb, initial));
     g.optimize()?;
     let (lo, hi) = (initial.ln() - LOG_INTERVAL, initial.ln() + LOG_INTERVAL);
     let mut failure = None;
     let best = brent_minimize(
-        |log_theta| match g.refit_family(nb.with_nb_theta(log_theta.exp()), false) {
+        |log_theta| match g.refit_family(at_theta(nb, log_theta.exp()), false) {
             Ok(()) => g.fit.objective_lme4,
             Err(e) => {
                 failure.get_or_insert(e);
@@ -78,7 +78,7 @@ pub(crate) fn estimate_theta(g: &mut Glmer) -> Result<()> {
     if !best.fx.is_finite() {
         return Err(failure.unwrap_or_else(|| Error::Numerical("no negative binomial fit succeeded".into())));
     }
-    g.refit_family(nb.with_nb_theta(best.x.exp()), derivatives)?;
+    g.refit_family(at_theta(nb, best.x.exp()), derivatives)?;
     g.options.derivatives = derivatives;
     if best.x - lo < 10.0 * LOG_TOL || hi - best.x < 10.0 * LOG_TOL {
         g.fit.warnings.push(format!(
@@ -91,6 +91,11 @@ pub(crate) fn estimate_theta(g: &mut Glmer) -> Result<()> {
     }
     g.nb_search = Some(ThetaSearch { initial, interval: (lo.exp(), hi.exp()), evaluations: best.evaluations });
     Ok(())
+}
+
+/// The negative binomial family `nb` at a theta the search tries.
+fn at_theta(nb: Family, theta: f64) -> Family {
+    Family { dist: Distribution::NegativeBinomial { theta }, ..nb }
 }
 
 /// MASS's `theta.ml(y, mu, weights, limit = 20, eps = 1e-4)` as `glmer.nb`
