@@ -60,7 +60,13 @@ pub fn brent_minimize(mut f: impl FnMut(f64) -> f64, a: f64, b: f64, tol: f64) -
                 d = if x < xm { tol1 } else { -tol1 };
             }
         }
-        let u = if d.abs() >= tol1 { x + d } else if d > 0.0 { x + tol1 } else { x - tol1 };
+        let u = if d.abs() >= tol1 {
+            x + d
+        } else if d > 0.0 {
+            x + tol1
+        } else {
+            x - tol1
+        };
         let fu = f(u);
         evaluations += 1;
         if fu <= fx {
