@@ -66,12 +66,19 @@ pub fn observation_influence(m: &Lmer) -> Result<ObservationDiagnostics> {
 
 /// One-step measures for deleting each set of rows (`hlm_influence(level = g)`).
 pub fn set_influence_one_step(m: &Lmer, sets: &[Vec<usize>]) -> Result<Vec<Measures>> {
+    set_influence_one_step_with(m, sets, one_step::LOCAL_MAX)
+}
+
+/// [`set_influence_one_step`], solving sets of at most `local_max`
+/// coordinates locally and refactoring the downdated system for the others
+/// (both exact; the choice is one of speed).
+pub fn set_influence_one_step_with(m: &Lmer, sets: &[Vec<usize>], local_max: usize) -> Result<Vec<Measures>> {
     check_fixed_effects(m)?;
     check_sets(m, sets)?;
     let model = fitted_model(m);
     let inv = PlsInverse::new(&model);
     let rows = Rows::new(&model);
-    one_step::sets(&inv, &rows, m.fit.sigma, sets)
+    one_step::sets(&inv, &rows, m.fit.sigma, sets, local_max)
 }
 
 /// The result of refitting without one set of rows.

@@ -31,7 +31,7 @@ use crate::linalg;
 
 /// Above this many coordinates (random effects and fixed effects) a set is
 /// refactored instead of solved locally.
-const LOCAL_MAX: usize = 400;
+pub const LOCAL_MAX: usize = 400;
 
 /// Influence of each observation and its leverages.
 #[derive(Debug, Clone)]
@@ -121,8 +121,8 @@ pub fn observations(inv: &PlsInverse, rows: &Rows, sigma: f64) -> Result<Observa
 }
 
 /// One-step measures for deleting each set of rows (e.g. the levels of a
-/// grouping factor).
-pub fn sets(inv: &PlsInverse, rows: &Rows, sigma: f64, sets: &[Vec<usize>]) -> Result<Vec<Measures>> {
+/// grouping factor); sets of more than `local_max` coordinates are refactored.
+pub fn sets(inv: &PlsInverse, rows: &Rows, sigma: f64, sets: &[Vec<usize>], local_max: usize) -> Result<Vec<Measures>> {
     let model = inv.model;
     let p = rows.p();
     let vcov: Vec<f64> = inv.c.iter().map(|v| v * sigma * sigma).collect();
@@ -131,7 +131,7 @@ pub fn sets(inv: &PlsInverse, rows: &Rows, sigma: f64, sets: &[Vec<usize>]) -> R
         .par_iter()
         .map(|members| {
             let levels = first_levels(rows, members);
-            if local_size_bound(inv, &levels) > LOCAL_MAX {
+            if local_size_bound(inv, &levels) > local_max {
                 return None;
             }
             let local = inv.local(&levels)?;
