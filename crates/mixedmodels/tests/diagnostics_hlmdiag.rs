@@ -282,3 +282,41 @@ fn nested_model_one_step_matches_hlmdiag() {
         }
     }
 }
+
+/// HLMdiag computes one-step measures of crossed models too (from the n x n
+/// V; it stops at their leverage and refits), and lme4's hatvalues() is the
+/// overall leverage: penicillin, and the first 2000 rows of InstEval (three
+/// crossed factors, a singular fit).
+#[test]
+fn crossed_models_match_hlmdiag_and_lme4_hatvalues() {
+    for (case, data) in [("penicillin_crossed_diag", "penicillin.csv"), ("insteval_subset_diag", "insteval_head2000.csv")] {
+        let r = extra_reference(case);
+        let m = Lmer::fit(r["formula"].as_str().unwrap(), &read_csv(data), &LmerOptions::default()).unwrap();
+        let d = diagnostics::observation_influence(&m).unwrap();
+        let obs = &r["obs_influence"];
+        for name in ["cooksd", "mdffits", "covtrace", "covratio"] {
+            let want = nums(&obs[name]);
+            let floor = floor_of(&want);
+            for (i, w) in want.iter().enumerate() {
+                close(measure(&d.measures[i], name), *w, ONE_STEP_TOL, floor, &format!("{case} {name}[{i}]"));
+            }
+        }
+        for (i, w) in nums(&r["hatvalues"]).iter().enumerate() {
+            close(d.leverage[i].overall, *w, ONE_STEP_TOL, 1e-3, &format!("{case} hatvalues[{i}]"));
+        }
+        for group in strings(&r["groups"]) {
+            let g = &r["group_influence_approx"][&group];
+            let levels = strings(&g["level"]);
+            let sets = sets_for(&m, &group, &levels);
+            let got = diagnostics::set_influence_one_step(&m, &sets).unwrap();
+            for name in ["cooksd", "mdffits", "covtrace", "covratio"] {
+                let want = nums(&g[name]);
+                let floor = floor_of(&want);
+                for (i, w) in want.iter().enumerate() {
+                    let what = format!("{case} {group} {name}[{}]", levels[i]);
+                    close(measure(&got[i], name), *w, ONE_STEP_TOL, floor, &what);
+                }
+            }
+        }
+    }
+}

@@ -18,7 +18,12 @@ pub fn reference(case: &str) -> Value {
 
 /// Read a CSV as R's write.csv wrote it: quoted fields are factor labels, the rest numbers (NA missing).
 pub fn read_csv(name: &str) -> DataFrame<'static> {
-    let text = std::fs::read_to_string(fixtures().join("data").join(name)).expect("csv");
+    read_csv_path(fixtures().join("data").join(name))
+}
+
+/// [`read_csv`] of a file anywhere.
+pub fn read_csv_path(path: impl AsRef<std::path::Path>) -> DataFrame<'static> {
+    let text = std::fs::read_to_string(path).expect("csv");
     let mut lines = text.lines();
     let header: Vec<String> = split(lines.next().unwrap()).into_iter().map(|(s, _)| s).collect();
     let rows: Vec<Vec<(String, bool)>> = lines.filter(|l| !l.is_empty()).map(split).collect();
