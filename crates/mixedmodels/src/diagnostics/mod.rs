@@ -20,10 +20,10 @@ pub mod deletion;
 // pub mod glmm;
 pub mod inverse;
 pub mod leverage;
-// pub mod ls_resid;
+pub mod ls_resid;
 pub mod measures;
 pub mod one_step;
-// pub mod residuals;
+pub mod residuals;
 pub mod rows;
 pub mod varcomp;
 
@@ -124,6 +124,91 @@ pub fn set_influence_exact(m: &Lmer, sets: &[Vec<usize>]) -> Result<Vec<ExactDel
             None => ExactDeletion { measures: Measures::NAN, rvc: vec![f64::NAN; full.len()], refit: None },
         })
         .collect())
+}
+
+/// The marginal residuals y - X beta - offset and fitted values X beta + offset
+/// (HLMdiag's `.mar.resid`, `.mar.fitted`).
+pub fn marginal_residuals(m: &Lmer) -> (Vec<f64>, Vec<f64>) {
+    let resid = residuals::marginal(&m.model, &m.fit.beta);
+    let observed = observed_response(m);
+    let fitted = observed.iter().zip(&resid).map(|(y, r)| y - r).collect();
+    (resid, fitted)
+}
+
+/// The response as observed (the model holds it minus any offset).
+fn observed_response(m: &Lmer) -> Vec<f64> {
+    match &m.offset {
+        Some(o) => m.model.y.iter().zip(o).map(|(y, o)| y + o).collect(),
+        None => m.model.y.clone(),
+    }
+}
+
+/// HLMdiag's `.chol.mar.resid`: L^{-1} (y - X beta) for V = L L'.
+pub fn cholesky_marginal_residuals(m: &Lmer) -> Result<Vec<f64>> {
+    let model = fitted_model(m);
+    residuals::cholesky_marginal(&Rows::new(&model), &m.fit.beta, m.fit.sigma)
+}
+
+/// HLMdiag's level-1 LS residuals, in the levels of the first term.
+pub fn ls_residuals(m: &Lmer) -> ls_resid::LsRows {
+    ls_resid::level1(&m.model, &observed_response(m))
+}
+
+/// HLMdiag's group-level LS residuals of grouping factor `group`: the names
+/// of the random-effect columns that are also fixed-effect columns, the
+/// factor's levels, and the residuals (level-major).
+pub fn ls_group_residuals(m: &Lmer, group: &str) -> Result<(Vec<String>, Vec<String>, ls_resid::LsGroups)> {
+    let terms = m.terms();
+    let Some(k) = terms.iter().position(|t| t.group == group) else {
+        return Err(Error::Argument(format!("'{group}' is not a grouping factor of the model")));
+    };
+    let term = &terms[k];
+    let mut names = Vec::new();
+    let mut columns = Vec::new();
+    for t in terms.iter().filter(|t| t.group == group) {
+        for c in &t.cnames {
+            if let Some(j) = m.fixed_names.iter().position(|f| f == c) {
+                if !names.contains(c) {
+                    names.push(c.clone());
+                    columns.push(j);
+                }
+            }
+        }
+    }
+    let enclosing = enclosing_levels(terms, k);
+    let values = ls_resid::group_level(
+        &m.model,
+        &observed_response(m),
+        &term.refs,
+        term.nlevels(),
+        &columns,
+        enclosing.as_deref(),
+    );
+    Ok((names, term.levels.clone(), values))
+}
+
+/// For a nested model: the level of an enclosing factor of each level of
+/// term `k` (the one with most levels among the factors with fewer levels
+/// in which `k` nests); None if there is none.
+fn enclosing_levels(terms: &[crate::design::ReTerm], k: usize) -> Option<Vec<usize>> {
+    let t = &terms[k];
+    terms
+        .iter()
+        .filter(|o| o.group != t.group && o.nlevels() < t.nlevels())
+        .filter_map(|o| {
+            let mut map = vec![usize::MAX; t.nlevels()];
+            for (a, b) in t.refs.iter().zip(&o.refs) {
+                let (a, b) = (*a as usize, *b as usize);
+                if map[a] == usize::MAX {
+                    map[a] = b;
+                } else if map[a] != b {
+                    return None;
+                }
+            }
+            Some((o.nlevels(), map))
+        })
+        .max_by_key(|(levels, _)| *levels)
+        .map(|(_, map)| map)
 }
 
 /// Every set must name rows of the fit, and leave some behind.
