@@ -15,9 +15,9 @@
 //!   downdated system, predicted at the population or the group level.
 //! - [`glmm`]: deletion refits of generalized models.
 
-// pub mod cross_validation;
+pub mod cross_validation;
 pub mod deletion;
-// pub mod glmm;
+pub mod glmm;
 pub mod inverse;
 pub mod leverage;
 pub mod ls_resid;
@@ -87,12 +87,21 @@ pub struct ExactDeletion {
     pub measures: Measures,
     /// Relative variance change, in [`rvc_names`]' order (NaN if the refit failed).
     pub rvc: Vec<f64>,
+    /// Did the refit's optimizer converge (false if it failed)?
+    pub converged: bool,
+    /// The refit of a linear mixed model.
     pub refit: Option<Refit>,
 }
 
 /// The names of the relative variance changes: `sigma2`, `D11`, ...
 pub fn rvc_names(m: &Lmer) -> Vec<String> {
     VarCompLayout::new(&m.model.par, &m.fit.theta, m.fit.sigma).names
+}
+
+/// [`rvc_names`] of a generalized model (no `sigma2` without a dispersion).
+pub fn rvc_names_glmm(g: &crate::glmer::Glmer) -> Vec<String> {
+    let layout = VarCompLayout::new(&g.pirls.joint.par, &g.fit.theta, g.fit.sigma);
+    layout.without_sigma(!g.fit.family.has_scale()).names
 }
 
 /// Exact deletion (`hlm_influence(approx = FALSE)`, lme4's `influence()`):
@@ -118,10 +127,16 @@ pub fn set_influence_exact(m: &Lmer, sets: &[Vec<usize>]) -> Result<Vec<ExactDel
                 ExactDeletion {
                     measures: measures(&vcov, &r.vcov, &delta),
                     rvc: layout.relative_change(&model.par, &full, &r.theta, r.sigma),
+                    converged: r.converged,
                     refit: Some(r),
                 }
             }
-            None => ExactDeletion { measures: Measures::NAN, rvc: vec![f64::NAN; full.len()], refit: None },
+            None => ExactDeletion {
+                measures: Measures::NAN,
+                rvc: vec![f64::NAN; full.len()],
+                converged: false,
+                refit: None,
+            },
         })
         .collect())
 }

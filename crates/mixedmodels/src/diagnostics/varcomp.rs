@@ -17,6 +17,8 @@ pub struct VarCompLayout {
     pub names: Vec<String>,
     /// (term, row, column) within the term's block of each D entry.
     entries: Vec<(usize, usize, usize)>,
+    /// Is sigma^2 listed (not for a GLMM without a dispersion)?
+    with_sigma: bool,
 }
 
 impl VarCompLayout {
@@ -41,13 +43,22 @@ impl VarCompLayout {
             }
             offset += t.q;
         }
-        VarCompLayout { names, entries }
+        VarCompLayout { names, entries, with_sigma: true }
+    }
+
+    /// The layout without sigma^2 when `drop` (binomial and Poisson GLMMs).
+    pub fn without_sigma(mut self, drop: bool) -> VarCompLayout {
+        if drop && self.with_sigma {
+            self.names.remove(0);
+            self.with_sigma = false;
+        }
+        self
     }
 
     /// sigma^2 and the listed entries at (theta, sigma).
     pub fn values(&self, par: &Parameterization, theta: &[f64], sigma: f64) -> Vec<f64> {
         let blocks = covariance_blocks(par, theta, sigma);
-        let mut out = vec![sigma * sigma];
+        let mut out = if self.with_sigma { vec![sigma * sigma] } else { vec![] };
         out.extend(self.entries.iter().map(|&(k, r, c)| blocks[k][c * par.terms[k].q + r]));
         out
     }
