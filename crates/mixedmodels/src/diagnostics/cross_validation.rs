@@ -44,15 +44,13 @@ pub struct FoldResult {
     pub converged: bool,
 }
 
+/// Each fold's levels (of the grouping factor) and rows.
+pub type GroupFolds = (Vec<Vec<usize>>, Vec<Vec<usize>>);
+
 /// Folds of whole levels: one level a fold (`k` None) or `k` folds of the
 /// levels shuffled by `seed` (level i of the shuffle in fold i mod k).
-/// Returns each fold's levels and rows; levels without rows are left out.
-pub fn group_folds(
-    codes: &[u32],
-    levels: usize,
-    k: Option<usize>,
-    seed: u64,
-) -> Result<(Vec<Vec<usize>>, Vec<Vec<usize>>)> {
+/// Levels without rows are left out.
+pub fn group_folds(codes: &[u32], levels: usize, k: Option<usize>, seed: u64) -> Result<GroupFolds> {
     let by_level = super::rows::rows_by_level(codes, levels);
     let mut present: Vec<usize> = (0..levels).filter(|&l| !by_level[l].is_empty()).collect();
     let fold_levels: Vec<Vec<usize>> = match k {
@@ -224,9 +222,11 @@ impl Score {
             "deviance" => Score::Deviance,
             "log_loss" => Score::LogLoss,
             "brier" => Score::Brier,
-            _ => return Err(Error::Argument(format!(
+            _ => {
+                return Err(Error::Argument(format!(
                 "unknown score '{name}' (rmse, mae, r2, deviance, log_loss, brier, or a function (y, yhat) -> float)"
-            ))),
+            )))
+            }
         })
     }
 
