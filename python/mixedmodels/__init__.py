@@ -18,13 +18,19 @@ from mixedmodels.exceptions import (
     MixedModelsError,
     NumericalError,
 )
+from mixedmodels.glmer import Glmer
 from mixedmodels.lmer import Lmer
+from mixedmodels.mixed import MixedModel
+from mixedmodels.model import FittedModel
 
 __all__ = [
     "ColumnError",
     "DataError",
+    "FittedModel",
     "FormulaError",
+    "Glmer",
     "Lmer",
+    "MixedModel",
     "MixedModelsError",
     "NumericalError",
     "__version__",

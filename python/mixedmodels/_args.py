@@ -44,3 +44,21 @@ def check_fits_in_memory(n_values: int, what: str, copies: int = 3) -> None:
         return
     if need > have:
         raise DataError(f"{what} would need about {need / 1e9:.1f} GB; this machine has {have / 1e9:.1f} GB")
+
+
+# pymer4 keywords this package does not take, and where the docs say so
+PYMER4_UNSUPPORTED = ("permute", "rank", "rank_group", "rank_exclude_cols", "control", "old_optimizer")
+PYMER4_DOCS = "docs/for_pymer4_users.md"
+
+
+def reject_keywords(function: str, keywords: dict[str, Any]) -> None:
+    """Raise TypeError for keyword arguments ``function`` does not take (caught
+    by ``**keywords``), naming the first; a pymer4 keyword not supported here
+    points to the page that lists them."""
+    if not keywords:
+        return
+    name = next(iter(keywords))
+    message = f"{function}() got an unexpected keyword argument '{name}'"
+    if name in PYMER4_UNSUPPORTED:
+        message += f": pymer4's {name}= is not available here (see {PYMER4_DOCS})"
+    raise TypeError(message)

@@ -20,8 +20,12 @@ import polars as pl
 from mixedmodels.exceptions import ColumnError, DataError
 
 MISSING_CODE = np.iinfo(np.uint32).max
+# The column an array of prior weights is attached under (as R's model frame names it).
+WEIGHTS_COLUMN = "(weights)"
 
 CoreColumn = tuple[str, Any]
+# A table for the core: its number of rows and its columns.
+CoreFrame = tuple[int, list[CoreColumn]]
 
 
 def to_polars(data: Any, columns: Sequence[str] | None = None) -> pl.DataFrame:
@@ -91,6 +95,22 @@ def missing_rows(frame: pl.DataFrame, names: Sequence[str]) -> np.ndarray:
     return mask
 
 
+def attach_weights(frame: pl.DataFrame, weights: Any) -> tuple[pl.DataFrame, str]:
+    """Prior weights given as a column name, or an array attached to ``frame``
+    (never over a data column of the same name); returns the frame and the column."""
+    if isinstance(weights, str):
+        if weights not in frame.columns:
+            raise DataError(f"weights: column '{weights}' is not in the data")
+        return frame, weights
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (frame.height,):
+        raise DataError(f"weights must have one value a row ({frame.height}), got shape {w.shape}")
+    name = WEIGHTS_COLUMN
+    while name in frame.columns:
+        name += "_"
+    return frame.with_columns(pl.Series(name, w)), name
+
+
 def _from_pandas(df: Any, columns: Sequence[str] | None = None) -> pl.DataFrame:
     """The pandas frame as polars. A column the formula reads (``columns``; all
     when None) must convert; others that cannot (a repeated name, values polars
@@ -156,12 +176,13 @@ def _factor(s: pl.Series, ordered: bool = False) -> tuple[np.ndarray, list[str],
     return codes.fill_null(MISSING_CODE).to_numpy().astype(np.uint32), levels, ordered
 
 
-def core_columns(
+def core_frame(
     df: pl.DataFrame,
     names: Sequence[str],
     ordered: Sequence[str] = (),
-) -> list[CoreColumn]:
-    """The listed columns as the Rust core takes them."""
+) -> CoreFrame:
+    """The listed columns as the Rust core takes them, with the number of rows
+    (a formula may read no column at all: ``y ~ 1`` predicted without random effects)."""
     out: list[CoreColumn] = []
     for name in dict.fromkeys(names):
         if name not in df.columns:
@@ -183,4 +204,4 @@ def core_columns(
                 f"column '{name}': type {dtype} cannot be used in a model "
                 "(use numbers, strings, categoricals, enums or booleans)"
             )
-    return out
+    return df.height, out

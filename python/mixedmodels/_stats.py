@@ -39,3 +39,17 @@ def wald_interval(est: np.ndarray, se: np.ndarray, level: float = 0.95) -> tuple
 def r_quantile(x: np.ndarray, probs: list[float]) -> np.ndarray:
     """R's default quantile (type 7)."""
     return np.quantile(np.asarray(x, dtype=float), probs)
+
+
+def zapsmall(x: np.ndarray, digits: int = 7) -> np.ndarray:
+    """R's ``zapsmall`` as R 4.2 defines it (the version the references were
+    made with): ``round(x, max(0, digits - log10(mx)))`` for mx the largest
+    absolute value, R's ``round`` taking the nearest whole number of digits.
+    (R 4.4 uses ``digits - ceiling(log10(mx))``.) Negative zeros become zeros."""
+    x = np.asarray(x, dtype=float)
+    finite = x[np.isfinite(x)]
+    if finite.size == 0:
+        return x
+    mx = float(np.max(np.abs(finite)))
+    d = digits - np.log10(mx) if mx > 0 else digits
+    return np.round(x, int(np.floor(max(0.0, d) + 0.5))) + 0.0

@@ -14,14 +14,12 @@ from __future__ import annotations
 import decimal
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from mixedmodels._stats import r_quantile
-
-if TYPE_CHECKING:
-    from mixedmodels.lmer import Lmer
+from mixedmodels.mixed import group_labels
 
 SIGNIF_LEGEND = "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"
 DIGITS = 4  # lme4's print.summary.merMod: max(3, getOption("digits") - 3)
@@ -118,11 +116,6 @@ def _round(x: float | None, ndigits: int) -> float | None:
     if x is None or not math.isfinite(x):
         return x
     return round(x, ndigits)
-
-
-def format_pvalue(p: float) -> str:
-    """R's format.pval with eps = 2e-16 and 3 significant digits, for one p-value."""
-    return format_pvalues([p])[0]
 
 
 def format_pvalues(pv: Sequence[float], digits: int = 3, eps: float = EPS_PVALUE) -> list[str]:
@@ -315,35 +308,23 @@ def _named_vector(names: list[str], values: list[str]) -> str:
 
 
 # ------------------------------------------------------------ the blocks
-def _group_labels(terms: list[dict[str, Any]]) -> list[str]:
-    """lme4's VarCorr names: a grouping factor with several terms is
-    ``Subject``, ``Subject.1``, ... (make.unique)."""
-    seen: dict[str, int] = {}
-    labels = []
-    for t in terms:
-        g = t["group"]
-        labels.append(g if g not in seen else f"{g}.{seen[g]}")
-        seen[g] = seen.get(g, 0) + 1
-    return labels
-
-
 def random_effects_block(model: Any, residual: bool = True, digits: int = DIGITS) -> str:
     """The 'Random effects' table as lme4's formatVC and print show it:
     variances and standard deviations each formatted together, the
     correlations of each term to 2 decimals, columns left-aligned."""
-    terms = model._terms
-    labels = _group_labels(terms)
+    terms = model.random_terms
+    labels = group_labels(terms)
     groups, names, variances, corr_rows = [], [], [], []
-    q_max = max([len(t["cnames"]) for t in terms] + [1])
+    q_max = max([len(t.cnames) for t in terms] + [1])
     for t, label in zip(terms, labels, strict=True):
-        cov = np.asarray(t["covariance"], dtype=float)
+        cov = np.asarray(t.covariance, dtype=float)
         q = cov.shape[0]
         sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
         with np.errstate(invalid="ignore", divide="ignore"):
             corr = cov / np.outer(sd, sd)
         np.fill_diagonal(corr, 1.0)
         cc = format_real([_round(float(v), 2) for v in corr.flatten()], 7, nsmall=2)
-        for i, c in enumerate(t["cnames"]):
+        for i, c in enumerate(t.cnames):
             groups.append(label if i == 0 else "")
             names.append(c)
             variances.append(float(cov[i, i]))
@@ -467,8 +448,7 @@ def _groups_line(model: Any, nobs: int) -> str:
 
 
 # ------------------------------------------------------------ whole summaries
-def lmer_summary(model: Lmer) -> str:
-    f = model._fit
+def lmer_summary(model: Any) -> str:
     with_df = model.coefs is not None and "DF" in model.coefs.columns
     fitted_by = "REML" if model.REML else "maximum likelihood "
     method = "Kenward-Roger's" if getattr(model, "ddf", "") == "Kenward-Roger" else "Satterthwaite's"
@@ -477,13 +457,14 @@ def lmer_summary(model: Lmer) -> str:
     if model.REML:
         out.append(f"REML criterion at convergence: {format_real([round(model.deviance, 1)], 7)[0]}")
     else:
-        out += _aic_block(model, int(f.nobs - f.npar))
+        out += _aic_block(model, model.nobs - model.npar)
     out.append("")
-    out.append(residuals_block(np.asarray(model.residuals) / model.sigma))
+    # lme4's residuals(m, "pearson", scaled = TRUE)
+    out.append(residuals_block(np.asarray(model.residuals(type="pearson")) / model.sigma))
     out.append("")
     out.append("Random effects:")
     out.append(random_effects_block(model))
-    out.append(_groups_line(model, int(f.nobs)))
+    out.append(_groups_line(model, model.nobs))
     out.append("")
     out.append("Fixed effects:")
     table, stars = fixed_effects_block(model.coefs, with_df)
@@ -491,7 +472,7 @@ def lmer_summary(model: Lmer) -> str:
     if stars:
         out.append("---")
         out.append(SIGNIF_LEGEND)
-    corr = correlation_block(list(f.fixed_names), np.asarray(f.vcov))
+    corr = correlation_block(model.fixed_names, model.vcov)
     if corr:
         out.append("")
         out.append(corr)
@@ -503,7 +484,6 @@ def lmer_summary(model: Lmer) -> str:
 
 def glmer_summary(model: Any) -> str:
     """lme4's summary of a glmerMod, as text."""
-    f = model._fit
     method = "Laplace Approximation" if model.nAGQ == 1 else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {model.nAGQ}"
     family = {"gamma": "Gamma", "inverse_gaussian": "inverse.gaussian"}.get(model.family, model.family)
     out = [
@@ -513,14 +493,14 @@ def glmer_summary(model: Any) -> str:
         "",
     ]
     names = ["AIC", "BIC", "logLik", "deviance", "df.resid"]
-    df_resid = int(f.nobs - f.npar)
+    df_resid = model.nobs - model.npar
     vals = [round(v, 1) for v in (model.AIC, model.BIC, model.logLike, -2 * model.logLike)] + [float(df_resid)]
     text = format_real(vals, 7)
     text[-1] = str(df_resid)
     out += [*_named_vector(names, text).splitlines(), ""]
     out.append(residuals_block(np.asarray(model.residuals(type="pearson")) / model.sigma))
-    out += ["", "Random effects:", random_effects_block(model, residual=f.has_scale)]
-    out.append(_groups_line(model, int(f.nobs)))
+    out += ["", "Random effects:", random_effects_block(model, residual=model.has_scale)]
+    out.append(_groups_line(model, model.nobs))
     out += ["", "Fixed effects:"]
     coefs = model.coefs
     table, stars = coef_table(
@@ -534,7 +514,7 @@ def glmer_summary(model: Any) -> str:
     out.append(table)
     if stars:
         out += ["---", SIGNIF_LEGEND]
-    corr = correlation_block(list(f.fixed_names), np.asarray(f.vcov))
+    corr = correlation_block(model.fixed_names, model.vcov)
     if corr:
         out += ["", corr]
     if model.warnings:

@@ -28,11 +28,10 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from mixedmodels import _core
-from mixedmodels._frame import core_columns
-from mixedmodels._stats import significance
+from mixedmodels._stats import significance, zapsmall
+from mixedmodels.contest import f_test
 from mixedmodels.exceptions import DataError
 
 __all__ = ["anova_contrasts", "anova_table", "doolittle"]
@@ -84,14 +83,13 @@ def anova_table(model: Any, type: Any = 3, ddf: str = "Satterthwaite") -> pl.Dat
     if method == "Kenward-Roger" and not model.REML:
         raise DataError("Kenward-Roger's method is only available for REML fits; refit with REML=True")
     hypotheses = anova_contrasts(model, kind)
-    sigma = float(model.sigma)
     rows: list[dict[str, Any]] = []
     empty: list[str] = []
     for term, L in hypotheses.items():
         if L.shape[0] == 0:
             empty.append(term)  # lmerTest appends terms without a test, as NA rows, at the end
             continue
-        rows.append({"term": term, **_f_test(model, L, method, sigma)})
+        rows.append({"term": term, **f_test(model, L, None, method)})
     rows += [
         {"term": t, "SS": np.nan, "MS": np.nan, "NumDF": None, "DenomDF": np.nan, "F-stat": np.nan, "P-val": np.nan}
         for t in empty
@@ -137,18 +135,17 @@ class _Terms:
     """The fixed-effects terms of a fit: labels, columns of X, containment."""
 
     def __init__(self, model: Any) -> None:
-        fit = model._fit
-        self.X = np.asarray(fit.design_matrix, dtype=float)
-        self.names = list(fit.fixed_names)
+        self.X = model.design_matrix.to_numpy().astype(float)
+        self.names = model.fixed_names
         self.intercept = "(Intercept)" in self.names
-        info = list(fit.term_info())
-        self.labels = [t["label"] for t in info]
-        self.variables = [list(t["variables"]) for t in info]
-        self.columns = {t["label"]: list(t["columns"]) for t in info}
+        info = model.fixed_terms
+        self.labels = [t.label for t in info]
+        self.variables = [t.variables for t in info]
+        self.columns = {t.label: t.columns for t in info}
         numeric: dict[str, bool] = {}
         factors: list[str] = []
         for t in info:
-            for v, is_num in zip(t["variables"], t["numeric"], strict=True):
+            for v, is_num in zip(t.variables, t.numeric, strict=True):
                 numeric[v] = bool(is_num) and not v.startswith(_MATRIX_FUNCTIONS)
                 if not is_num and v not in factors:
                     factors.append(v)
@@ -224,35 +221,26 @@ def _type2(info: _Terms, term: str) -> np.ndarray:
 
 
 def _type3(model: Any, info: _Terms) -> dict[str, np.ndarray]:
-    frame = _fit_rows(model)
-    fixed_names = model._formula_columns(response=False, groups=False)
-    all_names = list(dict.fromkeys(model._formula_columns() + list(fixed_names)))
-    ordered = list(getattr(model, "_ordered_cols", []) or [])
-    treatment = [(v, "treatment") for v in info.factors]
-    columns = core_columns(frame, all_names, ordered=ordered)
-    Xt, tnames, tassign = _core.model_matrix(model.formula, columns, contrasts=treatment)
-    Xt = np.asarray(Xt, dtype=float)
-    if Xt.shape[0] != info.X.shape[0]:
-        raise DataError("anova: could not rebuild the design matrix on the rows of the fit")
+    frame = model.fit_frame
+    Xt, tnames, tassign = model.full_design(frame, contrasts=[(v, "treatment") for v in info.factors])
     # Drop aliased columns as lmerTest's ensure_full_rank (R's qr, LINPACK) does.
-    keep = _independent_columns(Xt)
+    keep = list(_core.independent_columns(Xt))
     Xt = Xt[:, keep]
     tnames = [tnames[j] for j in keep]
     tassign = [tassign[j] for j in keep]
     # Map of terms to columns of the treatment-coded X (assign: 0 intercept, k term k).
     tcols = {t: [j for j, a in enumerate(tassign) if a == k + 1] for k, t in enumerate(info.labels)}
     # Full dummy design: intercept and each term's model.matrix(~ 0 + term).
-    fixed_columns = core_columns(frame, list(fixed_names), ordered=ordered)
     blocks, rd_names = [], []
     if info.intercept:
         blocks.append(np.ones((Xt.shape[0], 1)))
         rd_names.append("(Intercept)")
     for t in info.labels:
-        B, bn, _ = _core.model_matrix(f"~ 0 + {t}", fixed_columns)
-        blocks.append(np.asarray(B, dtype=float))
-        rd_names += list(bn)
+        B, bn, _ = model.full_design(frame, formula=f"~ 0 + {t}", contrasts=[])
+        blocks.append(B)
+        rd_names += bn
     rdX = np.hstack(blocks)
-    Lfull = _zapsmall((_ginv(Xt) @ rdX).T)  # rdX columns x Xt columns
+    Lfull = zapsmall((_ginv(Xt) @ rdX).T)  # rdX columns x Xt columns
     # Orthogonalise the columns of contained terms (higher-order terms first).
     by_order = sorted(range(len(info.labels)), key=lambda k: -info.order[k])
     for k in by_order:
@@ -262,7 +250,7 @@ def _type3(model: Any, info: _Terms) -> dict[str, np.ndarray]:
             continue
         A = Lfull[:, [j for c in containing for j in tcols[c]]]
         Y = Lfull[:, tcols[t]]
-        Lfull[:, tcols[t]] = _zapsmall(_residuals(A, Y))
+        Lfull[:, tcols[t]] = zapsmall(_residuals(A, Y))
     index = {n: i for i, n in enumerate(rd_names)}
     missing = [n for n in tnames if n not in index]
     if missing:
@@ -275,30 +263,17 @@ def _type3(model: Any, info: _Terms) -> dict[str, np.ndarray]:
     # Carry the contrasts over to the model's coding.
     same = list(tnames) == info.names and np.array_equal(Xt, info.X)
     if not same:
-        cmap = _zapsmall(_ginv(Xt) @ info.X)
+        cmap = zapsmall(_ginv(Xt) @ info.X)
         out = {t: L @ cmap for t, L in out.items()}
     return out
 
 
 # ------------------------------------------------------------------ tests
-def _f_test(model: Any, L: np.ndarray, method: str, sigma: float) -> dict[str, Any]:
-    rows = [[float(v) for v in r] for r in L]
-    if method == "Kenward-Roger":
-        f_unscaled, ndf, ddf, scaling = model._fit.kr_f_test(rows)
-        ms = f_unscaled * sigma**2
-        fval = f_unscaled * scaling
-    else:
-        fval, ndf, ddf = model._fit.contrast_f(rows)
-        ms = fval * sigma**2
-    p = float(stats.f.sf(fval, ndf, ddf)) if np.isfinite(fval) else float("nan")
-    return {"SS": ms * ndf, "MS": ms, "NumDF": round(ndf), "DenomDF": float(ddf), "F-stat": float(fval), "P-val": p}
-
-
 def _lme4_table(model: Any) -> pl.DataFrame:
     """lme4's anova() of one model: sequential sums of squares (RX beta)^2 by
     term, F = MS / sigma^2, no denominator df."""
     info = _Terms(model)
-    beta = np.asarray(model._fit.beta, dtype=float)
+    beta = model.beta
     sigma = float(model.sigma)
     prec = sigma**2 * np.linalg.inv(np.asarray(model.vcov, dtype=float))
     RX = np.linalg.cholesky((prec + prec.T) / 2).T  # upper triangular, RX'RX = X'V^-1 X
@@ -344,66 +319,15 @@ def _check_ddf(ddf: str) -> str:
 
 
 def _check_model(model: Any) -> None:
-    if not getattr(model, "fitted", False) or getattr(model, "_fit", None) is None:
+    if not getattr(model, "fitted", False):
         raise DataError("the model has not been fitted yet: call fit() first")
-
-
-def _fit_rows(model: Any) -> pl.DataFrame:
-    """The data rows the fit used (rows with missing values dropped as the core does)."""
-    frame: pl.DataFrame = model._frame
-    if int(model._fit.rows_dropped) == 0:
-        return frame
-    names = [c for c in dict.fromkeys(model._formula_columns()) if c in frame.columns]
-    for w in ("(weights)", getattr(model, "_weights_name", None)):
-        if w and w in frame.columns and w not in names:
-            names.append(w)
-    keep = pl.lit(True)
-    for c in names:
-        s = frame.get_column(c)
-        cond = pl.col(c).is_not_null()
-        if s.dtype.is_float():
-            cond = cond & pl.col(c).is_not_nan()
-        keep = keep & cond
-    out = frame.filter(keep)
-    if out.height != int(model._fit.nobs):
-        raise DataError(
-            f"anova: could not recover the {model._fit.nobs} rows the fit used "
-            f"({out.height} rows have no missing values in the model's columns)"
-        )
-    return out
-
-
-def _independent_columns(x: np.ndarray, tol: float = 1e-7) -> list[int]:
-    """Columns kept by R's qr(x, LAPACK = FALSE) (dqrdc2): in order, each column
-    whose part orthogonal to the kept ones has norm >= tol times its own."""
-    keep: list[int] = []
-    basis = np.zeros((x.shape[0], 0))
-    for j in range(x.shape[1]):
-        col = x[:, j]
-        norm = float(np.linalg.norm(col))
-        if norm == 0.0:
-            continue
-        r = col - basis @ (basis.T @ col)
-        r = r - basis @ (basis.T @ r)
-        rn = float(np.linalg.norm(r))
-        if rn >= tol * norm:
-            keep.append(j)
-            basis = np.hstack([basis, (r / rn)[:, None]])
-    return keep
+    if model.is_generalized:
+        raise DataError("F tables are for linear mixed models; compare GLMMs with mixedmodels.anova(m0, m1)")
 
 
 def _ginv(x: np.ndarray) -> np.ndarray:
     """MASS::ginv: pseudo-inverse dropping singular values below sqrt(eps) * max."""
     return np.linalg.pinv(x, rcond=np.sqrt(np.finfo(float).eps))
-
-
-def _zapsmall(x: np.ndarray, digits: int = 7) -> np.ndarray:
-    """R's zapsmall: round to `digits` significant digits of the largest entry."""
-    x = np.asarray(x, dtype=float)
-    finite = x[np.isfinite(x)]
-    mx = float(np.abs(finite).max()) if finite.size else 0.0
-    d = max(0, digits - int(np.ceil(np.log10(mx)))) if mx > 0 else digits
-    return np.round(x, d) + 0.0  # no negative zeros
 
 
 def _residuals(A: np.ndarray, Y: np.ndarray) -> np.ndarray:

@@ -18,24 +18,21 @@ import polars as pl
 from scipy import stats
 
 from mixedmodels import _core
-from mixedmodels._frame import core_columns
-from mixedmodels.exceptions import DataError
-from mixedmodels.lmer import WEIGHTS_COLUMN, Lmer
+from mixedmodels.exceptions import DataError, KeywordError
+from mixedmodels.model import FittedModel
 
 __all__ = ["anova", "ranova"]
 
 REFIT_MESSAGE = "refitting model(s) with ML (instead of REML)"
 
 
-def _glmm_family(model: Lmer) -> str | None:
-    """The family of a generalized model (None for a linear mixed model)."""
-    from mixedmodels.glmer import Glmer
-
-    return model.family if isinstance(model, Glmer) else None
+def _glmm_family(model: FittedModel) -> str | None:
+    """The family of a generalized model (None for a linear model)."""
+    return model.family if model.is_generalized else None
 
 
 # ------------------------------------------------------------------ anova
-def anova(*models: Lmer, refit: bool = True, **named: Lmer) -> pl.DataFrame:
+def anova(*models: FittedModel, refit: bool = True, **named: FittedModel) -> pl.DataFrame:
     """Likelihood-ratio tests between nested models, as lme4's ``anova(m0, m1, ...)``.
 
     Pass at least two fitted :class:`~mixedmodels.Lmer` models, positionally
@@ -71,10 +68,16 @@ def anova(*models: Lmer, refit: bool = True, **named: Lmer) -> pl.DataFrame:
     unfitted model, models fitted to different numbers of observations, or
     a mix of families.
     """
-    entries: list[tuple[str, Lmer]] = [(f"model{i + 1}", m) for i, m in enumerate(models)]
+    for name, m in named.items():
+        if not isinstance(m, FittedModel):
+            raise KeywordError(
+                f"anova() got an unexpected keyword argument '{name}': a {type(m).__name__}, not an Lmer model "
+                "(models passed by keyword must be fitted models)"
+            )
+    entries: list[tuple[str, FittedModel]] = [(f"model{i + 1}", m) for i, m in enumerate(models)]
     entries += list(named.items())
     for name, m in entries:
-        if not isinstance(m, Lmer):
+        if not isinstance(m, FittedModel):
             raise DataError(f"anova: '{name}' is a {type(m).__name__}, not an Lmer model")
         if not m.fitted:
             raise DataError(f"anova: model '{name}' has not been fitted yet: call fit() first")
@@ -110,7 +113,7 @@ def anova(*models: Lmer, refit: bool = True, **named: Lmer) -> pl.DataFrame:
 
     rows = []
     for (name, m), f in zip(entries, fits, strict=True):
-        ll, k, n = float(f._fit.loglik), int(f._fit.npar), int(f._fit.nobs)
+        ll, k, n = float(f.logLike), f.npar, f.nobs
         rows.append((name, m.formula, k, -2 * ll + 2 * k, -2 * ll + np.log(n) * k, ll))
     rows.sort(key=lambda r: r[2])  # stable, like R's order()
 
@@ -154,7 +157,7 @@ def anova(*models: Lmer, refit: bool = True, **named: Lmer) -> pl.DataFrame:
 
 
 # ----------------------------------------------------------------- ranova
-def ranova(model: Lmer, reduce_terms: bool = True) -> pl.DataFrame:
+def ranova(model: FittedModel, reduce_terms: bool = True) -> pl.DataFrame:
     """lmerTest's ``ranova``: likelihood-ratio tests of the random-effect terms.
 
     Each random-effect term (after lme4's expansion of ``||`` and ``/``) is
@@ -179,25 +182,26 @@ def ranova(model: Lmer, reduce_terms: bool = True) -> pl.DataFrame:
     reduction), ``npar``, ``logLik``, ``AIC`` (-2 logLik + 2 npar), ``LRT``
     (twice the log-likelihood lost), ``Df`` and ``P-val``.
     """
-    if not isinstance(model, Lmer):
+    if not isinstance(model, FittedModel):
         raise DataError(f"ranova: model is a {type(model).__name__}, not an Lmer model")
-    if _glmm_family(model) is not None:
+    if model.is_generalized:
         raise DataError(
             "ranova() is for linear mixed models; compare generalized models with "
             "mixedmodels.anova(m0, m1), fitting the reduced model yourself"
         )
-    model._check_fitted()
+    if not model.fitted:
+        raise DataError("the model has not been fitted yet: call fit() first")
     form = _core.formula_structure(model.formula)
     if not form["bars"]:
         raise DataError("Model should have at least one random-effects term")
 
     n0 = model.nobs
-    rows: list[tuple[str, int, float]] = [("<none>", int(model._fit.npar), float(model._fit.loglik))]
+    rows: list[tuple[str, int, float]] = [("<none>", model.npar, float(model.logLike))]
     for name, reduced in _reductions(form, reduce_terms):
         reduced = list(dict.fromkeys(reduced))  # update.formula keeps one copy of identical terms
         if reduced:
             fit = refit_copy(model, reml=model.REML, formula=_formula_text(form, reduced))
-            n, ll, k = fit.nobs, float(fit._fit.loglik), int(fit._fit.npar)
+            n, ll, k = fit.nobs, float(fit.logLike), fit.npar
         else:
             n, ll, k = _lm_loglik(model, _formula_text(form, []))
         if n != n0:
@@ -291,94 +295,26 @@ def _reductions(form: dict[str, Any], reduce_terms: bool) -> list[tuple[str, lis
     return out
 
 
-def fit_options(model: Lmer) -> dict[str, Any]:
-    """The options of ``model.fit`` to reproduce its fit on ``model._frame``:
-    the keyword arguments ``fit`` recorded, without those that only change
-    what it prints or which criterion it uses."""
-    recorded = getattr(model, "_fit_options", None)
-    if not isinstance(recorded, dict):
-        raise DataError("the model has not been fitted yet: call fit() first")
-    return {k: v for k, v in recorded.items() if k not in ("REML", "summarize", "no_warnings", "verbose")}
-
-
-def refit_copy(model: Lmer, reml: bool, formula: str | None = None) -> Lmer:
-    """A new Lmer fitted like ``model`` (same prepared data and options), by
-    REML or ML, optionally with another formula. ``model`` is not touched."""
-    opts = fit_options(model)
-    opts["ddf"] = "lme4"  # no Satterthwaite derivatives: only the likelihood is needed
-    copy = Lmer(formula or model.formula, data=model._frame)
-    copy.fit(REML=reml, summarize=False, no_warnings=True, **opts)
+def refit_copy(model: FittedModel, reml: bool, formula: str | None = None) -> FittedModel:
+    """A new model fitted like ``model`` (same data and fit options), by REML
+    or ML, optionally with another formula. ``model`` is not touched."""
+    opts = model.fit_options
+    if "ddf" in opts:
+        opts["ddf"] = "lme4"  # no Satterthwaite derivatives: only the likelihood is needed
+    copy = model.with_formula(formula)
+    copy.fit(REML=reml, summarize=False, no_warnings=True, **opts)  # type: ignore[attr-defined]
     return copy
 
 
-def _complete_rows(frame: pl.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    mask = np.ones(frame.height, dtype=bool)
-    for c in dict.fromkeys(columns):
-        s = frame.get_column(c)
-        mask &= ~s.is_null().to_numpy()
-        if s.dtype.is_float():
-            mask &= ~s.is_nan().fill_null(True).to_numpy()
-    return mask
-
-
-def _weights_column(model: Lmer) -> str | None:
-    """The column of ``model._frame`` holding the prior weights (None: unweighted)."""
-    weights = fit_options(model).get("weights")
-    if weights is None:
-        return None
-    # an array: fit() attached it to the frame under this name
-    return weights if isinstance(weights, str) else WEIGHTS_COLUMN
-
-
-def _model_rows(model: Lmer, weight_name: str | None) -> np.ndarray:
-    """The rows of ``model._frame`` the fit used (no missing value in its columns)."""
-    return _complete_rows(model._frame, [*model._columns, *([weight_name] if weight_name else [])])
-
-
-def _lm_loglik(model: Lmer, formula: str) -> tuple[int, float, int]:
+def _lm_loglik(model: Any, formula: str) -> tuple[int, float, int]:
     """(nobs, logLik, npar) of the linear model of ``model``'s fixed part, as
-    R's ``logLik(lm(formula, weights = ...), REML = model.REML)``:
-
-        0.5 * (sum(log w) - N * (log(2 pi) + 1 - log(N) + log(sum(w r^2))))
-        - REML * 0.5 * log det(X' W X),    N = n - REML * p,
-
-    which is also lme4's criterion at theta = 0. X is the model's fixed-effects
-    design (same formula, contrasts and dropped columns), so the rows the
-    linear model would use must be the model's rows (checked by the caller
-    through the returned nobs)."""
-    frame: pl.DataFrame = model._frame
-    weight_name = _weights_column(model)
-    lm_columns = model._formula_columns(formula=formula)
-    n_lm = int(_complete_rows(frame, lm_columns + ([weight_name] if weight_name else [])).sum())
-
-    x = np.asarray(model._fit.design_matrix)
-    y = np.asarray(model._fit.response)
-    n, p = x.shape
+    R's ``logLik(lm(formula, weights = ...), REML = model.REML)``: lme4's
+    criterion at theta = 0, where the random effects vanish (same X, weights
+    and offsets). The linear model may use more rows than the mixed model
+    (a grouping factor missing where the fixed part is not): then its nobs
+    differs and the caller refuses the comparison, as lmerTest does."""
+    n_lm = int(model.complete_rows(model.columns_read(formula)).sum())
+    n, npar = model.nobs, len(model.fixed_names) + 1
     if n_lm != n:
-        return n_lm, float("nan"), p + 1
-    rows = _model_rows(model, weight_name)
-    w = frame.get_column(weight_name).cast(pl.Float64).to_numpy()[rows] if weight_name else np.ones(n)
-    y = y - _offset(model, x, rows)
-    keep = w > 0  # R's logLik.lm leaves out zero weights
-    x, y, w = x[keep], y[keep], w[keep]
-    sw = np.sqrt(w)
-    q, r = np.linalg.qr(x * sw[:, None])
-    yw = y * sw
-    resid = yw - q @ (q.T @ yw)
-    rss = float(resid @ resid)
-    big_n = x.shape[0] - (p if model.REML else 0)
-    ll = 0.5 * (float(np.sum(np.log(w))) - big_n * (np.log(2 * np.pi) + 1 - np.log(big_n) + np.log(rss)))
-    if model.REML:
-        ll -= float(np.sum(np.log(np.abs(np.diag(r)))))
-    return n, float(ll), p + 1
-
-
-def _offset(model: Lmer, x: np.ndarray, rows: np.ndarray) -> np.ndarray | float:
-    """The model's offset a row (0 without ``offset()`` terms): the fixed-only
-    prediction minus X beta, on the rows the model used."""
-    if not _core.formula_structure(model.formula)["offsets"]:
-        return 0.0
-    needed = model._formula_columns(response=False, groups=False)
-    columns = core_columns(model._frame, needed, ordered=model._ordered_cols)
-    pred = np.asarray(model._fit.predict(columns, False))
-    return pred[rows] - x @ np.asarray(model._fit.beta)
+        return n_lm, float("nan"), npar
+    return n, -0.5 * model.objective_at(np.zeros(len(model.theta))), npar

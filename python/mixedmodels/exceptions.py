@@ -15,4 +15,23 @@ from mixedmodels._core import (
     NumericalError,
 )
 
-__all__ = ["ColumnError", "DataError", "FormulaError", "MixedModelsError", "NumericalError"]
+__all__ = [
+    "ColumnError",
+    "DataError",
+    "FormulaError",
+    "KeywordError",
+    "MixedModelsError",
+    "NumericalError",
+    "UnavailableError",
+]
+
+
+class KeywordError(DataError, TypeError):
+    """A keyword argument a function does not take, where it also takes
+    keywords of another kind (``anova(m0, m1=m1)``): a ``TypeError`` naming
+    the keyword."""
+
+
+class UnavailableError(DataError, AttributeError):
+    """A method one kind of model has and this one has not (``anova()`` of a
+    GLMM): ``hasattr`` is False, and asking for it says what to use instead."""

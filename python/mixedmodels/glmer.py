@@ -6,17 +6,21 @@ Gauss-Hermite quadrature (``fit(nAGQ=k)``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
 from scipy.special import expit
 
 from mixedmodels import _core
-from mixedmodels._args import whole_number
+from mixedmodels._args import reject_keywords, whole_number
 from mixedmodels._stats import significance, wald_interval, z_pvalues
-from mixedmodels.exceptions import DataError, NumericalError
-from mixedmodels.lmer import Lmer, Residuals, _coef_tables, _ranef_tables, _varcorr_tables
+from mixedmodels._summary import glmer_summary
+from mixedmodels.exceptions import DataError, NumericalError, UnavailableError
+from mixedmodels.mixed import MixedModel
+from mixedmodels.model import FittedModel
+
+__all__ = ["FAMILIES", "Glmer"]
 
 FAMILIES = {
     "binomial": "binomial",
@@ -27,21 +31,41 @@ FAMILIES = {
 }
 
 
-class Glmer(Lmer):
+class Glmer(MixedModel):
     """A generalized linear mixed model: ``Lmer(formula, data, family=...)``
     with family ``binomial`` (logit, probit or cloglog link), ``poisson``,
     ``gamma`` or ``inverse_gaussian``."""
+
+    is_generalized: ClassVar[bool] = True
+    default_residuals: ClassVar[str] = "deviance"
+    # What a linear mixed model has and a GLMM has not: asking for it says what to use instead.
+    _UNAVAILABLE: ClassVar[dict[str, str]] = {
+        "anova": "F tables are for linear mixed models; compare GLMMs with mixedmodels.anova(m0, m1)",
+        "ranova": "ranova() is for linear mixed models; compare GLMMs with mixedmodels.anova(m0, m1)",
+        "contest": "contest() is for linear mixed models; use post_hoc() for the contrasts of a GLMM",
+        "bootstrap": "the parametric bootstrap is available for linear mixed models",
+    }
 
     def __init__(self, formula: str, data: Any, family: str = "binomial", link: str | None = None) -> None:
         key = str(family).lower()
         if key not in FAMILIES:
             raise DataError(f"unknown family '{family}' (use gaussian, binomial, poisson, gamma or inverse_gaussian)")
-        super().__init__(formula, data, family="gaussian")
+        super().__init__(formula, data)
         self.family = key
         self.link = link
         self.nAGQ = 1
+        self.ddf = "asymptotic"
 
-    def fit(  # type: ignore[override]
+    def __getattr__(self, name: str) -> Any:
+        message = type(self)._UNAVAILABLE.get(name)
+        if message is None:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        raise UnavailableError(message)
+
+    def with_formula(self, formula: str | None = None) -> FittedModel:
+        return type(self)(formula or self.formula, self.data, family=self.family, link=self.link)
+
+    def fit(
         self,
         conf_int: str = "Wald",
         n_boot: int = 500,
@@ -56,27 +80,30 @@ class Glmer(Lmer):
         nAGQ: int = 1,
         link: str | None = None,
         max_feval: int = 10_000,
-        **ignored: Any,
+        **unsupported: Any,
     ) -> pl.DataFrame:
         """Fit by maximum likelihood: the Laplace approximation (``nAGQ=1``) or
         adaptive Gauss-Hermite quadrature with ``nAGQ`` nodes (one scalar
         random effect only). ``weights`` are prior weights (for a binomial
-        proportion: the number of trials). Returns ``coefs`` (with odds
-        ratios for the logit link)."""
+        proportion: the number of trials). ``REML`` is ignored (glmer has no
+        REML). Returns ``coefs`` (with odds ratios for the logit link)."""
+        reject_keywords("Glmer.fit", unsupported)
         if conf_int != "Wald":
             raise DataError("only Wald intervals are available for generalized linear mixed models")
         # 1 is the Laplace approximation; lme4's Gauss-Hermite rules stop at 100 points.
         nAGQ = whole_number(nAGQ, "nAGQ", minimum=1, maximum=_core.MAX_AGQ_POINTS)
         max_feval = whole_number(max_feval, "max_feval", minimum=1)
         link = link or self.link
-        columns, weight_name, core_contrasts = self._prepare(factors, ordered, weights, contrasts)
+        frame, weight_name, core_contrasts = self._prepare_fit(
+            factors, ordered, weights, contrasts, {"max_feval": max_feval, "nAGQ": nAGQ, "link": link}
+        )
         try:
             self._fit = _core.GlmerFit.fit(
                 self.formula,
-                columns,
+                frame,
                 FAMILIES[self.family],
                 link=link,
-                nagq=int(nAGQ),
+                nagq=nAGQ,
                 weights=weight_name,
                 contrasts=core_contrasts,
                 max_feval=max_feval,
@@ -90,31 +117,20 @@ class Glmer(Lmer):
                 "lme4 fits such data with enormous estimates and standard errors and warns that the Hessian "
                 "is singular); drop or merge the separating predictor or its levels"
             ) from e
-        self.REML = False
-        self.ddf = "asymptotic"
-        self.nAGQ = int(nAGQ)
+        self.nAGQ = nAGQ
         self.link = self._fit.link
-        self._fit_options = {
-            "factors": factors,
-            "ordered": ordered,
-            "weights": weights,
-            "contrasts": contrasts,
-            "max_feval": max_feval,
-            "nAGQ": int(nAGQ),
-            "link": link,
-        }
-        return self._finish_fit(conf_int, n_boot, summarize, verbose, no_warnings)
+        return self._finish_fit(summarize, verbose, no_warnings)
 
-    def _collect_results(self) -> None:
-        f = self._fit
-        names = list(f.fixed_names)
-        beta = np.asarray(f.beta)
-        se = np.sqrt(np.diag(np.asarray(f.vcov)))
+    def _coef_table(self) -> pl.DataFrame:
+        """glmer's coefficient table: asymptotic z tests; for the logit link
+        also pymer4's odds ratios and probabilities."""
+        beta = self.beta
+        se = np.sqrt(np.diag(self.vcov))
         lo, hi = wald_interval(beta, se)
         z = beta / se
         p = z_pvalues(z)
         cols: dict[str, Any] = {
-            "term": names,
+            "term": self.fixed_names,
             "Estimate": beta,
             "2.5_ci": lo,
             "97.5_ci": hi,
@@ -123,9 +139,8 @@ class Glmer(Lmer):
             "P-val": p,
             "Sig": [significance(v) for v in p],
         }
-        if self.link == "logit":
-            # pymer4's odds ratios and probabilities for the logit link (inf, not an overflow
-            # warning, for the enormous estimates of a separated fit)
+        if self._fit.link == "logit":
+            # inf, not an overflow warning, for the enormous estimates of a separated fit
             with np.errstate(over="ignore"):
                 cols.update(
                     {
@@ -137,79 +152,7 @@ class Glmer(Lmer):
                         "Prob_97.5_ci": expit(hi),
                     }
                 )
-        self.coefs = pl.DataFrame(cols)
-        self.theta = np.asarray(f.theta)
-        self.sigma = float(f.sigma)
-        self.singular = bool(f.singular)
-        self.logLike = float(f.loglik)
-        self.AIC = float(f.aic)
-        self.BIC = float(f.bic)
-        self.fits = np.asarray(f.fitted)
-        self.residuals = Residuals(np.asarray(f.residuals("deviance")), self._residuals_of)
-        self.warnings = list(f.warnings) + self._response_warnings()
-        self.design_matrix = pl.DataFrame(np.asarray(f.design_matrix), schema=names, orient="row")
-        terms = f.terms()
-        self._terms = terms
-        self.grps = {}
-        for t_ in terms:
-            self.grps.setdefault(t_["group"], len(t_["levels"]))
-        self.ranef = _ranef_tables(terms)
-        self.fixef = _coef_tables(terms, names, beta)
-        self.ranef_var, self.ranef_corr = _varcorr_tables(terms, self.sigma)
-        if not f.has_scale:
-            self.ranef_var = self.ranef_var.filter(pl.col("group") != "Residual")
-
-    def _response_warnings(self) -> list[str]:
-        """R's warnings about the response that the core does not give: a
-        binomial proportion whose successes (proportion x weight) are not
-        whole numbers (R: "non-integer #successes in a binomial glm!", most
-        often forgotten weights), non-integer Poisson counts (glmer's deviance
-        is infinite there; here the log-likelihood uses lgamma(y + 1)), and
-        fitted probabilities of 0 or 1 (glm's warning; complete separation)."""
-        out: list[str] = []
-        fit = self._fit
-        y = np.asarray(fit.response, dtype=float)
-        response = str(_core.formula_structure(self.formula)["response"])
-        if self.family in ("binomial", "poisson") and not response.replace(" ", "").startswith("cbind("):
-            w = self._fit_weights(y.shape[0])
-            counts = y * w if self.family == "binomial" else y
-            if np.any(np.abs(counts - np.round(counts)) > 1e-3):
-                out.append(
-                    "non-integer #successes in a binomial glm! (a proportion needs the numbers of trials as weights)"
-                    if self.family == "binomial"
-                    else "non-integer counts in a Poisson model: the log-likelihood uses lgamma(y + 1) "
-                    "(lme4's glmer cannot fit these data: its deviance is infinite)"
-                )
-        if self.family == "binomial":
-            mu = np.asarray(fit.fitted, dtype=float)
-            eps = 10 * np.finfo(float).eps
-            if np.any(mu < eps) or np.any(mu > 1 - eps):
-                out.append(
-                    "fitted probabilities numerically 0 or 1 occurred: a predictor or grouping factor may "
-                    "separate the response completely; the estimates and standard errors of the "
-                    "separating terms are not meaningful"
-                )
-        return out
-
-    def _fit_weights(self, n: int) -> np.ndarray:
-        """The prior weights of the rows of the fit (ones without weights)."""
-        name = getattr(self, "_weights_name", None)
-        if name is None:
-            return np.ones(n)
-        frame = self._frame
-        mask = np.ones(frame.height, dtype=bool)
-        for c in dict.fromkeys([*self._columns, name]):
-            col = frame.get_column(c)
-            mask &= ~col.is_null().to_numpy()
-            if col.dtype.is_float():
-                mask &= ~col.is_nan().fill_null(True).to_numpy()
-        w = frame.get_column(name).cast(pl.Float64).to_numpy()[mask]
-        return w if w.shape[0] == n else np.ones(n)
-
-    def _residuals_of(self, type: str = "deviance") -> np.ndarray:
-        if type not in ("deviance", "pearson", "response", "working"):
-            raise DataError(f"unknown residual type '{type}' (use deviance, pearson, response or working)")
-        return np.asarray(self._fit.residuals(type))
+        return pl.DataFrame(cols)
 
     @property
     def deviance(self) -> float:
@@ -219,6 +162,7 @@ class Glmer(Lmer):
 
     @property
     def linear_predictor(self) -> np.ndarray:
+        """The linear predictor on the rows of the fit (the link scale)."""
         self._check_fitted()
         return np.asarray(self._fit.linear_predictor)
 
@@ -233,97 +177,6 @@ class Glmer(Lmer):
         return -float(self._fit.objective_lme4) / 2
 
     def summary_text(self) -> str:
+        """lme4's summary of a glmer fit, as text."""
         self._check_fitted()
-        from mixedmodels._summary import glmer_summary
-
         return glmer_summary(self)
-
-    def _predict_complete_rows(self, columns: Any, use_rfx: bool, pred_type: str) -> np.ndarray:
-        """Predictions on the response (``pred_type="response"``) or link
-        scale; `Lmer.predict` handles unseen groups and missing values."""
-        return np.asarray(self._fit.predict(columns, use_rfx, pred_type == "response"))
-
-    def confint(
-        self,
-        method: str = "Wald",
-        level: float = 0.95,
-        n_boot: int = 500,  # type: ignore[override]
-        seed: int | None = None,
-        progress: bool | None = None,
-    ) -> pl.DataFrame:
-        """Wald intervals for the fixed effects (profile and bootstrap
-        intervals are available for linear mixed models)."""
-        self._check_fitted()
-        if method != "Wald":
-            raise DataError("only Wald intervals are available for generalized linear mixed models")
-        from scipy import stats
-
-        beta = self.coefs["Estimate"].to_numpy()
-        se = self.coefs["SE"].to_numpy()
-        zq = stats.norm.ppf(0.5 + level / 2)
-        names = [*self._fit.sd_cor_names(), *self._fit.fixed_names]
-        nvar = len(names) - len(beta)
-        return pl.DataFrame(
-            {
-                "term": names,
-                "lower": [None] * nvar + list(beta - zq * se),
-                "upper": [None] * nvar + list(beta + zq * se),
-            },
-            schema={"term": pl.String, "lower": pl.Float64, "upper": pl.Float64},
-        )
-
-    def anova(
-        self,
-        type: int | str = 3,
-        ddf: str = "Satterthwaite",  # type: ignore[override]
-        force_orthogonal: bool = False,
-    ) -> pl.DataFrame:
-        raise DataError("F tables are for linear mixed models; compare GLMMs with mixedmodels.anova(m0, m1)")
-
-    def ranova(self, reduce_terms: bool = True) -> pl.DataFrame:  # type: ignore[override]
-        raise DataError("ranova() is for linear mixed models; compare GLMMs with mixedmodels.anova(m0, m1)")
-
-    def post_hoc(
-        self,
-        marginal_vars: str | Sequence[str],  # type: ignore[override]
-        grouping_vars: str | Sequence[str] | None = None,
-        p_adjust: str = "tukey",
-        summarize: bool = True,
-        level: float = 0.95,
-        trend: str | None = None,
-        contrasts: str = "pairwise",
-        type: str = "link",
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Estimated marginal means and their contrasts as emmeans computes them
-        for a glmer fit: asymptotic z tests (DF infinite) on the link scale
-        (``type="link"``), or means back-transformed to the response scale with
-        delta-method SEs (``type="response"``; for the log and logit links the
-        pairwise contrasts become ratios ``A / B``: rate or odds ratios).
-        Returns ``(marginal_estimates, marginal_contrasts)``; see
-        :meth:`Lmer.post_hoc` for the other arguments."""
-        self._check_fitted()
-        from mixedmodels.posthoc import post_hoc
-
-        return post_hoc(
-            self,
-            marginal_vars,
-            grouping_vars=grouping_vars,
-            p_adjust=p_adjust,
-            summarize=summarize,
-            level=level,
-            trend=trend,
-            contrasts=contrasts,
-            type=type,
-        )
-
-    def bootstrap(
-        self,
-        n_boot: int = 500,
-        seed: int | None = None,  # type: ignore[override]
-        progress: bool | None = None,
-    ) -> pl.DataFrame:
-        raise DataError("the parametric bootstrap is available for linear mixed models")
-
-    def __repr__(self) -> str:
-        state = "fitted" if self.fitted else "not fitted"
-        return f"Lmer({self.formula!r}, family={self.family!r}) [{state}]"

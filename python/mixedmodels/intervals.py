@@ -1,6 +1,7 @@
-"""Confidence intervals for a fitted model: Wald, profile likelihood and
+"""Confidence intervals for a fitted mixed model: Wald, profile likelihood and
 parametric bootstrap, with lme4's row names (`sd_(Intercept)|Subject`,
-`cor_Days.(Intercept)|Subject`, `sigma`, then the fixed effects).
+`cor_Days.(Intercept)|Subject`, `sigma`, then the fixed effects). Generalized
+models have Wald intervals (and no `sigma` row).
 
 The profile and the bootstrap run in the Rust core: the profile on the ML
 deviance of the model refitted with ML, as lme4 1.1-31 does (so REML and ML
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -22,18 +23,17 @@ from scipy import stats
 from mixedmodels._args import check_fits_in_memory, seed_value, whole_number
 from mixedmodels.exceptions import DataError
 
-if TYPE_CHECKING:
-    from mixedmodels.lmer import Lmer
-
 METHODS = ("Wald", "profile", "boot")
 
 
-def parameter_names(model: Lmer) -> list[str]:
-    return [*model._fit.sd_cor_names(), "sigma", *model._fit.fixed_names]
+def parameter_names(model: Any) -> list[str]:
+    """lme4's names of the parameters: sd/cor, `sigma` (linear models), fixed effects."""
+    sigma = [] if model.is_generalized else ["sigma"]
+    return [*model.sd_cor_names, *sigma, *model.fixed_names]
 
 
 def confint(
-    model: Lmer,
+    model: Any,
     method: str = "Wald",
     level: float = 0.95,
     n_boot: int = 500,
@@ -44,18 +44,20 @@ def confint(
     the variance parameters, as lme4)."""
     if method not in METHODS:
         raise DataError(f"method must be one of {', '.join(METHODS)}, not '{method}'")
+    if model.is_generalized and method != "Wald":
+        raise DataError("only Wald intervals are available for generalized linear mixed models")
     if not 0 < level < 1:
         raise DataError(f"level must be between 0 and 1, not {level}")
     names = parameter_names(model)
-    nvar = len(names) - len(model._fit.fixed_names)
+    nvar = len(names) - len(model.fixed_names)
     if method == "Wald":
-        beta = model.coefs["Estimate"].to_numpy()
+        beta = model.beta
         se = np.sqrt(np.diag(model.vcov))
         z = stats.norm.ppf(0.5 + level / 2)
         lower = [None] * nvar + list(beta - z * se)
         upper = [None] * nvar + list(beta + z * se)
     elif method == "profile":
-        bounds = model._fit.profile(level)
+        bounds = model.core.profile(level)
         lower = [b[0] for b in bounds]
         upper = [b[1] for b in bounds]
     else:
@@ -71,21 +73,21 @@ def confint(
     )
 
 
-def bootstrap(model: Lmer, n_boot: int = 500, seed: int | None = None, progress: bool | None = None) -> pl.DataFrame:
+def bootstrap(model: Any, n_boot: int = 500, seed: int | None = None, progress: bool | None = None) -> pl.DataFrame:
     """Parametric bootstrap replicates (lme4's bootMer with new random
     effects): one row a replicate, columns the sd/cor parameters, `sigma` and
     the fixed effects. Failed refits are rows of nulls."""
     n_boot = whole_number(n_boot, "n_boot", minimum=1)
     seed = seed_value(seed)
     # a row a replicate: the sd/cor parameters, sigma and the fixed effects
-    check_fits_in_memory(n_boot * (len(model.theta) + 2 + len(model._fit.beta)), f"bootstrap({n_boot})")
+    check_fits_in_memory(n_boot * (len(model.theta) + 2 + len(model.beta)), f"bootstrap({n_boot})")
     chunks = _chunk_sizes(n_boot)
     parts: list[dict[str, Any]] = []
     start = time.perf_counter()
     done = 0
     show = progress
     for size in chunks:
-        parts.append(model._fit.bootstrap(done, size, int(seed)))
+        parts.append(model.core.bootstrap(done, size, int(seed)))
         done += size
         if show is None and time.perf_counter() - start > 2.0:
             show = True  # a long run: show progress from here on
@@ -97,10 +99,10 @@ def bootstrap(model: Lmer, n_boot: int = 500, seed: int | None = None, progress:
     beta = np.vstack([p["beta"] for p in parts])
     sigma = np.concatenate([p["sigma"] for p in parts])
     cols: dict[str, Any] = {}
-    for j, name in enumerate(model._fit.sd_cor_names()):
+    for j, name in enumerate(model.sd_cor_names):
         cols[name] = sd_cor[:, j]
     cols["sigma"] = sigma
-    for j, name in enumerate(model._fit.fixed_names):
+    for j, name in enumerate(model.fixed_names):
         cols[name] = beta[:, j]
     return pl.DataFrame(cols).fill_nan(None)
 

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, stats
+from scipy.stats import qmc
 
+from mixedmodels._stats import zapsmall
 from mixedmodels.exceptions import DataError
 
 # p.adjust methods (emmeans passes them through to R's p.adjust).
@@ -258,17 +260,6 @@ def f_ppf(p: float | np.ndarray, d1: float, d2: np.ndarray) -> np.ndarray:
     return np.where(np.isinf(d2), stats.chi2.ppf(p, d1) / d1, stats.f.ppf(p, d1, np.where(np.isinf(d2), 1.0, d2)))
 
 
-def zapsmall(x: np.ndarray, digits: int = 7) -> np.ndarray:
-    """R's zapsmall (emmeans applies it to the df before ptukey)."""
-    x = np.asarray(x, dtype=float)
-    finite = x[np.isfinite(x)]
-    if finite.size == 0:
-        return x
-    mx = float(np.max(np.abs(finite)))
-    d = digits - np.log10(mx) if mx > 0 else digits
-    return np.round(x, int(np.floor(max(0.0, d) + 0.5)))
-
-
 def ptukey_upper(q: np.ndarray, nmeans: float, df: np.ndarray) -> np.ndarray:
     """Upper tail of the studentized range (R's ``ptukey(..., lower.tail = FALSE)``)."""
     q, df = np.broadcast_arrays(np.asarray(q, dtype=float), np.asarray(df, dtype=float))
@@ -403,8 +394,6 @@ class _BoxIntegrator:
         r = self.chol.shape[1]
         self.df = int(df)
         dim = r + (1 if self.df > 0 else 0)
-        from scipy.stats import qmc
-
         m = int(np.ceil(np.log2(max(n_points, 2))))
         self.w = qmc.Sobol(d=max(dim, 1), scramble=True, seed=seed).random_base2(m)
         if self.df > 0:

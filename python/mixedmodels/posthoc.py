@@ -38,9 +38,8 @@ import polars as pl
 from scipy import stats
 
 from mixedmodels import _core
-from mixedmodels import exceptions as mm_errors
 from mixedmodels import multcomp as mc
-from mixedmodels._frame import core_columns, factor_levels
+from mixedmodels._frame import factor_levels
 from mixedmodels._stats import significance
 from mixedmodels.exceptions import DataError
 
@@ -245,10 +244,9 @@ class ReferenceGrid:
 
     @classmethod
     def from_model(cls, model: Any) -> ReferenceGrid:
-        fit = model._fit
-        data = _fit_rows(model)
-        needed = model._formula_columns(response=False, groups=False)
-        exprs = [v for t in fit.term_info() for v in t["variables"]]
+        data = model.fit_frame
+        needed = model.columns_read(response=False, groups=False)
+        exprs = [v for t in model.fixed_terms for v in t.variables]
         fixed = [c for c in needed if any(_mentions(e, c) for e in exprs)]
         variables = []
         levels_all: dict[str, list[str]] = {}
@@ -263,7 +261,7 @@ class ReferenceGrid:
                 else:
                     variables.append(GridVariable(name, "covariate", [float(np.mean(s.cast(pl.Float64).to_numpy()))]))
             else:
-                full = factor_levels(model._frame.get_column(name))
+                full = factor_levels(s)
                 # the levels the fit's rows use: an Enum's unused categories are not in the model
                 present = set(s.cast(pl.String).drop_nulls().unique().to_list())
                 levels_all[name] = full
@@ -316,7 +314,7 @@ class ReferenceGrid:
             raise DataError(f"{role}: variable names must be strings, not {type(name).__name__}")
         if name in self.by_name:
             return
-        if name in self.model._columns:
+        if name in self.model.columns_read():
             raise DataError(
                 f"{role}: '{name}' is not a predictor of the fixed effects "
                 f"(it is the response or a grouping factor); the fixed part uses: {', '.join(model_vars) or 'none'}"
@@ -330,11 +328,7 @@ class ReferenceGrid:
 
     # X of the grid
     def _matrix(self, frame: pl.DataFrame) -> np.ndarray:
-        cols = core_columns(frame, self.needed_frame_columns(frame), ordered=self.model._ordered_cols)
-        return np.asarray(self.model._fit.model_matrix(cols))
-
-    def needed_frame_columns(self, frame: pl.DataFrame) -> list[str]:
-        return [c for c in self.needed if c in frame.columns]
+        return self.model.fixed_design(frame)
 
     def _complete(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Add the variables the fixed part lists but does not use (held at anything)."""
@@ -352,15 +346,7 @@ class ReferenceGrid:
         """The offset of the grid rows: emmeans treats an ``offset()`` of the
         formula as one more covariate (``.offset.``) held at its mean over the
         rows of the fit. 0 without an offset."""
-        if not _core.formula_structure(self.model.formula)["offsets"]:
-            return 0.0
-        fit = self.model._fit
-        needed = self.model._formula_columns(response=False, groups=False)
-        cols = core_columns(self.data, needed, ordered=self.model._ordered_cols)
-        x = np.asarray(fit.model_matrix(cols))
-        args = (cols, False, False) if _is_glmm(self.model) else (cols, False)
-        eta = np.asarray(fit.predict(*args), dtype=float)
-        return float(np.mean(eta - x @ np.asarray(fit.beta)))
+        return float(np.mean(self.model.offset))
 
     def trend_step(self, var: str) -> float:
         x = self.data.get_column(var).cast(pl.Float64)
@@ -394,12 +380,11 @@ class ReferenceGrid:
 
     def _has_dropped_columns(self) -> bool:
         """Whether the fit dropped columns of X (rank deficiency)."""
-        return bool(self.model._fit.dropped_columns)
+        return bool(self.model.dropped_columns)
 
     def _full_matrix(self, frame: pl.DataFrame) -> tuple[np.ndarray, list[str]]:
-        cols = core_columns(frame, self.needed_frame_columns(frame), ordered=self.model._ordered_cols)
-        x, names, _ = _core.model_matrix(self.model.formula, cols, self.model._contrasts)
-        return np.asarray(x), list(names)
+        x, names, _ = self.model.full_design(frame)
+        return x, names
 
     # marginal averaging
     def average(self, fam_vars: list[str]) -> tuple[list[tuple[Any, ...]], np.ndarray]:
@@ -421,11 +406,11 @@ class _Inference:
     """Estimate, SE and Satterthwaite df of linear functions of the fixed effects."""
 
     def __init__(self, model: Any) -> None:
-        self.fit = model._fit
-        self.beta = np.asarray(model.coefs["Estimate"], dtype=float)
-        self.vcov = np.asarray(model.vcov, dtype=float)
-        self.glmm = _is_glmm(model)
-        self.has_df = not self.glmm and _has_satterthwaite(model)
+        self.core = model.core
+        self.beta = model.beta
+        self.vcov = model.vcov
+        self.glmm = model.is_generalized
+        self.has_df = not self.glmm and model.ddf != "lme4"
         self.stat = "Z-stat" if self.glmm else "T-stat"
         # emmeans gives a glmerMod asymptotic (z) inference without a note on the df
         self.df_note: str | None = (
@@ -451,7 +436,7 @@ class _Inference:
                 continue
             est[i] = float(row @ self.beta)
             se[i] = float(np.sqrt(max(row @ self.vcov @ row, 0.0)))
-            df[i] = float(self.fit.contrast_df([float(v) for v in row])) if self.has_df else np.inf
+            df[i] = float(self.core.contrast_df([float(v) for v in row])) if self.has_df else np.inf
         return {"Estimate": est, "SE": se, "DF": df}
 
 
@@ -474,8 +459,8 @@ def _estimate_table(
     if scale.back_transform:
         # emmeans: the mean and its interval through the inverse link, the SE by the delta method
         link = scale.link
-        est, se = _linkinv(link, est), np.abs(_mu_eta(link, est)) * se
-        lo, hi = _linkinv(link, lo), _linkinv(link, hi)
+        est, se = _core.link_inverse(link, est), np.abs(_core.link_mu_eta(link, est)) * se
+        lo, hi = _core.link_inverse(link, lo), _core.link_inverse(link, hi)
         lo, hi = np.fmin(lo, hi), np.fmax(lo, hi)
     return pl.DataFrame(
         {
@@ -681,7 +666,7 @@ class _Scale:
 
     @classmethod
     def of(cls, model: Any, type: str, trend: bool) -> _Scale:
-        if not _is_glmm(model):
+        if not model.is_generalized:
             return cls()
         link = str(model.link)
         if link == "identity" or trend:  # emtrends' slopes are on the link scale whatever the type
@@ -738,58 +723,9 @@ class _Scale:
         return None
 
 
-def _linkinv(link: str | None, eta: np.ndarray) -> np.ndarray:
-    """The inverse link (R's ``make.link(link)$linkinv``)."""
-    eta = np.asarray(eta, dtype=float)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if link == "logit":
-            return stats.logistic.cdf(eta)
-        if link == "probit":
-            return stats.norm.cdf(eta)
-        if link == "cloglog":
-            return -np.expm1(-np.exp(eta))
-        if link == "log":
-            return np.exp(eta)
-        if link == "inverse":
-            return 1.0 / eta
-        if link == "1/mu^2":
-            return 1.0 / np.sqrt(eta)
-        if link == "sqrt":
-            return eta * eta
-    return eta
-
-
-def _mu_eta(link: str | None, eta: np.ndarray) -> np.ndarray:
-    """d mu / d eta (R's ``make.link(link)$mu.eta``), for the delta-method SE."""
-    eta = np.asarray(eta, dtype=float)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if link == "logit":
-            p = stats.logistic.cdf(eta)
-            return p * (1.0 - p)
-        if link == "probit":
-            return stats.norm.pdf(eta)
-        if link == "cloglog":
-            return np.exp(eta - np.exp(eta))
-        if link == "log":
-            return np.exp(eta)
-        if link == "inverse":
-            return -1.0 / (eta * eta)
-        if link == "1/mu^2":
-            return -1.0 / (2.0 * eta**1.5)
-        if link == "sqrt":
-            return 2.0 * eta
-    return np.ones_like(eta)
-
-
 # ------------------------------------------------------------- helpers
-def _is_glmm(model: Any) -> bool:
-    from mixedmodels.glmer import Glmer
-
-    return isinstance(model, Glmer)
-
-
 def _check_model(model: Any) -> None:
-    if not hasattr(model, "_fit") or not hasattr(model, "formula"):
+    if not hasattr(model, "fixed_terms") or not hasattr(model, "formula"):
         raise DataError(f"post_hoc needs a fitted mixedmodels.Lmer, not {type(model).__name__}")
     if not getattr(model, "fitted", False):
         raise DataError("the model has not been fitted yet: call fit() first")
@@ -801,34 +737,6 @@ def _names(x: Any, role: str) -> list[str]:
     if isinstance(x, Sequence) and all(isinstance(v, str) for v in x):
         return list(x)
     raise DataError(f"{role} must be a variable name or a list of names, not {x!r}")
-
-
-def _has_satterthwaite(model: Any) -> bool:
-    if getattr(model, "ddf", "Satterthwaite") == "lme4" or not hasattr(model._fit, "contrast_df"):
-        return False
-    try:
-        model._fit.contrast_df([0.0] * len(model._fit.fixed_names))
-    except mm_errors.MixedModelsError:
-        return False
-    except Exception:
-        return True
-    return True
-
-
-def _fit_rows(model: Any) -> pl.DataFrame:
-    """The rows of the data the fit used (complete in every model variable and
-    in a weights column)."""
-    frame = model._frame
-    weights = getattr(model, "_fit_options", {}).get("weights")
-    names = [*model._columns, *([weights] if isinstance(weights, str) else [])]
-    cols = [c for c in dict.fromkeys(names) if c in frame.columns]
-    cond = pl.lit(True)
-    for c in cols:
-        e = pl.col(c).is_not_null()
-        if frame.schema[c].is_float():
-            e = e & pl.col(c).is_not_nan()
-        cond = cond & e
-    return frame.filter(cond)
 
 
 def _mentions(expr: str, name: str) -> bool:

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 import mixedmodels as mm
-from mixedmodels.lmer import contrasts_from_weights
+from mixedmodels.contrasts import contrasts_from_weights
 
 REF = json.loads((Path(__file__).parents[1] / "fixtures" / "contrasts" / "contrasts.json").read_text())
 CASES = sorted(k for k in REF if k != "r_versions")

@@ -131,8 +131,8 @@ def test_conditional_modes_and_variances(fitted):
         pytest.skip("reference has no ranef table")
     condvar = m.ranef_condvar()
     groups = {}
-    for t, key in zip(m._terms, condvar, strict=True):
-        groups.setdefault(t["group"], []).append((t, condvar[key]))
+    for t, key in zip(m.random_terms, condvar, strict=True):
+        groups.setdefault(t.group, []).append((t, condvar[key]))
     scale = ref["sigma"]
     rows = ref["ranef"]
     step = max(1, len(rows) // 400)
@@ -142,7 +142,7 @@ def test_conditional_modes_and_variances(fitted):
         j = levels.index(row["level"])
         assert abs(table[row["term"]][j] - row["condval"]) < 2e-4 * scale, row
         for t, cv in groups[row["group"]]:
-            if row["term"] in t["cnames"]:
-                c = t["cnames"].index(row["term"])
+            if row["term"] in t.cnames:
+                c = t.cnames.index(row["term"])
                 sd = np.sqrt(cv[j, c, c])
                 assert abs(sd - row["condsd"]) < 1e-3 * max(row["condsd"], 1e-3 * scale), row

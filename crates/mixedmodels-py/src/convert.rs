@@ -1,8 +1,9 @@
 //! Conversions shared by the model classes: arrays, contrast specs, term tables.
 
+use mixedmodels::data::FitRows;
 use mixedmodels::design::{Contrasts, ReTerm};
 use mixedmodels::model::Parameterization;
-use numpy::PyArray2;
+use numpy::{PyArray1, PyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -58,4 +59,9 @@ pub fn term_dicts<'py>(
         out.push(d);
     }
     Ok(out)
+}
+
+/// The positions of the rows a fit used, as a numpy int64 array.
+pub fn positions<'py>(py: Python<'py>, rows: &FitRows) -> Bound<'py, PyArray1<i64>> {
+    PyArray1::from_iter(py, rows.positions.iter().map(|&i| i as i64))
 }

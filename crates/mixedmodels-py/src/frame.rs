@@ -1,6 +1,8 @@
-//! Python columns into the core's DataFrame. The Python side sends a list of
-//! `(name, column)` where a column is a float64 numpy array (borrowed, not
-//! copied) or a factor `(codes: uint32 array, levels: list[str], ordered)`.
+//! Python columns into the core's DataFrame. The Python side sends a table as
+//! `(nrows, [(name, column), ...])` where a column is a float64 numpy array
+//! (borrowed, not copied) or a factor `(codes: uint32 array, levels:
+//! list[str], ordered)`; the number of rows travels apart so that a model
+//! reading no column (`y ~ 1` predicted without random effects) still has rows.
 
 use std::borrow::Cow;
 
@@ -10,8 +12,12 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
+/// A table from Python: its number of rows and its `(name, column)` pairs.
+pub type PyFrame<'py> = (usize, Bound<'py, PyList>);
+
 /// Borrow the columns, build a DataFrame over them, and run `f` on it.
-pub fn with_frame<R>(columns: &Bound<'_, PyList>, f: impl FnOnce(&DataFrame) -> PyResult<R>) -> PyResult<R> {
+pub fn with_frame<R>(frame: &PyFrame<'_>, f: impl FnOnce(&DataFrame) -> PyResult<R>) -> PyResult<R> {
+    let (nrows, columns) = frame;
     let mut numeric: Vec<(String, PyReadonlyArray1<f64>)> = Vec::new();
     let mut factors: Vec<(String, Factor)> = Vec::new();
     for item in columns.iter() {
@@ -30,7 +36,7 @@ pub fn with_frame<R>(columns: &Bound<'_, PyList>, f: impl FnOnce(&DataFrame) -> 
             return Err(PyTypeError::new_err(format!("column '{name}': expected a float64 array or a factor tuple")));
         }
     }
-    let mut df = DataFrame::new();
+    let mut df = DataFrame::with_rows(*nrows);
     for (name, a) in &numeric {
         let col = match a.as_slice() {
             Ok(s) => Cow::Borrowed(s),

@@ -2,13 +2,14 @@
 
 use mixedmodels::glmer::{Glmer, GlmerOptions};
 use mixedmodels::optim::OptimizerSettings;
+use mixedmodels::residuals::ResidualKind;
 use numpy::{PyArray1, PyArray2};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyDict;
 
 use crate::convert::{array2, contrast_from_py, term_dicts};
 use crate::errors::to_py;
-use crate::frame::with_frame;
+use crate::frame::{with_frame, PyFrame};
 
 #[pyclass(name = "GlmerFit", module = "mixedmodels._core")]
 pub struct PyGlmer {
@@ -18,11 +19,11 @@ pub struct PyGlmer {
 #[pymethods]
 impl PyGlmer {
     #[staticmethod]
-    #[pyo3(signature = (formula, columns, family, link=None, nagq=1, weights=None, contrasts=None, derivatives=true, max_feval=10000))]
+    #[pyo3(signature = (formula, frame, family, link=None, nagq=1, weights=None, contrasts=None, derivatives=true, max_feval=10000))]
     fn fit(
         py: Python<'_>,
         formula: &str,
-        columns: &Bound<'_, PyList>,
+        frame: PyFrame<'_>,
         family: &str,
         link: Option<String>,
         nagq: usize,
@@ -39,7 +40,7 @@ impl PyGlmer {
         let optimizer = OptimizerSettings { max_feval, ..GlmerOptions::default().optimizer };
         let options =
             GlmerOptions { family: family.to_string(), link, nagq, contrasts, weights, optimizer, derivatives };
-        with_frame(columns, |df| {
+        with_frame(&frame, |df| {
             let inner = py.detach(|| Glmer::fit(formula, df, &options)).map_err(to_py)?;
             Ok(PyGlmer { inner })
         })
@@ -127,9 +128,15 @@ impl PyGlmer {
     fn nobs(&self) -> usize {
         self.inner.pirls.resp.n()
     }
+    /// The position in the data of each row the fit used.
     #[getter]
-    fn rows_dropped(&self) -> usize {
-        self.inner.rows_dropped
+    fn fit_rows<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        crate::convert::positions(py, &self.inner.rows)
+    }
+    /// One flag a row of the data: did the fit use it?
+    #[getter]
+    fn fit_mask<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<bool>> {
+        PyArray1::from_vec(py, self.inner.rows.mask())
     }
     #[getter]
     fn singular(&self) -> bool {
@@ -159,7 +166,19 @@ impl PyGlmer {
 
     /// Residuals: "deviance", "pearson", "response" or "working".
     fn residuals<'py>(&self, py: Python<'py>, kind: &str) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        Ok(PyArray1::from_vec(py, self.inner.residuals(kind).map_err(to_py)?))
+        let kind = ResidualKind::parse(kind).map_err(to_py)?;
+        Ok(PyArray1::from_vec(py, self.inner.residuals(kind)))
+    }
+    /// Prior weights of the rows of the fit, as the family uses them (times
+    /// the trials for `cbind()` responses, as R's `weights()`).
+    #[getter]
+    fn prior_weights<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_slice(py, &self.inner.pirls.resp.weights)
+    }
+    /// The formula's offsets on the rows of the fit (zeros without offsets).
+    #[getter]
+    fn offset<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_slice(py, &self.inner.pirls.resp.offset)
     }
 
     fn terms<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
@@ -212,9 +231,9 @@ impl PyGlmer {
     }
 
     /// Fixed-effects matrix for new data.
-    fn model_matrix<'py>(&self, py: Python<'py>, columns: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    fn model_matrix<'py>(&self, py: Python<'py>, frame: PyFrame<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let inner = &self.inner;
-        let mm = with_frame(columns, |df| py.detach(|| inner.spec.fixed_matrix(df)).map_err(to_py))?;
+        let mm = with_frame(&frame, |df| py.detach(|| inner.spec.fixed_matrix(df)).map_err(to_py))?;
         array2(py, &mm.values, mm.nrows, mm.ncols())
     }
 
@@ -222,12 +241,12 @@ impl PyGlmer {
     fn predict<'py>(
         &self,
         py: Python<'py>,
-        columns: &Bound<'py, PyList>,
+        frame: PyFrame<'py>,
         use_re: bool,
         response: bool,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let inner = &self.inner;
-        let v = with_frame(columns, |df| py.detach(|| inner.predict(df, use_re, response)).map_err(to_py))?;
+        let v = with_frame(&frame, |df| py.detach(|| inner.predict(df, use_re, response)).map_err(to_py))?;
         Ok(PyArray1::from_vec(py, v))
     }
 

@@ -4,6 +4,7 @@
 mod convert;
 mod errors;
 mod frame;
+mod functions;
 mod glmer;
 mod lmer;
 
@@ -14,9 +15,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<lmer::PyLmer>()?;
     m.add_class::<glmer::PyGlmer>()?;
-    m.add_function(wrap_pyfunction!(lmer::formula_columns, m)?)?;
-    m.add_function(wrap_pyfunction!(lmer::model_matrix, m)?)?;
-    m.add_function(wrap_pyfunction!(lmer::formula_structure, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::formula_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::model_matrix, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::formula_structure, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::link_inverse, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::link_mu_eta, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::independent_columns, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("MAX_AGQ_POINTS", mixedmodels::glmm::quadrature::MAX_AGQ_POINTS)?;
     Ok(())

@@ -5,13 +5,14 @@ use mixedmodels::fit::FitOptions;
 use mixedmodels::inference::satterthwaite;
 use mixedmodels::lmer::{Lmer, LmerOptions};
 use mixedmodels::optim::OptimizerSettings;
+use mixedmodels::residuals::ResidualKind;
 use numpy::{PyArray1, PyArray2};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyDict;
 
 use crate::convert::{array2, contrast_from_py, term_dicts};
 use crate::errors::to_py;
-use crate::frame::with_frame;
+use crate::frame::{with_frame, PyFrame};
 
 #[pyclass(name = "LmerFit", module = "mixedmodels._core")]
 pub struct PyLmer {
@@ -21,11 +22,11 @@ pub struct PyLmer {
 #[pymethods]
 impl PyLmer {
     #[staticmethod]
-    #[pyo3(signature = (formula, columns, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000))]
+    #[pyo3(signature = (formula, frame, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000))]
     fn fit(
         py: Python<'_>,
         formula: &str,
-        columns: &Bound<'_, PyList>,
+        frame: PyFrame<'_>,
         reml: bool,
         weights: Option<String>,
         contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
@@ -39,7 +40,7 @@ impl PyLmer {
             .collect::<PyResult<Vec<_>>>()?;
         let optimizer = OptimizerSettings { max_feval, ..Default::default() };
         let options = LmerOptions { reml, contrasts, weights, fit: FitOptions { optimizer, start: None, derivatives } };
-        with_frame(columns, |df| {
+        with_frame(&frame, |df| {
             let inner = py.detach(|| Lmer::fit(formula, df, &options)).map_err(to_py)?;
             Ok(PyLmer { inner })
         })
@@ -89,6 +90,12 @@ impl PyLmer {
     fn sigma(&self) -> f64 {
         self.inner.fit.sigma
     }
+    /// A linear model estimates its residual scale.
+    #[getter]
+    #[allow(clippy::unused_self)]
+    fn has_scale(&self) -> bool {
+        true
+    }
     #[getter]
     fn reml(&self) -> bool {
         self.inner.fit.reml
@@ -117,9 +124,15 @@ impl PyLmer {
     fn nobs(&self) -> usize {
         self.inner.fit.n
     }
+    /// The position in the data of each row the fit used.
     #[getter]
-    fn rows_dropped(&self) -> usize {
-        self.inner.rows_dropped
+    fn fit_rows<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        crate::convert::positions(py, &self.inner.rows)
+    }
+    /// One flag a row of the data: did the fit use it?
+    #[getter]
+    fn fit_mask<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<bool>> {
+        PyArray1::from_vec(py, self.inner.rows.mask())
     }
     #[getter]
     fn singular(&self) -> bool {
@@ -133,14 +146,25 @@ impl PyLmer {
     fn fitted<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         PyArray1::from_slice(py, &self.inner.fit.fitted)
     }
-    #[getter]
-    fn residuals<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_slice(py, &self.inner.fit.residuals)
+    /// Residuals: "response", "pearson", "deviance" or "working".
+    fn residuals<'py>(&self, py: Python<'py>, kind: &str) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let kind = ResidualKind::parse(kind).map_err(to_py)?;
+        Ok(PyArray1::from_vec(py, self.inner.residuals(kind)))
     }
     #[getter]
     fn response<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        let y: Vec<f64> = self.inner.fit.fitted.iter().zip(&self.inner.fit.residuals).map(|(f, r)| f + r).collect();
-        PyArray1::from_vec(py, y)
+        PyArray1::from_vec(py, self.inner.response())
+    }
+    /// Prior weights of the rows of the fit (ones when unweighted).
+    #[getter]
+    fn prior_weights<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_vec(py, self.inner.prior_weights())
+    }
+    /// The formula's offsets on the rows of the fit (zeros without offsets).
+    #[getter]
+    fn offset<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        let n = self.inner.fit.n;
+        PyArray1::from_vec(py, self.inner.offset.clone().unwrap_or_else(|| vec![0.0; n]))
     }
     #[getter]
     fn design_matrix<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
@@ -204,9 +228,9 @@ impl PyLmer {
     }
 
     /// The fixed-effects matrix for new data (the fitted model's coding).
-    fn model_matrix<'py>(&self, py: Python<'py>, columns: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    fn model_matrix<'py>(&self, py: Python<'py>, frame: PyFrame<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let inner = &self.inner;
-        let mm = with_frame(columns, |df| py.detach(|| inner.spec.fixed_matrix(df)).map_err(to_py))?;
+        let mm = with_frame(&frame, |df| py.detach(|| inner.spec.fixed_matrix(df)).map_err(to_py))?;
         array2(py, &mm.values, mm.nrows, mm.ncols())
     }
 
@@ -322,15 +346,19 @@ impl PyLmer {
         Ok(d)
     }
 
-    /// Predictions for new data.
+    /// Predictions for new data (`response`: on the response's scale; a linear
+    /// model's link is the identity, so both scales are the same).
+    #[pyo3(signature = (frame, use_re, response=true))]
     fn predict<'py>(
         &self,
         py: Python<'py>,
-        columns: &Bound<'py, PyList>,
+        frame: PyFrame<'py>,
         use_re: bool,
+        response: bool,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let _ = response;
         let inner = &self.inner;
-        let v = with_frame(columns, |df| py.detach(|| inner.predict(df, use_re)).map_err(to_py))?;
+        let v = with_frame(&frame, |df| py.detach(|| inner.predict(df, use_re)).map_err(to_py))?;
         Ok(PyArray1::from_vec(py, v))
     }
 
@@ -359,74 +387,4 @@ impl PyLmer {
     fn __repr__(&self) -> String {
         format!("<LmerFit {} obs, {} fixed effects>", self.inner.fit.n, self.inner.fit.p)
     }
-}
-
-/// A formula's structure, as lme4 sees it: the response, the fixed part
-/// (intercept, term labels in R's order, offsets) and the random-effects bars
-/// after `||` and `/` expansion in lme4's `findbars` order, each with the
-/// text of its left-hand side and grouping factor.
-#[pyfunction]
-pub fn formula_structure<'py>(py: Python<'py>, formula: &str) -> PyResult<Bound<'py, PyDict>> {
-    let f = mixedmodels::formula::ModelFormula::parse(formula).map_err(to_py)?;
-    let label = |t: &mixedmodels::formula::Term| t.0.iter().map(|v| f.variable_name(*v)).collect::<Vec<_>>().join(":");
-    let d = PyDict::new(py);
-    d.set_item("response", f.response.as_ref().map(|r| r.deparse()))?;
-    d.set_item("intercept", f.fixed.intercept)?;
-    d.set_item("terms", f.fixed.terms.iter().map(label).collect::<Vec<_>>())?;
-    let term_vars: Vec<Vec<String>> =
-        f.fixed.terms.iter().map(|t| t.0.iter().map(|v| f.variable_name(*v).to_string()).collect()).collect();
-    d.set_item("term_variables", term_vars)?;
-    d.set_item("offsets", f.offsets.iter().map(|o| o.deparse()).collect::<Vec<_>>())?;
-    let bars = f
-        .bars
-        .iter()
-        .map(|b| {
-            let bd = PyDict::new(py);
-            bd.set_item("lhs", &b.lhs_text)?;
-            bd.set_item("group", &b.group_name)?;
-            bd.set_item("intercept", b.lhs.intercept)?;
-            bd.set_item("terms", b.lhs.terms.iter().map(label).collect::<Vec<_>>())?;
-            Ok(bd)
-        })
-        .collect::<PyResult<Vec<_>>>()?;
-    d.set_item("bars", bars)?;
-    Ok(d)
-}
-
-/// R's `model.matrix` of a formula's fixed part for the given columns, all
-/// columns kept: (matrix, names, assign).
-#[pyfunction]
-#[pyo3(signature = (formula, columns, contrasts=None))]
-#[allow(clippy::type_complexity)]
-pub fn model_matrix<'py>(
-    py: Python<'py>,
-    formula: &str,
-    columns: &Bound<'py, PyList>,
-    contrasts: Option<Vec<(String, Bound<'py, PyAny>)>>,
-) -> PyResult<(Bound<'py, PyArray2<f64>>, Vec<String>, Vec<usize>)> {
-    let contrasts = contrasts
-        .unwrap_or_default()
-        .iter()
-        .map(|(n, c)| Ok((n.clone(), contrast_from_py(c)?)))
-        .collect::<PyResult<Vec<_>>>()?;
-    let f = mixedmodels::formula::ModelFormula::parse(formula).map_err(to_py)?;
-    let mm =
-        with_frame(columns, |df| mixedmodels::design::DesignSpec::model_matrix_full(f, df, &contrasts).map_err(to_py))?;
-    Ok((array2(py, &mm.values, mm.nrows, mm.ncols())?, mm.names, mm.assign))
-}
-
-/// The data columns a formula reads, for the Python side to convert: all of
-/// them, or (for prediction) without the response and optionally without the
-/// grouping factors. `data_columns`: the data's column names, so that a
-/// column named like an R constant (`F`, `T`, `pi`) is read, as in R.
-#[pyfunction]
-#[pyo3(signature = (formula, response=true, groups=true, data_columns=None))]
-pub fn formula_columns(
-    formula: &str,
-    response: bool,
-    groups: bool,
-    data_columns: Option<Vec<String>>,
-) -> PyResult<Vec<String>> {
-    let f = mixedmodels::formula::ModelFormula::parse(formula).map_err(to_py)?;
-    Ok(f.columns_read(response, groups, &data_columns.unwrap_or_default()))
 }

@@ -105,6 +105,56 @@ impl Column<'_> {
 pub struct DataFrame<'a> {
     columns: Vec<(String, Column<'a>)>,
     nrows: usize,
+    /// Set by [`DataFrame::with_rows`]: the number of rows is known before any
+    /// column (a model whose formula reads no column still has rows).
+    rows_known: bool,
+}
+
+/// The rows of a data set a fit used, as positions in the data as given:
+/// rows with a missing value in a column the model reads are left out (R's
+/// `na.omit`), and row-level results map back through the positions (R's
+/// `naresid`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FitRows {
+    /// The position in the data of each row the fit used, increasing.
+    pub positions: Vec<usize>,
+    /// The number of rows of the data as given.
+    pub nrows_data: usize,
+}
+
+impl FitRows {
+    /// Every row of `n`.
+    pub fn all(n: usize) -> FitRows {
+        FitRows { positions: (0..n).collect(), nrows_data: n }
+    }
+
+    /// The rows `keep` marks.
+    pub fn from_mask(keep: &[bool]) -> FitRows {
+        FitRows { positions: (0..keep.len()).filter(|&i| keep[i]).collect(), nrows_data: keep.len() }
+    }
+
+    /// The number of rows the fit used.
+    pub fn len(&self) -> usize {
+        self.positions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+
+    /// The number of rows left out for missing values.
+    pub fn dropped(&self) -> usize {
+        self.nrows_data - self.positions.len()
+    }
+
+    /// One flag a row of the data as given: did the fit use it?
+    pub fn mask(&self) -> Vec<bool> {
+        let mut mask = vec![false; self.nrows_data];
+        for &i in &self.positions {
+            mask[i] = true;
+        }
+        mask
+    }
 }
 
 impl<'a> DataFrame<'a> {
@@ -112,10 +162,17 @@ impl<'a> DataFrame<'a> {
         DataFrame::default()
     }
 
-    /// Add a column; every column must have as many rows as the first.
+    /// A frame of `nrows` rows and no columns yet: every column added must
+    /// have that many rows.
+    pub fn with_rows(nrows: usize) -> Self {
+        DataFrame { columns: vec![], nrows, rows_known: true }
+    }
+
+    /// Add a column; every column must have as many rows as the first (or as
+    /// [`DataFrame::with_rows`] said).
     pub fn push(&mut self, name: impl Into<String>, column: Column<'a>) -> Result<()> {
         let name = name.into();
-        if self.columns.is_empty() {
+        if self.columns.is_empty() && !self.rows_known {
             self.nrows = column.len();
         } else if column.len() != self.nrows {
             return Err(Error::column(
@@ -161,8 +218,9 @@ impl<'a> DataFrame<'a> {
         self.columns.iter().map(|(n, _)| n.as_str())
     }
 
-    /// Keep the rows with no missing value in `used`; returns the frame and the number dropped.
-    pub fn drop_missing(self, used: &[String]) -> Result<(DataFrame<'a>, usize)> {
+    /// Keep the rows with no missing value in `used`; returns the frame and
+    /// which rows of `self` it holds.
+    pub fn drop_missing(self, used: &[String]) -> Result<(DataFrame<'a>, FitRows)> {
         let mut keep = vec![true; self.nrows];
         for name in used {
             let col = self.get(name)?;
@@ -172,10 +230,9 @@ impl<'a> DataFrame<'a> {
                 }
             }
         }
-        let kept = keep.iter().filter(|k| **k).count();
-        let dropped = self.nrows - kept;
-        if dropped == 0 {
-            return Ok((self, 0));
+        let rows = FitRows::from_mask(&keep);
+        if rows.dropped() == 0 {
+            return Ok((self, rows));
         }
         let columns = self
             .columns
@@ -188,7 +245,7 @@ impl<'a> DataFrame<'a> {
                 (n, c)
             })
             .collect();
-        Ok((DataFrame { columns, nrows: kept }, dropped))
+        Ok((DataFrame { columns, nrows: rows.len(), rows_known: true }, rows))
     }
 }
 
@@ -214,10 +271,22 @@ mod tests {
             .unwrap()
             .with_labels("g", &["a", "b", "a"])
             .unwrap();
-        let (df, dropped) = df.drop_missing(&["y".into(), "g".into()]).unwrap();
-        assert_eq!(dropped, 1);
+        let (df, rows) = df.drop_missing(&["y".into(), "g".into()]).unwrap();
+        assert_eq!(rows.dropped(), 1);
+        assert_eq!(rows.positions, [0, 2]);
+        assert_eq!(rows.mask(), [true, false, true]);
         assert_eq!(df.nrows(), 2);
         assert!(matches!(df.get("x"), Err(Error::Column { .. })));
+    }
+
+    #[test]
+    fn a_frame_without_columns_keeps_its_rows() {
+        let mut df = DataFrame::with_rows(3);
+        assert_eq!(df.nrows(), 3);
+        let err = df.push("x", Column::Numeric(vec![1.0].into()));
+        assert!(matches!(err, Err(Error::Column { column, .. }) if column == "x"));
+        let (df, rows) = df.drop_missing(&[]).unwrap();
+        assert_eq!((df.nrows(), rows.len()), (3, 3));
     }
 
     #[test]

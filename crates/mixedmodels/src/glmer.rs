@@ -7,18 +7,20 @@
 
 use rayon::prelude::*;
 
-use crate::data::DataFrame;
-use crate::design::{prior_weights, Contrasts, Design, DesignSpec, WeightRule};
+use crate::data::{DataFrame, FitRows};
+use crate::design::{Contrasts, Design, DesignSpec, WeightRule};
 use crate::error::{Error, Result};
 use crate::fit::{check_convergence, SINGULAR_TOL};
 use crate::formula::ModelFormula;
-use crate::glmm::family::{Family, Link};
+use crate::glmm::family::Family;
 use crate::glmm::pirls::{GlmmResponse, Mode, Pirls, PirlsState};
 use crate::glmm::quadrature::{agq_deviance, gh_rule, saturated_deviance, MAX_AGQ_POINTS};
 use crate::glmm::response::glmm_response;
 use crate::glmm::start::PirlsStart;
 use crate::linalg;
 use crate::optim::{bobyqa_minimize, InterpolationPoints, OptSummary, OptimizerSettings};
+use crate::residuals::{self, ResidualKind};
+use crate::setup::{setup_warnings, ModelFrame};
 
 #[derive(Debug, Clone)]
 pub struct GlmerOptions {
@@ -88,7 +90,8 @@ pub struct Glmer {
     pub fit: GlmmFit,
     pub fixed_names: Vec<String>,
     pub assign: Vec<usize>,
-    pub rows_dropped: usize,
+    /// The rows of the data the fit used.
+    pub rows: FitRows,
     pub options: GlmerOptions,
 }
 
@@ -103,21 +106,10 @@ impl Glmer {
         let Some(lhs) = formula.response.clone() else {
             return Err(Error::formula(&formula.source, 0, "the formula has no response before '~'"));
         };
-        let mut used = formula.column_names();
-        if let Some(w) = &options.weights {
-            used.push(w.clone());
-        }
-        for c in &used {
-            data.get(c)?;
-        }
-        let (data, rows_dropped) = data.clone().drop_missing(&used)?;
-        let (spec, design) = DesignSpec::learn(formula, &data, &options.contrasts)?;
-        let weights = match &options.weights {
-            Some(w) => Some(prior_weights(w, &data, WeightRule::NonNegative)?),
-            None => None,
-        };
-        let Design { x, terms, offset } = design;
-        let resp = glmm_response(family, &lhs, &data, weights, offset)?;
+        let frame =
+            ModelFrame::new(formula, data, &options.contrasts, options.weights.as_deref(), WeightRule::NonNegative)?;
+        let resp = glmm_response(family, &lhs, &frame.data, frame.weights, frame.design.offset)?;
+        let ModelFrame { rows, spec, design: Design { x, terms, .. }, .. } = frame;
         if options.nagq == 0 || options.nagq > MAX_AGQ_POINTS {
             return Err(Error::Argument(format!(
                 "nAGQ must be between 1 (the Laplace approximation) and {MAX_AGQ_POINTS}, not {}",
@@ -133,8 +125,7 @@ impl Glmer {
         let assign = x.assign.clone();
         let p = x.ncols();
         let pirls = Pirls::new(resp, x.values, p, terms)?;
-        let mut g =
-            Glmer { spec, pirls, fit: empty_fit(family), fixed_names, assign, rows_dropped, options: options.clone() };
+        let mut g = Glmer { spec, pirls, fit: empty_fit(family), fixed_names, assign, rows, options: options.clone() };
         // On a worker thread of rayon's pool: the parallel steps inside then
         // share the pool's threads with the fit instead of adding a thread
         // that competes with them for the cores.
@@ -167,7 +158,10 @@ impl Glmer {
             fit: empty_fit(r.family),
             fixed_names: self.fixed_names.clone(),
             assign: self.assign.clone(),
-            rows_dropped: 0,
+            rows: FitRows {
+                positions: rows.iter().map(|&i| self.rows.positions[i]).collect(),
+                nrows_data: self.rows.nrows_data,
+            },
             options,
         };
         g.optimize_from(self.fit.theta.clone())?;
@@ -250,6 +244,7 @@ impl Glmer {
         } else {
             fit.vcov_beta = self.fallback_vcov(fit.sigma);
         }
+        fit.warnings.extend(self.pirls.resp.fitted_warnings(&fit.mu));
         self.fit = fit;
         Ok(())
     }
@@ -417,18 +412,8 @@ impl Glmer {
         let loglik = -objective / 2.0;
         let lower = par.lower_bounds();
         let singular = theta.iter().zip(&lower).any(|(t, l)| *l == 0.0 && *t < SINGULAR_TOL);
-        let mut warnings = Vec::new();
-        if self.rows_dropped > 0 {
-            warnings.push(format!("{} rows with missing values were dropped", self.rows_dropped));
-        }
+        let mut warnings = setup_warnings(&self.rows, &self.spec);
         warnings.extend(self.pirls.resp.warnings.iter().cloned());
-        if !self.spec.fixed_dropped.is_empty() {
-            warnings.push(format!(
-                "fixed-effect model matrix is rank deficient so dropping {} column(s): {}",
-                self.spec.fixed_dropped.len(),
-                self.spec.fixed_dropped.join(", ")
-            ));
-        }
         for (name, o) in [("first", &stage1), ("second", &stage2)] {
             if !o.converged {
                 warnings.push(format!("the {name} optimisation stage stopped before converging: {}", o.status));
@@ -472,26 +457,9 @@ impl Glmer {
         self.pirls.modes.conditional_variances().into_iter().map(|v| v.into_iter().map(|x| x * s2).collect()).collect()
     }
 
-    /// Residuals of a kind: "deviance", "pearson", "response" or "working".
-    pub fn residuals(&self, kind: &str) -> Result<Vec<f64>> {
-        let r = &self.pirls.resp;
-        let fam = r.family;
-        let (mu, eta) = (&self.fit.mu, &self.fit.eta);
-        let out = (0..r.n())
-            .map(|i| match kind {
-                "deviance" => (r.y[i] - mu[i]).signum() * fam.dev_resid(r.y[i], mu[i], r.weights[i]).max(0.0).sqrt(),
-                "pearson" => (r.y[i] - mu[i]) * (r.weights[i] / fam.variance(mu[i])).sqrt(),
-                "response" => r.y[i] - mu[i],
-                "working" => (r.y[i] - mu[i]) / fam.mu_eta(eta[i]),
-                _ => f64::NAN,
-            })
-            .collect::<Vec<_>>();
-        if !matches!(kind, "deviance" | "pearson" | "response" | "working") {
-            return Err(Error::Argument(format!(
-                "unknown residual type '{kind}' (use deviance, pearson, response or working)"
-            )));
-        }
-        Ok(out)
+    /// Residuals of a kind (lme4's `residuals(m, type)`; deviance residuals by default there).
+    pub fn residuals(&self, kind: ResidualKind) -> Vec<f64> {
+        residuals::generalized(kind, &self.pirls.resp, &self.fit.mu, &self.fit.eta)
     }
 
     /// Predictions for new data on the link or response scale (unseen levels
@@ -503,11 +471,6 @@ impl Glmer {
             eta.iter_mut().for_each(|e| *e = family.linkinv(*e));
         }
         Ok(eta)
-    }
-
-    /// Odds-ratio reporting applies to the logit link.
-    pub fn is_logit(&self) -> bool {
-        self.fit.family.link == Link::Logit
     }
 }
 

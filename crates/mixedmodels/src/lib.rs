@@ -47,12 +47,14 @@
 //!
 //! - [`formula`]: lme4's formula language (lexer, Pratt parser, term expansion).
 //! - [`data`], [`design`]: columns in, model matrices `X` and `Z` out, with R's
-//!   contrasts, full-rank rules and coefficient names.
+//!   contrasts, full-rank rules and coefficient names; [`setup`]: the stage
+//!   every fit starts with (the rows used, the design, the prior weights).
 //! - [`model`]: the blocked cross-products and their Cholesky factor, the
 //!   profiled (RE)ML criterion.
 //! - [`fit`], [`lmer`]: optimisation with BOBYQA ([`optim`]) and the results of
 //!   a linear mixed model; [`inference`]: Satterthwaite, Kenward-Roger and
-//!   profile intervals; [`resample`]: the parametric bootstrap.
+//!   profile intervals; [`resample`]: the parametric bootstrap;
+//!   [`residuals`]: residuals by kind.
 //! - [`glmm`], [`glmer`]: families, PIRLS, quadrature and the glmer fit.
 //! - [`linalg`]: small dense kernels on top of faer.
 
@@ -72,3 +74,5 @@ pub mod lmer;
 pub mod model;
 pub mod optim;
 pub mod resample;
+pub mod residuals;
+pub mod setup;

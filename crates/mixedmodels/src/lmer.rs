@@ -14,13 +14,15 @@
 //! assert!(m.fit.sigma > 0.0 && m.fit.theta[0] > 0.0);
 //! ```
 
-use crate::data::DataFrame;
-use crate::design::{prior_weights, Contrasts, Design, DesignSpec, ReTerm, WeightRule};
+use crate::data::{DataFrame, FitRows};
+use crate::design::{Contrasts, DesignSpec, ReTerm, WeightRule};
 use crate::error::Result;
 use crate::fit::{self, FitOptions, LmmFit};
 use crate::formula::ModelFormula;
 use crate::inference::KenwardRoger;
 use crate::model::LinearMixedModel;
+use crate::residuals::{self, ResidualKind};
+use crate::setup::{setup_warnings, ModelFrame};
 
 #[derive(Debug, Clone)]
 pub struct LmerOptions {
@@ -46,9 +48,10 @@ pub struct Lmer {
     pub fixed_names: Vec<String>,
     /// Term of each fixed-effects column (0 = intercept), as R's `assign`.
     pub assign: Vec<usize>,
+    /// The formula's offsets on the rows of the fit.
     pub offset: Option<Vec<f64>>,
-    /// Rows dropped for missing values.
-    pub rows_dropped: usize,
+    /// The rows of the data the fit used.
+    pub rows: FitRows,
     pub options: LmerOptions,
     /// Kenward-Roger's adjustment, computed on first use.
     kr: std::sync::OnceLock<std::result::Result<KenwardRoger, crate::Error>>,
@@ -57,66 +60,31 @@ pub struct Lmer {
 impl Lmer {
     pub fn fit(formula: &str, data: &DataFrame, options: &LmerOptions) -> Result<Lmer> {
         let formula = ModelFormula::parse(formula)?;
-        let mut used = formula.column_names();
-        if let Some(w) = &options.weights {
-            used.push(w.clone());
-        }
-        for c in &used {
-            data.get(c)?;
-        }
-        let (data, rows_dropped) = data.clone().drop_missing(&used)?;
-        let (spec, design) = DesignSpec::learn(formula, &data, &options.contrasts)?;
-        let y = spec.numeric_response(&data)?;
-        let weights = match &options.weights {
-            Some(w) => Some(prior_weights(w, &data, WeightRule::Positive)?),
-            None => None,
-        };
-        Self::from_design(spec, design, y, weights, rows_dropped, options.clone())
-    }
-
-    fn from_design(
-        spec: DesignSpec,
-        design: Design,
-        y: Vec<f64>,
-        weights: Option<Vec<f64>>,
-        rows_dropped: usize,
-        options: LmerOptions,
-    ) -> Result<Lmer> {
-        let Design { x, terms, offset } = design;
+        let frame =
+            ModelFrame::new(formula, data, &options.contrasts, options.weights.as_deref(), WeightRule::Positive)?;
+        let y = frame.spec.numeric_response(&frame.data)?;
+        let ModelFrame { rows, spec, design, weights, .. } = frame;
+        let x = design.x;
         let p = x.ncols();
-        let y_adj = match &offset {
+        let y_adj = match &design.offset {
             Some(o) => y.iter().zip(o).map(|(a, b)| a - b).collect(),
             None => y,
         };
-        let fixed_names = x.names.clone();
-        let assign = x.assign.clone();
-        let mut model = LinearMixedModel::new(x.values, p, y_adj, terms, weights, options.reml)?;
+        let mut model = LinearMixedModel::new(x.values, p, y_adj, design.terms, weights, options.reml)?;
         model.check_response_varies()?;
         // On a worker thread of rayon's pool, as `Glmer::fit`: the parallel
         // steps then share the pool's threads with the fit.
-        let mut fit = rayon::scope(|_| fit::fit(&mut model, &options.fit, offset.as_deref()))?;
-        if rows_dropped > 0 {
-            fit.warnings.insert(0, format!("{rows_dropped} rows with missing values were dropped"));
-        }
-        if !spec.fixed_dropped.is_empty() {
-            fit.warnings.insert(
-                0,
-                format!(
-                    "fixed-effect model matrix is rank deficient so dropping {} column(s): {}",
-                    spec.fixed_dropped.len(),
-                    spec.fixed_dropped.join(", ")
-                ),
-            );
-        }
+        let mut fit = rayon::scope(|_| fit::fit(&mut model, &options.fit, design.offset.as_deref()))?;
+        fit.warnings.splice(0..0, setup_warnings(&rows, &spec));
         Ok(Lmer {
             spec,
             model,
             fit,
-            fixed_names,
-            assign,
-            offset,
-            rows_dropped,
-            options,
+            fixed_names: x.names,
+            assign: x.assign,
+            offset: design.offset,
+            rows,
+            options: options.clone(),
             kr: std::sync::OnceLock::new(),
         })
     }
@@ -131,13 +99,9 @@ impl Lmer {
         self.options.reml = reml;
         let mut opts = self.options.fit.clone();
         opts.start = Some(self.fit.theta.clone());
-        let warnings_before: Vec<String> =
-            self.fit.warnings.iter().filter(|w| w.contains("dropped")).cloned().collect();
         self.fit = fit::fit(&mut self.model, &opts, self.offset.as_deref())?;
+        self.fit.warnings.splice(0..0, setup_warnings(&self.rows, &self.spec));
         self.kr = std::sync::OnceLock::new();
-        for w in warnings_before.into_iter().rev() {
-            self.fit.warnings.insert(0, w);
-        }
         Ok(())
     }
 
@@ -155,6 +119,21 @@ impl Lmer {
     pub fn conditional_variances(&self) -> Vec<Vec<f64>> {
         let s2 = self.fit.sigma * self.fit.sigma;
         self.model.conditional_variances().into_iter().map(|v| v.into_iter().map(|x| x * s2).collect()).collect()
+    }
+
+    /// Residuals of a kind (lme4's `residuals(m, type)`).
+    pub fn residuals(&self, kind: ResidualKind) -> Vec<f64> {
+        residuals::linear(kind, &self.fit.residuals, self.model.weights.as_deref())
+    }
+
+    /// The prior weights of the rows of the fit (ones when unweighted).
+    pub fn prior_weights(&self) -> Vec<f64> {
+        self.model.weights.clone().unwrap_or_else(|| vec![1.0; self.fit.n])
+    }
+
+    /// The response on the rows of the fit (offsets included).
+    pub fn response(&self) -> Vec<f64> {
+        self.fit.fitted.iter().zip(&self.fit.residuals).map(|(f, r)| f + r).collect()
     }
 
     /// Predictions for new data: X beta (+ Z b where `use_re`, zero for unseen levels) + offset.

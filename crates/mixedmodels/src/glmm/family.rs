@@ -29,6 +29,77 @@ pub enum Link {
 }
 
 impl Link {
+    /// The link by R's name: "logit", "probit", "cloglog", "log", "inverse", "identity", "1/mu^2".
+    pub fn parse(name: &str) -> Result<Link> {
+        Ok(match name {
+            "logit" => Link::Logit,
+            "probit" => Link::Probit,
+            "cloglog" => Link::Cloglog,
+            "log" => Link::Log,
+            "inverse" => Link::Inverse,
+            "identity" => Link::Identity,
+            "1/mu^2" => Link::InverseSquare,
+            other => return Err(Error::Argument(format!("unknown link '{other}'"))),
+        })
+    }
+
+    /// eta = g(mu).
+    pub fn apply(&self, mu: f64) -> f64 {
+        match self {
+            Link::Logit => (mu / (1.0 - mu)).ln(),
+            Link::Probit => std_normal().inverse_cdf(mu),
+            Link::Cloglog => (-(-mu).ln_1p()).ln(),
+            Link::Log => mu.ln(),
+            Link::Inverse => 1.0 / mu,
+            Link::Identity => mu,
+            Link::InverseSquare => 1.0 / (mu * mu),
+        }
+    }
+
+    /// mu = g^{-1}(eta), with R's guards against 0 and 1 (`make.link(link)$linkinv`).
+    #[inline]
+    pub fn inverse(&self, eta: f64) -> f64 {
+        match self {
+            Link::Logit => {
+                let e = eta.clamp(-LOGIT_THRESH, LOGIT_THRESH);
+                1.0 / (1.0 + (-e).exp())
+            }
+            Link::Probit => {
+                let thresh = -std_normal().inverse_cdf(EPS);
+                std_normal().cdf(eta.clamp(-thresh, thresh))
+            }
+            Link::Cloglog => (-(-eta.exp()).exp_m1()).clamp(EPS, 1.0 - EPS),
+            Link::Log => eta.exp().max(EPS),
+            Link::Inverse => 1.0 / eta,
+            Link::Identity => eta,
+            Link::InverseSquare => 1.0 / eta.sqrt(),
+        }
+    }
+
+    /// d mu / d eta (`make.link(link)$mu.eta`).
+    pub fn mu_eta(&self, eta: f64) -> f64 {
+        match self {
+            Link::Logit => {
+                let e = eta.abs();
+                if e > LOGIT_THRESH {
+                    EPS
+                } else {
+                    let ex = (-e).exp();
+                    ex / ((1.0 + ex) * (1.0 + ex))
+                }
+            }
+            Link::Probit => std_normal().pdf(eta).max(EPS),
+            Link::Cloglog => {
+                let e = eta.min(700.0);
+                (e.exp() * (-e.exp()).exp()).max(EPS)
+            }
+            Link::Log => eta.exp().max(EPS),
+            Link::Inverse => -1.0 / (eta * eta),
+            Link::Identity => 1.0,
+            Link::InverseSquare => -1.0 / (2.0 * eta.powf(1.5)),
+        }
+    }
+
     /// R's name of the link.
     pub fn name(&self) -> &'static str {
         match self {
@@ -76,16 +147,7 @@ impl Family {
         };
         let link = match link {
             None => default,
-            Some(l) => match l {
-                "logit" => Link::Logit,
-                "probit" => Link::Probit,
-                "cloglog" => Link::Cloglog,
-                "log" => Link::Log,
-                "inverse" => Link::Inverse,
-                "identity" => Link::Identity,
-                "1/mu^2" => Link::InverseSquare,
-                other => return Err(Error::Argument(format!("unknown link '{other}'"))),
-            },
+            Some(l) => Link::parse(l)?,
         };
         let allowed = match dist {
             Distribution::Binomial => matches!(link, Link::Logit | Link::Probit | Link::Cloglog | Link::Log),
@@ -107,59 +169,18 @@ impl Family {
     }
 
     pub fn linkfun(&self, mu: f64) -> f64 {
-        match self.link {
-            Link::Logit => (mu / (1.0 - mu)).ln(),
-            Link::Probit => std_normal().inverse_cdf(mu),
-            Link::Cloglog => (-(-mu).ln_1p()).ln(),
-            Link::Log => mu.ln(),
-            Link::Inverse => 1.0 / mu,
-            Link::Identity => mu,
-            Link::InverseSquare => 1.0 / (mu * mu),
-        }
+        self.link.apply(mu)
     }
 
     /// mu = g^{-1}(eta), with R's guards against 0 and 1.
     #[inline]
     pub fn linkinv(&self, eta: f64) -> f64 {
-        match self.link {
-            Link::Logit => {
-                let e = eta.clamp(-LOGIT_THRESH, LOGIT_THRESH);
-                1.0 / (1.0 + (-e).exp())
-            }
-            Link::Probit => {
-                let thresh = -std_normal().inverse_cdf(EPS);
-                std_normal().cdf(eta.clamp(-thresh, thresh))
-            }
-            Link::Cloglog => (-(-eta.exp()).exp_m1()).clamp(EPS, 1.0 - EPS),
-            Link::Log => eta.exp().max(EPS),
-            Link::Inverse => 1.0 / eta,
-            Link::Identity => eta,
-            Link::InverseSquare => 1.0 / eta.sqrt(),
-        }
+        self.link.inverse(eta)
     }
 
     /// d mu / d eta.
     pub fn mu_eta(&self, eta: f64) -> f64 {
-        match self.link {
-            Link::Logit => {
-                let e = eta.abs();
-                if e > LOGIT_THRESH {
-                    EPS
-                } else {
-                    let ex = (-e).exp();
-                    ex / ((1.0 + ex) * (1.0 + ex))
-                }
-            }
-            Link::Probit => std_normal().pdf(eta).max(EPS),
-            Link::Cloglog => {
-                let e = eta.min(700.0);
-                (e.exp() * (-e.exp()).exp()).max(EPS)
-            }
-            Link::Log => eta.exp().max(EPS),
-            Link::Inverse => -1.0 / (eta * eta),
-            Link::Identity => 1.0,
-            Link::InverseSquare => -1.0 / (2.0 * eta.powf(1.5)),
-        }
+        self.link.mu_eta(eta)
     }
 
     /// d mu / d eta at eta where mu = linkinv(eta) is already known: the

@@ -2,7 +2,8 @@
 //! numbers, booleans, a two-level factor (the second level is a success), a
 //! proportion with the trials as weights, or `cbind(successes, failures)`
 //! with arithmetic inside; counts for the Poisson; positive values for the
-//! Gamma and inverse Gaussian.
+//! Gamma and inverse Gaussian. R's warnings about the response live here too:
+//! non-integer counts, and fitted probabilities of 0 or 1 (complete separation).
 
 use super::family::{Distribution, Family};
 use super::pirls::GlmmResponse;
@@ -37,7 +38,7 @@ pub fn glmm_response(
                     format!("successes and failures must be non-negative counts (row {i})"),
                 ));
             }
-            if s.iter().chain(&f).any(|v| (v - v.round()).abs() > 1e-3) {
+            if !(all_whole(&s) && all_whole(&f)) {
                 warnings.push("non-integer counts in a binomial glm!".to_string());
             }
             let total: Vec<f64> = s.iter().zip(&f).map(|(a, b)| a + b).collect();
@@ -76,9 +77,26 @@ pub fn glmm_response(
             }
             let y = eval_numeric(lhs, data)?;
             check_range(&name, &y, dist)?;
+            if dist == Distribution::Poisson && !all_whole(&y) {
+                warnings.push(
+                    "non-integer counts in a Poisson model: the log-likelihood uses lgamma(y + 1) \
+                     (lme4's glmer cannot fit these data: its deviance is infinite)"
+                        .into(),
+                );
+            }
             (y, vec![1.0; n], prior.clone())
         }
     };
+    let cbind = matches!(&lhs.kind, ExprKind::Call { func, .. } if func == "cbind");
+    if family.dist == Distribution::Binomial && !cbind {
+        let successes: Vec<f64> = y.iter().zip(&weights).map(|(y, w)| y * w).collect();
+        if !all_whole(&successes) {
+            warnings.push(
+                "non-integer #successes in a binomial glm! (a proportion needs the numbers of trials as weights)"
+                    .into(),
+            );
+        }
+    }
     if weights.iter().all(|w| *w == 0.0) {
         return Err(Error::Data("every observation has zero weight".into()));
     }
@@ -90,6 +108,26 @@ pub fn glmm_response(
     let mut response = GlmmResponse::new(family, y, trials, weights, offset);
     response.warnings = warnings;
     Ok(response)
+}
+
+/// Are the values whole numbers (to R's tolerance of 1e-3)?
+fn all_whole(values: &[f64]) -> bool {
+    values.iter().all(|v| (v - v.round()).abs() <= 1e-3)
+}
+
+impl GlmmResponse {
+    /// glm's warning when fitted probabilities reach 0 or 1 (within 10 eps):
+    /// a predictor or grouping factor separates the response.
+    pub fn fitted_warnings(&self, mu: &[f64]) -> Vec<String> {
+        let eps = 10.0 * f64::EPSILON;
+        if self.family.dist == Distribution::Binomial && mu.iter().any(|m| *m < eps || *m > 1.0 - eps) {
+            return vec!["fitted probabilities numerically 0 or 1 occurred: a predictor or grouping factor may \
+                         separate the response completely; the estimates and standard errors of the separating \
+                         terms are not meaningful"
+                .into()];
+        }
+        vec![]
+    }
 }
 
 fn check_range(name: &str, y: &[f64], dist: Distribution) -> Result<()> {
