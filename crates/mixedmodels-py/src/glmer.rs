@@ -13,7 +13,7 @@ use crate::frame::{with_frame, PyFrame};
 
 #[pyclass(name = "GlmerFit", module = "mixedmodels._core")]
 pub struct PyGlmer {
-    inner: Glmer,
+    pub(crate) inner: Glmer,
 }
 
 #[pymethods]

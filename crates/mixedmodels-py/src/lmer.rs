@@ -16,7 +16,7 @@ use crate::frame::{with_frame, PyFrame};
 
 #[pyclass(name = "LmerFit", module = "mixedmodels._core")]
 pub struct PyLmer {
-    inner: Lmer,
+    pub(crate) inner: Lmer,
 }
 
 #[pymethods]

@@ -230,12 +230,24 @@ impl Score {
         })
     }
 
+    /// The score's name, as `parse` reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Score::Rmse => "rmse",
+            Score::Mae => "mae",
+            Score::R2 => "r2",
+            Score::Deviance => "deviance",
+            Score::LogLoss => "log_loss",
+            Score::Brier => "brier",
+        }
+    }
+
     /// The score, `family` None for a linear mixed model.
     pub fn compute(self, y: &[f64], yhat: &[f64], w: &[f64], family: Option<Family>) -> Result<f64> {
         let n = y.len() as f64;
         let binomial = || match family {
             Some(f) if f.dist == Distribution::Binomial => Ok(()),
-            _ => Err(Error::Argument(format!("the {self:?} score is defined for binomial models"))),
+            _ => Err(Error::Argument(format!("the {} score is defined for binomial models", self.name()))),
         };
         let weighted_mean = |f: &dyn Fn(f64, f64) -> f64| {
             let total: f64 = w.iter().sum();
