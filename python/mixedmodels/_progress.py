@@ -21,17 +21,20 @@ def run_in_chunks(
     progress: bool | None,
     pieces: int = 20,
 ) -> list[Any]:
-    """``work`` on about ``pieces`` consecutive chunks of ``items``; the
-    chunks' results in order. ``progress``: True shows a bar on stderr, False
-    never, None once the run has taken more than two seconds."""
+    """``work`` on consecutive chunks of ``items``; the chunks' results in
+    order. ``progress``: True shows a bar on stderr, False never, None once
+    the run has taken more than two seconds. Without a bar the run is split
+    only as far as it needs: after a first chunk of about 1/``pieces``, a run
+    expected to end within two seconds does the rest in one call (each call
+    has a set-up cost)."""
     total = len(items)
     size = max(1, -(-total // pieces))
     out: list[Any] = []
     start = time.perf_counter()
     show = progress
     done = 0
-    for first in range(0, total, size):
-        chunk = list(items[first : first + size])
+    while done < total:
+        chunk = list(items[done : done + size])
         out.append(work(chunk))
         done += len(chunk)
         elapsed = time.perf_counter() - start
@@ -39,6 +42,8 @@ def run_in_chunks(
             show = True
         if show:
             _bar(label, done, total, elapsed)
+        elif elapsed / done * total < SHOW_AFTER_S:
+            size = total - done  # a short run: the rest at once
     if show:
         sys.stderr.write("\n")
     return out
