@@ -325,8 +325,53 @@ def resolve_levels(case: dict[str, Any], rows: list[dict[str, Any]], rng: np.ran
     case["levels"] = out
 
 
+# ------------------------------------------------------------ added shapes
+# Shapes added after the seeded draw, each fitted on two of the generated data
+# sets (ids e000, e001, ...). Appending here leaves every earlier case as it
+# is: only the new ids need fitting in R (fit_lme4.R FIXTURE_DIR e040,e041).
+
+EXTRA_SHAPES: list[dict[str, Any]] = [
+    {"formula": "y ~ x2 + ordered(f) + (1 | g)", "family": "gaussian", "REML": True},
+    {"formula": "y ~ x2 + (f2 | g)", "family": "gaussian", "REML": True},
+    {"formula": "y ~ x + (0 + f2 | g)", "family": "gaussian", "REML": False},
+    {"formula": "y ~ f + (1 | g) + (0 + f2 | g)", "family": "gaussian", "REML": True},
+    {"formula": "y ~ x2 + (log(z) | g)", "family": "gaussian", "REML": True},
+    {"formula": "y ~ x2 * f2 + (1 | g/s) + (1 | h)", "family": "gaussian", "REML": True},
+    {"formula": "y ~ 1 + (1 | g)", "family": "gaussian", "REML": False},
+    {"formula": "y ~ x2 + (1 | a) + (1 | b)", "family": "gaussian", "REML": True},
+    {
+        "formula": "y ~ scale(x, scale = FALSE) + scale(x2, center = FALSE) + (1 | g)",
+        "family": "gaussian",
+        "REML": True,
+    },
+    {"formula": "y ~ I(log(z) * x2) + exp(x2 / 4) + sqrt(z) + (1 | g)", "family": "gaussian", "REML": False},
+    {"formula": "y ~ factor(x2 > 0) + f2 + (1 | g:f2)", "family": "gaussian", "REML": True},
+    {"formula": "log(z) ~ x2 + f + (1 | h)", "family": "gaussian", "REML": True},
+    {"formula": "y ~ poly(z, 2) * f2 + (1 | g)", "family": "gaussian", "REML": True, "weights": "w"},
+    {"formula": "yc ~ x2 + offset(log(z)) + (1 | g) + (1 | h)", "family": "poisson"},
+    {"formula": "yc ~ f + (1 | g)", "family": "poisson", "nAGQ": 9},
+    {"formula": "cbind(ns, nt - ns) ~ x2 + (1 | g) + (1 | h)", "family": "binomial", "weights": "wi"},
+    {"formula": "yb ~ f2 + (1 | g/s)", "family": "binomial"},
+    {"formula": "yb ~ 0 + f + x2 + (1 | g)", "family": "binomial", "nAGQ": 5},
+    {"formula": "yg ~ x2 + (1 | g/s)", "family": "Gamma", "link": "log"},
+    {"formula": "yg ~ scale(x) + (1 | g) + (1 | h)", "family": "Gamma", "link": "log"},
+]
+
+
+def extra_cases(datasets: list[str]) -> list[dict[str, Any]]:
+    """Each added shape on two data sets picked by its position (no random draw)."""
+    out = []
+    for k, shape in enumerate(EXTRA_SHAPES):
+        for j, d in enumerate(((7 * k) % len(datasets), (7 * k + 13) % len(datasets))):
+            name = datasets[d]
+            case = {"id": f"e{2 * k + j:03d}", "data": f"{name}.csv", "newdata": f"{name}_new.csv", **shape}
+            out.append(case)
+    return out
+
+
 # ------------------------------------------------------------- pinned cases
 
+# The shared data files of issue 15; once copied, the copies in fixtures/data are used.
 SHARED = Path("/work/shared/data")
 
 PINNED: list[dict[str, Any]] = [
@@ -406,9 +451,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=FIXTURES)
     args = parser.parse_args()
     data_dir = args.out / "data"
-    if data_dir.exists():
-        shutil.rmtree(data_dir)
-    data_dir.mkdir(parents=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for old in data_dir.glob("d*.csv"):
+        old.unlink()
     rng = np.random.default_rng(args.seed)
     datasets = []
     for k in range(args.datasets):
@@ -423,13 +468,15 @@ def main() -> None:
         case = draw_case(rng, f"c{k:03d}", name, feat)
         resolve_levels(case, rows, rng)
         cases.append(case)
+    cases += extra_cases([name for name, _, _ in datasets])
     for case in PINNED:
-        src = SHARED / case["data"]
-        with src.open() as fh:
+        copy = data_dir / case["data"]
+        if not copy.exists():
+            shutil.copyfile(SHARED / case["data"], copy)
+        with copy.open() as fh:
             rows = [{k: (None if v == "NA" else v) for k, v in r.items()} for r in csv.DictReader(fh)]
-        shutil.copyfile(src, data_dir / src.name)
-        write_csv(data_dir / f"{src.stem}_new.csv", pinned_newdata(rows))
-        cases.append({**case, "newdata": f"{src.stem}_new.csv"})
+        write_csv(data_dir / f"{copy.stem}_new.csv", pinned_newdata(rows))
+        cases.append({**case, "newdata": f"{copy.stem}_new.csv"})
     meta = {"seed": args.seed, "datasets": args.datasets, "generator": "tests/difftest/generate.py", "cases": cases}
     (args.out / "cases.json").write_text(json.dumps(meta, indent=1) + "\n")
     print(f"{len(cases)} cases over {args.datasets} data sets written to {args.out}")

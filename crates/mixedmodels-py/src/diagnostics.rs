@@ -9,8 +9,8 @@ use numpy::{PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::array_rowmajor;
-use crate::errors::{to_py, DataError};
+use crate::convert::matrix_rowmajor;
+use crate::errors::{data_error, to_py};
 use crate::glmer::PyGlmer;
 use crate::lmer::PyLmer;
 
@@ -32,7 +32,7 @@ impl<'py> Model<'py> {
     fn lmer(&self, what: &str) -> PyResult<&Lmer> {
         match self {
             Model::Lmer(m) => Ok(&m.inner),
-            Model::Glmer(_) => Err(DataError::new_err(format!(
+            Model::Glmer(_) => Err(data_error(format!(
                 "{what} is defined for linear mixed models; for a generalized model use exact deletion \
                  (approx=False)"
             ))),
@@ -94,7 +94,7 @@ pub fn influence_sets<'py>(
     let out = measures_dict(py, &got.iter().map(|e| e.measures).collect::<Vec<_>>())?;
     let k = names.len();
     let rvc: Vec<f64> = got.iter().flat_map(|e| e.rvc.iter().copied()).collect();
-    out.set_item("rvc", array_rowmajor(py, &rvc, got.len(), k)?)?;
+    out.set_item("rvc", matrix_rowmajor(py, rvc, got.len(), k)?)?;
     out.set_item("rvc_names", names)?;
     out.set_item("converged", got.iter().map(|e| e.converged).collect::<Vec<_>>())?;
     Ok(out)
@@ -114,7 +114,7 @@ pub fn grouping<'py>(
     };
     let t = terms.iter().find(|t| t.group == group).ok_or_else(|| {
         let known: Vec<&str> = terms.iter().map(|t| t.group.as_str()).collect();
-        DataError::new_err(format!("'{group}' is not a grouping factor of the model (its factors: {})", known.join(", ")))
+        data_error(format!("'{group}' is not a grouping factor of the model (its factors: {})", known.join(", ")))
     })?;
     Ok((PyArray1::from_slice(py, &t.refs), t.levels.clone()))
 }
@@ -169,8 +169,8 @@ pub fn residuals_ls_groups<'py>(
     let m = model.lmer("hlm_resid")?;
     let (names, levels, ls) = py.detach(|| diagnostics::ls_group_residuals(m, group)).map_err(to_py)?;
     let (l, k) = (levels.len(), names.len());
-    let values = array_rowmajor(py, &ls.values, l, k)?;
-    let standardized = array_rowmajor(py, &ls.standardized, l, k)?;
+    let values = matrix_rowmajor(py, ls.values, l, k)?;
+    let standardized = matrix_rowmajor(py, ls.standardized, l, k)?;
     Ok((names, levels, values, standardized))
 }
 
@@ -185,7 +185,7 @@ pub fn cv_group_folds(
 ) -> PyResult<(Vec<Vec<usize>>, Vec<Vec<usize>>)> {
     let codes = codes.as_slice()?;
     if let Some(c) = codes.iter().find(|&&c| c as usize >= levels) {
-        return Err(DataError::new_err(format!("group code {c} is not below the number of levels {levels}")));
+        return Err(data_error(format!("group code {c} is not below the number of levels {levels}")));
     }
     cv::group_folds(codes, levels, k, seed).map_err(to_py)
 }
