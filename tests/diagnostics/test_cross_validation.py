@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from diag_refs import by_label, fit_reference, sleepstudy_fit
 
 import mixedmodels as mm
 from mixedmodels.exceptions import DataError
 
-from conftest import by_label, fit_reference
+
+@pytest.fixture
+def sleepstudy():
+    return sleepstudy_fit()
 
 
 @pytest.mark.parametrize("case", ["sleepstudy_diag", "dietox_diag", "machines_diag"])

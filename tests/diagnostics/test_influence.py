@@ -6,11 +6,16 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from diag_refs import by_label, diag_reference, fit_reference, sleepstudy_fit
 
 import mixedmodels as mm
 from mixedmodels.exceptions import DataError
 
-from conftest import by_label, diag_reference, fit_reference
+
+@pytest.fixture
+def sleepstudy():
+    return sleepstudy_fit()
+
 
 MEASURES = ["cooksd", "mdffits", "covtrace", "covratio"]
 

@@ -8,9 +8,15 @@ import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from diag_refs import sleepstudy_fit
 
 from mixedmodels.exceptions import DataError
 from mixedmodels.plotting import internal_cutoff
+
+
+@pytest.fixture
+def sleepstudy():
+    return sleepstudy_fit()
 
 
 def test_influence_dotplot(sleepstudy):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from diag_refs import by_label, diag_reference, fit_reference, sleepstudy_fit
 
 import mixedmodels as mm
 from mixedmodels.diagnostics import clean_name
 from mixedmodels.exceptions import UnavailableError
 
-from conftest import by_label, diag_reference, fit_reference
+
+@pytest.fixture
+def sleepstudy():
+    return sleepstudy_fit()
 
 
 def _compare(table, ref, columns, what):

@@ -14,6 +14,11 @@ use crate::errors::{data_error, to_py};
 use crate::glmer::PyGlmer;
 use crate::lmer::PyLmer;
 
+/// A float64 numpy vector.
+type Vector<'py> = Bound<'py, PyArray1<f64>>;
+/// A float64 numpy matrix.
+type Matrix<'py> = Bound<'py, PyArray2<f64>>;
+
 /// A fitted model of either kind.
 enum Model<'py> {
     Lmer(PyRef<'py, PyLmer>),
@@ -121,10 +126,7 @@ pub fn grouping<'py>(
 
 /// HLMdiag's marginal residuals and fitted values, y - X beta and X beta (with offset).
 #[pyfunction]
-pub fn residuals_marginal<'py>(
-    py: Python<'py>,
-    model: &Bound<'py, PyAny>,
-) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+pub fn residuals_marginal<'py>(py: Python<'py>, model: &Bound<'py, PyAny>) -> PyResult<(Vector<'py>, Vector<'py>)> {
     let model = Model::of(model)?;
     let m = model.lmer("hlm_resid")?;
     let (r, f) = diagnostics::marginal_residuals(m);
@@ -133,7 +135,7 @@ pub fn residuals_marginal<'py>(
 
 /// HLMdiag's `.chol.mar.resid`.
 #[pyfunction]
-pub fn residuals_cholesky<'py>(py: Python<'py>, model: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+pub fn residuals_cholesky<'py>(py: Python<'py>, model: &Bound<'py, PyAny>) -> PyResult<Vector<'py>> {
     let model = Model::of(model)?;
     let m = model.lmer("hlm_resid")?;
     let r = py.detach(|| diagnostics::cholesky_marginal_residuals(m)).map_err(to_py)?;
@@ -159,12 +161,11 @@ pub fn residuals_ls<'py>(py: Python<'py>, model: &Bound<'py, PyAny>) -> PyResult
 /// HLMdiag's group-level least-squares residuals of a grouping factor:
 /// (column names, levels, values, standardized), each matrix levels x columns.
 #[pyfunction]
-#[allow(clippy::type_complexity)]
 pub fn residuals_ls_groups<'py>(
     py: Python<'py>,
     model: &Bound<'py, PyAny>,
     group: &str,
-) -> PyResult<(Vec<String>, Vec<String>, Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>)> {
+) -> PyResult<(Vec<String>, Vec<String>, Matrix<'py>, Matrix<'py>)> {
     let model = Model::of(model)?;
     let m = model.lmer("hlm_resid")?;
     let (names, levels, ls) = py.detach(|| diagnostics::ls_group_residuals(m, group)).map_err(to_py)?;
@@ -182,7 +183,7 @@ pub fn cv_group_folds(
     levels: usize,
     k: Option<usize>,
     seed: u64,
-) -> PyResult<(Vec<Vec<usize>>, Vec<Vec<usize>>)> {
+) -> PyResult<cv::GroupFolds> {
     let codes = codes.as_slice()?;
     if let Some(c) = codes.iter().find(|&&c| c as usize >= levels) {
         return Err(data_error(format!("group code {c} is not below the number of levels {levels}")));
@@ -206,7 +207,7 @@ pub fn cross_validate<'py>(
     folds: Vec<Vec<usize>>,
     conditional: bool,
     reml: bool,
-) -> PyResult<(Vec<Bound<'py, PyArray1<f64>>>, Vec<bool>)> {
+) -> PyResult<(Vec<Vector<'py>>, Vec<bool>)> {
     let model = Model::of(model)?;
     let prediction = if conditional { cv::Prediction::Conditional } else { cv::Prediction::Population };
     let results = match &model {
@@ -245,10 +246,7 @@ pub fn cv_score(
 /// The response of a generalized model as the scores read it (proportions
 /// for a binomial) and its prior weights (trials for a binomial), on the fit's rows.
 #[pyfunction]
-pub fn cv_response<'py>(
-    py: Python<'py>,
-    model: &Bound<'py, PyAny>,
-) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+pub fn cv_response<'py>(py: Python<'py>, model: &Bound<'py, PyAny>) -> PyResult<(Vector<'py>, Vector<'py>)> {
     let model = Model::of(model)?;
     match &model {
         Model::Lmer(m) => {

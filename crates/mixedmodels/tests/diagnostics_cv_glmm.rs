@@ -116,7 +116,7 @@ fn folds_are_reproducible_and_thread_independent() {
 // ------------------------------------------------------------ GLMM
 
 fn cbpp_options() -> GlmerOptions {
-    GlmerOptions { family: "binomial".into(), ..Default::default() }
+    GlmerOptions::default() // binomial, logit link
 }
 
 const CBPP: &str = "cbind(incidence, size - incidence) ~ period + (1 | herd)";

@@ -1,15 +1,15 @@
-"""Fixtures of the diagnostics tests: HLMdiag and lme4 references
+"""Helpers of the diagnostics tests: HLMdiag and lme4 references
 (tests/fixtures/diagnostics, made by diaggen.R and diaggen_extra.R)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
-import pytest
 
 import mixedmodels as mm
 
@@ -35,6 +35,7 @@ def by_label(table: pl.DataFrame, key: str, labels: list[Any], column: str) -> n
     return np.array([values[index[str(label)]] for label in labels])
 
 
-@pytest.fixture(scope="module")
-def sleepstudy() -> tuple[mm.Lmer, dict[str, Any]]:
+@functools.cache
+def sleepstudy_fit() -> tuple[mm.Lmer, dict[str, Any]]:
+    """The sleepstudy case, fitted once for every module that asks."""
     return fit_reference("sleepstudy_diag")
