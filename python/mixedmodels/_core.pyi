@@ -120,7 +120,9 @@ class LmerFit(MixedFit):
         contrasts: list[tuple[str, Any]] | None = None,
         derivatives: bool = True,
         max_feval: int = 10000,
+        optimizer: dict[str, float] | None = None,
     ) -> LmerFit: ...
+    def permutation_test(self, n_perm: int, seed: int) -> tuple[list[float], npt.NDArray[np.float64]]: ...
     @property
     def df(self) -> list[float] | None: ...
     @property
@@ -147,6 +149,7 @@ class GlmerFit(MixedFit):
         contrasts: list[tuple[str, Any]] | None = None,
         derivatives: bool = True,
         max_feval: int = 10000,
+        optimizer: dict[str, float] | None = None,
     ) -> GlmerFit: ...
     @property
     def family(self) -> str: ...
