@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the tests take pymer4's fixtures df and gammas as arguments)
 """pymer4 0.8.2's pymer4/tests/test_models.py, ported.
 
 Imports and table access are adapted (polars tables with a ``term`` or
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from pymer4_data import df, gammas  # noqa: F401  (pytest fixtures, named as pymer4's)
 from scipy.special import logit
 from scipy.stats import ttest_ind
 

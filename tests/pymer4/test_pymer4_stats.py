@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the tests take pymer4's fixtures df and gammas as arguments)
 """pymer4 0.8.2's pymer4/tests/test_stats.py, ported (imports and table
 access adapted; every assertion kept, see test_pymer4_models.py)."""
 
@@ -7,6 +8,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from pymer4_data import df, gammas  # noqa: F401  (pytest fixtures, named as pymer4's)
 
 from mixedmodels import Lm2, Lmer
 from mixedmodels.stats import boot_func, cohens_d, lrt, perm_test, tost_equivalence

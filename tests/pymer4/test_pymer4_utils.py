@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the tests take pymer4's fixtures df and gammas as arguments)
 """pymer4 0.8.2's pymer4/tests/test_utils.py and the R-free test of
 test_bridge.py (con2R), ported (imports and table access adapted; every
 assertion kept, see test_pymer4_models.py)."""
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+from pymer4_data import df, gammas  # noqa: F401  (pytest fixtures, named as pymer4's)
 
 from mixedmodels import Lm
 from mixedmodels.utils import con2R, result_to_table

@@ -1,5 +1,7 @@
 """pymer4 0.8.2's test fixtures (pymer4/tests/conftest.py): its sample data and
-the gammas data, read with pandas as pymer4's tests read them."""
+the gammas data, read with pandas as pymer4's tests read them. A module the
+tests import (not a second conftest.py, which would shadow tests/conftest.py
+for the modules that import from it)."""
 
 from __future__ import annotations
 
