@@ -60,6 +60,9 @@ class Lm(FittedModel):
             raise DataError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
         if _core.formula_structure(formula)["bars"]:
             raise DataError("Lm has no random effects: use Lmer for a formula with (... | group)")
+        # fit() may read columns the formula does not name (clusters, weight groups, groups)
+        if isinstance(data, pl.LazyFrame):
+            data = data.collect()
         super().__init__(formula, data)
         self.family = family
         self.link = link

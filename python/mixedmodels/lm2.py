@@ -60,6 +60,9 @@ class Lm2(FittedModel):
             raise TypeError("group must be a column name or a list of column names (innermost first)")
         if _core.formula_structure(formula)["bars"]:
             raise DataError("Lm2 formulas have no random effects: the groups are given by group=")
+        # fit() may read columns the formula does not name (clusters, weight groups, groups)
+        if isinstance(data, pl.LazyFrame):
+            data = data.collect()
         super().__init__(formula, data)
         check_columns(self.data.columns, groups)
         self.group = group
