@@ -88,6 +88,7 @@ class Glmer(MixedModel):
         control: str | Mapping[str, Any] | None = None,
         old_optimizer: bool = False,
         permute: int | bool = False,
+        seed: int | None = None,
         **unsupported: Any,
     ) -> pl.DataFrame:
         """Fit by maximum likelihood: the Laplace approximation (``nAGQ=1``) or
@@ -98,11 +99,13 @@ class Glmer(MixedModel):
         ``control`` takes glmerControl's options (R text or a dict, see
         :mod:`mixedmodels.control`), applied to both optimisation stages;
         ``old_optimizer=True`` asks for bobyqa, which every fit here runs.
-        pymer4's ``permute=`` is available for linear mixed models only."""
+        ``permute=N`` replaces the p-values by those of N refits with the
+        response shuffled within the grouping factors' cells (``Num_perm``,
+        ``Perm-P-val``), reproducible for a ``seed``."""
         summarize = summarize_alias(summarize, unsupported)
         reject_keywords("Glmer.fit", unsupported)
-        if permutations(permute, []):
-            raise DataError("permute= is available for linear mixed models (Lmer) only, not for generalized ones")
+        notes: list[str] = []
+        n_perm = permutations(permute, notes)
         self.control = control_from_fit(control, old_optimizer)
         if conf_int != "Wald":
             raise DataError("only Wald intervals are available for generalized linear mixed models")
@@ -137,11 +140,12 @@ class Glmer(MixedModel):
             ) from e
         self.nAGQ = nAGQ
         self.link = self._fit.link
-        coefs = self._finish_fit(summarize=False, verbose=verbose, no_warnings=True)
-        self._finish_pymer4_fit(0, None, [], no_warnings)
+        self._finish_fit(summarize=False, verbose=verbose, no_warnings=True)
+        self._finish_pymer4_fit(n_perm, seed, notes, no_warnings)
         if summarize:
             print(self.summary_text())
-        return coefs
+        assert self.coefs is not None
+        return self.coefs
 
     def _coef_table(self) -> pl.DataFrame:
         """glmer's coefficient table: asymptotic z tests; for the logit link

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use mixedmodels::glmer::{Glmer, GlmerOptions};
 use mixedmodels::glmm::Family;
 use mixedmodels::optim::OptimizerSettings;
-use numpy::PyArray1;
+use mixedmodels::permutation::glmm_permutation_test;
+use numpy::{PyArray1, PyArray2};
 use std::collections::HashMap;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{contrasts_from_py, optimizer_settings};
+use crate::convert::{contrasts_from_py, matrix_rowmajor, optimizer_settings};
 use crate::errors::to_py;
 use crate::fitted::PyMixedFit;
 use crate::frame::{with_frame, PyFrame};
@@ -50,6 +51,22 @@ impl PyGlmer {
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyGlmer { inner }))
+    }
+
+    /// Permutation p-values of the fixed effects' z statistics: `n_perm`
+    /// refits with the response shuffled within the grouping factors' cells.
+    /// Returns (p-values, the refits' z statistics, n_perm x p).
+    fn permutation_test<'py>(
+        &self,
+        py: Python<'py>,
+        n_perm: usize,
+        seed: u64,
+    ) -> PyResult<(Vec<f64>, Bound<'py, PyArray2<f64>>)> {
+        let inner = &self.inner;
+        let test = py.detach(|| glmm_permutation_test(inner, n_perm, seed));
+        let p = inner.fit.beta.len();
+        let flat: Vec<f64> = test.t.into_iter().flatten().collect();
+        Ok((test.pvalues, matrix_rowmajor(py, flat, n_perm, p)?))
     }
 
     /// R's name of the family ("binomial", "poisson", "Gamma", "inverse.gaussian").
