@@ -22,6 +22,7 @@ from mixedmodels.glmer import Glmer
 from mixedmodels.lmer import Lmer
 from mixedmodels.mixed import MixedModel
 from mixedmodels.model import FittedModel
+from mixedmodels.sm import MixedLM, mixedlm
 
 __all__ = [
     "ColumnError",
@@ -30,6 +31,7 @@ __all__ = [
     "FormulaError",
     "Glmer",
     "Lmer",
+    "MixedLM",
     "MixedModel",
     "MixedModelsError",
     "NumericalError",
@@ -37,5 +39,6 @@ __all__ = [
     "anova",
     "list_datasets",
     "load_dataset",
+    "mixedlm",
     "ranova",
 ]
