@@ -2,10 +2,12 @@
 //! [`crate::glmer`] (lme4's `lFormula` and `glFormula`): check that the data
 //! hold the formula's columns, keep the rows without missing values in them
 //! (remembering which rows, R's `na.omit`), learn the design on those rows
-//! and read the prior weights.
+//! (data-dependent terms such as `scale` and `poly` over every row, as R's
+//! model frame evaluates them before dropping: [`LearningRows`]) and read the
+//! prior weights.
 
 use crate::data::{DataFrame, FitRows};
-use crate::design::{prior_weights, Contrasts, Design, DesignSpec, WeightRule};
+use crate::design::{prior_weights, Contrasts, Design, DesignSpec, LearningRows, WeightRule};
 use crate::error::Result;
 use crate::formula::ModelFormula;
 
@@ -35,8 +37,9 @@ impl<'a> ModelFrame<'a> {
         for c in &used {
             data.get(c)?;
         }
+        let all = data;
         let (data, rows) = data.clone().drop_missing(&used)?;
-        let (spec, design) = DesignSpec::learn(formula, &data, contrasts)?;
+        let (spec, design) = DesignSpec::learn_from(formula, LearningRows { complete: &data, all }, contrasts)?;
         let weights = weights.map(|w| prior_weights(w, &data, rule)).transpose()?;
         Ok(ModelFrame { data, rows, spec, design, weights })
     }

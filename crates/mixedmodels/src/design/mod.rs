@@ -13,7 +13,7 @@ pub mod weights;
 pub use contrasts::Contrasts;
 pub use model_matrix::{ModelMatrix, VariableTable};
 pub use random::{GroupSpec, ReTerm};
-pub use variable::{Basis, FactorSource, Values, VarSpec};
+pub use variable::{Basis, FactorSource, LearningRows, Values, VarSpec};
 pub use weights::{prior_weights, WeightRule};
 
 use crate::data::{Column, DataFrame};
@@ -25,7 +25,7 @@ use crate::linalg;
 #[derive(Debug, Clone)]
 pub struct Design {
     pub x: ModelMatrix,
-    /// Random-effects terms in lme4's order (most levels first).
+    /// Random-effects terms in lme4's order ([`random::lme4_term_order`]).
     pub terms: Vec<ReTerm>,
     pub offset: Option<Vec<f64>>,
 }
@@ -70,25 +70,46 @@ fn check_column_scale(x: &ModelMatrix) -> Result<()> {
 const RANK_TOL: f64 = 1e-7;
 
 impl DesignSpec {
-    /// Learn the design from the fitting data and build its arrays.
+    /// Learn the design from fitting data that had no rows dropped, and build its arrays.
     pub fn learn(
         formula: ModelFormula,
         data: &DataFrame,
         contrasts: &[(String, Contrasts)],
     ) -> Result<(DesignSpec, Design)> {
+        Self::learn_from(formula, LearningRows::same(data), contrasts)
+    }
+
+    /// Learn the design and build its arrays on `rows.complete`, the rows
+    /// the model is fitted on. As R's model frame, stateful transforms
+    /// (`scale`, `poly`) learn their parameters over `rows.all`, every row
+    /// of the data before the incomplete ones were dropped (see [`LearningRows`]).
+    pub fn learn_from(
+        formula: ModelFormula,
+        rows: LearningRows,
+        contrasts: &[(String, Contrasts)],
+    ) -> Result<(DesignSpec, Design)> {
+        let data = rows.complete;
         if data.nrows() == 0 {
             return Err(Error::Data("the data have no rows (after dropping rows with missing values)".into()));
         }
-        let vars =
-            formula.variables.iter().map(|v| VarSpec::learn(&v.expr, data, contrasts)).collect::<Result<Vec<_>>>()?;
+        let vars = formula
+            .variables
+            .iter()
+            .map(|v| VarSpec::learn_from(&v.expr, rows, contrasts))
+            .collect::<Result<Vec<_>>>()?;
         let groups = formula.bars.iter().map(|b| GroupSpec::learn(b, data)).collect::<Result<Vec<_>>>()?;
-        // lme4 orders terms by decreasing number of levels, ties in formula order.
-        let mut bar_order: Vec<usize> = (0..formula.bars.len()).collect();
-        bar_order.sort_by_key(|&i| std::cmp::Reverse(groups[i].levels.len()));
+        let nlevels: Vec<usize> = groups.iter().map(|g| g.levels.len()).collect();
+        let bar_order = random::lme4_term_order(&nlevels);
         let random_vars = if contrasts.is_empty() {
             None
         } else {
-            Some(formula.variables.iter().map(|v| VarSpec::learn(&v.expr, data, &[])).collect::<Result<Vec<_>>>()?)
+            Some(
+                formula
+                    .variables
+                    .iter()
+                    .map(|v| VarSpec::learn_from(&v.expr, rows, &[]))
+                    .collect::<Result<Vec<_>>>()?,
+            )
         };
         let mut spec =
             DesignSpec { formula, vars, random_vars, groups, bar_order, fixed_keep: vec![], fixed_dropped: vec![] };

@@ -146,6 +146,21 @@ fn combined_label(mut code: u64, part_levels: &[&Vec<String>]) -> String {
     parts.join(":")
 }
 
+/// lme4's order of the random-effects terms (`mkReTrms`, `reorder.terms`),
+/// given each term's number of levels in formula order: unchanged unless
+/// some term has more levels than the one before it
+/// (`any(diff(nl) > 0)`), then `rev(order(nl))`: most levels first, terms
+/// that tie in reverse formula order.
+pub fn lme4_term_order(nlevels: &[usize]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..nlevels.len()).collect();
+    if nlevels.windows(2).any(|w| w[1] > w[0]) {
+        // order(nl) is a stable ascending sort; reversing it gives this.
+        order.sort_by_key(|&i| nlevels[i]);
+        order.reverse();
+    }
+    order
+}
+
 /// Build a term's rows from its learned grouping factor and lhs variables.
 pub fn re_term(bar: &Bar, group: &GroupSpec, vars: &VariableTable, data: &DataFrame) -> Result<ReTerm> {
     let n = data.nrows();
@@ -193,4 +208,28 @@ pub fn check_term(t: &ReTerm, nobs: usize) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lme4_term_order;
+
+    #[test]
+    fn terms_keep_formula_order_unless_a_later_one_has_more_levels() {
+        // Non-increasing: lme4 leaves the terms alone, ties included.
+        assert_eq!(lme4_term_order(&[6, 6, 5]), [0, 1, 2]);
+        assert_eq!(lme4_term_order(&[9, 4, 4, 2]), [0, 1, 2, 3]);
+        assert_eq!(lme4_term_order(&[3]), [0]);
+        assert!(lme4_term_order(&[]).is_empty());
+    }
+
+    #[test]
+    fn reordered_terms_put_ties_in_reverse_formula_order() {
+        // R: rev(order(c(6, 5, 6))) = 3 1 2 (tied_levels.csv: a, b, g -> g, a, b)
+        assert_eq!(lme4_term_order(&[6, 5, 6]), [2, 0, 1]);
+        // R: rev(order(c(4, 4, 9))) = 3 2 1
+        assert_eq!(lme4_term_order(&[4, 4, 9]), [2, 1, 0]);
+        // R: rev(order(c(2, 7, 7, 3))) = 3 2 4 1
+        assert_eq!(lme4_term_order(&[2, 7, 7, 3]), [2, 1, 3, 0]);
+    }
 }

@@ -61,11 +61,39 @@ pub enum Values {
 /// Per-variable options from the user: contrasts by variable or column name.
 pub type ContrastOverrides = [(String, Contrasts)];
 
+/// The rows a variable is learned from, as R's model frame sees them: it
+/// evaluates every variable over all the rows of the data and only then
+/// drops the rows with missing values (`na.omit`). So a transform whose
+/// value depends on the whole column (`scale`, orthogonal `poly`: R's
+/// stateful terms) learns its parameters over `all` rows, while factor
+/// levels (unused ones dropped, as lme4's `drop.unused.levels`) come from
+/// the `complete` rows the model is fitted on.
+#[derive(Debug, Clone, Copy)]
+pub struct LearningRows<'r, 'a> {
+    /// The rows the model is fitted on.
+    pub complete: &'r DataFrame<'a>,
+    /// Every row of the data, before rows with missing values were dropped.
+    pub all: &'r DataFrame<'a>,
+}
+
+impl<'r, 'a> LearningRows<'r, 'a> {
+    /// Data without dropped rows: both views are the same.
+    pub fn same(data: &'r DataFrame<'a>) -> Self {
+        LearningRows { complete: data, all: data }
+    }
+}
+
 impl VarSpec {
+    /// Learn a variable from data without dropped rows (see [`VarSpec::learn_from`]).
     pub fn learn(expr: &Expr, data: &DataFrame, overrides: &ContrastOverrides) -> Result<VarSpec> {
+        Self::learn_from(expr, LearningRows::same(data), overrides)
+    }
+
+    /// Learn a variable: stateful transforms over all rows, the rest over the complete rows.
+    pub fn learn_from(expr: &Expr, rows: LearningRows, overrides: &ContrastOverrides) -> Result<VarSpec> {
         let name = expr.deparse();
         let user = overrides.iter().find(|(n, _)| *n == name).map(|(_, c)| c.clone());
-        let mut spec = learn_inner(expr, data, &name)?;
+        let mut spec = learn_inner(expr, rows, &name)?;
         if let (VarSpec::Factor { contrasts, .. }, Some(c)) = (&mut spec, user) {
             *contrasts = c;
         }
@@ -181,7 +209,8 @@ fn r_constant_value(name: &str) -> Option<f64> {
     }
 }
 
-fn learn_inner(expr: &Expr, data: &DataFrame, name: &str) -> Result<VarSpec> {
+fn learn_inner(expr: &Expr, rows: LearningRows, name: &str) -> Result<VarSpec> {
+    let data = rows.complete;
     match &expr.kind {
         ExprKind::Name(col) if data.get(col).is_err() && r_constant_value(col).is_some() => {
             Ok(VarSpec::Numeric { expr: expr.clone() })
@@ -190,8 +219,8 @@ fn learn_inner(expr: &Expr, data: &DataFrame, name: &str) -> Result<VarSpec> {
             Column::Numeric(_) => Ok(VarSpec::Numeric { expr: expr.clone() }),
             Column::Factor(f) => Ok(factor_spec(FactorSource::Column(col.clone()), f.clone())),
         },
-        ExprKind::Paren(inner) => learn_inner(inner, data, name),
-        ExprKind::Call { func, args } => learn_call(expr, func, args, data, name),
+        ExprKind::Paren(inner) => learn_inner(inner, rows, name),
+        ExprKind::Call { func, args } => learn_call(expr, func, args, rows, name),
         _ if is_comparison(expr) => learn_logical(expr, data),
         _ => Ok(VarSpec::Numeric { expr: expr.clone() }),
     }
@@ -241,13 +270,14 @@ fn check_arguments(func: &str, args: &[Arg], name: &str) -> Result<()> {
     Ok(())
 }
 
-fn learn_call(expr: &Expr, func: &str, args: &[Arg], data: &DataFrame, name: &str) -> Result<VarSpec> {
+fn learn_call(expr: &Expr, func: &str, args: &[Arg], rows: LearningRows, name: &str) -> Result<VarSpec> {
+    let data = rows.complete;
     check_arguments(func, args, name)?;
     let arg0 =
         || args.first().map(|a| &a.value).ok_or_else(|| Error::column(name, format!("{func}() needs an argument")));
     match func {
         "factor" | "as.factor" | "ordered" | "as.ordered" => {
-            let mut spec = learn_factor_of(arg0()?, data, name)?;
+            let mut spec = learn_factor_of(arg0()?, rows, name)?;
             if func.contains("ordered") {
                 if let VarSpec::Factor { contrasts, .. } = &mut spec {
                     *contrasts = Contrasts::Poly;
@@ -256,7 +286,7 @@ fn learn_call(expr: &Expr, func: &str, args: &[Arg], data: &DataFrame, name: &st
             Ok(spec)
         }
         "relevel" => {
-            let spec = learn_factor_of(arg0()?, data, name)?;
+            let spec = learn_factor_of(arg0()?, rows, name)?;
             let reference = args
                 .iter()
                 .skip(1)
@@ -282,7 +312,7 @@ fn learn_call(expr: &Expr, func: &str, args: &[Arg], data: &DataFrame, name: &st
             Ok(VarSpec::Factor { source, levels, contrasts })
         }
         "C" => {
-            let VarSpec::Factor { source, levels, .. } = learn_factor_of(arg0()?, data, name)? else { unreachable!() };
+            let VarSpec::Factor { source, levels, .. } = learn_factor_of(arg0()?, rows, name)? else { unreachable!() };
             let kind = args.get(1).ok_or_else(|| Error::column(name, "C() needs a contrast, as in C(f, sum)"))?;
             let label = match &kind.value.kind {
                 ExprKind::Name(n) | ExprKind::Str(n) => n.clone(),
@@ -293,48 +323,8 @@ fn learn_call(expr: &Expr, func: &str, args: &[Arg], data: &DataFrame, name: &st
             })?;
             Ok(VarSpec::Factor { source, levels, contrasts })
         }
-        "poly" => learn_poly(expr, args, data, name),
-        "scale" => {
-            // R's scale(x, center = TRUE, scale = TRUE): centre on the mean (or a
-            // given value), then divide by the sd (the root mean square when
-            // not centred, or a given value).
-            let x = eval_numeric(arg0()?, data)?;
-            let n = x.len() as f64;
-            let flag = |arg: &str, position: usize| -> Result<Option<f64>> {
-                let a = args
-                    .iter()
-                    .find(|a| a.name.as_deref() == Some(arg))
-                    .or_else(|| args.iter().filter(|a| a.name.is_none()).nth(position));
-                match a.map(|a| &a.value.kind) {
-                    None => Ok(Some(f64::NAN)),
-                    Some(ExprKind::Name(v)) if v == "TRUE" || v == "T" => Ok(Some(f64::NAN)),
-                    Some(ExprKind::Name(v)) if v == "FALSE" || v == "F" => Ok(None),
-                    Some(_) => a
-                        .and_then(|a| a.value.as_number())
-                        .map(Some)
-                        .ok_or_else(|| Error::column(name, format!("scale(): {arg} must be TRUE, FALSE or a number"))),
-                }
-            };
-            // NaN stands for "compute it", None for FALSE.
-            let center = match flag("center", 1)? {
-                Some(c) if c.is_nan() => x.iter().sum::<f64>() / n,
-                Some(c) => c,
-                None => 0.0,
-            };
-            let scale = match flag("scale", 2)? {
-                Some(s) if s.is_nan() => (x.iter().map(|v| (v - center).powi(2)).sum::<f64>() / (n - 1.0)).sqrt(),
-                Some(s) => s,
-                None => 1.0,
-            };
-            if scale.is_nan() || scale <= 0.0 {
-                return Err(Error::column(name, "scale(): the values are constant"));
-            }
-            Ok(VarSpec::Basis {
-                expr: arg0()?.clone(),
-                basis: Basis::Scale { center, scale },
-                suffixes: vec![String::new()],
-            })
-        }
+        "poly" => learn_poly(args, rows.all, name),
+        "scale" => learn_scale(arg0()?, args, rows.all, name),
         _ => {
             if is_comparison(expr) {
                 return learn_logical(expr, data);
@@ -346,8 +336,9 @@ fn learn_call(expr: &Expr, func: &str, args: &[Arg], data: &DataFrame, name: &st
     }
 }
 
-fn learn_factor_of(arg: &Expr, data: &DataFrame, name: &str) -> Result<VarSpec> {
-    match learn_inner(arg, data, name)? {
+fn learn_factor_of(arg: &Expr, rows: LearningRows, name: &str) -> Result<VarSpec> {
+    let data = rows.complete;
+    match learn_inner(arg, rows, name)? {
         spec @ VarSpec::Factor { .. } => Ok(spec),
         VarSpec::Numeric { expr } => {
             let source = FactorSource::Numbers(expr);
@@ -358,7 +349,10 @@ fn learn_factor_of(arg: &Expr, data: &DataFrame, name: &str) -> Result<VarSpec> 
     }
 }
 
-fn learn_poly(expr: &Expr, args: &[Arg], data: &DataFrame, name: &str) -> Result<VarSpec> {
+/// R's `poly(x, degree, raw)`, its coefficients learned over all rows of the
+/// data (`all`), as R's model frame evaluates it before dropping incomplete
+/// rows. Like R's `poly`, missing values of `x` itself are an error.
+fn learn_poly(args: &[Arg], all: &DataFrame, name: &str) -> Result<VarSpec> {
     let x_expr = &args.first().ok_or_else(|| Error::column(name, "poly() needs a variable"))?.value;
     let degree = args
         .iter()
@@ -375,7 +369,25 @@ fn learn_poly(expr: &Expr, args: &[Arg], data: &DataFrame, name: &str) -> Result
         return Err(Error::column(name, "poly(): the degree must be a whole number of at least 1"));
     }
     let degree = degree as usize;
-    let x = eval_numeric(x_expr, data)?;
+    let x = eval_numeric(x_expr, all)?;
+    if raw {
+        // Raw powers are evaluated row by row: missing values are no obstacle (R's poly(raw = TRUE) allows them).
+        return Ok(VarSpec::Basis {
+            expr: x_expr.clone(),
+            basis: Basis::Raw { degree },
+            suffixes: poly_suffixes(degree),
+        });
+    }
+    if let Some(row) = x.iter().position(|v| v.is_nan()) {
+        return Err(Error::column(
+            name,
+            format!(
+                "poly(): '{}' is missing at row {row}; R's poly() refuses missing values too \
+                 (its coefficients are learned over every row of the data): drop those rows first",
+                x_expr.deparse()
+            ),
+        ));
+    }
     let mut distinct = x.clone();
     distinct.sort_by(f64::total_cmp);
     distinct.dedup();
@@ -385,10 +397,53 @@ fn learn_poly(expr: &Expr, args: &[Arg], data: &DataFrame, name: &str) -> Result
             format!("poly(): the degree must be less than the number of unique points ({})", distinct.len()),
         ));
     }
-    let suffixes = (1..=degree).map(|d| d.to_string()).collect();
-    let basis = if raw { Basis::Raw { degree } } else { orthogonal_coefs(&x, degree) };
-    let _ = expr;
-    Ok(VarSpec::Basis { expr: x_expr.clone(), basis, suffixes })
+    Ok(VarSpec::Basis { expr: x_expr.clone(), basis: orthogonal_coefs(&x, degree), suffixes: poly_suffixes(degree) })
+}
+
+/// Column name suffixes of a polynomial of `degree`: `1`, `2`, ...
+fn poly_suffixes(degree: usize) -> Vec<String> {
+    (1..=degree).map(|d| d.to_string()).collect()
+}
+
+/// R's `scale(x, center = TRUE, scale = TRUE)` (`scale.default`), learned
+/// over all rows of the data (`all`), as R's model frame evaluates it before
+/// dropping incomplete rows; missing values of `x` are left out
+/// (`colMeans(na.rm = TRUE)`). It centres on the mean (or a given value),
+/// then divides by the root mean square `sqrt(sum(v^2) / max(1, n - 1))` of
+/// the centred values (or a given value).
+fn learn_scale(x_expr: &Expr, args: &[Arg], all: &DataFrame, name: &str) -> Result<VarSpec> {
+    let x: Vec<f64> = eval_numeric(x_expr, all)?.into_iter().filter(|v| !v.is_nan()).collect();
+    let n = x.len() as f64;
+    let flag = |arg: &str, position: usize| -> Result<Option<f64>> {
+        let a = args
+            .iter()
+            .find(|a| a.name.as_deref() == Some(arg))
+            .or_else(|| args.iter().filter(|a| a.name.is_none()).nth(position));
+        match a.map(|a| &a.value.kind) {
+            None => Ok(Some(f64::NAN)),
+            Some(ExprKind::Name(v)) if v == "TRUE" || v == "T" => Ok(Some(f64::NAN)),
+            Some(ExprKind::Name(v)) if v == "FALSE" || v == "F" => Ok(None),
+            Some(_) => a
+                .and_then(|a| a.value.as_number())
+                .map(Some)
+                .ok_or_else(|| Error::column(name, format!("scale(): {arg} must be TRUE, FALSE or a number"))),
+        }
+    };
+    // NaN stands for "compute it", None for FALSE.
+    let center = match flag("center", 1)? {
+        Some(c) if c.is_nan() => x.iter().sum::<f64>() / n,
+        Some(c) => c,
+        None => 0.0,
+    };
+    let scale = match flag("scale", 2)? {
+        Some(s) if s.is_nan() => (x.iter().map(|v| (v - center).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt(),
+        Some(s) => s,
+        None => 1.0,
+    };
+    if scale.is_nan() || scale <= 0.0 {
+        return Err(Error::column(name, "scale(): the values are constant"));
+    }
+    Ok(VarSpec::Basis { expr: x_expr.clone(), basis: Basis::Scale { center, scale }, suffixes: vec![String::new()] })
 }
 
 /// Recurrence coefficients of R's `poly()` (`attr(, "coefs")`). The monic
@@ -571,6 +626,49 @@ mod tests {
         assert!((col("scale(x, center = FALSE)")[0] - (5.0f64 / 104.0).sqrt()).abs() < 1e-12);
         assert!((col("scale(x, center = 2, scale = 4)")[0] + 0.25).abs() < 1e-12);
         assert_eq!(col("as.integer(x / 4)"), [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+    }
+
+    /// Six rows, the second missing its response: the complete rows are 0, 2, 3, 4, 5.
+    fn with_missing_row() -> (DataFrame<'static>, DataFrame<'static>) {
+        let all = df().with_numeric("y", vec![1.0, f64::NAN, 2.0, 3.0, 4.0, 5.0]).unwrap();
+        let (complete, rows) = all.clone().drop_missing(&["y".into(), "x".into()]).unwrap();
+        assert_eq!(rows.dropped(), 1);
+        (all, complete)
+    }
+
+    #[test]
+    fn stateful_terms_learn_over_all_rows_as_r_model_frame() {
+        let (all, complete) = with_missing_row();
+        let rows = LearningRows { complete: &complete, all: &all };
+        // R: d <- data.frame(x = c(1,2,3,4,5,7), y = c(1,NA,2,3,4,5)); model.frame(y ~ scale(x), d)
+        // scale(x) over all six rows: center 11/3, scale sd(x) = 2.160247
+        let spec = VarSpec::learn_from(&parse("scale(x)").unwrap(), rows, &[]).unwrap();
+        let VarSpec::Basis { basis: Basis::Scale { center, scale }, .. } = &spec else { panic!() };
+        assert!((center - 11.0 / 3.0).abs() < 1e-12 && (scale - 2.160246899469287).abs() < 1e-12);
+        let Values::Numeric { columns, .. } = spec.apply(&complete).unwrap() else { panic!() };
+        assert_eq!(columns[0].len(), 5);
+        // poly(x, 2) over all rows, then rows 0, 2, 3, 4, 5 (see poly_matches_r)
+        let spec = VarSpec::learn_from(&parse("poly(x, 2)").unwrap(), rows, &[]).unwrap();
+        let Values::Numeric { columns, .. } = spec.apply(&complete).unwrap() else { panic!() };
+        assert!((columns[0][1] + 0.1380131118684709).abs() < 1e-13);
+        assert!((columns[1][4] - 0.545544725589981).abs() < 1e-13);
+    }
+
+    #[test]
+    fn scale_leaves_out_missing_values_and_poly_refuses_them() {
+        let d = DataFrame::new().with_numeric("x", vec![1.0, f64::NAN, 3.0, 8.0]).unwrap();
+        // R: attributes(scale(c(1, NA, 3, 8)))[c("scaled:center", "scaled:scale")]: 4, 3.605551
+        let spec = VarSpec::learn(&parse("scale(x)").unwrap(), &d, &[]).unwrap();
+        let VarSpec::Basis { basis: Basis::Scale { center, scale }, .. } = &spec else { panic!() };
+        assert!((center - 4.0).abs() < 1e-12 && (scale - 13f64.sqrt()).abs() < 1e-12);
+        // R: poly(c(1, NA, 3, 8), 2): "missing values are not allowed in 'poly'"
+        let err = VarSpec::learn(&parse("poly(x, 2)").unwrap(), &d, &[]).unwrap_err();
+        assert!(err.to_string().contains("missing at row 1"), "{err}");
+        // raw powers are row by row, as R's poly(raw = TRUE)
+        let spec = VarSpec::learn(&parse("poly(x, 2, raw = TRUE)").unwrap(), &d, &[]).unwrap();
+        let Values::Numeric { columns, .. } = spec.apply(&d).unwrap() else { panic!() };
+        assert_eq!(columns[1][3], 64.0);
+        assert!(columns[1][1].is_nan());
     }
 
     #[test]
