@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mixedmodels import _core, anova_table, compare, contest, intervals
+from mixedmodels import _core, anova_table, compare, contest, intervals, plots
 from mixedmodels._args import reject_keywords, whole_number
 from mixedmodels._stats import significance, t_pvalues, wald_interval
 from mixedmodels._summary import lmer_summary
@@ -218,3 +218,9 @@ class Lmer(MixedModel):
         for a given ``seed`` whatever the number of threads."""
         self._check_fitted()
         return intervals.bootstrap(self, n_boot=n_boot, seed=seed, progress=progress)
+
+    def plot_profile(self, level: float = 0.95, wald: bool = True, ax: Any = None) -> Any:
+        """The profile-likelihood intervals of every parameter, beside the Wald
+        ones; returns the Figure (see :func:`mixedmodels.plots.plot_profile`)."""
+        self._check_fitted()
+        return plots.plot_profile(self, level=level, wald=wald, ax=ax)
