@@ -86,6 +86,17 @@ def test_index_links_every_page() -> None:
     assert not missing, f"docs/index.md does not link {missing}"
 
 
+def test_site_navigation_lists_every_page() -> None:
+    """mkdocs.yml's nav names every page of the user guide (a page left out
+    is built but reachable from nowhere)."""
+    nav = (DOCS.parent / "mkdocs.yml").read_text()
+    listed = set(re.findall(r":\s*([\w/.-]+\.md)\s*$", nav, flags=re.M))
+    missing = [p.name for p in PAGES if p.name not in listed]
+    assert not missing, f"mkdocs.yml's nav does not list {missing}"
+    absent = [name for name in listed if not (DOCS / name).exists()]
+    assert not absent, f"mkdocs.yml's nav lists pages that do not exist: {absent}"
+
+
 def test_block_parser() -> None:
     text = "\n".join(
         [
