@@ -119,15 +119,9 @@ def anova(*models: FittedModel, refit: bool = True, **named: FittedModel) -> pl.
 
     loglik = np.array([r[5] for r in rows])
     npar = np.array([r[2] for r in rows])
-    chisq: list[float | None] = [None]
-    df: list[int | None] = [None]
-    pval: list[float | None] = [None]
-    for i in range(1, len(rows)):
-        c = 2.0 * max(0.0, loglik[i] - loglik[i - 1])
-        d = int(npar[i] - npar[i - 1])
-        chisq.append(c)
-        df.append(d)
-        pval.append(_chisq_sf(c, d))
+    chisq, df, pval = _lr_test_columns(
+        [(2.0 * max(0.0, loglik[i] - loglik[i - 1]), int(npar[i] - npar[i - 1])) for i in range(1, len(rows))]
+    )
     return pl.DataFrame(
         {
             "model": [r[0] for r in rows],
@@ -209,14 +203,7 @@ def ranova(model: FittedModel, reduce_terms: bool = True) -> pl.DataFrame:
         rows.append((name, k, ll))
 
     ll0, k0 = rows[0][2], rows[0][1]
-    lrt: list[float | None] = [None]
-    df: list[int | None] = [None]
-    pval: list[float | None] = [None]
-    for _, k, ll in rows[1:]:
-        stat, d = 2.0 * (ll0 - ll), k0 - k
-        lrt.append(stat)
-        df.append(d)
-        pval.append(_chisq_sf(stat, d))
+    lrt, df, pval = _lr_test_columns([(2.0 * (ll0 - ll), k0 - k) for _, k, ll in rows[1:]])
     return pl.DataFrame(
         {
             "term": [r[0] for r in rows],
@@ -240,6 +227,18 @@ def ranova(model: FittedModel, reduce_terms: bool = True) -> pl.DataFrame:
 
 
 # ---------------------------------------------------------------- helpers
+def _lr_test_columns(
+    tests: list[tuple[float, int]],
+) -> tuple[list[float | None], list[int | None], list[float | None]]:
+    """The statistic, df and p-value columns of likelihood-ratio tests, one
+    (statistic, df) a row after the first (whose entries are null)."""
+    return (
+        [None, *(stat for stat, _ in tests)],
+        [None, *(d for _, d in tests)],
+        [None, *(_chisq_sf(stat, d) for stat, d in tests)],
+    )
+
+
 def _chisq_sf(x: float, df: int) -> float | None:
     """R's ``pchisq(x, df, lower.tail = FALSE)``; null for df <= 0 (lme4 gives NA)."""
     if df <= 0:

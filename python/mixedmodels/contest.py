@@ -111,24 +111,13 @@ F_SCHEMA = {
 
 
 def f_test(model: Any, L: np.ndarray, rhs: np.ndarray | None, method: str) -> dict[str, Any]:
-    """The F test of ``L beta = rhs`` (lmerTest's ``contestMD``; with
-    Kenward-Roger's method pbkrtest's scaled F): sum and mean of squares
-    (on the response's scale: F times sigma^2), numerator df (the rank of L),
-    denominator df, F and its p-value."""
-    core = model.core
+    """The F test of ``L beta = rhs`` (the core's; lmerTest's ``contestMD``,
+    with Kenward-Roger's method pbkrtest's scaled F): sum and mean of squares
+    (on the response's scale), numerator df (the rank of L), denominator df,
+    F and its p-value."""
     rows = [[float(v) for v in row] for row in L]
-    sigma2 = float(model.sigma) ** 2
-    shifted = rhs is not None and np.any(rhs != 0)
-    if method == "Kenward-Roger":
-        f_unscaled, ndf, ddf, scaling = core.kr_f_test(rows)
-        if shifted:
-            f_unscaled = _wald_f(L, rhs, model.beta, model.vcov_kenward_roger)
-        ms, fval = f_unscaled * sigma2, f_unscaled * scaling
-    else:
-        fval, ndf, ddf = core.contrast_f(rows)
-        if shifted:
-            fval = _wald_f(L, rhs, model.beta, model.vcov)
-        ms = fval * sigma2
+    rhs_values = [0.0] * len(rows) if rhs is None else [float(v) for v in rhs]
+    fval, ndf, ddf, ms = model.core.f_test(rows, rhs_values, method)
     p = float(stats.f.sf(fval, ndf, ddf)) if np.isfinite(fval) else float("nan")
     return {
         "SS": ms * ndf,
@@ -141,28 +130,10 @@ def f_test(model: Any, L: np.ndarray, rhs: np.ndarray | None, method: str) -> di
     }
 
 
-def _wald_f(L: np.ndarray, rhs: np.ndarray, beta: np.ndarray, vcov: np.ndarray) -> float:
-    """The F statistic of ``L beta = rhs`` as lmerTest's contestMD computes it:
-    beta shifted by ``ginv(L) rhs``, on the eigenvectors of ``L V L'`` whose
-    eigenvalues exceed sqrt(eps) times the largest."""
-    shifted = beta - np.linalg.pinv(L) @ rhs
-    d, P = np.linalg.eigh(L @ vcov @ L.T)
-    order = np.argsort(d)[::-1]
-    d, P = d[order], P[:, order]
-    pos = d > max(np.sqrt(np.finfo(float).eps) * d[0], 0.0)
-    PtL = P[:, pos].T @ L
-    return float(np.sum((PtL @ shifted) ** 2 / d[pos]) / pos.sum())
-
-
 def _t_test(model: Any, row: np.ndarray, rhs: float, method: str, level: float) -> pl.DataFrame:
-    """lmerTest's ``contest1D``: the t test of ``row @ beta = rhs``."""
-    core = model.core
-    vcov = model.vcov_kenward_roger if method == "Kenward-Roger" else model.vcov
-    estimate = float(row @ model.beta)
-    se = float(np.sqrt(max(float(row @ vcov @ row), 0.0)))
-    rows = [[float(v) for v in row]]
-    df = float(core.kr_f_test(rows)[2]) if method == "Kenward-Roger" else float(core.contrast_df(rows[0]))
-    t = (estimate - rhs) / se if se > 0 else float("nan")
+    """lmerTest's ``contest1D``: the t test of ``row @ beta = rhs``, with the
+    interval of ``row @ beta`` at ``level``."""
+    estimate, se, df, t = model.core.t_test([float(v) for v in row], rhs, method)
     p = float(t_pvalues(np.array([t]), np.array([df]))[0]) if np.isfinite(t) else float("nan")
     q = float(stats.t.ppf(0.5 + level / 2, df)) if np.isfinite(df) else float("nan")
     lo, hi = ci_names(level)

@@ -1,10 +1,12 @@
 """Exceptions raised by mixedmodels.
 
-Every error derives from :class:`MixedModelsError`. Errors in the formula
-raise :class:`FormulaError` (a ``ValueError``); a missing or unusable column
-raises :class:`ColumnError` (a ``KeyError``-like ``ValueError``); data that
-cannot support the model raise :class:`DataError`; unavoidable numerical
-failures raise :class:`NumericalError`.
+Every error derives from :class:`MixedModelsError` and from the builtin a
+Python user expects. Errors in the formula raise :class:`FormulaError`; a
+missing or unusable column raises :class:`ColumnError`; data or arguments that
+cannot support the model raise :class:`DataError` (all three are
+value errors, ``ValueError``); unavoidable numerical failures raise
+:class:`NumericalError` (an ``ArithmeticError``). :class:`KeywordError` is
+also a ``TypeError``, :class:`UnavailableError` an ``AttributeError``.
 """
 
 from mixedmodels._core import (

@@ -428,15 +428,14 @@ class _Inference:
         se = np.full(n, np.nan)
         df = np.full(n, np.nan)
         ok = lf.estimable()
-        for i, row in enumerate(lf.x):
-            if not ok[i]:
-                continue
-            if not np.any(row):  # e.g. trends that do not differ: emmeans reports 0 (SE 0) and no df
-                est[i] = se[i] = 0.0
-                continue
-            est[i] = float(row @ self.beta)
-            se[i] = float(np.sqrt(max(row @ self.vcov @ row, 0.0)))
-            df[i] = float(self.core.contrast_df([float(v) for v in row])) if self.has_df else np.inf
+        zero = ~np.any(lf.x, axis=1)  # e.g. trends that do not differ: emmeans reports 0 (SE 0) and no df
+        est[ok & zero] = se[ok & zero] = 0.0
+        test = np.flatnonzero(ok & ~zero)
+        if test.size:
+            x = lf.x[test]
+            est[test] = x @ self.beta
+            se[test] = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", x, self.vcov, x), 0.0))
+            df[test] = self.core.contrast_df(x.tolist()) if self.has_df else np.inf
         return {"Estimate": est, "SE": se, "DF": df}
 
 

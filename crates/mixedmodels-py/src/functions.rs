@@ -2,12 +2,11 @@
 //! reads them, R's model matrices, the links of generalized models and the
 //! rank check of a design, for the Python side's tables.
 
-use mixedmodels::glmm::Link;
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{array2, contrast_from_py};
+use crate::convert::{contrasts_from_py, matrix, LinkArg};
 use crate::errors::to_py;
 use crate::frame::{with_frame, PyFrame};
 
@@ -54,15 +53,12 @@ pub fn model_matrix<'py>(
     frame: PyFrame<'py>,
     contrasts: Option<Vec<(String, Bound<'py, PyAny>)>>,
 ) -> PyResult<(Bound<'py, PyArray2<f64>>, Vec<String>, Vec<usize>)> {
-    let contrasts = contrasts
-        .unwrap_or_default()
-        .iter()
-        .map(|(n, c)| Ok((n.clone(), contrast_from_py(c)?)))
-        .collect::<PyResult<Vec<_>>>()?;
+    let contrasts = contrasts_from_py(contrasts)?;
     let f = mixedmodels::formula::ModelFormula::parse(formula).map_err(to_py)?;
     let mm =
         with_frame(&frame, |df| mixedmodels::design::DesignSpec::model_matrix_full(f, df, &contrasts).map_err(to_py))?;
-    Ok((array2(py, &mm.values, mm.nrows, mm.ncols())?, mm.names, mm.assign))
+    let (nrows, ncols) = (mm.nrows, mm.ncols());
+    Ok((matrix(py, mm.values, nrows, ncols)?, mm.names, mm.assign))
 }
 
 /// The data columns a formula reads, for the Python side to convert: all of
@@ -79,18 +75,6 @@ pub fn formula_columns(
 ) -> PyResult<Vec<String>> {
     let f = mixedmodels::formula::ModelFormula::parse(formula).map_err(to_py)?;
     Ok(f.columns_read(response, groups, &data_columns.unwrap_or_default()))
-}
-
-/// A link by R's name, parsed at the boundary.
-pub struct LinkArg(pub Link);
-
-impl<'a, 'py> FromPyObject<'a, 'py> for LinkArg {
-    type Error = PyErr;
-
-    fn extract(ob: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        let name: String = ob.extract()?;
-        Link::parse(&name).map(LinkArg).map_err(to_py)
-    }
 }
 
 /// The inverse link at each eta (R's `make.link(link)$linkinv`, with its guards).
@@ -112,6 +96,11 @@ pub fn link_mu_eta<'py>(py: Python<'py>, link: LinkArg, eta: PyReadonlyArray1<'p
 #[pyo3(signature = (x, tol=1e-7))]
 pub fn independent_columns(py: Python<'_>, x: PyReadonlyArray2<'_, f64>, tol: f64) -> Vec<usize> {
     let (n, p) = x.as_array().dim();
-    let column_major: Vec<f64> = x.as_array().t().iter().copied().collect();
+    // a Fortran-order array is read in place; another is copied to column-major order
+    let transposed = x.as_array().reversed_axes();
+    let column_major = match transposed.as_slice() {
+        Some(values) => std::borrow::Cow::Borrowed(values),
+        None => std::borrow::Cow::Owned(transposed.iter().copied().collect()),
+    };
     py.detach(|| mixedmodels::linalg::independent_columns(&column_major, n, p, tol))
 }

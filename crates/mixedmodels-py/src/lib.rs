@@ -3,6 +3,7 @@
 
 mod convert;
 mod errors;
+mod fitted;
 mod frame;
 mod functions;
 mod glmer;
@@ -13,6 +14,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
+    m.add_class::<fitted::PyMixedFit>()?;
     m.add_class::<lmer::PyLmer>()?;
     m.add_class::<glmer::PyGlmer>()?;
     m.add_function(wrap_pyfunction!(functions::formula_columns, m)?)?;

@@ -8,13 +8,14 @@ use std::time::Instant;
 use csv::read_csv;
 
 use mixedmodels::glmer::{Glmer, GlmerOptions};
+use mixedmodels::glmm::Family;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let df = read_csv(&args[1]);
     let family = args.get(3).cloned().unwrap_or_else(|| "binomial".into());
     let reps: usize = args.get(4).map_or(1, |r| r.parse().unwrap());
-    let options = GlmerOptions { family, ..GlmerOptions::default() };
+    let options = GlmerOptions { family: Family::parse(&family, None).unwrap(), ..GlmerOptions::default() };
     for _ in 0..reps {
         let t = Instant::now();
         let g = Glmer::fit(&args[2], &df, &options).unwrap();

@@ -12,7 +12,7 @@ use crate::design::{Contrasts, Design, DesignSpec, WeightRule};
 use crate::error::{Error, Result};
 use crate::fit::{check_convergence, SINGULAR_TOL};
 use crate::formula::ModelFormula;
-use crate::glmm::family::Family;
+use crate::glmm::family::{Distribution, Family, Link};
 use crate::glmm::pirls::{Mode, Pirls, PirlsState};
 use crate::glmm::quadrature::{agq_deviance, gh_rule, saturated_deviance, MAX_AGQ_POINTS};
 use crate::glmm::response::glmm_response;
@@ -24,8 +24,8 @@ use crate::setup::{setup_warnings, ModelFrame};
 
 #[derive(Debug, Clone)]
 pub struct GlmerOptions {
-    pub family: String,
-    pub link: Option<String>,
+    /// The family and link (`Family::parse("binomial", Some("probit"))`).
+    pub family: Family,
     /// 1: Laplace; > 1: adaptive Gauss-Hermite with that many nodes.
     pub nagq: usize,
     pub contrasts: Vec<(String, Contrasts)>,
@@ -38,8 +38,7 @@ pub struct GlmerOptions {
 impl Default for GlmerOptions {
     fn default() -> Self {
         GlmerOptions {
-            family: "binomial".into(),
-            link: None,
+            family: Family { dist: Distribution::Binomial, link: Link::Logit },
             nagq: 1,
             contrasts: vec![],
             weights: None,
@@ -101,7 +100,7 @@ const STEP: f64 = 1e-3;
 
 impl Glmer {
     pub fn fit(formula: &str, data: &DataFrame, options: &GlmerOptions) -> Result<Glmer> {
-        let family = Family::parse(&options.family, options.link.as_deref())?;
+        let family = options.family;
         let formula = ModelFormula::parse(formula)?;
         let Some(lhs) = formula.response.clone() else {
             return Err(Error::formula(&formula.source, 0, "the formula has no response before '~'"));

@@ -11,6 +11,7 @@
 //! ```
 //! use mixedmodels::data::DataFrame;
 //! use mixedmodels::glmer::{Glmer, GlmerOptions};
+//! use mixedmodels::glmm::Family;
 //! use mixedmodels::lmer::{Lmer, LmerOptions};
 //!
 //! // Ten subjects, eight days each: a subject-specific intercept and slope.
@@ -36,7 +37,7 @@
 //! // A Poisson GLMM by the Laplace approximation, as glmer.
 //! let counts: Vec<f64> = (0..n).map(|i| ((i * 7 + i / 8) % 5) as f64).collect();
 //! let data = data.with_numeric("count", counts)?;
-//! let options = GlmerOptions { family: "poisson".into(), ..GlmerOptions::default() };
+//! let options = GlmerOptions { family: Family::parse("poisson", None)?, ..GlmerOptions::default() };
 //! let g = Glmer::fit("count ~ Days + (1 | Subject)", &data, &options)?;
 //! assert_eq!(g.fit.beta.len(), 2);
 //! assert!(g.fit.loglik.is_finite());
@@ -56,6 +57,7 @@
 //!   profile intervals; [`resample`]: the parametric bootstrap;
 //!   [`residuals`]: residuals by kind.
 //! - [`glmm`], [`glmer`]: families, PIRLS, quadrature and the glmer fit.
+//! - [`fitted`]: what both kinds of fit answer (the [`fitted::MixedFit`] trait).
 //! - [`linalg`]: small dense kernels on top of faer.
 
 pub mod error;
@@ -65,6 +67,7 @@ pub use error::{Error, Result};
 pub mod data;
 pub mod design;
 pub mod fit;
+pub mod fitted;
 pub mod glmer;
 pub mod glmm;
 pub mod inference;

@@ -93,18 +93,6 @@ impl Lmer {
         &self.model.terms
     }
 
-    /// Refit with another criterion (REML <-> ML), starting from the current theta.
-    pub fn refit_with(&mut self, reml: bool) -> Result<()> {
-        self.model.reml = reml;
-        self.options.reml = reml;
-        let mut opts = self.options.fit.clone();
-        opts.start = Some(self.fit.theta.clone());
-        self.fit = fit::fit(&mut self.model, &opts, self.offset.as_deref())?;
-        self.fit.warnings.splice(0..0, setup_warnings(&self.rows, &self.spec));
-        self.kr = std::sync::OnceLock::new();
-        Ok(())
-    }
-
     /// lme4's names of the random-effect parameters on the sd/cor scale.
     pub fn sd_cor_names(&self) -> Vec<String> {
         sd_cor_names(self.terms())

@@ -5,12 +5,14 @@ mod common;
 
 use common::*;
 use mixedmodels::glmer::{Glmer, GlmerOptions};
+use mixedmodels::glmm::Family;
 
 fn check(case: &str, data: &str, nagq: usize) {
     let r = reference(case);
     let df = read_csv(data);
-    let link = r.get("link").and_then(|l| l.as_str()).map(String::from);
-    let opts = GlmerOptions { family: r["family"].as_str().unwrap().into(), link, nagq, ..Default::default() };
+    let link = r.get("link").and_then(|l| l.as_str());
+    let family = Family::parse(r["family"].as_str().unwrap(), link).unwrap();
+    let opts = GlmerOptions { family, nagq, ..Default::default() };
     let m = Glmer::fit(r["formula"].as_str().unwrap(), &df, &opts).unwrap();
     let f = &m.fit;
     let p = f.beta.len();

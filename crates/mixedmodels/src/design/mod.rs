@@ -18,7 +18,7 @@ pub use weights::{prior_weights, WeightRule};
 
 use crate::data::{Column, DataFrame};
 use crate::error::{Error, Result};
-use crate::formula::{Expr, ExprKind, ModelFormula};
+use crate::formula::{ExprKind, ModelFormula};
 use crate::linalg;
 
 /// The arrays of a model on the rows of a data set.
@@ -239,9 +239,5 @@ impl DesignSpec {
             return Err(Error::column(&r.deparse(), format!("the response is not finite at row {i} ({})", y[i])));
         }
         Ok(y)
-    }
-
-    pub fn response_expr(&self) -> Option<&Expr> {
-        self.formula.response.as_ref()
     }
 }

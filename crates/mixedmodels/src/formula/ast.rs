@@ -40,24 +40,10 @@ impl Expr {
         }
     }
 
-    pub fn as_name(&self) -> Option<&str> {
-        match &self.kind {
-            ExprKind::Name(n) => Some(n),
-            _ => None,
-        }
-    }
-
     pub fn as_number(&self) -> Option<f64> {
         match &self.unparen().kind {
             ExprKind::Number(v) => Some(*v),
             ExprKind::Unary { op: "-", expr } => expr.as_number().map(|v| -v),
-            _ => None,
-        }
-    }
-
-    pub fn as_call(&self) -> Option<(&str, &[Arg])> {
-        match &self.kind {
-            ExprKind::Call { func, args } => Some((func, args)),
             _ => None,
         }
     }

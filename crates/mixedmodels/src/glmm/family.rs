@@ -16,6 +16,18 @@ pub enum Distribution {
     InverseGaussian,
 }
 
+impl Distribution {
+    /// R's name of the family: "binomial", "poisson", "Gamma", "inverse.gaussian".
+    pub fn name(&self) -> &'static str {
+        match self {
+            Distribution::Binomial => "binomial",
+            Distribution::Poisson => "poisson",
+            Distribution::Gamma => "Gamma",
+            Distribution::InverseGaussian => "inverse.gaussian",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Link {
     Logit,

@@ -376,6 +376,18 @@ impl KenwardRoger {
         Ok(KenwardRoger { p, phi, phi_adj, p_list, w })
     }
 
+    /// Each coefficient's df (the test of its unit vector), as pbkrtest's
+    /// `Lb_ddf` gives them for lmerTest's summary.
+    pub fn coefficient_df(&self, beta: &[f64]) -> Vec<f64> {
+        (0..self.p)
+            .map(|i| {
+                let mut l = vec![0.0; self.p];
+                l[i] = 1.0;
+                self.test(&[l], beta).ddf
+            })
+            .collect()
+    }
+
     /// The KR test of L beta = 0 (rows of L), pbkrtest's `.KR_adjust`; for a
     /// single row its ddf is `Lb_ddf`.
     pub fn test(&self, rows: &[Vec<f64>], beta: &[f64]) -> KrTest {
