@@ -13,7 +13,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from doc_examples import run_page  # noqa: E402
+from doc_examples import run_page
 
 GALLERY = "plots.md"
 
