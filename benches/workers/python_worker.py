@@ -360,24 +360,24 @@ def replicates_ours(model: Any, reps: Any) -> dict[str, Any]:
     from them (checked on the base fit), so that all tools compare theta."""
     import numpy as np
 
-    sizes = [len(term["cnames"]) for term in model._fit.terms()]
+    sizes = [len(term.cnames) for term in model.random_terms]
     n_theta = len(model.theta)
     if sum(k * (k + 1) // 2 for k in sizes) != n_theta:
         raise ValueError("theta from sd/cor: only unstructured (correlated) terms are supported")
-    base = theta_from_sd_cor(np.asarray(model._fit.sd_cor()), float(model.sigma), sizes)
+    base = theta_from_sd_cor(model.sd_cor, float(model.sigma), sizes)
     if not np.allclose(base, model.theta, rtol=1e-6, atol=1e-8):
         raise ValueError(f"theta from sd/cor {base} does not reproduce the fit's theta {model.theta}")
-    sd_cor = reps.select(model._fit.sd_cor_names()).to_numpy()
+    sd_cor = reps.select(model.sd_cor_names).to_numpy()
     sigma = reps["sigma"].to_numpy()
-    fixed = model._fit.fixed_names
+    fixed = model.fixed_names
     theta = np.vstack([theta_from_sd_cor(row, s, sizes) for row, s in zip(sd_cor, sigma, strict=True)])
     draws = np.hstack([theta, reps.select(fixed).to_numpy()])
     labels = []
-    for term in model._fit.terms():
-        names = term["cnames"]
+    for term in model.random_terms:
+        names = term.cnames
         k = len(names)
         labels += [
-            f"{term['group']}.{names[i]}" if i == j else f"{term['group']}.{names[i]}.{names[j]}"
+            f"{term.group}.{names[i]}" if i == j else f"{term.group}.{names[i]}.{names[j]}"
             for i, j in lower_triangle(k)
         ]
     return {

@@ -105,6 +105,13 @@ class MixedModel(FittedModel):
         return list(self._fit.sd_cor_names())
 
     @property
+    def sd_cor(self) -> np.ndarray:
+        """The covariance parameters on lme4's sd/cor scale (standard deviations
+        and correlations of the random effects), in the order of ``sd_cor_names``."""
+        self._check_fitted()
+        return np.asarray(self._fit.sd_cor())
+
+    @property
     def has_scale(self) -> bool:
         """Whether the family has a scale parameter (sigma): Gaussian, Gamma, inverse Gaussian."""
         self._check_fitted()

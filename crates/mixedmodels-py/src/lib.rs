@@ -7,6 +7,7 @@ mod fitted;
 mod frame;
 mod functions;
 mod glmer;
+mod lm;
 mod lmer;
 
 use pyo3::prelude::*;
@@ -17,6 +18,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fitted::PyMixedFit>()?;
     m.add_class::<lmer::PyLmer>()?;
     m.add_class::<glmer::PyGlmer>()?;
+    m.add_class::<lm::PyLm>()?;
+    m.add_class::<lm::PyGlm>()?;
+    m.add_class::<lm::PyLm2>()?;
     m.add_function(wrap_pyfunction!(functions::formula_columns, m)?)?;
     m.add_function(wrap_pyfunction!(functions::model_matrix, m)?)?;
     m.add_function(wrap_pyfunction!(functions::formula_structure, m)?)?;

@@ -58,6 +58,9 @@
 //!   [`residuals`]: residuals by kind.
 //! - [`glmm`], [`glmer`]: families, PIRLS, quadrature and the glmer fit.
 //! - [`fitted`]: what both kinds of fit answer (the [`fitted::MixedFit`] trait).
+//! - [`lm`]: linear, generalized linear and two-stage models without random
+//!   effects (pymer4's `Lm` and `Lm2`), with sandwich covariances, permutation
+//!   tests and the case bootstrap ([`shuffle`] draws the rows).
 //! - [`linalg`]: small dense kernels on top of faer.
 
 pub mod error;
@@ -72,9 +75,11 @@ pub mod glmer;
 pub mod glmm;
 pub mod inference;
 pub mod linalg;
+pub mod lm;
 pub mod lmer;
 pub mod model;
 pub mod optim;
 pub mod resample;
 pub mod residuals;
 pub mod setup;
+pub mod shuffle;
