@@ -122,6 +122,17 @@ class LmerFit(MixedFit):
         derivatives: bool = True,
         max_feval: int = 10000,
     ) -> LmerFit: ...
+    @staticmethod
+    def at_theta(
+        formula: str,
+        frame: _Frame,
+        theta: list[float],
+        opt: tuple[str, list[float], float, int, str, bool],
+        reml: bool = True,
+        weights: str | None = None,
+        contrasts: list[tuple[str, Any]] | None = None,
+        derivatives: bool = True,
+    ) -> LmerFit: ...
     @property
     def df(self) -> list[float] | None: ...
     @property

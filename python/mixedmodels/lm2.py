@@ -82,6 +82,9 @@ class Lm2(FittedModel):
     def with_formula(self, formula: str | None = None) -> FittedModel:
         return type(self)(formula or self.formula, self.data, self.group)
 
+    def _init_arguments(self) -> dict[str, Any]:
+        return {"group": self.group, "family": self.family}
+
     def fit(
         self,
         robust: bool | str = False,

@@ -20,6 +20,7 @@ from mixedmodels._summary import lmer_summary
 from mixedmodels.exceptions import DataError
 from mixedmodels.glmer import Glmer
 from mixedmodels.mixed import MixedModel
+from mixedmodels.model import check_binomial_response
 
 __all__ = ["Lmer"]
 
@@ -44,6 +45,7 @@ class Lmer(MixedModel):
         return super().__new__(cls)
 
     def __init__(self, formula: str, data: Any, family: str = "gaussian") -> None:
+        check_binomial_response(formula, "gaussian")
         super().__init__(formula, data)
         self.REML = True
         self.vcov_kr: np.ndarray | None = None
@@ -111,6 +113,31 @@ class Lmer(MixedModel):
         if summarize:
             print(self.summary_text())
         return coefs
+
+    def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:
+        """The fit at saved estimates, without optimizing (see :mod:`mixedmodels.io`)."""
+        frame, weight_name, core_contrasts = self._prepare_fit(
+            options["factors"],
+            options["ordered"],
+            options["weights"],
+            options["contrasts"],
+            {k: v for k, v in options.items() if k not in ("factors", "ordered", "weights", "contrasts")},
+        )
+        opt = estimates["optsummary"]
+        record = (opt["optimizer"], list(opt["initial"]), opt["fmin"], opt["feval"], opt["status"], opt["converged"])
+        self._fit = _core.LmerFit.at_theta(
+            self.formula,
+            frame,
+            list(estimates["theta"]),
+            record,
+            reml=estimates["REML"],
+            weights=weight_name,
+            contrasts=core_contrasts,
+            derivatives=options.get("ddf") != "lme4",
+        )
+        self.REML = estimates["REML"]
+        self.ddf = options.get("ddf", "Satterthwaite")
+        self._finish_fit(summarize=False, verbose=False, no_warnings=True)
 
     def _coef_table(self) -> pl.DataFrame:
         """lmerTest's coefficient table: t tests with Satterthwaite's or

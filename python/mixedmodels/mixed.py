@@ -50,6 +50,11 @@ class MixedModel(FittedModel):
 
     def __init__(self, formula: str, data: Any) -> None:
         super().__init__(formula, data)
+        if not _core.formula_structure(formula)["bars"]:
+            raise DataError(
+                f"'{formula}': the formula has no random-effects term such as (1 | group); "
+                "for a model without random effects use mixedmodels.Lm (Lm(formula, data).fit())"
+            )
         self.ddf = "Satterthwaite"
         self.fixef: dict[str, pl.DataFrame] | None = None
         self.ranef: dict[str, pl.DataFrame] | None = None
@@ -79,6 +84,14 @@ class MixedModel(FittedModel):
     def _residuals_of(self, type: str) -> np.ndarray:
         """lme4's ``residuals(m, type)``: response, pearson, deviance or working."""
         return np.asarray(self._fit.residuals(type))
+
+    def _estimates(self) -> dict[str, Any]:
+        return {
+            "REML": bool(self.REML),
+            "theta": [float(t) for t in self.theta],
+            "beta": [float(b) for b in self.beta],
+            "optsummary": {k: v for k, v in self.optsummary.items() if k != "derivative_evaluations"},
+        }
 
     # ------------------------------------------------------ random effects
     @property

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from mixedmodels.plots._figure import panels
 
 __all__ = ["plot_profile"]
@@ -28,7 +26,7 @@ def plot_profile(
     ``level`` and, with ``wald``, its Wald interval. Returns the Figure."""
     profile = model.confint(method="profile", level=level)
     wald_ci = model.confint(method="Wald", level=level) if wald else None
-    estimates = dict(zip(model.sd_cor_names, _sd_cor(model), strict=True))
+    estimates = dict(zip(model.sd_cor_names, model.sd_cor, strict=True))
     estimates["sigma"] = model.sigma
     estimates.update(zip(model.fixed_names, model.beta, strict=True))
     terms = profile["term"].to_list()
@@ -46,21 +44,6 @@ def plot_profile(
         a.set_ylim(-0.6, 1.6)
         a.set_title(term, fontsize="medium")
     return fig
-
-
-def _sd_cor(model: Any) -> list[float]:
-    """The covariance parameters on lme4's sd/cor scale, in the order of
-    ``sd_cor_names`` (each term's lower triangle, column by column)."""
-    out = []
-    for term in model.random_terms:
-        cov = term.covariance
-        sd = np.sqrt(np.diag(cov))
-        for j in range(len(sd)):
-            out.append(float(sd[j]))
-            out += [
-                float(cov[i, j] / (sd[i] * sd[j])) if sd[i] * sd[j] > 0 else float("nan") for i in range(j + 1, len(sd))
-            ]
-    return out
 
 
 def _is(term: str) -> Any:
