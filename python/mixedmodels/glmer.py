@@ -44,6 +44,9 @@ class Glmer(MixedModel):
         "ranova": "ranova() is for linear mixed models; compare GLMMs with mixedmodels.anova(m0, m1)",
         "contest": "contest() is for linear mixed models; use post_hoc() for the contrasts of a GLMM",
         "bootstrap": "the parametric bootstrap is available for linear mixed models",
+        "hlm_resid": "HLMdiag's residual tables are for linear mixed models; use residuals(type=...) of a GLMM",
+        "hlm_augment": "HLMdiag's residual tables are for linear mixed models; use influence(approx=False)",
+        "plot_residuals": "residual plots from hlm_resid() are for linear mixed models",
     }
 
     def __init__(self, formula: str, data: Any, family: str = "binomial", link: str | None = None) -> None:

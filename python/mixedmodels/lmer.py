@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mixedmodels import _core, anova_table, compare, contest, intervals, plots
+from mixedmodels import _core, anova_table, compare, contest, diagnostics, intervals, plots, plotting
 from mixedmodels._args import reject_keywords, whole_number
 from mixedmodels._stats import significance, t_pvalues, wald_interval
 from mixedmodels._summary import lmer_summary
@@ -251,3 +251,23 @@ class Lmer(MixedModel):
         ones; returns the Figure (see :func:`mixedmodels.plots.plot_profile`)."""
         self._check_fitted()
         return plots.plot_profile(self, level=level, wald=wald, ax=ax)
+
+    # ------------------------------------------------------- residuals
+    def hlm_resid(self, level: int | str = 1, standardize: bool | str = False, include_ls: bool = True) -> pl.DataFrame:
+        """HLMdiag's residual tables: conditional, least-squares and marginal
+        residuals of each observation (``level=1``), or the random effects and
+        least-squares group effects of each level of a grouping factor. See
+        :func:`mixedmodels.diagnostics.hlm_resid`."""
+        return diagnostics.hlm_resid(self, level=level, standardize=standardize, include_ls=include_ls)
+
+    def hlm_augment(self, level: int | str = 1, include_ls: bool = True, approx: bool = True) -> pl.DataFrame:
+        """HLMdiag's ``hlm_augment``: :meth:`hlm_resid` and :meth:`influence` joined."""
+        return diagnostics.hlm_augment(self, level=level, include_ls=include_ls, approx=approx)
+
+    def plot_residuals(
+        self, level: int | str = 1, kind: str = "conditional", standardize: bool | str = False, ax: Any = None
+    ) -> Any:
+        """Residuals against fitted values and a normal QQ plot (or QQ plots of
+        the random effects of a grouping factor), matplotlib; returns the
+        Figure. See :func:`mixedmodels.plotting.plot_residuals`."""
+        return plotting.plot_residuals(self, level=level, kind=kind, standardize=standardize, ax=ax)

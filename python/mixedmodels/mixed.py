@@ -14,8 +14,11 @@ import numpy as np
 import polars as pl
 
 from mixedmodels import _core
+from mixedmodels import cross_validation as _cross_validation
+from mixedmodels import diagnostics as _diagnostics
 from mixedmodels import intervals as _intervals
 from mixedmodels import plots as _plots
+from mixedmodels import plotting as _plotting
 from mixedmodels import posthoc as _posthoc
 from mixedmodels._args import check_fits_in_memory, seed_value, whole_number
 from mixedmodels._frame import check_columns, missing_rows, to_polars
@@ -299,6 +302,53 @@ class MixedModel(FittedModel):
         plot; returns the Figure (see :mod:`mixedmodels.plots.residuals`)."""
         self._check_fitted()
         return _plots.plot_diagnostics(self, ax=ax)
+
+    # ------------------------------------------------------- diagnostics
+    def influence(
+        self,
+        level: int | str = 1,
+        approx: bool = True,
+        leverage: Sequence[str] | str | None = None,
+        progress: bool | None = None,
+    ) -> pl.DataFrame:
+        """HLMdiag's influence diagnostics (``hlm_influence``): Cook's
+        distance, MDFFITS, COVTRACE, COVRATIO and leverage of each observation
+        (``level=1``) or level of a grouping factor; one-step (``approx=True``,
+        linear models) or by refits (``approx=False``, adding ``rvc.*``). See
+        :func:`mixedmodels.diagnostics.influence`."""
+        return _diagnostics.influence(self, level=level, approx=approx, leverage=leverage, progress=progress)
+
+    def cross_validate(
+        self,
+        group: str | None = None,
+        folds: int | None = None,
+        scoring: Any = ("rmse",),
+        seed: int | None = None,
+        refit: str = "REML",
+        split: str = "group",
+        progress: bool | None = None,
+    ) -> _cross_validation.CVResult:
+        """Cross-validation over whole groups (held-out groups predicted at
+        the population level) or, ``split="observation"``, over rows. See
+        :func:`mixedmodels.cross_validation.cross_validate`."""
+        return _cross_validation.cross_validate(
+            self, group=group, folds=folds, scoring=scoring, seed=seed, refit=refit, split=split, progress=progress
+        )
+
+    def plot_influence(
+        self,
+        measure: str = "cooksd",
+        level: int | str = 1,
+        approx: bool = True,
+        cutoff: Any = "internal",
+        n_label: int = 5,
+        ax: Any = None,
+    ) -> Any:
+        """HLMdiag's ``dotplot_diag`` of an influence measure (matplotlib;
+        returns the Axes). See :func:`mixedmodels.plotting.plot_influence`."""
+        return _plotting.plot_influence(
+            self, measure=measure, level=level, approx=approx, cutoff=cutoff, n_label=n_label, ax=ax
+        )
 
 
 # ---------------------------------------------------------------- tables

@@ -17,7 +17,7 @@ use crate::frame::{with_frame, PyFrame};
 
 #[pyclass(name = "GlmerFit", module = "mixedmodels._core", extends = PyMixedFit, frozen)]
 pub struct PyGlmer {
-    inner: Arc<Glmer>,
+    pub(crate) inner: Arc<Glmer>,
 }
 
 #[pymethods]

@@ -20,7 +20,7 @@ use crate::frame::{with_frame, PyFrame};
 
 #[pyclass(name = "LmerFit", module = "mixedmodels._core", extends = PyMixedFit, frozen)]
 pub struct PyLmer {
-    inner: Arc<Lmer>,
+    pub(crate) inner: Arc<Lmer>,
 }
 
 #[pymethods]

@@ -69,6 +69,7 @@ pub mod formula;
 pub use error::{Error, Result};
 pub mod data;
 pub mod design;
+pub mod diagnostics;
 pub mod fit;
 pub mod fitted;
 pub mod glmer;
