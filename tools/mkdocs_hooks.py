@@ -6,6 +6,7 @@ a file of the site, next to the page that shows it."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -33,3 +34,23 @@ def on_files(files: Any, config: Any) -> Any:
         for image in sorted(Path(scratch).glob("*.png")):
             files.append(File.generated(config, image.name, content=image.read_bytes()))
     return files
+
+
+_CODE_IN_TABLE = re.compile(r"`[^`\n]*`")
+_ROLE = re.compile(r":(?:mod|func|class|meth|attr|data|obj):(<code>)~?")
+
+
+def on_page_markdown(markdown: str, **kwargs: Any) -> str:
+    """Pipes escaped for GitHub's tables (``(1 \\| g)``) inside code spans of
+    table rows: Python-Markdown already keeps them out of the columns, and
+    would show the backslash."""
+    lines = markdown.split("\n")
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("|"):
+            lines[i] = _CODE_IN_TABLE.sub(lambda m: m.group(0).replace("\\|", "|"), line)
+    return "\n".join(lines)
+
+
+def on_page_content(html: str, **kwargs: Any) -> str:
+    """Sphinx roles left in docstrings (``:func:`~m.f```) shown as plain code."""
+    return _ROLE.sub(r"\1", html)

@@ -132,3 +132,29 @@ def test_files_of_a_newer_format_or_of_another_kind_are_refused(sleep, tmp_path)
     not_zip.write_text("hello")
     with pytest.raises(mm.DataError, match="not a mixedmodels model file"):
         load_model(not_zip)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda d: mm.Lm("DV ~ IV1 + IV3", data=d),
+        lambda d: mm.Lm("DV_l ~ IV1 + IV3", data=d, family="binomial"),
+        lambda d: mm.Lm2("DV ~ IV3 + IV2", group="Group", data=d),
+    ],
+    ids=["Lm", "Lm-binomial", "Lm2"],
+)
+def test_save_load_and_pickle_of_the_other_model_classes(make, tmp_path):
+    data = mm.load_dataset("sample_data")
+    m = make(data)
+    m.fit(summarize=False)
+    for again in (load_model(save_model(m, tmp_path / "m.mm")), pickle.loads(pickle.dumps(m)), copy.deepcopy(m)):
+        assert type(again) is type(m) and again.formula == m.formula and again.family == m.family
+        assert again.coefs.equals(m.coefs) and again.data.equals(m.data)
+        assert again.logLike == m.logLike and again.warnings == m.warnings
+
+
+def test_save_load_gamma_glmm(tmp_path):
+    data = mm.load_dataset("dietox").filter(pl.col("Time") <= 4)
+    m = mm.Lmer("Weight ~ Time + (1 | Pig)", data=data, family="gamma")
+    m.fit(summarize=False, link="log")
+    _same(m, load_model(save_model(m, tmp_path / "gamma.mm")))

@@ -155,3 +155,15 @@ def test_residual_diagnostics(sleep):
     assert plots.residuals.ppoints(5) == pytest.approx((np.arange(1, 6) - 3 / 8) / (5 + 1 - 3 / 4))
     with pytest.raises(ValueError, match="3 panels"):
         plots.plot_diagnostics(sleep, ax=plt.subplots(1, 2)[1])
+
+
+def test_two_stage_model_forest_plot():
+    lm2 = mm.Lm2("DV ~ IV2", group="Group", data=mm.load_dataset("sample_data"))
+    lm2.fit(summarize=False)
+    ax = lm2.plot_summary()
+    line, segments = _errorbar(ax)
+    assert np.asarray(line.get_xdata()) == pytest.approx(lm2.coefs["Estimate"].to_numpy())
+    assert segments[:, 0, 0] == pytest.approx(lm2.coefs["2.5_ci"].to_numpy())
+    points = [c for c in ax.collections if c.get_label() == "_groups"]
+    assert len(points) == 2
+    assert np.sort(np.asarray(points[1].get_offsets())[:, 0]) == pytest.approx(np.sort(lm2.fixef["IV2"].to_numpy()))
