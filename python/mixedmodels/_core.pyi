@@ -155,6 +155,7 @@ class LmerFit(MixedFit):
         contrasts: list[tuple[str, Any]] | None = None,
         derivatives: bool = True,
         max_feval: int = 10000,
+        optimizer: dict[str, float] | None = None,
     ) -> LmerFit: ...
     @staticmethod
     def at_theta(
@@ -167,6 +168,7 @@ class LmerFit(MixedFit):
         contrasts: list[tuple[str, Any]] | None = None,
         derivatives: bool = True,
     ) -> LmerFit: ...
+    def permutation_test(self, n_perm: int, seed: int) -> tuple[list[float], npt.NDArray[np.float64]]: ...
     @property
     def df(self) -> list[float] | None: ...
     @property
@@ -193,6 +195,7 @@ class GlmerFit(MixedFit):
         contrasts: list[tuple[str, Any]] | None = None,
         derivatives: bool = True,
         max_feval: int = 10000,
+        optimizer: dict[str, float] | None = None,
     ) -> GlmerFit: ...
     @property
     def family(self) -> str: ...

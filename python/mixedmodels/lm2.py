@@ -7,7 +7,6 @@ shrunk towards each other as a mixed model's are (Gelman 2005).
 
 from __future__ import annotations
 
-import warnings as _warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,12 +16,7 @@ from scipy import stats
 
 from mixedmodels import _core, plots
 from mixedmodels._args import reject_keywords, seed_value, whole_number
-from mixedmodels._frame import check_columns
-from mixedmodels._stats import significance, t_pvalues
-from mixedmodels._summary_lm import lm2_summary
-from mixedmodels.exceptions import DataError
-from mixedmodels.lm import (
-    add_fit_columns,
+from mixedmodels._fitargs import (
     check_conf_int,
     inference_labels,
     permutations,
@@ -31,6 +25,10 @@ from mixedmodels.lm import (
     summarize_alias,
     with_permutations,
 )
+from mixedmodels._frame import check_columns
+from mixedmodels._stats import significance, t_pvalues
+from mixedmodels._summary_lm import lm2_summary
+from mixedmodels.exceptions import DataError
 from mixedmodels.model import FittedModel, Residuals
 
 __all__ = ["Lm2"]
@@ -182,9 +180,7 @@ class Lm2(FittedModel):
             coefs = with_permutations(coefs, self._fit.permutation_test(n_perm, stat, seed_int), n_perm)
         self.coefs = coefs
         self.warnings += notes
-        if not no_warnings:
-            for w in self.warnings:
-                _warnings.warn(w, stacklevel=2)
+        self._warn(no_warnings)
         if summarize:
             print(self.summary_text())
         return coefs
@@ -212,7 +208,7 @@ class Lm2(FittedModel):
         self.rsquared, self.rsquared_adj = float(f.rsquared), float(f.rsquared_adj)
         self.rsquared_per_group = np.asarray(fits["rsquared"])
         self.rsquared_adj_per_group = np.asarray(fits["rsquared_adj"])
-        add_fit_columns(self, {"fits": self.fits, "residuals": res})
+        self._add_fit_columns({"fits": self.fits, "residuals": res})
 
     def _level_table(self, level: dict[str, Any]) -> pl.DataFrame:
         """One level's estimates: its grouping columns, then a column a coefficient."""
