@@ -157,6 +157,17 @@ class LmerFit(MixedFit):
         max_feval: int = 10000,
         optimizer: dict[str, float] | None = None,
     ) -> LmerFit: ...
+    @staticmethod
+    def at_theta(
+        formula: str,
+        frame: _Frame,
+        theta: list[float],
+        opt: tuple[str, list[float], float, int, str, bool],
+        reml: bool = True,
+        weights: str | None = None,
+        contrasts: list[tuple[str, Any]] | None = None,
+        derivatives: bool = True,
+    ) -> LmerFit: ...
     def permutation_test(self, n_perm: int, seed: int) -> tuple[list[float], npt.NDArray[np.float64]]: ...
     @property
     def df(self) -> list[float] | None: ...

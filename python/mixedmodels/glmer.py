@@ -20,7 +20,7 @@ from mixedmodels._summary import glmer_summary
 from mixedmodels.control import control_from_fit
 from mixedmodels.exceptions import DataError, NumericalError, UnavailableError
 from mixedmodels.mixed import MixedModel
-from mixedmodels.model import FittedModel
+from mixedmodels.model import FittedModel, check_binomial_response
 
 __all__ = ["FAMILIES", "Glmer"]
 
@@ -55,6 +55,7 @@ class Glmer(MixedModel):
         key = str(family).lower()
         if key not in FAMILIES:
             raise DataError(f"unknown family '{family}' (use gaussian, binomial, poisson, gamma or inverse_gaussian)")
+        check_binomial_response(formula, key)
         super().__init__(formula, data)
         self.family = key
         self.link = link
@@ -66,6 +67,9 @@ class Glmer(MixedModel):
         if message is None:
             raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
         raise UnavailableError(message)
+
+    def _init_arguments(self) -> dict[str, Any]:
+        return {"family": self.family, "link": self.link}
 
     def with_formula(self, formula: str | None = None) -> FittedModel:
         return type(self)(formula or self.formula, self.data, family=self.family, link=self.link)

@@ -82,6 +82,9 @@ class Lm(FittedModel):
     def with_formula(self, formula: str | None = None) -> FittedModel:
         return type(self)(formula or self.formula, self.data, self.family, self.link)
 
+    def _init_arguments(self) -> dict[str, Any]:
+        return {"family": self.family, "link": self.link}
+
     # ------------------------------------------------------------------ fit
     def fit(
         self,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mixedmodels import _core, anova_table, compare, contest, diagnostics, intervals, plotting
+from mixedmodels import _core, anova_table, compare, contest, diagnostics, intervals, plots, plotting
 from mixedmodels._args import reject_keywords, whole_number
 from mixedmodels._fitargs import permutations, summarize_alias
 from mixedmodels._stats import significance, t_pvalues, wald_interval
@@ -22,6 +22,7 @@ from mixedmodels.control import control_from_fit
 from mixedmodels.exceptions import DataError
 from mixedmodels.glmer import Glmer
 from mixedmodels.mixed import MixedModel
+from mixedmodels.model import check_binomial_response
 
 __all__ = ["Lmer"]
 
@@ -46,6 +47,7 @@ class Lmer(MixedModel):
         return super().__new__(cls)
 
     def __init__(self, formula: str, data: Any, family: str = "gaussian") -> None:
+        check_binomial_response(formula, "gaussian")
         super().__init__(formula, data)
         self.REML = True
         self.ranked_data = False
@@ -144,6 +146,31 @@ class Lmer(MixedModel):
         if summarize:
             print(self.summary_text())
         return coefs
+
+    def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:
+        """The fit at saved estimates, without optimizing (see :mod:`mixedmodels.io`)."""
+        frame, weight_name, core_contrasts = self._prepare_fit(
+            options["factors"],
+            options["ordered"],
+            options["weights"],
+            options["contrasts"],
+            {k: v for k, v in options.items() if k not in ("factors", "ordered", "weights", "contrasts")},
+        )
+        opt = estimates["optsummary"]
+        record = (opt["optimizer"], list(opt["initial"]), opt["fmin"], opt["feval"], opt["status"], opt["converged"])
+        self._fit = _core.LmerFit.at_theta(
+            self.formula,
+            frame,
+            list(estimates["theta"]),
+            record,
+            reml=estimates["REML"],
+            weights=weight_name,
+            contrasts=core_contrasts,
+            derivatives=options.get("ddf") != "lme4",
+        )
+        self.REML = estimates["REML"]
+        self.ddf = options.get("ddf", "Satterthwaite")
+        self._finish_fit(summarize=False, verbose=False, no_warnings=True)
 
     def _coef_table(self) -> pl.DataFrame:
         """lmerTest's coefficient table: t tests with Satterthwaite's or
@@ -254,6 +281,12 @@ class Lmer(MixedModel):
         for a given ``seed`` whatever the number of threads."""
         self._check_fitted()
         return intervals.bootstrap(self, n_boot=n_boot, seed=seed, progress=progress)
+
+    def plot_profile(self, level: float = 0.95, wald: bool = True, ax: Any = None) -> Any:
+        """The profile-likelihood intervals of every parameter, beside the Wald
+        ones; returns the Figure (see :func:`mixedmodels.plots.plot_profile`)."""
+        self._check_fitted()
+        return plots.plot_profile(self, level=level, wald=wald, ax=ax)
 
     # ------------------------------------------------------- residuals
     def hlm_resid(self, level: int | str = 1, standardize: bool | str = False, include_ls: bool = True) -> pl.DataFrame:

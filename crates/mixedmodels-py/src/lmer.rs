@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use mixedmodels::fit::FitOptions;
 use mixedmodels::lmer::{Lmer, LmerOptions};
-use mixedmodels::optim::OptimizerSettings;
+use mixedmodels::optim::{OptSummary, OptimizerSettings};
 use mixedmodels::permutation::permutation_test;
 use mixedmodels::resample::{parametric_bootstrap, Replicate};
 use numpy::PyArray2;
@@ -46,6 +46,36 @@ impl PyLmer {
         let optimizer = optimizer_settings(OptimizerSettings { max_feval, ..Default::default() }, optimizer)?;
         let options = LmerOptions { reml, contrasts, weights, fit: FitOptions { optimizer, start: None, derivatives } };
         let inner = with_frame(&frame, |df| py.detach(|| Lmer::fit(formula, df, &options)).map_err(to_py))?;
+        let inner = Arc::new(inner);
+        let base = PyMixedFit::new(inner.clone());
+        Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
+    }
+
+    /// The model at stored covariance parameters, without optimizing (a saved
+    /// model loaded again); `opt` is the stored optimizer record
+    /// (optimizer, initial, fmin, feval, status, converged).
+    #[staticmethod]
+    #[pyo3(signature = (formula, frame, theta, opt, reml=true, weights=None, contrasts=None, derivatives=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn at_theta(
+        py: Python<'_>,
+        formula: &str,
+        frame: PyFrame<'_>,
+        theta: Vec<f64>,
+        opt: (String, Vec<f64>, f64, usize, String, bool),
+        reml: bool,
+        weights: Option<String>,
+        contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
+        derivatives: bool,
+    ) -> PyResult<Py<PyLmer>> {
+        let contrasts = contrasts_from_py(contrasts)?;
+        let fit = FitOptions { optimizer: OptimizerSettings::default(), start: None, derivatives };
+        let options = LmerOptions { reml, contrasts, weights, fit };
+        let (optimizer, initial, fmin, feval, status, converged) = opt;
+        let record = OptSummary { optimizer, initial, final_theta: theta.clone(), fmin, feval, status, converged };
+        let inner = with_frame(&frame, |df| {
+            py.detach(|| Lmer::at_theta(formula, df, &options, &theta, record)).map_err(to_py)
+        })?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
