@@ -52,5 +52,17 @@ def on_page_markdown(markdown: str, **kwargs: Any) -> str:
 
 
 def on_page_content(html: str, **kwargs: Any) -> str:
-    """Sphinx roles left in docstrings (``:func:`~m.f```) shown as plain code."""
-    return _ROLE.sub(r"\1", html)
+    """Sphinx roles left in docstrings (``:func:`~m.f```) shown as plain
+    code, and their doctest examples as code blocks."""
+    return _doctests_as_code(_ROLE.sub(r"\1", html))
+
+
+_DOCTEST = re.compile(
+    r"<blockquote>\s*<blockquote>\s*<blockquote>\s*<p>(.*?)</p>\s*</blockquote>\s*</blockquote>\s*</blockquote>", re.S
+)
+
+
+def _doctests_as_code(html: str) -> str:
+    """Doctest examples of docstrings (``>>>`` lines, which Markdown reads as
+    nested quotes) shown as code blocks."""
+    return _DOCTEST.sub(lambda m: f'<pre class="doctest"><code>{m.group(1)}</code></pre>', html)

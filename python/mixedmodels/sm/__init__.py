@@ -8,7 +8,7 @@
 (``sm.MixedLM``, ``sm.regression.mixed_linear_model``, and
 ``sm.datasets.get_rdataset`` for the bundled datasets).
 
->>> import mixedmodels.formula.api as smf           # was: import statsmodels.formula.api as smf
+>>> import mixedmodels.formula.api as smf  # for statsmodels.formula.api
 >>> from mixedmodels import load_dataset
 >>> data = load_dataset("dietox")
 >>> mdf = smf.mixedlm("Weight ~ Time", data, groups=data["Pig"]).fit()
