@@ -155,7 +155,20 @@ class LmerFit(MixedFit):
         contrasts: list[tuple[str, Any]] | None = None,
         derivatives: bool = True,
         max_feval: int = 10000,
+        optimizer: dict[str, float] | None = None,
     ) -> LmerFit: ...
+    @staticmethod
+    def at_theta(
+        formula: str,
+        frame: _Frame,
+        theta: list[float],
+        opt: tuple[str, list[float], float, int, str, bool],
+        reml: bool = True,
+        weights: str | None = None,
+        contrasts: list[tuple[str, Any]] | None = None,
+        derivatives: bool = True,
+    ) -> LmerFit: ...
+    def permutation_test(self, n_perm: int, seed: int) -> tuple[list[float], npt.NDArray[np.float64]]: ...
     @property
     def df(self) -> list[float] | None: ...
     @property
@@ -182,9 +195,11 @@ class GlmerFit(MixedFit):
         contrasts: list[tuple[str, Any]] | None = None,
         derivatives: bool = True,
         max_feval: int = 10000,
+        optimizer: dict[str, float] | None = None,
         nb_theta: float | None = None,
         tol_pwrss: float = 1e-7,
     ) -> GlmerFit: ...
+    def permutation_test(self, n_perm: int, seed: int) -> tuple[list[float], npt.NDArray[np.float64]]: ...
     @property
     def family(self) -> str: ...
     @property
@@ -379,6 +394,10 @@ class Lm2Fit:
     def warnings(self) -> list[str]: ...
     @property
     def response(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def prior_weights(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def offset(self) -> npt.NDArray[np.float64]: ...
     @property
     def design_matrix(self) -> npt.NDArray[np.float64]: ...
     def term_info(self) -> list[dict[str, Any]]: ...

@@ -16,11 +16,13 @@ from scipy.special import expit
 
 from mixedmodels import _core
 from mixedmodels._args import reject_keywords, whole_number
+from mixedmodels._fitargs import permutations, summarize_alias
 from mixedmodels._stats import significance, wald_interval, z_pvalues
 from mixedmodels._summary import glmer_summary
+from mixedmodels.control import control_from_fit
 from mixedmodels.exceptions import DataError, NumericalError, UnavailableError
 from mixedmodels.mixed import MixedModel
-from mixedmodels.model import FittedModel
+from mixedmodels.model import FittedModel, check_binomial_response
 
 __all__ = ["FAMILIES", "Glmer"]
 
@@ -66,6 +68,7 @@ class Glmer(MixedModel):
         key = str(family).lower()
         if key not in FAMILIES:
             raise DataError(f"unknown family '{family}' (use gaussian, {', '.join(_FAMILY_CHOICES)})")
+        check_binomial_response(formula, key)
         super().__init__(formula, data)
         self.family = key
         self.link = link
@@ -78,6 +81,9 @@ class Glmer(MixedModel):
         if message is None:
             raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
         raise UnavailableError(message)
+
+    def _init_arguments(self) -> dict[str, Any]:
+        return {"family": self.family, "link": self.link, "nb_theta": self._nb_theta_given}
 
     def with_formula(self, formula: str | None = None) -> FittedModel:
         return type(self)(
@@ -101,6 +107,10 @@ class Glmer(MixedModel):
         max_feval: int = 10_000,
         nb_theta: float | None = None,
         tol_pwrss: float = 1e-7,
+        control: str | Mapping[str, Any] | None = None,
+        old_optimizer: bool = False,
+        permute: int | bool = False,
+        seed: int | None = None,
         **unsupported: Any,
     ) -> pl.DataFrame:
         """Fit by maximum likelihood: the Laplace approximation (``nAGQ=1``),
@@ -109,16 +119,26 @@ class Glmer(MixedModel):
         (the fixed effects estimated inside PIRLS, theta on that deviance;
         its own, slightly lower, logLik). ``weights`` are prior weights (for a
         binomial proportion: the number of trials). ``REML`` is ignored (glmer
-        has no REML). ``nb_theta`` fixes the negative binomial's theta (R's
+        has no REML). Returns ``coefs`` (with odds ratios for the logit link).
+        ``nb_theta`` fixes the negative binomial's theta (R's
         ``MASS::negative.binomial(theta)``); without it theta is estimated, as
         ``glmer.nb`` does, and read from ``nb_theta`` after the fit.
         ``tol_pwrss`` is lme4's ``glmerControl(tolPwrss=)``: PIRLS stops when
         the penalized deviance changes by less than this, relatively (lme4's
         1e-7 reproduces glmer's fits; 1e-13 converges PIRLS fully, which
         moves the logLik of slowly converging models by up to ~1e-3; the
-        search of ``glmer.nb``'s theta always uses 1e-13). Returns ``coefs``
-        (with odds ratios for the logit link)."""
+        search of ``glmer.nb``'s theta always uses 1e-13).
+        ``control`` takes glmerControl's options (R text or a dict, see
+        :mod:`mixedmodels.control`), applied to both optimisation stages;
+        ``old_optimizer=True`` asks for bobyqa, which every fit here runs.
+        ``permute=N`` replaces the p-values by those of N refits with the
+        response shuffled within the grouping factors' cells (``Num_perm``,
+        ``Perm-P-val``), reproducible for a ``seed``."""
+        summarize = summarize_alias(summarize, unsupported)
         reject_keywords("Glmer.fit", unsupported)
+        notes: list[str] = []
+        n_perm = permutations(permute, notes)
+        self.control = control_from_fit(control, old_optimizer)
         if conf_int != "Wald":
             raise DataError("only Wald intervals are available for generalized linear mixed models")
         # 0 is PIRLS alone, 1 the Laplace approximation; lme4's Gauss-Hermite rules stop at 100 points.
@@ -128,13 +148,9 @@ class Glmer(MixedModel):
             raise DataError(f"tol_pwrss must be a number between 0 and 1, not {tol_pwrss!r}")
         link = link or self.link
         nb_theta = self._nb_theta_given if nb_theta is None else _check_nb_theta(nb_theta, self.family)
-        frame, weight_name, core_contrasts = self._prepare_fit(
-            factors,
-            ordered,
-            weights,
-            contrasts,
-            {"max_feval": max_feval, "nAGQ": nAGQ, "link": link, "nb_theta": nb_theta, "tol_pwrss": tol_pwrss},
-        )
+        options = {"max_feval": max_feval, "nAGQ": nAGQ, "link": link, "control": control}
+        options.update(old_optimizer=old_optimizer, nb_theta=nb_theta, tol_pwrss=tol_pwrss)
+        frame, weight_name, core_contrasts = self._prepare_fit(factors, ordered, weights, contrasts, options)
         try:
             self._fit = _core.GlmerFit.fit(
                 self.formula,
@@ -144,7 +160,9 @@ class Glmer(MixedModel):
                 nagq=nAGQ,
                 weights=weight_name,
                 contrasts=core_contrasts,
+                derivatives=True if self.control.derivatives is None else self.control.derivatives,
                 max_feval=max_feval,
+                optimizer=self.control.settings,
                 nb_theta=nb_theta,
                 tol_pwrss=float(tol_pwrss),
             )
@@ -159,7 +177,12 @@ class Glmer(MixedModel):
             ) from e
         self.nAGQ = nAGQ
         self.link = self._fit.link
-        return self._finish_fit(summarize, verbose, no_warnings)
+        self._finish_fit(summarize=False, verbose=verbose, no_warnings=True)
+        self._finish_pymer4_fit(n_perm, seed, notes, no_warnings)
+        if summarize:
+            print(self.summary_text())
+        assert self.coefs is not None
+        return self.coefs
 
     def _coef_table(self) -> pl.DataFrame:
         """glmer's coefficient table: asymptotic z tests; for the logit link
