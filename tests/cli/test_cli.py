@@ -103,9 +103,11 @@ def test_family_is_whatever_the_model_takes(capsys):
     assert main(["fit", CBPP, "--data", "cbpp", "--family", "poisson"]) == 2  # cbind needs binomial
     assert main(["fit", "incidence ~ period + (1 | herd)", "--data", "cbpp", "--family", "poisson"]) == 0
     capsys.readouterr()
-    assert main(["fit", CBPP, "--data", "cbpp", "--family", "negative_binomial"]) == 2
+    assert main(["fit", "incidence ~ period + (1 | herd)", "--data", "cbpp", "--family", "negative_binomial"]) == 0
+    assert "Negative Binomial(" in capsys.readouterr().out
+    assert main(["fit", CBPP, "--data", "cbpp", "--family", "tweedie"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: unknown family 'negative_binomial'") and err.count("\n") == 1
+    assert err.startswith("error: unknown family 'tweedie'") and err.count("\n") == 1
 
 
 def test_linear_and_generalized_options_are_kept_apart(capsys):
