@@ -14,11 +14,13 @@ from scipy.special import expit
 
 from mixedmodels import _core
 from mixedmodels._args import reject_keywords, whole_number
+from mixedmodels._fitargs import permutations, summarize_alias
 from mixedmodels._stats import significance, wald_interval, z_pvalues
 from mixedmodels._summary import glmer_summary
+from mixedmodels.control import control_from_fit
 from mixedmodels.exceptions import DataError, NumericalError, UnavailableError
 from mixedmodels.mixed import MixedModel
-from mixedmodels.model import FittedModel
+from mixedmodels.model import FittedModel, check_binomial_response
 
 __all__ = ["FAMILIES", "Glmer"]
 
@@ -53,6 +55,7 @@ class Glmer(MixedModel):
         key = str(family).lower()
         if key not in FAMILIES:
             raise DataError(f"unknown family '{family}' (use gaussian, binomial, poisson, gamma or inverse_gaussian)")
+        check_binomial_response(formula, key)
         super().__init__(formula, data)
         self.family = key
         self.link = link
@@ -64,6 +67,9 @@ class Glmer(MixedModel):
         if message is None:
             raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
         raise UnavailableError(message)
+
+    def _init_arguments(self) -> dict[str, Any]:
+        return {"family": self.family, "link": self.link}
 
     def with_formula(self, formula: str | None = None) -> FittedModel:
         return type(self)(formula or self.formula, self.data, family=self.family, link=self.link)
@@ -83,23 +89,37 @@ class Glmer(MixedModel):
         nAGQ: int = 1,
         link: str | None = None,
         max_feval: int = 10_000,
+        control: str | Mapping[str, Any] | None = None,
+        old_optimizer: bool = False,
+        permute: int | bool = False,
+        seed: int | None = None,
         **unsupported: Any,
     ) -> pl.DataFrame:
         """Fit by maximum likelihood: the Laplace approximation (``nAGQ=1``) or
         adaptive Gauss-Hermite quadrature with ``nAGQ`` nodes (one scalar
         random effect only). ``weights`` are prior weights (for a binomial
         proportion: the number of trials). ``REML`` is ignored (glmer has no
-        REML). Returns ``coefs`` (with odds ratios for the logit link)."""
+        REML). Returns ``coefs`` (with odds ratios for the logit link).
+        ``control`` takes glmerControl's options (R text or a dict, see
+        :mod:`mixedmodels.control`), applied to both optimisation stages;
+        ``old_optimizer=True`` asks for bobyqa, which every fit here runs.
+        ``permute=N`` replaces the p-values by those of N refits with the
+        response shuffled within the grouping factors' cells (``Num_perm``,
+        ``Perm-P-val``), reproducible for a ``seed``."""
+        summarize = summarize_alias(summarize, unsupported)
         reject_keywords("Glmer.fit", unsupported)
+        notes: list[str] = []
+        n_perm = permutations(permute, notes)
+        self.control = control_from_fit(control, old_optimizer)
         if conf_int != "Wald":
             raise DataError("only Wald intervals are available for generalized linear mixed models")
         # 1 is the Laplace approximation; lme4's Gauss-Hermite rules stop at 100 points.
         nAGQ = whole_number(nAGQ, "nAGQ", minimum=1, maximum=_core.MAX_AGQ_POINTS)
         max_feval = whole_number(max_feval, "max_feval", minimum=1)
         link = link or self.link
-        frame, weight_name, core_contrasts = self._prepare_fit(
-            factors, ordered, weights, contrasts, {"max_feval": max_feval, "nAGQ": nAGQ, "link": link}
-        )
+        options = {"max_feval": max_feval, "nAGQ": nAGQ, "link": link, "control": control}
+        options["old_optimizer"] = old_optimizer
+        frame, weight_name, core_contrasts = self._prepare_fit(factors, ordered, weights, contrasts, options)
         try:
             self._fit = _core.GlmerFit.fit(
                 self.formula,
@@ -109,7 +129,9 @@ class Glmer(MixedModel):
                 nagq=nAGQ,
                 weights=weight_name,
                 contrasts=core_contrasts,
+                derivatives=True if self.control.derivatives is None else self.control.derivatives,
                 max_feval=max_feval,
+                optimizer=self.control.settings,
             )
         except NumericalError as e:
             if "not positive definite" not in str(e):
@@ -122,7 +144,12 @@ class Glmer(MixedModel):
             ) from e
         self.nAGQ = nAGQ
         self.link = self._fit.link
-        return self._finish_fit(summarize, verbose, no_warnings)
+        self._finish_fit(summarize=False, verbose=verbose, no_warnings=True)
+        self._finish_pymer4_fit(n_perm, seed, notes, no_warnings)
+        if summarize:
+            print(self.summary_text())
+        assert self.coefs is not None
+        return self.coefs
 
     def _coef_table(self) -> pl.DataFrame:
         """glmer's coefficient table: asymptotic z tests; for the logit link

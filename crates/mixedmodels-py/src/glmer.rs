@@ -6,11 +6,14 @@ use std::sync::Arc;
 use mixedmodels::glmer::{Glmer, GlmerOptions};
 use mixedmodels::glmm::Family;
 use mixedmodels::optim::OptimizerSettings;
-use numpy::PyArray1;
+use mixedmodels::permutation::glmm_permutation_test;
+use numpy::{PyArray1, PyArray2};
+use std::collections::HashMap;
+
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::contrasts_from_py;
+use crate::convert::{contrasts_from_py, matrix_rowmajor, optimizer_settings};
 use crate::errors::to_py;
 use crate::fitted::PyMixedFit;
 use crate::frame::{with_frame, PyFrame};
@@ -24,7 +27,7 @@ pub struct PyGlmer {
 impl PyGlmer {
     /// `family` and `link` by R's names, parsed here.
     #[staticmethod]
-    #[pyo3(signature = (formula, frame, family, link=None, nagq=1, weights=None, contrasts=None, derivatives=true, max_feval=10000))]
+    #[pyo3(signature = (formula, frame, family, link=None, nagq=1, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         py: Python<'_>,
@@ -37,15 +40,33 @@ impl PyGlmer {
         contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
         derivatives: bool,
         max_feval: usize,
+        optimizer: Option<HashMap<String, f64>>,
     ) -> PyResult<Py<PyGlmer>> {
         let family = Family::parse(family, link).map_err(to_py)?;
         let contrasts = contrasts_from_py(contrasts)?;
-        let optimizer = OptimizerSettings { max_feval, ..GlmerOptions::default().optimizer };
+        let base = OptimizerSettings { max_feval, ..GlmerOptions::default().optimizer };
+        let optimizer = optimizer_settings(base, optimizer)?;
         let options = GlmerOptions { family, nagq, contrasts, weights, optimizer, derivatives };
         let inner = with_frame(&frame, |df| py.detach(|| Glmer::fit(formula, df, &options)).map_err(to_py))?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyGlmer { inner }))
+    }
+
+    /// Permutation p-values of the fixed effects' z statistics: `n_perm`
+    /// refits with the response shuffled within the grouping factors' cells.
+    /// Returns (p-values, the refits' z statistics, n_perm x p).
+    fn permutation_test<'py>(
+        &self,
+        py: Python<'py>,
+        n_perm: usize,
+        seed: u64,
+    ) -> PyResult<(Vec<f64>, Bound<'py, PyArray2<f64>>)> {
+        let inner = &self.inner;
+        let test = py.detach(|| glmm_permutation_test(inner, n_perm, seed));
+        let p = inner.fit.beta.len();
+        let flat: Vec<f64> = test.t.into_iter().flatten().collect();
+        Ok((test.pvalues, matrix_rowmajor(py, flat, n_perm, p)?))
     }
 
     /// R's name of the family ("binomial", "poisson", "Gamma", "inverse.gaussian").

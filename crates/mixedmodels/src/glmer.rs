@@ -167,6 +167,28 @@ impl Glmer {
         Ok(g.fit)
     }
 
+    /// The model refitted to another response on the same rows (the trials,
+    /// prior weights and offsets stay), its first stage started at this fit's
+    /// theta: the refit of a permutation test.
+    pub fn refit_response(&self, y: Vec<f64>, derivatives: bool) -> Result<GlmmFit> {
+        let r = &self.pirls.resp;
+        let mut resp = GlmmResponse::new(r.family, y, r.trials.clone(), r.weights.clone(), r.offset.clone());
+        resp.warnings = r.warnings.clone();
+        let pirls = Pirls::new(resp, self.pirls.x.clone(), self.pirls.p, self.pirls.joint.terms.clone())?;
+        let options = GlmerOptions { derivatives, ..self.options.clone() };
+        let mut g = Glmer {
+            spec: self.spec.clone(),
+            pirls,
+            fit: empty_fit(r.family),
+            fixed_names: self.fixed_names.clone(),
+            assign: self.assign.clone(),
+            rows: self.rows.clone(),
+            options,
+        };
+        g.optimize_from(self.fit.theta.clone())?;
+        Ok(g.fit)
+    }
+
     fn optimize_from(&mut self, theta0: Vec<f64>) -> Result<()> {
         let ntheta = self.pirls.joint.par.ntheta();
         let lower = self.pirls.joint.par.lower_bounds();
