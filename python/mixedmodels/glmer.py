@@ -54,7 +54,7 @@ class Glmer(MixedModel):
         "bootstrap": "the parametric bootstrap is available for linear mixed models",
         "hlm_resid": "HLMdiag's residual tables are for linear mixed models; use residuals(type=...) of a GLMM",
         "hlm_augment": "HLMdiag's residual tables are for linear mixed models; use influence(approx=False)",
-        "plot_residuals": "residual plots from hlm_resid() are for linear mixed models",
+        "plot_hlm_resid": "residual plots from hlm_resid() are for linear mixed models; see plot_diagnostics()",
     }
 
     def __init__(

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mixedmodels import _core, anova_table, compare, contest, diagnostics, intervals, plots, plotting
+from mixedmodels import _core, anova_table, compare, contest, diagnostics, intervals, plots
 from mixedmodels._args import reject_keywords, whole_number
 from mixedmodels._fitargs import permutations, summarize_alias
 from mixedmodels._stats import significance, t_pvalues, wald_interval
@@ -300,10 +300,10 @@ class Lmer(MixedModel):
         """HLMdiag's ``hlm_augment``: :meth:`hlm_resid` and :meth:`influence` joined."""
         return diagnostics.hlm_augment(self, level=level, include_ls=include_ls, approx=approx)
 
-    def plot_residuals(
+    def plot_hlm_resid(
         self, level: int | str = 1, kind: str = "conditional", standardize: bool | str = False, ax: Any = None
     ) -> Any:
         """Residuals against fitted values and a normal QQ plot (or QQ plots of
         the random effects of a grouping factor), matplotlib; returns the
-        Figure. See :func:`mixedmodels.plotting.plot_residuals`."""
-        return plotting.plot_residuals(self, level=level, kind=kind, standardize=standardize, ax=ax)
+        Figure. See :func:`mixedmodels.plots.plot_hlm_resid`."""
+        return plots.plot_hlm_resid(self, level=level, kind=kind, standardize=standardize, ax=ax)

@@ -18,7 +18,6 @@ from mixedmodels import cross_validation as _cross_validation
 from mixedmodels import diagnostics as _diagnostics
 from mixedmodels import intervals as _intervals
 from mixedmodels import plots as _plots
-from mixedmodels import plotting as _plotting
 from mixedmodels import posthoc as _posthoc
 from mixedmodels._args import check_fits_in_memory, seed_value, whole_number
 from mixedmodels._fitargs import rank_columns, with_permutations
@@ -392,8 +391,8 @@ class MixedModel(FittedModel):
         ax: Any = None,
     ) -> Any:
         """HLMdiag's ``dotplot_diag`` of an influence measure (matplotlib;
-        returns the Axes). See :func:`mixedmodels.plotting.plot_influence`."""
-        return _plotting.plot_influence(
+        returns the Axes). See :func:`mixedmodels.plots.plot_influence`."""
+        return _plots.plot_influence(
             self, measure=measure, level=level, approx=approx, cutoff=cutoff, n_label=n_label, ax=ax
         )
 
