@@ -3,7 +3,9 @@
 A case names a *kind* of work (``lmer``: a plain REML fit; ``lmer_satterthwaite``:
 a fit plus Satterthwaite degrees of freedom; ``bootstrap``: parametric-bootstrap
 refits of a fitted model, ``params`` ``nsim``, ``seed`` and ``mc_seeds``;
-``glmer``: a GLMM fit by the Laplace approximation, ``params`` ``family``) that
+``glmer``: a GLMM fit by the Laplace approximation, ``params`` ``family``;
+``diagnostics``: influence or cross-validation of a fitted model, ``params``
+``task`` (``influence_groups``, ``logo_cv``, ``influence_obs``) and ``group``) that
 every worker knows how to do (``workers/python_worker.py`` for ``ours`` and
 ``mixedlm``, ``workers/r_worker.R`` for ``lme4``), a formula, and a data builder
 that writes the data once to the cache directory (parquet for the Python tools,
@@ -255,6 +257,26 @@ def maximal_data(n_subj: int, n_item: int, seed: int = 20240505) -> Callable[[Pa
     )
 
 
+def simulate_regression_groups(n_groups: int, per_group: int, seed: int) -> pl.DataFrame:
+    """Groups with their own regression line: y = (1 + a[g]) + (0.5 + b[g]) x1
+    - 0.3 x2 + e; x1, x2 ~ N(0, 1), sd(a) = 0.5, sd(b) = 0.3, sd(e) = 1."""
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(n_groups), per_group)
+    x1, x2 = rng.standard_normal(g.size), rng.standard_normal(g.size)
+    a, b = rng.normal(0.0, 0.5, n_groups), rng.normal(0.0, 0.3, n_groups)
+    y = 1.0 + a[g] + (0.5 + b[g]) * x1 - 0.3 * x2 + rng.standard_normal(g.size)
+    return _labelled(pl.DataFrame({"y": y, "x1": x1, "x2": x2, "g": g}), {"g": "s"})
+
+
+def regression_groups_data(n_groups: int, per_group: int, seed: int = 20240505) -> Callable[[Path], DataFiles]:
+    """A data builder for ``simulate_regression_groups``, cached by its parameters."""
+    return simulated_data(
+        f"regression_groups_{n_groups}x{per_group}_seed{seed}",
+        lambda: simulate_regression_groups(n_groups, per_group, seed),
+        ("g",),
+    )
+
+
 # -------------------------------------------------------------------- cases
 
 INSTEVAL_FORMULA = "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
@@ -271,6 +293,13 @@ def build_cases(quick: bool = False) -> dict[str, Case]:
     w_rows, w_levels = (10_000, 50) if quick else (50_000, 200)
     # the maximal crossed-slopes design: subjects x items, each pair once
     m_subj, m_item = (30, 20) if quick else (60, 40)
+    # diagnostics: a model with slopes and 65 groups of 62 rows (lme4's influence(): 4.8 s on such a model)
+    d_groups, d_rows = (20, 62) if quick else (65, 62)
+    diag_data = slopes_data(d_groups, d_rows)
+    diag_formula = "y ~ x + (x | g)"
+    # regression: Lm2 on 2,000 groups of 50 rows; 10,000 permutations of an Lm on 10,000 rows
+    r_groups = 200 if quick else 2_000
+    n_perm = 500 if quick else 10_000
     cases = [
         Case(
             name="insteval_fit",
@@ -361,6 +390,79 @@ def build_cases(quick: bool = False) -> dict[str, Case]:
                 + (" (--quick size)" if quick else "")
             ),
             data=wide_factor_data(w_rows, w_levels, 500),
+        ),
+        Case(
+            name="slopes_influence_groups",
+            kind="diagnostics",
+            formula=diag_formula,
+            description=(
+                f"synthetic {d_groups * d_rows:,} rows, {d_groups} groups with correlated random intercepts and"
+                " slopes: exact group-deletion influence (a REML refit without each group; R: lme4's"
+                " influence(m, groups = 'g'), which refits from the fitted theta too), of an already-fitted model"
+                + (" (--quick size)" if quick else "")
+            ),
+            data=diag_data,
+            tools=("ours", "lme4"),
+            params={"task": "influence_groups", "group": "g"},
+            speedup_target={"lme4": 50.0},
+        ),
+        Case(
+            name="slopes_logo_cv",
+            kind="diagnostics",
+            formula=diag_formula,
+            description=(
+                f"the same data: leave-one-group-out cross-validation (REML refits without each of the {d_groups}"
+                " groups, its rows predicted at the population level; R: a loop of lmer() refits and"
+                " predict(re.form = NA))" + (" (--quick size)" if quick else "")
+            ),
+            data=diag_data,
+            tools=("ours", "lme4"),
+            params={"task": "logo_cv", "group": "g"},
+            speedup_target={"lme4": 50.0},
+        ),
+        Case(
+            name="insteval_influence_obs",
+            kind="diagnostics",
+            formula=INSTEVAL_FORMULA,
+            description=(
+                "InstEval (73,421 rows, three crossed factors): one-step influence measures and leverage of every"
+                " observation (HLMdiag's hlm_influence(level = 1), which would need the 43 GB n x n V and refuses"
+                " crossed factors' leverage), against the fit's own time; targets: at most 5x the fit, peak"
+                " memory under 2 GB"
+            ),
+            data=insteval_data,
+            tools=("ours",),
+            params={"task": "influence_obs"},
+        ),
+        Case(
+            name="lm2_2000_groups",
+            kind="regression",
+            formula="y ~ x1 + x2",
+            description=(
+                f"synthetic {r_groups * 50:,} rows, {r_groups:,} groups of 50: Lm2, one least-squares fit per"
+                " group then a one-sample t-test of each coefficient (R: lme4::lmList + t.test on each column"
+                " of coef())" + (" (--quick size)" if quick else "")
+            ),
+            data=regression_groups_data(r_groups, 50),
+            tools=("ours", "lme4"),
+            params={"task": "lm2", "group": "g"},
+            speedup_target={"lme4": 20.0},
+        ),
+        Case(
+            name="lm_permutations_10000",
+            kind="regression",
+            formula="y ~ x1 + x2",
+            description=(
+                f"10,000 rows simulated as above (200 groups of 50, not used), an Lm with {n_perm:,} permutations"
+                " of the response"
+                " (permutation p-values of the t statistics; R: a loop of lm() + summary() on the permuted"
+                " response)" + (" (--quick size)" if quick else "")
+            ),
+            data=regression_groups_data(200, 50),
+            tools=("ours", "lme4"),
+            params={"task": "lm_permute", "n_perm": n_perm, "seed": 1},
+            max_repeat={"lme4": 1},
+            speedup_target={"lme4": 20.0},
         ),
     ]
     return {case.name: case for case in cases}

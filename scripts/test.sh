@@ -4,7 +4,7 @@
 # and `cargo test --release` share target/ and the release profile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+python -m pip install --quiet --disable-pip-version-check -e ".[test,docs]"
 cargo test --release -p mixedmodels --quiet
 python -m ruff check python tests benches tools
 python -m ruff format --check --quiet python tests benches tools
@@ -16,4 +16,8 @@ else
     echo "clippy not installed: skipped"
 fi
 python -m mypy.stubtest mixedmodels._core
+# The documentation site (mkdocs.yml): strict, so a broken link or reference fails; the gallery's images are drawn.
+site="$(mktemp -d)"
+NO_MKDOCS_2_WARNING=1 MPLBACKEND=Agg python -m mkdocs build --strict --quiet --site-dir "$site"
+rm -rf "$site"
 python -m pytest tests

@@ -21,6 +21,15 @@ from scipy.special import expit
 
 from mixedmodels import _core
 from mixedmodels._args import reject_keywords, seed_value, whole_number
+from mixedmodels._fitargs import (
+    check_conf_int,
+    inference_labels,
+    permutations,
+    rank_columns,
+    robust_name,
+    summarize_alias,
+    with_permutations,
+)
 from mixedmodels._frame import check_columns, missing_rows, to_polars
 from mixedmodels._stats import significance, t_pvalues, z_pvalues
 from mixedmodels._summary_lm import glm_summary, lm_summary
@@ -29,84 +38,8 @@ from mixedmodels.model import FittedModel, Residuals
 
 __all__ = ["Lm"]
 
-ROBUST = ("hc0", "hc1", "hc2", "hc3", "hac", "cluster")
 FAMILIES = ("gaussian", "binomial", "poisson", "gamma", "inverse_gaussian")
 _CORE_FAMILY = {"gamma": "Gamma", "inverse_gaussian": "inverse.gaussian"}
-
-
-# ------------------------------------------------------- shared fit options
-def summarize_alias(summarize: bool, kwargs: dict[str, Any]) -> bool:
-    """pymer4's ``summary=`` spelling of ``summarize=`` (taken out of ``kwargs``)."""
-    return bool(kwargs.pop("summary")) if "summary" in kwargs else summarize
-
-
-def robust_name(robust: Any, default: str) -> str:
-    """``robust=True`` is ``default``; False is the classical estimator."""
-    if robust is False or robust is None:
-        return "classical"
-    if robust is True:
-        return default
-    name = str(robust).lower()
-    if name not in ROBUST:
-        raise DataError(f"robust must be True, False or one of {', '.join(ROBUST)}, not {robust!r}")
-    return name
-
-
-def permutations(permute: Any, warnings: list[str]) -> int:
-    """pymer4's ``permute=``: False/0 or a number of permutations (< 500 warns)."""
-    if permute is True:
-        raise TypeError("permute should be False or the number of permutations to perform")
-    if permute is False or permute is None:
-        return 0
-    n = whole_number(permute, "permute", minimum=0)
-    if 0 < n < 500:
-        warnings.append("Permutation testing < 500 permutations is not recommended")
-    return n
-
-
-def check_conf_int(conf_int: str) -> None:
-    if conf_int not in ("standard", "boot"):
-        raise DataError(f"conf_int must be 'standard' or 'boot', not {conf_int!r}")
-
-
-def inference_labels(robust: str, conf_int: str, n_boot: int, n_perm: int) -> tuple[str, str, str]:
-    """pymer4's ``se_type``, ``ci_type`` and ``sig_type``."""
-    se_type = "non-robust" if robust == "classical" else f"robust ({robust})"
-    ci_type = f"boot ({n_boot})" if conf_int == "boot" else "standard"
-    sig_type = f"permutation ({n_perm})" if n_perm else "parametric"
-    return se_type, ci_type, sig_type
-
-
-def with_permutations(coefs: pl.DataFrame, pvalues: Sequence[float], n_perm: int) -> pl.DataFrame:
-    """pymer4's permuted table: ``DF`` becomes ``Num_perm``, ``P-val`` ``Perm-P-val``."""
-    p = np.asarray(pvalues, dtype=float)
-    return coefs.with_columns(
-        pl.Series("DF", np.where(np.isnan(coefs["Estimate"].to_numpy()), np.nan, float(n_perm))),
-        pl.Series("P-val", p),
-        pl.Series("Sig", [significance(v) for v in p]),
-    ).rename({"DF": "Num_perm", "P-val": "Perm-P-val"})
-
-
-def rank_columns(frame: pl.DataFrame, columns: Sequence[str], over: str | Sequence[str] | None = None) -> pl.DataFrame:
-    """Numeric ``columns`` replaced by their ranks (ties averaged, as R's and
-    pandas' ``rank``), within the groups of ``over`` when given; factors stay."""
-    numeric = [c for c in dict.fromkeys(columns) if c in frame.columns and frame.schema[c].is_numeric()]
-    ranks = [pl.col(c).rank("average").cast(pl.Float64) for c in numeric]
-    if over is not None:
-        ranks = [r.over(over) for r in ranks]
-    return frame.with_columns(ranks)
-
-
-def add_fit_columns(model: FittedModel, columns: Mapping[str, np.ndarray]) -> None:
-    """Add per-row results to ``model.data`` (pymer4's ``fits`` and
-    ``residuals`` columns): values on the rows of the fit, null elsewhere."""
-    rows = model.fit_rows
-    out = []
-    for name, values in columns.items():
-        full = np.full(model.data.height, np.nan)
-        full[rows] = values
-        out.append(pl.Series(name, full).fill_nan(None))
-    model.data = model.data.with_columns(out)
 
 
 # ------------------------------------------------------------------- Lm
@@ -127,6 +60,9 @@ class Lm(FittedModel):
             raise DataError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
         if _core.formula_structure(formula)["bars"]:
             raise DataError("Lm has no random effects: use Lmer for a formula with (... | group)")
+        # fit() may read columns the formula does not name (clusters, weight groups, groups)
+        if isinstance(data, pl.LazyFrame):
+            data = data.collect()
         super().__init__(formula, data)
         self.family = family
         self.link = link
@@ -145,6 +81,9 @@ class Lm(FittedModel):
 
     def with_formula(self, formula: str | None = None) -> FittedModel:
         return type(self)(formula or self.formula, self.data, self.family, self.link)
+
+    def _init_arguments(self) -> dict[str, Any]:
+        return {"family": self.family, "link": self.link}
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -264,9 +203,7 @@ class Lm(FittedModel):
             coefs = with_permutations(coefs, self._fit.permutation_test(n_perm, seed_int), n_perm)
         self.coefs = coefs
         self.warnings += notes
-        if not no_warnings:
-            for w in self.warnings:
-                _warnings.warn(w, stacklevel=2)
+        self._warn(no_warnings)
         if summarize:
             print(self.summary_text())
         return coefs
@@ -284,12 +221,12 @@ class Lm(FittedModel):
             columns = {"fits": eta, "residuals": np.asarray(self.residuals)}
             if self.family == "binomial":
                 columns.update({"fit_probs": probs, "fit_classes": (probs > 0.5).astype(float)})
-            add_fit_columns(self, columns)
+            self._add_fit_columns(columns)
         else:
             self.sigma = float(f.sigma)
             self.rsquared = float(f.rsquared)
             self.rsquared_adj = float(f.rsquared_adj)
-            add_fit_columns(self, {"fits": self.fits, "residuals": np.asarray(self.residuals)})
+            self._add_fit_columns({"fits": self.fits, "residuals": np.asarray(self.residuals)})
 
     def _coef_table(self) -> pl.DataFrame:
         f = self._fit

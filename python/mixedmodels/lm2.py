@@ -7,7 +7,6 @@ shrunk towards each other as a mixed model's are (Gelman 2005).
 
 from __future__ import annotations
 
-import warnings as _warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,14 +14,9 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from mixedmodels import _core
+from mixedmodels import _core, plots
 from mixedmodels._args import reject_keywords, seed_value, whole_number
-from mixedmodels._frame import check_columns
-from mixedmodels._stats import significance, t_pvalues
-from mixedmodels._summary_lm import lm2_summary
-from mixedmodels.exceptions import DataError
-from mixedmodels.lm import (
-    add_fit_columns,
+from mixedmodels._fitargs import (
     check_conf_int,
     inference_labels,
     permutations,
@@ -31,6 +25,10 @@ from mixedmodels.lm import (
     summarize_alias,
     with_permutations,
 )
+from mixedmodels._frame import check_columns
+from mixedmodels._stats import significance, t_pvalues
+from mixedmodels._summary_lm import lm2_summary
+from mixedmodels.exceptions import DataError
 from mixedmodels.model import FittedModel, Residuals
 
 __all__ = ["Lm2"]
@@ -62,6 +60,9 @@ class Lm2(FittedModel):
             raise TypeError("group must be a column name or a list of column names (innermost first)")
         if _core.formula_structure(formula)["bars"]:
             raise DataError("Lm2 formulas have no random effects: the groups are given by group=")
+        # fit() may read columns the formula does not name (clusters, weight groups, groups)
+        if isinstance(data, pl.LazyFrame):
+            data = data.collect()
         super().__init__(formula, data)
         check_columns(self.data.columns, groups)
         self.group = group
@@ -81,6 +82,9 @@ class Lm2(FittedModel):
 
     def with_formula(self, formula: str | None = None) -> FittedModel:
         return type(self)(formula or self.formula, self.data, self.group)
+
+    def _init_arguments(self) -> dict[str, Any]:
+        return {"group": self.group, "family": self.family}
 
     def fit(
         self,
@@ -179,9 +183,7 @@ class Lm2(FittedModel):
             coefs = with_permutations(coefs, self._fit.permutation_test(n_perm, stat, seed_int), n_perm)
         self.coefs = coefs
         self.warnings += notes
-        if not no_warnings:
-            for w in self.warnings:
-                _warnings.warn(w, stacklevel=2)
+        self._warn(no_warnings)
         if summarize:
             print(self.summary_text())
         return coefs
@@ -209,7 +211,7 @@ class Lm2(FittedModel):
         self.rsquared, self.rsquared_adj = float(f.rsquared), float(f.rsquared_adj)
         self.rsquared_per_group = np.asarray(fits["rsquared"])
         self.rsquared_adj_per_group = np.asarray(fits["rsquared_adj"])
-        add_fit_columns(self, {"fits": self.fits, "residuals": res})
+        self._add_fit_columns({"fits": self.fits, "residuals": res})
 
     def _level_table(self, level: dict[str, Any]) -> pl.DataFrame:
         """One level's estimates: its grouping columns, then a column a coefficient."""
@@ -259,3 +261,23 @@ class Lm2(FittedModel):
     def __repr__(self) -> str:
         state = "fitted" if self.fitted else "not fitted"
         return f"Lm2({self.formula!r}, group={self.group!r}) [{state}]"
+
+    def plot_summary(
+        self,
+        figsize: tuple[float, float] = (12, 6),
+        error_bars: str = "ci",
+        ranef: bool = True,
+        axlim: tuple[float, float] | None = None,
+        plot_intercept: bool = True,
+        ranef_alpha: float = 0.5,
+        coef_fmt: str = "o",
+        orient: str = "v",
+        ax: Any = None,
+    ) -> Any:
+        """Forest plot of the second-level estimates (``coefs``) over each
+        group's first-level estimates (``fixef``); returns the matplotlib Axes
+        (see :func:`mixedmodels.plots.plot_summary`)."""
+        self._check_fitted()
+        return plots.plot_summary(
+            self, figsize, error_bars, ranef, axlim, plot_intercept, ranef_alpha, coef_fmt, orient, 0, ax
+        )

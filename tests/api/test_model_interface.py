@@ -97,9 +97,6 @@ def test_unknown_keywords_are_type_errors(lmm: mm.Lmer, glmm: mm.Glmer, sleep: p
         glmm.fit(contrl="bobyqa")
     with pytest.raises(TypeError, match=r"Lmer.fit\(\) got an unexpected keyword argument 'Reml'"):
         mm.Lmer("Reaction ~ Days + (1 | Subject)", data=sleep).fit(Reml=False)
-    # pymer4 keywords that are not available point to the page that says so
-    with pytest.raises(TypeError, match=r"'old_optimizer'.*for_pymer4_users\.md"):
-        glmm.fit(old_optimizer=True)
     with pytest.raises(TypeError, match="unexpected keyword argument 'refti'"):
         mm.anova(lmm, refti=False)
 

@@ -2,6 +2,7 @@
 //! `#[pyclass]` a model kind, and the mapping of core errors to exceptions.
 
 mod convert;
+mod diagnostics;
 mod errors;
 mod fitted;
 mod frame;
@@ -27,6 +28,22 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functions::link_inverse, m)?)?;
     m.add_function(wrap_pyfunction!(functions::link_mu_eta, m)?)?;
     m.add_function(wrap_pyfunction!(functions::independent_columns, m)?)?;
+    for f in [
+        wrap_pyfunction!(diagnostics::influence_observations, m)?,
+        wrap_pyfunction!(diagnostics::influence_sets, m)?,
+        wrap_pyfunction!(diagnostics::grouping, m)?,
+        wrap_pyfunction!(diagnostics::residuals_marginal, m)?,
+        wrap_pyfunction!(diagnostics::residuals_cholesky, m)?,
+        wrap_pyfunction!(diagnostics::residuals_ls, m)?,
+        wrap_pyfunction!(diagnostics::residuals_ls_groups, m)?,
+        wrap_pyfunction!(diagnostics::cv_group_folds, m)?,
+        wrap_pyfunction!(diagnostics::cv_row_folds, m)?,
+        wrap_pyfunction!(diagnostics::cross_validate, m)?,
+        wrap_pyfunction!(diagnostics::cv_score, m)?,
+        wrap_pyfunction!(diagnostics::cv_response, m)?,
+    ] {
+        m.add_function(f)?;
+    }
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("MAX_AGQ_POINTS", mixedmodels::glmm::quadrature::MAX_AGQ_POINTS)?;
     Ok(())

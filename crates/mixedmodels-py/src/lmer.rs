@@ -7,26 +7,29 @@ use std::sync::Arc;
 
 use mixedmodels::fit::FitOptions;
 use mixedmodels::lmer::{Lmer, LmerOptions};
-use mixedmodels::optim::OptimizerSettings;
+use mixedmodels::optim::{OptSummary, OptimizerSettings};
+use mixedmodels::permutation::permutation_test;
 use mixedmodels::resample::{parametric_bootstrap, Replicate};
 use numpy::PyArray2;
+use std::collections::HashMap;
+
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{contrasts_from_py, matrix, vector, DdfArg};
+use crate::convert::{contrasts_from_py, matrix, matrix_rowmajor, optimizer_settings, vector, DdfArg};
 use crate::errors::{data_error, to_py};
 use crate::fitted::PyMixedFit;
 use crate::frame::{with_frame, PyFrame};
 
 #[pyclass(name = "LmerFit", module = "mixedmodels._core", extends = PyMixedFit, frozen)]
 pub struct PyLmer {
-    inner: Arc<Lmer>,
+    pub(crate) inner: Arc<Lmer>,
 }
 
 #[pymethods]
 impl PyLmer {
     #[staticmethod]
-    #[pyo3(signature = (formula, frame, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000))]
+    #[pyo3(signature = (formula, frame, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         py: Python<'_>,
@@ -37,14 +40,61 @@ impl PyLmer {
         contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
         derivatives: bool,
         max_feval: usize,
+        optimizer: Option<HashMap<String, f64>>,
     ) -> PyResult<Py<PyLmer>> {
         let contrasts = contrasts_from_py(contrasts)?;
-        let optimizer = OptimizerSettings { max_feval, ..Default::default() };
+        let optimizer = optimizer_settings(OptimizerSettings { max_feval, ..Default::default() }, optimizer)?;
         let options = LmerOptions { reml, contrasts, weights, fit: FitOptions { optimizer, start: None, derivatives } };
         let inner = with_frame(&frame, |df| py.detach(|| Lmer::fit(formula, df, &options)).map_err(to_py))?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
+    }
+
+    /// The model at stored covariance parameters, without optimizing (a saved
+    /// model loaded again); `opt` is the stored optimizer record
+    /// (optimizer, initial, fmin, feval, status, converged).
+    #[staticmethod]
+    #[pyo3(signature = (formula, frame, theta, opt, reml=true, weights=None, contrasts=None, derivatives=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn at_theta(
+        py: Python<'_>,
+        formula: &str,
+        frame: PyFrame<'_>,
+        theta: Vec<f64>,
+        opt: (String, Vec<f64>, f64, usize, String, bool),
+        reml: bool,
+        weights: Option<String>,
+        contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
+        derivatives: bool,
+    ) -> PyResult<Py<PyLmer>> {
+        let contrasts = contrasts_from_py(contrasts)?;
+        let fit = FitOptions { optimizer: OptimizerSettings::default(), start: None, derivatives };
+        let options = LmerOptions { reml, contrasts, weights, fit };
+        let (optimizer, initial, fmin, feval, status, converged) = opt;
+        let record = OptSummary { optimizer, initial, final_theta: theta.clone(), fmin, feval, geval: 0, status, converged };
+        let inner = with_frame(&frame, |df| {
+            py.detach(|| Lmer::at_theta(formula, df, &options, &theta, record)).map_err(to_py)
+        })?;
+        let inner = Arc::new(inner);
+        let base = PyMixedFit::new(inner.clone());
+        Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
+    }
+
+    /// Permutation p-values of the fixed effects' t statistics: `n_perm`
+    /// refits with the response shuffled within the grouping factors' cells.
+    /// Returns (p-values, the refits' t statistics, n_perm x p).
+    fn permutation_test<'py>(
+        &self,
+        py: Python<'py>,
+        n_perm: usize,
+        seed: u64,
+    ) -> PyResult<(Vec<f64>, Bound<'py, PyArray2<f64>>)> {
+        let inner = &self.inner;
+        let test = py.detach(|| permutation_test(inner, n_perm, seed));
+        let p = inner.fit.p;
+        let flat: Vec<f64> = test.t.into_iter().flatten().collect();
+        Ok((test.pvalues, matrix_rowmajor(py, flat, n_perm, p)?))
     }
 
     /// Satterthwaite's df of each fixed effect (None without derivatives).

@@ -55,6 +55,7 @@
 //! - [`fit`], [`lmer`]: optimisation with BOBYQA ([`optim`]) and the results of
 //!   a linear mixed model; [`inference`]: Satterthwaite, Kenward-Roger and
 //!   profile intervals; [`resample`]: the parametric bootstrap;
+//!   [`permutation`]: permutation tests of the fixed effects;
 //!   [`residuals`]: residuals by kind.
 //! - [`glmm`], [`glmer`]: families, PIRLS, quadrature and the glmer fit.
 //! - [`fitted`]: what both kinds of fit answer (the [`fitted::MixedFit`] trait).
@@ -69,6 +70,7 @@ pub mod formula;
 pub use error::{Error, Result};
 pub mod data;
 pub mod design;
+pub mod diagnostics;
 pub mod fit;
 pub mod fitted;
 pub mod glmer;
@@ -79,6 +81,7 @@ pub mod lm;
 pub mod lmer;
 pub mod model;
 pub mod optim;
+pub mod permutation;
 pub mod resample;
 pub mod residuals;
 pub mod setup;

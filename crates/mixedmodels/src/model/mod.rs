@@ -3,6 +3,7 @@
 
 pub mod blocked;
 pub mod crossprod;
+pub mod downdate;
 pub mod fill;
 pub mod gradient;
 pub mod lambda;
@@ -14,5 +15,6 @@ pub mod start;
 
 pub use blocked::{BlockedFactor, Pieces};
 pub use crossprod::CrossProducts;
+pub use downdate::{RowData, RowsShare};
 pub use lambda::Parameterization;
 pub use lmm::{objective_from, LinearMixedModel, ResponseParts};

@@ -45,6 +45,8 @@ pub fn bobyqa_minimize_bounded(
     config.rho_end = settings.rho_end;
     config.max_fun = settings.max_feval.max(config.npt + 1);
     config.prima_parity = false;
+    config.ftol_abs = settings.ftol_abs;
+    config.ftol_rel = settings.ftol_rel;
     let mut solver = Bobyqa::new(n, config).map_err(|s| Error::Numerical(format!("optimizer setup failed: {s}")))?;
     let out = solver.minimize(&mut f, &mut x, lower, upper);
     let converged = matches!(out.status, Status::Converged | Status::FtolReached | Status::TargetReached);

@@ -8,6 +8,7 @@
 //!   (a GLMM's Laplace deviance) and on request.
 
 mod bobyqa;
+pub mod brent;
 mod quasi_newton;
 
 pub use self::bobyqa::{bobyqa_minimize, bobyqa_minimize_bounded};
@@ -91,6 +92,11 @@ pub struct OptimizerSettings {
     pub rho_end: f64,
     pub max_feval: usize,
     pub points: InterpolationPoints,
+    /// Stop BOBYQA when a trust-region stage improves the objective by less
+    /// than `ftol_rel * max(|f|, 1) + ftol_abs` (nloptr's `ftol_rel`/`ftol_abs`;
+    /// None: stop on `rho_end` only).
+    pub ftol_abs: Option<f64>,
+    pub ftol_rel: Option<f64>,
 }
 
 impl Default for OptimizerSettings {
@@ -101,6 +107,8 @@ impl Default for OptimizerSettings {
             rho_end: 1e-6,
             max_feval: 10_000,
             points: InterpolationPoints::Minimal,
+            ftol_abs: None,
+            ftol_rel: None,
         }
     }
 }
