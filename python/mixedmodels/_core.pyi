@@ -156,13 +156,14 @@ class LmerFit(MixedFit):
         derivatives: bool = True,
         max_feval: int = 10000,
         optimizer: dict[str, float] | None = None,
+        method: str = "auto",
     ) -> LmerFit: ...
     @staticmethod
     def at_theta(
         formula: str,
         frame: _Frame,
         theta: list[float],
-        opt: tuple[str, list[float], float, int, str, bool],
+        opt: tuple[str, list[float], float, int, int, str, bool],
         reml: bool = True,
         weights: str | None = None,
         contrasts: list[tuple[str, Any]] | None = None,
