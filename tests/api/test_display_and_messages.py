@@ -22,7 +22,9 @@ def test_repr_of_fitted_and_unfitted_models(sleep):
     assert lines[0] == "Lmer('Reaction ~ Days + (Days | Subject)')  fitted by REML"
     assert lines[1] == "  180 observations; groups: Subject 18"
     opt = sleep.optsummary
-    assert lines[2].startswith(f"  REML criterion 1743.63; converged; bfgs, {opt['feval']} evaluations ({opt['geval']} with")
+    assert lines[2].startswith(
+        f"  REML criterion 1743.63; converged; bfgs, {opt['feval']} evaluations ({opt['geval']} with"
+    )
     unfitted = mm.Lmer("Reaction ~ Days + (1 | Subject)", data=mm.load_dataset("sleepstudy"))
     assert repr(unfitted) == "Lmer('Reaction ~ Days + (1 | Subject)', family='gaussian') [not fitted]"
     cbpp = mm.Lmer("incidence ~ period + (1 | herd)", data=mm.load_dataset("cbpp"), family="poisson")
