@@ -16,7 +16,9 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{contrasts_from_py, matrix, matrix_rowmajor, optimizer_method, optimizer_settings, vector, DdfArg};
+use crate::convert::{
+    contrasts_from_py, matrix, matrix_rowmajor, optimizer_method, optimizer_settings, vector, DdfArg,
+};
 use crate::errors::{data_error, to_py};
 use crate::fitted::PyMixedFit;
 use crate::frame::{with_frame, PyFrame};
@@ -74,7 +76,8 @@ impl PyLmer {
         let fit = FitOptions { optimizer: OptimizerSettings::default(), start: None, derivatives };
         let options = LmerOptions { reml, contrasts, weights, fit };
         let (optimizer, initial, fmin, feval, geval, status, converged) = opt;
-        let record = OptSummary { optimizer, initial, final_theta: theta.clone(), fmin, feval, geval, status, converged };
+        let record =
+            OptSummary { optimizer, initial, final_theta: theta.clone(), fmin, feval, geval, status, converged };
         let inner = with_frame(&frame, |df| {
             py.detach(|| Lmer::at_theta(formula, df, &options, &theta, record)).map_err(to_py)
         })?;
