@@ -51,6 +51,11 @@ class Glmer(MixedModel):
         if key not in FAMILIES:
             raise DataError(f"unknown family '{family}' (use gaussian, binomial, poisson, gamma or inverse_gaussian)")
         super().__init__(formula, data)
+        if self.source is not None:
+            raise DataError(
+                f"a generalized linear mixed model revisits every row at each PIRLS iteration, so it is fitted in "
+                f"memory only: collect the data (this is a {self.source.engine} source), or fit a linear model"
+            )
         self.family = key
         self.link = link
         self.nAGQ = 1

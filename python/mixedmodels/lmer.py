@@ -93,15 +93,25 @@ class Lmer(MixedModel):
         frame, weight_name, core_contrasts = self._prepare_fit(
             factors, ordered, weights, contrasts, {"max_feval": max_feval, "ddf": ddf}
         )
-        self._fit = _core.LmerFit.fit(
-            self.formula,
-            frame,
-            reml=REML,
-            weights=weight_name,
-            contrasts=core_contrasts,
-            derivatives=ddf != "lme4",
-            max_feval=max_feval,
-        )
+        if self.source is not None:
+            if ddf == "Kenward-Roger":
+                raise DataError(
+                    "Kenward-Roger's df need Z row by row (the n x n marginal covariance), which an out-of-core "
+                    "fit does not hold: use ddf='Satterthwaite', or collect the data to fit it in memory"
+                )
+            self._fit, self._streamed = self.source.fit_lmer(
+                self.formula, self._coding, weight_name, REML, ddf != "lme4", max_feval
+            )
+        else:
+            self._fit = _core.LmerFit.fit(
+                self.formula,
+                frame,
+                reml=REML,
+                weights=weight_name,
+                contrasts=core_contrasts,
+                derivatives=ddf != "lme4",
+                max_feval=max_feval,
+            )
         self.REML = REML
         self.ddf = ddf
         coefs = self._finish_fit(summarize=False, verbose=verbose, no_warnings=no_warnings)

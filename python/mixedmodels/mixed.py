@@ -20,6 +20,7 @@ from mixedmodels._args import check_fits_in_memory, seed_value, whole_number
 from mixedmodels._frame import check_columns, missing_rows, to_polars
 from mixedmodels.exceptions import DataError
 from mixedmodels.model import FittedModel, Residuals
+from mixedmodels.sources import source_of
 
 __all__ = ["MixedModel", "RandomTerm"]
 
@@ -65,8 +66,14 @@ class MixedModel(FittedModel):
         self.theta = np.asarray(f.theta)
         self.sigma = float(f.sigma)
         self.singular = bool(f.singular)
-        self.fits = np.asarray(f.fitted)
-        self.residuals = Residuals(np.asarray(f.residuals(self.default_residuals)), self._residuals_of)
+        if self.source is not None:
+            # Row-level results of an out-of-core fit: lazy frames of the engine.
+            rows = self.source.complete_frame(self._streamed.used)
+            self.fits = self.source.predictions(self._streamed, f, rows, {"fits": "eta"})
+            self.residuals = self.source.predictions(self._streamed, f, rows, {"residuals": "resid"})
+        else:
+            self.fits = np.asarray(f.fitted)
+            self.residuals = Residuals(np.asarray(f.residuals(self.default_residuals)), self._residuals_of)
         terms = self.random_terms
         self.grps = {}
         for t in terms:
@@ -143,6 +150,9 @@ class MixedModel(FittedModel):
         self._check_fitted()
         if pred_type not in ("response", "link"):
             raise DataError("pred_type must be 'response' or 'link'")
+        target = source_of(data) if self.source is not None else None
+        if target is not None:
+            return self._predict_lazy(target, use_rfx)
         frame = to_polars(data)
         needed = self.columns_read(response=False, groups=use_rfx)
         check_columns(frame.columns, needed)
@@ -156,6 +166,18 @@ class MixedModel(FittedModel):
         core = self.core_frame(frame, needed)
         out[~missing] = np.asarray(self._fit.predict(core, use_rfx, pred_type == "response"))
         return out
+
+    def _predict_lazy(self, target: Any, use_rfx: bool) -> Any:
+        """Predictions for data an engine holds, as the engine's lazy frame:
+        the data with a ``prediction`` column (an out-of-core fit's predict)."""
+        needed = self.columns_read(response=False, groups=use_rfx)
+        check_columns(target.columns(), needed)
+        if target.engine != self.source.engine:
+            raise DataError(
+                f"predict: the model was fitted with {self.source.engine}; give new data as a {self.source.engine} "
+                "frame, or in memory (a polars or pandas DataFrame)"
+            )
+        return target.predictions(self._streamed, self._fit, target.frame, {"prediction": "eta"}, use_rfx)
 
     def _value_columns(self, use_rfx: bool) -> list[str]:
         """The columns whose values enter a prediction (grouping factors
@@ -175,6 +197,7 @@ class MixedModel(FittedModel):
         estimated random effects; ``False`` draws new ones."""
         self._check_fitted()
         num_datasets = whole_number(num_datasets, "num_datasets", minimum=1)
+        self._check_rows_held("simulate")
         check_fits_in_memory(num_datasets * self.nobs, f"simulate({num_datasets})")
         sims = np.asarray(self._fit.simulate(num_datasets, bool(use_rfx), seed_value(seed)))
         return pl.DataFrame({f"sim_{i + 1}": sims[:, i] for i in range(sims.shape[1])})

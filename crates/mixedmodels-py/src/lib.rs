@@ -8,6 +8,7 @@ mod frame;
 mod functions;
 mod glmer;
 mod lmer;
+mod sums;
 
 use pyo3::prelude::*;
 
@@ -17,6 +18,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fitted::PyMixedFit>()?;
     m.add_class::<lmer::PyLmer>()?;
     m.add_class::<glmer::PyGlmer>()?;
+    m.add_class::<sums::PySumsSetup>()?;
+    m.add_class::<sums::PySumsPlan>()?;
+    m.add_class::<sums::PySumsAccumulator>()?;
+    m.add_class::<sums::PyReducedStats>()?;
     m.add_function(wrap_pyfunction!(functions::formula_columns, m)?)?;
     m.add_function(wrap_pyfunction!(functions::model_matrix, m)?)?;
     m.add_function(wrap_pyfunction!(functions::formula_structure, m)?)?;

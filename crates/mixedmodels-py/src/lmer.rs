@@ -8,7 +8,7 @@ use std::sync::Arc;
 use mixedmodels::fit::FitOptions;
 use mixedmodels::lmer::{Lmer, LmerOptions};
 use mixedmodels::optim::OptimizerSettings;
-use mixedmodels::resample::{parametric_bootstrap, Replicate};
+use mixedmodels::resample::Replicate;
 use numpy::PyArray2;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -17,6 +17,7 @@ use crate::convert::{contrasts_from_py, matrix, vector, DdfArg};
 use crate::errors::{data_error, to_py};
 use crate::fitted::PyMixedFit;
 use crate::frame::{with_frame, PyFrame};
+use crate::sums::PyReducedStats;
 
 #[pyclass(name = "LmerFit", module = "mixedmodels._core", extends = PyMixedFit, frozen)]
 pub struct PyLmer {
@@ -45,6 +46,37 @@ impl PyLmer {
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
+    }
+
+    /// Fit from the reduced statistics of an out-of-core pass (the plan's
+    /// weights and contrasts apply); the fit holds no rows.
+    #[staticmethod]
+    #[pyo3(signature = (stats, reml=true, derivatives=true, max_feval=10000))]
+    fn fit_sums(
+        py: Python<'_>,
+        stats: &PyReducedStats,
+        reml: bool,
+        derivatives: bool,
+        max_feval: usize,
+    ) -> PyResult<Py<PyLmer>> {
+        let optimizer = OptimizerSettings { max_feval, ..Default::default() };
+        let options = LmerOptions {
+            reml,
+            contrasts: vec![],
+            weights: None,
+            fit: FitOptions { optimizer, start: None, derivatives },
+        };
+        let (plan, reduced) = (stats.plan.clone(), stats.take()?);
+        let inner = py.detach(|| Lmer::fit_sums(&plan, reduced, &options)).map_err(to_py)?;
+        let inner = Arc::new(inner);
+        let base = PyMixedFit::new(inner.clone());
+        Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
+    }
+
+    /// Does the fit hold its rows? (False for an out-of-core fit.)
+    #[getter]
+    fn holds_rows(&self) -> bool {
+        self.inner.holds_rows()
     }
 
     /// Satterthwaite's df of each fixed effect (None without derivatives).
@@ -128,7 +160,7 @@ impl PyLmer {
     /// NaN for refits that failed.
     fn bootstrap<'py>(&self, py: Python<'py>, first: u64, count: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
         let inner = &self.inner;
-        let reps = py.detach(|| parametric_bootstrap(inner, first, count, seed));
+        let reps = py.detach(|| inner.parametric_bootstrap(first, count, seed)).map_err(to_py)?;
         let (k, p) = (inner.model.par.ntheta(), inner.fit.p);
         let d = PyDict::new(py);
         d.set_item("theta", matrix(py, replicate_columns(&reps, k, |r| r.theta.clone()), count, k)?)?;

@@ -78,3 +78,4 @@ pub mod optim;
 pub mod resample;
 pub mod residuals;
 pub mod setup;
+pub mod sums;
