@@ -3,7 +3,9 @@
 A case names a *kind* of work (``lmer``: a plain REML fit; ``lmer_satterthwaite``:
 a fit plus Satterthwaite degrees of freedom; ``bootstrap``: parametric-bootstrap
 refits of a fitted model, ``params`` ``nsim``, ``seed`` and ``mc_seeds``;
-``glmer``: a GLMM fit by the Laplace approximation, ``params`` ``family``) that
+``glmer``: a GLMM fit by the Laplace approximation, ``params`` ``family``;
+``diagnostics``: influence or cross-validation of a fitted model, ``params``
+``task`` (``influence_groups``, ``logo_cv``, ``influence_obs``) and ``group``) that
 every worker knows how to do (``workers/python_worker.py`` for ``ours`` and
 ``mixedlm``, ``workers/r_worker.R`` for ``lme4``), a formula, and a data builder
 that writes the data once to the cache directory (parquet for the Python tools,
@@ -225,6 +227,10 @@ def build_cases(quick: bool = False) -> dict[str, Case]:
     # shapes whose set-up once grew too fast: many grouping levels, many fixed effects
     s_groups = 5_000 if quick else 50_000
     w_rows, w_levels = (10_000, 50) if quick else (50_000, 200)
+    # diagnostics: a model with slopes and 65 groups of 62 rows (lme4's influence(): 4.8 s on such a model)
+    d_groups, d_rows = (20, 62) if quick else (65, 62)
+    diag_data = slopes_data(d_groups, d_rows)
+    diag_formula = "y ~ x + (x | g)"
     cases = [
         Case(
             name="insteval_fit",
@@ -301,6 +307,49 @@ def build_cases(quick: bool = False) -> dict[str, Case]:
                 + (" (--quick size)" if quick else "")
             ),
             data=wide_factor_data(w_rows, w_levels, 500),
+        ),
+        Case(
+            name="slopes_influence_groups",
+            kind="diagnostics",
+            formula=diag_formula,
+            description=(
+                f"synthetic {d_groups * d_rows:,} rows, {d_groups} groups with correlated random intercepts and"
+                " slopes: exact group-deletion influence (a REML refit without each group; R: lme4's"
+                " influence(m, groups = 'g'), which refits from the fitted theta too), of an already-fitted model"
+                + (" (--quick size)" if quick else "")
+            ),
+            data=diag_data,
+            tools=("ours", "lme4"),
+            params={"task": "influence_groups", "group": "g"},
+            speedup_target={"lme4": 50.0},
+        ),
+        Case(
+            name="slopes_logo_cv",
+            kind="diagnostics",
+            formula=diag_formula,
+            description=(
+                f"the same data: leave-one-group-out cross-validation (REML refits without each of the {d_groups}"
+                " groups, its rows predicted at the population level; R: a loop of lmer() refits and"
+                " predict(re.form = NA))" + (" (--quick size)" if quick else "")
+            ),
+            data=diag_data,
+            tools=("ours", "lme4"),
+            params={"task": "logo_cv", "group": "g"},
+            speedup_target={"lme4": 50.0},
+        ),
+        Case(
+            name="insteval_influence_obs",
+            kind="diagnostics",
+            formula=INSTEVAL_FORMULA,
+            description=(
+                "InstEval (73,421 rows, three crossed factors): one-step influence measures and leverage of every"
+                " observation (HLMdiag's hlm_influence(level = 1), which would need the 43 GB n x n V and refuses"
+                " crossed factors' leverage), against the fit's own time; targets: at most 5x the fit, peak"
+                " memory under 2 GB"
+            ),
+            data=insteval_data,
+            tools=("ours",),
+            params={"task": "influence_obs"},
         ),
     ]
     return {case.name: case for case in cases}

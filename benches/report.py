@@ -260,6 +260,8 @@ def _load_line(tools: Mapping[str, Mapping[str, Any]]) -> str:
 def case_section(case: Mapping[str, Any]) -> str:
     if case.get("kind") == "bootstrap":
         return bootstrap_section(case)
+    if case.get("kind") == "diagnostics":
+        return diagnostics_section(case)
     if case.get("kind") == "glmer":
         return glmer_section(case)
     tools = case["tools"]
@@ -493,6 +495,94 @@ def bootstrap_section(case: Mapping[str, Any]) -> str:
             *_distribution_table(tools),
         ]
     )
+
+
+# -------------------------------------------------------------- diagnostics
+
+DIAGNOSTICS_HEADER = (
+    "| tool | time, s (median) | time / ours | CPU time, s (median) | base fit, s | time / base fit "
+    "| peak RSS, MB | import + load, s | agreement vs ours |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+)
+
+# The diagnostics cases' targets beyond speed-ups: ours' time over its own fit, peak memory.
+OBS_INFLUENCE_FIT_RATIO = 5.0
+OBS_INFLUENCE_PEAK_MB = 2048.0
+
+
+def diagnostics_agreement(case: Mapping[str, Any], entry: Mapping[str, Any]) -> str:
+    """A tool's result against ours: lme4's Cook's distances (which are
+    HLMdiag's times (G - p) / G, G groups) or the pooled RMSE."""
+    ours = (case["tools"].get(REFERENCE_TOOL) or {}).get("diagnostics")
+    found = entry.get("diagnostics")
+    if entry.get("tool") == REFERENCE_TOOL or not ours or not found:
+        return "reference" if entry.get("tool") == REFERENCE_TOOL else "–"
+    task = (case.get("params") or {}).get("task")
+    if task == "influence_groups":
+        p = len(case["tools"][REFERENCE_TOOL].get("fixef") or {})
+        ref = dict(zip(ours["levels"], ours["cooksd"], strict=True))
+        g = len(ref)
+        diffs = [
+            relative_difference(v, ref[str(level)] * (g - p) / g)
+            for level, v in zip(found["levels"], found["cooksd_lme4"], strict=True)
+        ]
+        return f"Cook's D (lme4's scaling) {max(diffs):.1e}"
+    if task == "logo_cv":
+        return f"RMSE {relative_difference(found['rmse'], ours['rmse']):.1e}"
+    return "–"
+
+
+def _diagnostics_row(case: Mapping[str, Any], name: str, entry: Mapping[str, Any], reference_time: float | None) -> str:
+    if entry.get("status") != "ok":
+        reason = entry.get("reason") or entry.get("error", "")
+        return f"| {name} | {entry.get('status')}: {reason} | | | | | | | |"
+    time_s = median_time(entry)
+    ratio = time_s / reference_time if time_s and reference_time else None
+    cpu = statistics.median(entry["cpu_times_s"]) if entry.get("cpu_times_s") else None
+    base = entry.get("base_fit_s")
+    cells = [
+        name,
+        f"{time_s:.3f} (n={len(entry['times_s'])})",
+        _sig(ratio, ".2f"),
+        _sig(cpu, ".3f"),
+        _sig(base, ".3f"),
+        _sig(time_s / base if time_s and base else None, ".2f"),
+        _sig(entry.get("peak_rss_mb"), ".0f"),
+        f"{entry['import_s']:.2f} + {entry['load_s']:.2f}",
+        diagnostics_agreement(case, entry),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _observation_influence_lines(case: Mapping[str, Any]) -> list[str]:
+    entry = case["tools"].get(REFERENCE_TOOL) or {}
+    if (case.get("params") or {}).get("task") != "influence_obs" or entry.get("status") != "ok":
+        return []
+    time_s, base, peak = median_time(entry), entry.get("base_fit_s"), entry.get("peak_rss_mb")
+    ratio = time_s / base if time_s and base else None
+    met_time = "met" if ratio is not None and ratio <= OBS_INFLUENCE_FIT_RATIO else "not met"
+    met_peak = "met" if peak is not None and peak < OBS_INFLUENCE_PEAK_MB else "not met"
+    return [
+        f"- **ours: influence / its own fit = {_sig(ratio, '.2f')}x** ({time_s:.3f} s / {_sig(base, '.3f')} s, "
+        f"same process); project target at most {OBS_INFLUENCE_FIT_RATIO:g}x: **{met_time}**",
+        f"- **peak RSS {_sig(peak, '.0f')} MB**; project target under {OBS_INFLUENCE_PEAK_MB:.0f} MB: **{met_peak}**",
+    ]
+
+
+def diagnostics_section(case: Mapping[str, Any]) -> str:
+    tools = case["tools"]
+    reference_time = median_time(tools.get(REFERENCE_TOOL, {}))
+    rows = [_diagnostics_row(case, name, entry, reference_time) for name, entry in tools.items()]
+    notes = [f"- {name}: {note}" for name, entry in tools.items() for note in entry.get("notes") or []]
+    notes += [*_speedup_lines(case), *_observation_influence_lines(case)]
+    notes.append(
+        "- Parallelism, each tool's default: ours refits on all available cores (rayon); lme4's influence() "
+        "and the R loop refit serially. CPU time / time = cores used. The base fit (not in the timed task) is "
+        "a plain REML fit."
+    )
+    load = _load_line(tools)
+    lines = [f"## {case['name']}", "", case["description"], "", f"`{case['formula']}`", ""]
+    return "\n".join([*lines, DIAGNOSTICS_HEADER, *rows, "", *notes, *([load] if load else [])])
 
 
 def machine_section(run: Mapping[str, Any]) -> str:

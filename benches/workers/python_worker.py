@@ -360,24 +360,24 @@ def replicates_ours(model: Any, reps: Any) -> dict[str, Any]:
     from them (checked on the base fit), so that all tools compare theta."""
     import numpy as np
 
-    sizes = [len(term["cnames"]) for term in model._fit.terms()]
+    sizes = [len(term.cnames) for term in model.random_terms]
     n_theta = len(model.theta)
     if sum(k * (k + 1) // 2 for k in sizes) != n_theta:
         raise ValueError("theta from sd/cor: only unstructured (correlated) terms are supported")
-    base = theta_from_sd_cor(np.asarray(model._fit.sd_cor()), float(model.sigma), sizes)
+    base = theta_from_sd_cor(model.sd_cor, float(model.sigma), sizes)
     if not np.allclose(base, model.theta, rtol=1e-6, atol=1e-8):
         raise ValueError(f"theta from sd/cor {base} does not reproduce the fit's theta {model.theta}")
-    sd_cor = reps.select(model._fit.sd_cor_names()).to_numpy()
+    sd_cor = reps.select(model.sd_cor_names).to_numpy()
     sigma = reps["sigma"].to_numpy()
-    fixed = model._fit.fixed_names
+    fixed = model.fixed_names
     theta = np.vstack([theta_from_sd_cor(row, s, sizes) for row, s in zip(sd_cor, sigma, strict=True)])
     draws = np.hstack([theta, reps.select(fixed).to_numpy()])
     labels = []
-    for term in model._fit.terms():
-        names = term["cnames"]
+    for term in model.random_terms:
+        names = term.cnames
         k = len(names)
         labels += [
-            f"{term['group']}.{names[i]}" if i == j else f"{term['group']}.{names[i]}.{names[j]}"
+            f"{term.group}.{names[i]}" if i == j else f"{term.group}.{names[i]}.{names[j]}"
             for i, j in lower_triangle(k)
         ]
     return {
@@ -510,6 +510,58 @@ def run_bootstrap(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# -------------------------------------------------------------- diagnostics
+
+
+def diagnostics_ours(spec: dict[str, Any], model: Any) -> dict[str, Any]:
+    """The timed task of a ``diagnostics`` case and what the report compares."""
+    params = spec["params"]
+    task = params["task"]
+    if task == "influence_groups":
+        table = model.influence(level=params["group"], approx=False, leverage=(), progress=False)
+        return {
+            "levels": [str(v) for v in table[params["group"]].to_list()],
+            "cooksd": table["cooksd"].to_list(),
+        }
+    if task == "logo_cv":
+        cv = model.cross_validate(group=params["group"], progress=False)
+        return {"rmse": cv.scores["rmse"]}
+    if task == "influence_obs":
+        table = model.influence(leverage=("overall", "fixef", "ranef", "ranef.uc"))
+        return {"rows": table.height, "max_cooksd": float(table["cooksd"].max())}
+    raise ValueError(f"unknown diagnostics task {task!r}")
+
+
+def run_diagnostics(spec: dict[str, Any]) -> dict[str, Any]:
+    """Fit once (a plain REML fit, without df: ``base_fit_s``), then the task ``repeat`` times."""
+    import_tool, load, fit, summarize = TOOLS[spec["tool"]]
+    _, import_s = timed(import_tool)
+    data, load_s = timed(lambda: load(spec))
+    model, base_fit_s = timed(lambda: fit(spec, data))
+    rss_before = current_rss_mb()
+    times, cpu_times, found = [], [], None
+    for _ in range(spec["repeat"]):
+        found = None
+        gc.collect()
+        cpu = time.process_time()
+        found, seconds = timed(lambda: diagnostics_ours(spec, model))
+        cpu_times.append(time.process_time() - cpu)
+        times.append(seconds)
+    peak, memory_method = peak_rss_mb()
+    return {
+        "times_s": times,
+        "cpu_times_s": cpu_times,
+        "import_s": import_s,
+        "load_s": load_s,
+        "base_fit_s": base_fit_s,
+        "rss_after_load_mb": rss_before,
+        "peak_rss_mb": peak,
+        "memory_method": memory_method,
+        **summarize(model),
+        "diagnostics": found,
+    }
+
+
 # ------------------------------------------------------------------- driver
 
 TOOLS: dict[str, tuple[Callable, Callable, Callable, Callable]] = {
@@ -521,7 +573,7 @@ GLMER: dict[str, tuple[Callable, Callable, Callable, Callable]] = {
     "ours": (import_ours, load_ours, fit_glmer_ours, summarize_glmer_ours),
     "mixedlm": (import_glmer_mixedlm, load_mixedlm, fit_glmer_mixedlm, summarize_glmer_mixedlm),
 }
-KINDS = ("lmer", "lmer_satterthwaite", "bootstrap", "glmer")
+KINDS = ("lmer", "lmer_satterthwaite", "bootstrap", "glmer", "diagnostics")
 
 
 def timed(action: Callable[[], Any]) -> tuple[Any, float]:
@@ -535,6 +587,10 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"python worker cannot run kind {spec['kind']!r}")
     if spec["kind"] == "bootstrap":
         return run_bootstrap(spec)
+    if spec["kind"] == "diagnostics":
+        if spec["tool"] != "ours":
+            raise ValueError("diagnostics cases run ours and lme4 only")
+        return run_diagnostics(spec)
     import_tool, load, fit, summarize = (GLMER if spec["kind"] == "glmer" else TOOLS)[spec["tool"]]
     _, import_s = timed(import_tool)
     data, load_s = timed(lambda: load(spec))

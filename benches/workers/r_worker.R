@@ -23,6 +23,13 @@
 # uses). Evaluations a stage are read on exit of lme4's optimizeGlmer (a trace:
 # one assignment a stage); the Hessian's are deriv12's 2 p^2 for p parameters
 # (theta and beta), computed, not counted.
+#
+# Kind "diagnostics": lme4::lmer() once (base_fit_s), then, timed, `repeat`
+# times: params$task "influence_groups": lme4's influence(m, groups = params$group)
+# (a refit without each group, started at the fitted theta; serial, its default)
+# and its cooks.distance(); "logo_cv": a loop of lmer() refits without each
+# level of params$group, each predicting the level's rows with
+# predict(re.form = NA), and the pooled RMSE.
 
 suppressPackageStartupMessages(library(jsonlite))
 
@@ -265,6 +272,73 @@ run_bootstrap <- function(spec) {
   )
 }
 
+diagnostics_task <- function(spec, model, dat) {
+  group <- spec$params$group
+  if (identical(spec$params$task, "influence_groups")) {
+    inf <- influence(model, groups = group)
+    cooks <- stats::cooks.distance(inf)
+    return(list(levels = I(as.character(rownames(inf[[paste0("fixed.effects[-", group, "]")]]))),
+                cooksd_lme4 = I(unname(cooks))))
+  }
+  if (identical(spec$params$task, "logo_cv")) {
+    response <- all.vars(as.formula(spec$formula))[1]
+    sq <- 0
+    for (l in levels(dat[[group]])) {
+      train <- dat[dat[[group]] != l, , drop = FALSE]
+      test <- dat[dat[[group]] == l, , drop = FALSE]
+      refit <- lme4::lmer(as.formula(spec$formula), data = train, REML = TRUE)
+      sq <- sq + sum((test[[response]] - stats::predict(refit, newdata = test, re.form = NA))^2)
+    }
+    return(list(rmse = sqrt(sq / nrow(dat))))
+  }
+  stop("R worker cannot run diagnostics task ", spec$params$task)
+}
+
+run_diagnostics <- function(spec) {
+  start <- elapsed()
+  suppressPackageStartupMessages(library(lme4))
+  import_s <- elapsed() - start
+  start <- elapsed()
+  dat <- load_data(spec)
+  load_s <- elapsed() - start
+  start <- elapsed()
+  model <- lme4::lmer(as.formula(spec$formula), data = dat, REML = TRUE)
+  base_fit_s <- elapsed() - start
+  rss_before <- proc_status_mb("VmRSS")
+  times <- numeric(0)
+  cpu_times <- numeric(0)
+  found <- NULL
+  for (i in seq_len(spec[["repeat"]])) {
+    found <- NULL
+    invisible(gc())
+    cpu <- sum(proc.time()[c("user.self", "sys.self")])
+    start <- elapsed()
+    found <- diagnostics_task(spec, model, dat)
+    times <- c(times, elapsed() - start)
+    cpu_times <- c(cpu_times, sum(proc.time()[c("user.self", "sys.self")]) - cpu)
+  }
+  c(
+    list(
+      times_s = I(times),
+      cpu_times_s = I(cpu_times),
+      import_s = import_s,
+      load_s = load_s,
+      base_fit_s = base_fit_s,
+      rss_after_load_mb = rss_before,
+      peak_rss_mb = proc_status_mb("VmHWM"),
+      memory_method = "VmHWM (/proc/self/status) of the Rscript process"
+    ),
+    summarize_fit(list(model = model, df = NULL)),
+    list(diagnostics = found)
+  )
+}
+
 spec <- fromJSON(commandArgs(trailingOnly = TRUE)[1])
-result <- if (identical(spec$kind, "bootstrap")) run_bootstrap(spec) else run(spec)
+result <- if (identical(spec$kind, "bootstrap")) {
+  run_bootstrap(spec)
+} else if (identical(spec$kind, "diagnostics")) {
+  run_diagnostics(spec)
+} else {
+  run(spec)
+}
 cat(MARKER, toJSON(result, auto_unbox = TRUE, digits = NA, null = "null"), "\n", sep = "")

@@ -19,6 +19,8 @@ from mixedmodels.exceptions import (
     NumericalError,
 )
 from mixedmodels.glmer import Glmer
+from mixedmodels.lm import Lm
+from mixedmodels.lm2 import Lm2
 from mixedmodels.lmer import Lmer
 from mixedmodels.mixed import MixedModel
 from mixedmodels.model import FittedModel
@@ -29,6 +31,8 @@ __all__ = [
     "FittedModel",
     "FormulaError",
     "Glmer",
+    "Lm",
+    "Lm2",
     "Lmer",
     "MixedModel",
     "MixedModelsError",

@@ -47,7 +47,8 @@ def check_fits_in_memory(n_values: int, what: str, copies: int = 3) -> None:
 
 
 # pymer4 keywords this package does not take, and where the docs say so
-PYMER4_UNSUPPORTED = ("permute", "rank", "rank_group", "rank_exclude_cols", "control", "old_optimizer")
+# pymer4 fit keywords not available here (none left: see docs/for_pymer4_users.md).
+PYMER4_UNSUPPORTED: tuple[str, ...] = ()
 PYMER4_DOCS = "docs/for_pymer4_users.md"
 
 

@@ -14,8 +14,10 @@ from scipy.special import expit
 
 from mixedmodels import _core
 from mixedmodels._args import reject_keywords, whole_number
+from mixedmodels._fitargs import permutations, summarize_alias
 from mixedmodels._stats import significance, wald_interval, z_pvalues
 from mixedmodels._summary import glmer_summary
+from mixedmodels.control import control_from_fit
 from mixedmodels.exceptions import DataError, NumericalError, UnavailableError
 from mixedmodels.mixed import MixedModel
 from mixedmodels.model import FittedModel
@@ -44,6 +46,9 @@ class Glmer(MixedModel):
         "ranova": "ranova() is for linear mixed models; compare GLMMs with mixedmodels.anova(m0, m1)",
         "contest": "contest() is for linear mixed models; use post_hoc() for the contrasts of a GLMM",
         "bootstrap": "the parametric bootstrap is available for linear mixed models",
+        "hlm_resid": "HLMdiag's residual tables are for linear mixed models; use residuals(type=...) of a GLMM",
+        "hlm_augment": "HLMdiag's residual tables are for linear mixed models; use influence(approx=False)",
+        "plot_residuals": "residual plots from hlm_resid() are for linear mixed models",
     }
 
     def __init__(self, formula: str, data: Any, family: str = "binomial", link: str | None = None) -> None:
@@ -85,23 +90,34 @@ class Glmer(MixedModel):
         nAGQ: int = 1,
         link: str | None = None,
         max_feval: int = 10_000,
+        control: str | Mapping[str, Any] | None = None,
+        old_optimizer: bool = False,
+        permute: int | bool = False,
         **unsupported: Any,
     ) -> pl.DataFrame:
         """Fit by maximum likelihood: the Laplace approximation (``nAGQ=1``) or
         adaptive Gauss-Hermite quadrature with ``nAGQ`` nodes (one scalar
         random effect only). ``weights`` are prior weights (for a binomial
         proportion: the number of trials). ``REML`` is ignored (glmer has no
-        REML). Returns ``coefs`` (with odds ratios for the logit link)."""
+        REML). Returns ``coefs`` (with odds ratios for the logit link).
+        ``control`` takes glmerControl's options (R text or a dict, see
+        :mod:`mixedmodels.control`), applied to both optimisation stages;
+        ``old_optimizer=True`` asks for bobyqa, which every fit here runs.
+        pymer4's ``permute=`` is available for linear mixed models only."""
+        summarize = summarize_alias(summarize, unsupported)
         reject_keywords("Glmer.fit", unsupported)
+        if permutations(permute, []):
+            raise DataError("permute= is available for linear mixed models (Lmer) only, not for generalized ones")
+        self.control = control_from_fit(control, old_optimizer)
         if conf_int != "Wald":
             raise DataError("only Wald intervals are available for generalized linear mixed models")
         # 1 is the Laplace approximation; lme4's Gauss-Hermite rules stop at 100 points.
         nAGQ = whole_number(nAGQ, "nAGQ", minimum=1, maximum=_core.MAX_AGQ_POINTS)
         max_feval = whole_number(max_feval, "max_feval", minimum=1)
         link = link or self.link
-        frame, weight_name, core_contrasts = self._prepare_fit(
-            factors, ordered, weights, contrasts, {"max_feval": max_feval, "nAGQ": nAGQ, "link": link}
-        )
+        options = {"max_feval": max_feval, "nAGQ": nAGQ, "link": link, "control": control}
+        options["old_optimizer"] = old_optimizer
+        frame, weight_name, core_contrasts = self._prepare_fit(factors, ordered, weights, contrasts, options)
         try:
             self._fit = _core.GlmerFit.fit(
                 self.formula,
@@ -111,7 +127,9 @@ class Glmer(MixedModel):
                 nagq=nAGQ,
                 weights=weight_name,
                 contrasts=core_contrasts,
+                derivatives=True if self.control.derivatives is None else self.control.derivatives,
                 max_feval=max_feval,
+                optimizer=self.control.settings,
             )
         except NumericalError as e:
             if "not positive definite" not in str(e):
@@ -124,7 +142,11 @@ class Glmer(MixedModel):
             ) from e
         self.nAGQ = nAGQ
         self.link = self._fit.link
-        return self._finish_fit(summarize, verbose, no_warnings)
+        coefs = self._finish_fit(summarize=False, verbose=verbose, no_warnings=True)
+        self._finish_pymer4_fit(0, None, [], no_warnings)
+        if summarize:
+            print(self.summary_text())
+        return coefs
 
     def _coef_table(self) -> pl.DataFrame:
         """glmer's coefficient table: asymptotic z tests; for the logit link

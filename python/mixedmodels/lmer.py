@@ -13,11 +13,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mixedmodels import _core, anova_table, compare, contest, intervals
+from mixedmodels import _core, anova_table, compare, contest, diagnostics, intervals, plotting
 from mixedmodels._args import reject_keywords, whole_number
+from mixedmodels._fitargs import permutations, summarize_alias
 from mixedmodels._stats import significance, t_pvalues, wald_interval
 from mixedmodels._summary import lmer_summary
-from mixedmodels.exceptions import DataError
+from mixedmodels.control import control_from_fit
+from mixedmodels.exceptions import DataError, UnavailableError
 from mixedmodels.glmer import Glmer
 from mixedmodels.mixed import MixedModel
 
@@ -46,6 +48,9 @@ class Lmer(MixedModel):
     def __init__(self, formula: str, data: Any, family: str = "gaussian") -> None:
         super().__init__(formula, data)
         self.REML = True
+        self.ranked_data = False
+        self.factors_prev_: dict[str, list[str]] | None = None
+        self.contrast_codes_prev_: dict[str, np.ndarray] | None = None
         self.vcov_kr: np.ndarray | None = None
 
     # ------------------------------------------------------------------ fit
@@ -64,9 +69,16 @@ class Lmer(MixedModel):
         ddf: str = "Satterthwaite",
         max_feval: int = 10_000,
         seed: int | None = None,
+        permute: int | bool = False,
+        rank: bool = False,
+        rank_group: str = "",
+        rank_exclude_cols: str | Sequence[str] = (),
+        control: str | Mapping[str, Any] | None = None,
+        old_optimizer: bool = False,
         **unsupported: Any,
     ) -> pl.DataFrame:
-        """Fit the model; print lmerTest's summary when ``summarize``; return ``coefs``.
+        """Fit the model; print lmerTest's summary when ``summarize`` (or
+        pymer4's ``summary=``); return ``coefs``.
 
         ``factors`` maps a column to its level order (the first level is the
         reference of treatment coding); with ``ordered=True`` those factors get
@@ -81,8 +93,21 @@ class Lmer(MixedModel):
         or ``"lme4"`` (no df, no p-values). ``conf_int="boot"`` fills the coefs'
         intervals from ``n_boot`` parametric bootstrap refits, reproducible for
         a given ``seed``; ``conf_int="profile"`` from likelihood profiles.
+
+        pymer4's options: ``permute=N`` replaces the p-values by those of N
+        refits with the response shuffled within the cells of the grouping
+        factors (``Num_perm`` and ``Perm-P-val`` columns; reproducible for a
+        ``seed``); ``rank=True`` fits the ranks of the response and the fixed
+        part's numeric variables within ``rank_group`` (but for
+        ``rank_exclude_cols``); ``control`` takes lme4's control options, as R
+        text or a dict (see :mod:`mixedmodels.control`); ``old_optimizer=True``
+        asks for lme4's bobyqa, which is what every fit here runs.
         """
+        summarize = summarize_alias(summarize, unsupported)
         reject_keywords("Lmer.fit", unsupported)
+        notes: list[str] = []
+        n_perm = permutations(permute, notes)
+        self.control = control_from_fit(control, old_optimizer)
         if ddf not in DDF_METHODS:
             raise DataError(f"ddf must be 'Satterthwaite', 'Kenward-Roger' or 'lme4', not '{ddf}'")
         if ddf == "Kenward-Roger" and not REML:
@@ -90,18 +115,17 @@ class Lmer(MixedModel):
         if conf_int not in intervals.METHODS:
             raise DataError(f"conf_int must be 'Wald', 'profile' or 'boot', not '{conf_int}'")
         max_feval = whole_number(max_feval, "max_feval", minimum=1)
-        frame, weight_name, core_contrasts = self._prepare_fit(
-            factors, ordered, weights, contrasts, {"max_feval": max_feval, "ddf": ddf}
-        )
+        options = {"max_feval": max_feval, "ddf": ddf, "control": control, "old_optimizer": old_optimizer}
+        options.update({"rank": rank, "rank_group": rank_group, "rank_exclude_cols": rank_exclude_cols})
+        frame, weight_name, core_contrasts = self._prepare_fit(factors, ordered, weights, contrasts, options)
+        if rank:
+            self._check_rows_held("fit(rank=True)")
+            self._frame = self._ranked_frame(rank_group, rank_exclude_cols, factors, notes)
+            frame = self.core_frame(self._frame, [*self._columns, *([weight_name] if weight_name else [])])
+        self.ranked_data = bool(rank)
+        derivatives = ddf != "lme4" if self.control.derivatives is None else self.control.derivatives
         if self.source is not None:
-            if ddf == "Kenward-Roger":
-                raise DataError(
-                    "Kenward-Roger's df need Z row by row (the n x n marginal covariance), which an out-of-core "
-                    "fit does not hold: use ddf='Satterthwaite', or collect the data to fit it in memory"
-                )
-            self._fit, self._streamed = self.source.fit_lmer(
-                self.formula, self._coding, weight_name, REML, ddf != "lme4", max_feval
-            )
+            self._fit_out_of_core(ddf, weight_name, REML, derivatives, max_feval, n_perm)
         else:
             self._fit = _core.LmerFit.fit(
                 self.formula,
@@ -109,18 +133,37 @@ class Lmer(MixedModel):
                 reml=REML,
                 weights=weight_name,
                 contrasts=core_contrasts,
-                derivatives=ddf != "lme4",
+                derivatives=derivatives,
                 max_feval=max_feval,
+                optimizer=self.control.settings,
             )
         self.REML = REML
-        self.ddf = ddf
-        coefs = self._finish_fit(summarize=False, verbose=verbose, no_warnings=no_warnings)
+        self.ddf = ddf if derivatives else "lme4"
+        coefs = self._finish_fit(summarize=False, verbose=verbose, no_warnings=True)
+        self._finish_pymer4_fit(n_perm, seed, notes, no_warnings)
+        coefs = self.coefs
         if conf_int != "Wald":
             self._intervals_from(conf_int, n_boot, seed)
             coefs = self.coefs
         if summarize:
             print(self.summary_text())
         return coefs
+
+    def _fit_out_of_core(
+        self, ddf: str, weights: str | None, reml: bool, derivatives: bool, max_feval: int, n_perm: int
+    ) -> None:
+        """The fit from sums over the source's rows (see :mod:`mixedmodels.sources`)."""
+        assert self.source is not None
+        if ddf == "Kenward-Roger":
+            raise UnavailableError(
+                "Kenward-Roger's df need Z row by row (the n x n marginal covariance), which an out-of-core fit "
+                "does not hold: use ddf='Satterthwaite', or collect the data to fit it in memory"
+            )
+        if n_perm:
+            self._check_rows_held("fit(permute=...)")
+        self._fit, self._streamed = self.source.fit_lmer(
+            self.formula, self._coding, weights, reml, derivatives, max_feval, self.control.settings
+        )
 
     def _coef_table(self) -> pl.DataFrame:
         """lmerTest's coefficient table: t tests with Satterthwaite's or
@@ -195,6 +238,9 @@ class Lmer(MixedModel):
         return anova_table.anova_table(self, type=type, ddf=ddf)
 
     def _refit_orthogonal(self) -> None:
+        """pymer4's ``force_orthogonal``: the previous factors are kept in ``factors_prev_``."""
+        self.factors_prev_ = dict(self.factors) if self.factors else None
+        self.contrast_codes_prev_ = dict(self.contrast_codes) if self.contrast_codes else None
         opts = dict(self.fit_options)
         opts["factors"] = self.factors  # level orders only: contrast weights give way to poly
         factor_vars = {v for t in self.fixed_terms for v, num in zip(t.variables, t.numeric, strict=True) if not num}
@@ -228,3 +274,23 @@ class Lmer(MixedModel):
         for a given ``seed`` whatever the number of threads."""
         self._check_fitted()
         return intervals.bootstrap(self, n_boot=n_boot, seed=seed, progress=progress)
+
+    # ------------------------------------------------------- residuals
+    def hlm_resid(self, level: int | str = 1, standardize: bool | str = False, include_ls: bool = True) -> pl.DataFrame:
+        """HLMdiag's residual tables: conditional, least-squares and marginal
+        residuals of each observation (``level=1``), or the random effects and
+        least-squares group effects of each level of a grouping factor. See
+        :func:`mixedmodels.diagnostics.hlm_resid`."""
+        return diagnostics.hlm_resid(self, level=level, standardize=standardize, include_ls=include_ls)
+
+    def hlm_augment(self, level: int | str = 1, include_ls: bool = True, approx: bool = True) -> pl.DataFrame:
+        """HLMdiag's ``hlm_augment``: :meth:`hlm_resid` and :meth:`influence` joined."""
+        return diagnostics.hlm_augment(self, level=level, include_ls=include_ls, approx=approx)
+
+    def plot_residuals(
+        self, level: int | str = 1, kind: str = "conditional", standardize: bool | str = False, ax: Any = None
+    ) -> Any:
+        """Residuals against fitted values and a normal QQ plot (or QQ plots of
+        the random effects of a grouping factor), matplotlib; returns the
+        Figure. See :func:`mixedmodels.plotting.plot_residuals`."""
+        return plotting.plot_residuals(self, level=level, kind=kind, standardize=standardize, ax=ax)

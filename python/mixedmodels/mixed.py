@@ -14,10 +14,15 @@ import numpy as np
 import polars as pl
 
 from mixedmodels import _core
+from mixedmodels import cross_validation as _cross_validation
+from mixedmodels import diagnostics as _diagnostics
 from mixedmodels import intervals as _intervals
+from mixedmodels import plotting as _plotting
 from mixedmodels import posthoc as _posthoc
 from mixedmodels._args import check_fits_in_memory, seed_value, whole_number
+from mixedmodels._fitargs import rank_columns, with_permutations
 from mixedmodels._frame import check_columns, missing_rows, to_polars
+from mixedmodels.control import Control
 from mixedmodels.exceptions import DataError
 from mixedmodels.model import FittedModel, Residuals
 from mixedmodels.sources import source_of
@@ -59,6 +64,10 @@ class MixedModel(FittedModel):
         self.theta: np.ndarray | None = None
         self.sigma: float | None = None
         self.singular: bool | None = None
+        self.marginal_estimates: pl.DataFrame | None = None
+        self.marginal_contrasts: pl.DataFrame | None = None
+        self.sig_type: str | None = None
+        self.control: Control = Control()
 
     def _collect_results(self) -> None:
         super()._collect_results()
@@ -81,6 +90,42 @@ class MixedModel(FittedModel):
         self.ranef = _ranef_tables(terms)
         self.fixef = _coef_tables(terms, self.fixed_names, self.beta)
         self.ranef_var, self.ranef_corr = _varcorr_tables(terms, self.sigma, self.has_scale)
+        self._add_fit_columns({"fits": self.fits, "residuals": np.asarray(self.residuals)})
+
+    # ------------------------------------------------- pymer4's fit options
+    def _ranked_frame(
+        self, rank_group: str, exclude: str | Sequence[str], factors: Any, notes: list[str]
+    ) -> pl.DataFrame:
+        """pymer4's ``rank=True``: the response and the numeric variables of
+        the fixed part replaced by their ranks within ``rank_group`` (ties
+        averaged), but for ``exclude``."""
+        if not rank_group:
+            raise DataError("rank_group must be provided if rank is True")
+        check_columns(self._frame.columns, [rank_group])
+        exclude = [exclude] if isinstance(exclude, str) else list(exclude)
+        with_response = self.columns_read(groups=False)
+        predictors = set(self._value_columns(use_rfx=False))
+        response = [c for c in with_response if c not in self.columns_read(response=False, groups=False)]
+        groups = set(self.columns_read(response=False)) - set(self.columns_read(response=False, groups=False))
+        to_rank = [c for c in [*response, *sorted(predictors)] if c not in exclude and c != rank_group]
+        to_rank = [c for c in to_rank if c not in groups]
+        if factors and set(factors) - set(exclude):
+            notes.append(
+                "Factors and ranks requested, but factors are not excluded from rank conversion. "
+                "Are you sure you wanted to do this?"
+            )
+        return rank_columns(self._frame, to_rank, over=rank_group)
+
+    def _finish_pymer4_fit(self, n_perm: int, seed: int | None, notes: list[str], no_warnings: bool) -> None:
+        """After the core's fit: the warnings ``control`` keeps, pymer4's
+        permutation p-values (``permute=N``), and the warnings issued."""
+        self.warnings = self.control.filter_warnings(self.warnings) + notes
+        self.sig_type = f"permutation ({n_perm})" if n_perm else "parametric"
+        if n_perm:
+            pvalues, _ = self._fit.permutation_test(n_perm, seed_value(seed))
+            assert self.coefs is not None
+            self.coefs = with_permutations(self.coefs, pvalues, n_perm)
+        self._warn(no_warnings)
 
     def _residuals_of(self, type: str) -> np.ndarray:
         """lme4's ``residuals(m, type)``: response, pearson, deviance or working."""
@@ -109,6 +154,13 @@ class MixedModel(FittedModel):
         (``sd_(Intercept)|Subject``, ``cor_Days.(Intercept)|Subject``), in theta's order."""
         self._check_fitted()
         return list(self._fit.sd_cor_names())
+
+    @property
+    def sd_cor(self) -> np.ndarray:
+        """The covariance parameters on lme4's sd/cor scale (standard deviations
+        and correlations of the random effects), in the order of ``sd_cor_names``."""
+        self._check_fitted()
+        return np.asarray(self._fit.sd_cor())
 
     @property
     def has_scale(self) -> bool:
@@ -229,6 +281,7 @@ class MixedModel(FittedModel):
         trend: str | None = None,
         contrasts: str = "pairwise",
         type: str = "link",
+        verbose: bool = False,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Estimated marginal means (or trends, with ``trend="x"``) and their
         contrasts, as emmeans computes them: Satterthwaite df for a linear
@@ -236,9 +289,12 @@ class MixedModel(FittedModel):
         or ``"response"``: means back-transformed, and for the log and logit
         links pairwise ratios). Returns ``(marginal_estimates,
         marginal_contrasts)``. ``p_adjust``: tukey, bonf, holm, hochberg,
-        hommel, fdr, sidak, dunnet, mvt, scheffe, none."""
+        hommel, fdr, sidak, dunnet, mvt, scheffe, none. The tables are also
+        kept as ``model.marginal_estimates`` and ``model.marginal_contrasts``,
+        as pymer4 keeps them (``verbose`` is accepted for pymer4, which
+        printed R's messages with it; there are none here)."""
         self._check_fitted()
-        return _posthoc.post_hoc(
+        self.marginal_estimates, self.marginal_contrasts = _posthoc.post_hoc(
             self,
             marginal_vars,
             grouping_vars=grouping_vars,
@@ -248,6 +304,54 @@ class MixedModel(FittedModel):
             trend=trend,
             contrasts=contrasts,
             type=type,
+        )
+        return self.marginal_estimates, self.marginal_contrasts
+
+    # ------------------------------------------------------- diagnostics
+    def influence(
+        self,
+        level: int | str = 1,
+        approx: bool = True,
+        leverage: Sequence[str] | str | None = None,
+        progress: bool | None = None,
+    ) -> pl.DataFrame:
+        """HLMdiag's influence diagnostics (``hlm_influence``): Cook's
+        distance, MDFFITS, COVTRACE, COVRATIO and leverage of each observation
+        (``level=1``) or level of a grouping factor; one-step (``approx=True``,
+        linear models) or by refits (``approx=False``, adding ``rvc.*``). See
+        :func:`mixedmodels.diagnostics.influence`."""
+        return _diagnostics.influence(self, level=level, approx=approx, leverage=leverage, progress=progress)
+
+    def cross_validate(
+        self,
+        group: str | None = None,
+        folds: int | None = None,
+        scoring: Any = ("rmse",),
+        seed: int | None = None,
+        refit: str = "REML",
+        split: str = "group",
+        progress: bool | None = None,
+    ) -> _cross_validation.CVResult:
+        """Cross-validation over whole groups (held-out groups predicted at
+        the population level) or, ``split="observation"``, over rows. See
+        :func:`mixedmodels.cross_validation.cross_validate`."""
+        return _cross_validation.cross_validate(
+            self, group=group, folds=folds, scoring=scoring, seed=seed, refit=refit, split=split, progress=progress
+        )
+
+    def plot_influence(
+        self,
+        measure: str = "cooksd",
+        level: int | str = 1,
+        approx: bool = True,
+        cutoff: Any = "internal",
+        n_label: int = 5,
+        ax: Any = None,
+    ) -> Any:
+        """HLMdiag's ``dotplot_diag`` of an influence measure (matplotlib;
+        returns the Axes). See :func:`mixedmodels.plotting.plot_influence`."""
+        return _plotting.plot_influence(
+            self, measure=measure, level=level, approx=approx, cutoff=cutoff, n_label=n_label, ax=ax
         )
 
 
@@ -265,19 +369,22 @@ def _ranef_tables(terms: list[RandomTerm]) -> dict[str, pl.DataFrame]:
 
 
 def _coef_tables(terms: list[RandomTerm], names: list[str], beta: np.ndarray) -> dict[str, pl.DataFrame]:
-    """R's coef(): fixed effects plus each level's random effects."""
+    """R's coef(): each level's fixed effects plus its random effects. As
+    ``coef.merMod``, every table has the same columns: the fixed effects, then
+    every random effect that is not one, in the order the terms give them
+    (zero where a grouping factor has no such random effect)."""
+    ranef = _ranef_tables(terms)
+    refnames = list(dict.fromkeys(c for tab in ranef.values() for c in tab.columns if c != "level"))
+    extra = [c for c in refnames if c not in names]
     out: dict[str, pl.DataFrame] = {}
-    for g, tab in _ranef_tables(terms).items():
+    for g, tab in ranef.items():
         n = tab.height
         cols: dict[str, Any] = {"level": tab["level"]}
-        for j, name in enumerate(names):
-            v = np.full(n, beta[j])
+        for name, fixed in [*zip(names, beta, strict=True), *((c, 0.0) for c in extra)]:
+            v = np.full(n, float(fixed))
             if name in tab.columns:
                 v = v + tab[name].to_numpy()
             cols[name] = v
-        for c in tab.columns:
-            if c != "level" and c not in names:
-                cols[c] = tab[c].to_numpy()
         out[g] = pl.DataFrame(cols)
     return out
 

@@ -139,6 +139,23 @@ class FittedModel:
         assert self.coefs is not None
         return self.coefs
 
+    def _warn(self, no_warnings: bool) -> None:
+        """Issue the fit's warnings as UserWarnings (they stay in ``warnings``)."""
+        if not no_warnings:
+            for w in self.warnings:
+                _warnings.warn(w, stacklevel=4)
+
+    def _add_fit_columns(self, columns: dict[str, np.ndarray]) -> None:
+        """Add per-row results to ``data``, as pymer4 adds ``fits`` and
+        ``residuals``: values on the rows of the fit, null on the rows it left out."""
+        rows = self.fit_rows
+        out = []
+        for name, values in columns.items():
+            full = np.full(self.data.height, np.nan)
+            full[rows] = values
+            out.append(pl.Series(name, full).fill_nan(None))
+        self.data = self.data.with_columns(out)
+
     def _collect_results(self) -> None:
         f = self._fit
         self.coefs = self._coef_table()

@@ -14,6 +14,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::errors::{data_error, to_py};
+use mixedmodels::optim::OptimizerSettings;
+use std::collections::HashMap;
 
 /// A vector handed to numpy (numpy takes over the buffer).
 pub fn vector(py: Python<'_>, values: Vec<f64>) -> Bound<'_, PyArray1<f64>> {
@@ -95,4 +97,33 @@ pub fn term_dicts<'py>(py: Python<'py>, fit: &dyn MixedFit) -> PyResult<Vec<Boun
         out.push(d);
     }
     Ok(out)
+}
+
+/// Optimizer settings from Python: `base` with the entries of `overrides`
+/// (`max_feval`, `rho_begin`, `rho_end`, `ftol_abs`, `ftol_rel`) applied.
+pub fn optimizer_settings(
+    base: OptimizerSettings,
+    overrides: Option<HashMap<String, f64>>,
+) -> PyResult<OptimizerSettings> {
+    let mut s = base;
+    for (key, value) in overrides.unwrap_or_default() {
+        match key.as_str() {
+            "max_feval" if value >= 1.0 && value.fract() == 0.0 => s.max_feval = value as usize,
+            "rho_begin" if value > 0.0 => s.rho_begin = value,
+            "rho_end" if value > 0.0 => s.rho_end = value,
+            "ftol_abs" if value >= 0.0 => s.ftol_abs = Some(value),
+            "ftol_rel" if value >= 0.0 => s.ftol_rel = Some(value),
+            "max_feval" | "rho_begin" | "rho_end" | "ftol_abs" | "ftol_rel" => {
+                return Err(data_error(format!("optimizer setting {key} = {value} is out of range")))
+            }
+            _ => return Err(data_error(format!("unknown optimizer setting '{key}'"))),
+        }
+    }
+    if s.rho_end > s.rho_begin {
+        return Err(data_error(format!(
+            "the optimizer's final trust region ({}) must not exceed its first ({})",
+            s.rho_end, s.rho_begin
+        )));
+    }
+    Ok(s)
 }

@@ -172,6 +172,11 @@ impl PyMixedFit {
         self.fit.sd_cor_names()
     }
 
+    /// The covariance parameters on lme4's sd/cor scale (sd_cor_names' order).
+    fn sd_cor(&self) -> Vec<f64> {
+        self.fit.sd_cor()
+    }
+
     /// Each fixed term: {label, variables, numeric (per variable), columns (indices into beta)}.
     fn term_info<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
         self.fit

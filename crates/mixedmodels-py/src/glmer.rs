@@ -7,24 +7,26 @@ use mixedmodels::glmer::{Glmer, GlmerOptions};
 use mixedmodels::glmm::Family;
 use mixedmodels::optim::OptimizerSettings;
 use numpy::PyArray1;
+use std::collections::HashMap;
+
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::contrasts_from_py;
+use crate::convert::{contrasts_from_py, optimizer_settings};
 use crate::errors::to_py;
 use crate::fitted::PyMixedFit;
 use crate::frame::{with_frame, PyFrame};
 
 #[pyclass(name = "GlmerFit", module = "mixedmodels._core", extends = PyMixedFit, frozen)]
 pub struct PyGlmer {
-    inner: Arc<Glmer>,
+    pub(crate) inner: Arc<Glmer>,
 }
 
 #[pymethods]
 impl PyGlmer {
     /// `family` and `link` by R's names, parsed here.
     #[staticmethod]
-    #[pyo3(signature = (formula, frame, family, link=None, nagq=1, weights=None, contrasts=None, derivatives=true, max_feval=10000))]
+    #[pyo3(signature = (formula, frame, family, link=None, nagq=1, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         py: Python<'_>,
@@ -37,10 +39,12 @@ impl PyGlmer {
         contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
         derivatives: bool,
         max_feval: usize,
+        optimizer: Option<HashMap<String, f64>>,
     ) -> PyResult<Py<PyGlmer>> {
         let family = Family::parse(family, link).map_err(to_py)?;
         let contrasts = contrasts_from_py(contrasts)?;
-        let optimizer = OptimizerSettings { max_feval, ..GlmerOptions::default().optimizer };
+        let base = OptimizerSettings { max_feval, ..GlmerOptions::default().optimizer };
+        let optimizer = optimizer_settings(base, optimizer)?;
         let options = GlmerOptions { family, nagq, contrasts, weights, optimizer, derivatives };
         let inner = with_frame(&frame, |df| py.detach(|| Glmer::fit(formula, df, &options)).map_err(to_py))?;
         let inner = Arc::new(inner);

@@ -2,11 +2,13 @@
 //! `#[pyclass]` a model kind, and the mapping of core errors to exceptions.
 
 mod convert;
+mod diagnostics;
 mod errors;
 mod fitted;
 mod frame;
 mod functions;
 mod glmer;
+mod lm;
 mod lmer;
 mod sums;
 
@@ -22,12 +24,31 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sums::PySumsPlan>()?;
     m.add_class::<sums::PySumsAccumulator>()?;
     m.add_class::<sums::PyReducedStats>()?;
+    m.add_class::<lm::PyLm>()?;
+    m.add_class::<lm::PyGlm>()?;
+    m.add_class::<lm::PyLm2>()?;
     m.add_function(wrap_pyfunction!(functions::formula_columns, m)?)?;
     m.add_function(wrap_pyfunction!(functions::model_matrix, m)?)?;
     m.add_function(wrap_pyfunction!(functions::formula_structure, m)?)?;
     m.add_function(wrap_pyfunction!(functions::link_inverse, m)?)?;
     m.add_function(wrap_pyfunction!(functions::link_mu_eta, m)?)?;
     m.add_function(wrap_pyfunction!(functions::independent_columns, m)?)?;
+    for f in [
+        wrap_pyfunction!(diagnostics::influence_observations, m)?,
+        wrap_pyfunction!(diagnostics::influence_sets, m)?,
+        wrap_pyfunction!(diagnostics::grouping, m)?,
+        wrap_pyfunction!(diagnostics::residuals_marginal, m)?,
+        wrap_pyfunction!(diagnostics::residuals_cholesky, m)?,
+        wrap_pyfunction!(diagnostics::residuals_ls, m)?,
+        wrap_pyfunction!(diagnostics::residuals_ls_groups, m)?,
+        wrap_pyfunction!(diagnostics::cv_group_folds, m)?,
+        wrap_pyfunction!(diagnostics::cv_row_folds, m)?,
+        wrap_pyfunction!(diagnostics::cross_validate, m)?,
+        wrap_pyfunction!(diagnostics::cv_score, m)?,
+        wrap_pyfunction!(diagnostics::cv_response, m)?,
+    ] {
+        m.add_function(f)?;
+    }
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("MAX_AGQ_POINTS", mixedmodels::glmm::quadrature::MAX_AGQ_POINTS)?;
     Ok(())

@@ -8,12 +8,15 @@ use std::sync::Arc;
 use mixedmodels::fit::FitOptions;
 use mixedmodels::lmer::{Lmer, LmerOptions};
 use mixedmodels::optim::OptimizerSettings;
+use mixedmodels::permutation::permutation_test;
 use mixedmodels::resample::Replicate;
 use numpy::PyArray2;
+use std::collections::HashMap;
+
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{contrasts_from_py, matrix, vector, DdfArg};
+use crate::convert::{contrasts_from_py, matrix, matrix_rowmajor, optimizer_settings, vector, DdfArg};
 use crate::errors::{data_error, to_py};
 use crate::fitted::PyMixedFit;
 use crate::frame::{with_frame, PyFrame};
@@ -21,13 +24,13 @@ use crate::sums::PyReducedStats;
 
 #[pyclass(name = "LmerFit", module = "mixedmodels._core", extends = PyMixedFit, frozen)]
 pub struct PyLmer {
-    inner: Arc<Lmer>,
+    pub(crate) inner: Arc<Lmer>,
 }
 
 #[pymethods]
 impl PyLmer {
     #[staticmethod]
-    #[pyo3(signature = (formula, frame, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000))]
+    #[pyo3(signature = (formula, frame, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         py: Python<'_>,
@@ -38,9 +41,10 @@ impl PyLmer {
         contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
         derivatives: bool,
         max_feval: usize,
+        optimizer: Option<HashMap<String, f64>>,
     ) -> PyResult<Py<PyLmer>> {
         let contrasts = contrasts_from_py(contrasts)?;
-        let optimizer = OptimizerSettings { max_feval, ..Default::default() };
+        let optimizer = optimizer_settings(OptimizerSettings { max_feval, ..Default::default() }, optimizer)?;
         let options = LmerOptions { reml, contrasts, weights, fit: FitOptions { optimizer, start: None, derivatives } };
         let inner = with_frame(&frame, |df| py.detach(|| Lmer::fit(formula, df, &options)).map_err(to_py))?;
         let inner = Arc::new(inner);
@@ -51,15 +55,16 @@ impl PyLmer {
     /// Fit from the reduced statistics of an out-of-core pass (the plan's
     /// weights and contrasts apply); the fit holds no rows.
     #[staticmethod]
-    #[pyo3(signature = (stats, reml=true, derivatives=true, max_feval=10000))]
+    #[pyo3(signature = (stats, reml=true, derivatives=true, max_feval=10000, optimizer=None))]
     fn fit_sums(
         py: Python<'_>,
         stats: &PyReducedStats,
         reml: bool,
         derivatives: bool,
         max_feval: usize,
+        optimizer: Option<HashMap<String, f64>>,
     ) -> PyResult<Py<PyLmer>> {
-        let optimizer = OptimizerSettings { max_feval, ..Default::default() };
+        let optimizer = optimizer_settings(OptimizerSettings { max_feval, ..Default::default() }, optimizer)?;
         let options = LmerOptions {
             reml,
             contrasts: vec![],
@@ -77,6 +82,27 @@ impl PyLmer {
     #[getter]
     fn holds_rows(&self) -> bool {
         self.inner.holds_rows()
+    }
+
+    /// Permutation p-values of the fixed effects' t statistics: `n_perm`
+    /// refits with the response shuffled within the grouping factors' cells.
+    /// Returns (p-values, the refits' t statistics, n_perm x p).
+    fn permutation_test<'py>(
+        &self,
+        py: Python<'py>,
+        n_perm: usize,
+        seed: u64,
+    ) -> PyResult<(Vec<f64>, Bound<'py, PyArray2<f64>>)> {
+        let inner = &self.inner;
+        if !inner.holds_rows() {
+            return Err(data_error(
+                "a permutation test shuffles the response row by row: an out-of-core fit holds no rows".into(),
+            ));
+        }
+        let test = py.detach(|| permutation_test(inner, n_perm, seed));
+        let p = inner.fit.p;
+        let flat: Vec<f64> = test.t.into_iter().flatten().collect();
+        Ok((test.pvalues, matrix_rowmajor(py, flat, n_perm, p)?))
     }
 
     /// Satterthwaite's df of each fixed effect (None without derivatives).

@@ -96,6 +96,13 @@ pub trait MixedFit {
         sd_cor_names(self.random_terms())
     }
 
+    /// The covariance parameters on lme4's sd/cor scale, in the order of
+    /// [`MixedFit::sd_cor_names`].
+    fn sd_cor(&self) -> Vec<f64> {
+        let scale = if self.has_scale() { self.sigma() } else { 1.0 };
+        self.parameterization().sd_cor(self.theta(), scale)
+    }
+
     /// The fixed-effects matrix of (new) data in the fit's coding.
     fn fixed_matrix(&self, data: &DataFrame) -> Result<ModelMatrix> {
         self.spec().fixed_matrix(data)

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::fit::{check_convergence, SINGULAR_TOL};
 use crate::formula::ModelFormula;
 use crate::glmm::family::{Distribution, Family, Link};
-use crate::glmm::pirls::{Mode, Pirls, PirlsState};
+use crate::glmm::pirls::{GlmmResponse, Mode, Pirls, PirlsState};
 use crate::glmm::quadrature::{agq_deviance, gh_rule, saturated_deviance, MAX_AGQ_POINTS};
 use crate::glmm::response::glmm_response;
 use crate::glmm::start::PirlsStart;
@@ -133,9 +133,43 @@ impl Glmer {
     }
 
     fn optimize(&mut self) -> Result<()> {
+        let theta0 = self.pirls.joint.par.initial_theta();
+        self.optimize_from(theta0)
+    }
+
+    /// The model refitted on some of its rows (indices into the fit's rows;
+    /// the grouping levels stay, a level without rows getting zero effects),
+    /// its first stage started at this fit's theta. With `derivatives`, the
+    /// Hessian-based vcov(beta) as `fit` computes it.
+    pub fn refit_rows(&self, rows: &[usize], derivatives: bool) -> Result<GlmmFit> {
+        let r = &self.pirls.resp;
+        let pick = |v: &[f64]| rows.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+        let mut resp = GlmmResponse::new(r.family, pick(&r.y), pick(&r.trials), pick(&r.weights), pick(&r.offset));
+        resp.warnings = r.warnings.clone();
+        let (n, p) = (r.n(), self.pirls.p);
+        let x: Vec<f64> = (0..p).flat_map(|c| rows.iter().map(move |&i| self.pirls.x[c * n + i])).collect();
+        let terms = self.pirls.joint.terms.iter().map(|t| t.select_rows(rows)).collect();
+        let pirls = Pirls::new(resp, x, p, terms)?;
+        let options = GlmerOptions { derivatives, ..self.options.clone() };
+        let mut g = Glmer {
+            spec: self.spec.clone(),
+            pirls,
+            fit: empty_fit(r.family),
+            fixed_names: self.fixed_names.clone(),
+            assign: self.assign.clone(),
+            rows: FitRows {
+                positions: rows.iter().map(|&i| self.rows.positions[i]).collect(),
+                nrows_data: self.rows.nrows_data,
+            },
+            options,
+        };
+        g.optimize_from(self.fit.theta.clone())?;
+        Ok(g.fit)
+    }
+
+    fn optimize_from(&mut self, theta0: Vec<f64>) -> Result<()> {
         let ntheta = self.pirls.joint.par.ntheta();
         let lower = self.pirls.joint.par.lower_bounds();
-        let theta0 = self.pirls.joint.par.initial_theta();
         // Stage 1: theta, with beta updated inside PIRLS.
         let eta_start = self.pirls.eta_start.clone();
         let (b0, u0) = (vec![0.0; self.pirls.p], vec![0.0; self.pirls.q()]);

@@ -55,9 +55,13 @@
 //! - [`fit`], [`lmer`]: optimisation with BOBYQA ([`optim`]) and the results of
 //!   a linear mixed model; [`inference`]: Satterthwaite, Kenward-Roger and
 //!   profile intervals; [`resample`]: the parametric bootstrap;
+//!   [`permutation`]: permutation tests of the fixed effects;
 //!   [`residuals`]: residuals by kind.
 //! - [`glmm`], [`glmer`]: families, PIRLS, quadrature and the glmer fit.
 //! - [`fitted`]: what both kinds of fit answer (the [`fitted::MixedFit`] trait).
+//! - [`lm`]: linear, generalized linear and two-stage models without random
+//!   effects (pymer4's `Lm` and `Lm2`), with sandwich covariances, permutation
+//!   tests and the case bootstrap ([`shuffle`] draws the rows).
 //! - [`linalg`]: small dense kernels on top of faer.
 
 pub mod error;
@@ -66,16 +70,20 @@ pub mod formula;
 pub use error::{Error, Result};
 pub mod data;
 pub mod design;
+pub mod diagnostics;
 pub mod fit;
 pub mod fitted;
 pub mod glmer;
 pub mod glmm;
 pub mod inference;
 pub mod linalg;
+pub mod lm;
 pub mod lmer;
 pub mod model;
 pub mod optim;
+pub mod permutation;
 pub mod resample;
 pub mod residuals;
 pub mod setup;
+pub mod shuffle;
 pub mod sums;

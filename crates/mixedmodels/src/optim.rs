@@ -26,11 +26,23 @@ pub struct OptimizerSettings {
     pub rho_end: f64,
     pub max_feval: usize,
     pub points: InterpolationPoints,
+    /// Stop when a trust-region stage improves the objective by less than
+    /// `ftol_rel * max(|f|, 1) + ftol_abs` (nloptr's `ftol_rel`/`ftol_abs`;
+    /// None: stop on `rho_end` only).
+    pub ftol_abs: Option<f64>,
+    pub ftol_rel: Option<f64>,
 }
 
 impl Default for OptimizerSettings {
     fn default() -> Self {
-        OptimizerSettings { rho_begin: 0.2, rho_end: 1e-6, max_feval: 10_000, points: InterpolationPoints::Minimal }
+        OptimizerSettings {
+            rho_begin: 0.2,
+            rho_end: 1e-6,
+            max_feval: 10_000,
+            points: InterpolationPoints::Minimal,
+            ftol_abs: None,
+            ftol_rel: None,
+        }
     }
 }
 
@@ -99,6 +111,8 @@ pub fn bobyqa_minimize_bounded(
     config.rho_end = settings.rho_end;
     config.max_fun = settings.max_feval.max(config.npt + 1);
     config.prima_parity = false;
+    config.ftol_abs = settings.ftol_abs;
+    config.ftol_rel = settings.ftol_rel;
     let mut solver = Bobyqa::new(n, config).map_err(|s| Error::Numerical(format!("optimizer setup failed: {s}")))?;
     let out = solver.minimize(&mut f, &mut x, lower, upper);
     let converged = matches!(out.status, Status::Converged | Status::FtolReached | Status::TargetReached);

@@ -32,8 +32,22 @@ impl<'a> ModelFrame<'a> {
         weights: Option<&str>,
         rule: WeightRule,
     ) -> Result<ModelFrame<'a>> {
+        Self::reading(formula, data, contrasts, weights, rule, &[])
+    }
+
+    /// [`ModelFrame::new`] for a fit that reads further columns (`extra`:
+    /// clusters, groups): rows missing one of them are dropped as well.
+    pub fn reading(
+        formula: ModelFormula,
+        data: &DataFrame<'a>,
+        contrasts: &[(String, Contrasts)],
+        weights: Option<&str>,
+        rule: WeightRule,
+        extra: &[&str],
+    ) -> Result<ModelFrame<'a>> {
         let mut used = formula.column_names();
         used.extend(weights.map(str::to_string));
+        used.extend(extra.iter().map(|c| c.to_string()));
         for c in &used {
             data.get(c)?;
         }

@@ -132,6 +132,7 @@ class Source:
         reml: bool,
         derivatives: bool,
         max_feval: int,
+        optimizer: dict[str, float] | None = None,
     ) -> tuple[Any, StreamedFit]:
         """The two passes and the fit: (the core's LmerFit, what predictions need)."""
         schema = self.schema()
@@ -146,7 +147,9 @@ class Source:
         check_memory(plan, n_complete)
         fit = StreamedFit(plan, distinct, requests, used, coding)
         stats = self.second_pass(fit)
-        core = _core.LmerFit.fit_sums(stats, reml=reml, derivatives=derivatives, max_feval=max_feval)
+        core = _core.LmerFit.fit_sums(
+            stats, reml=reml, derivatives=derivatives, max_feval=max_feval, optimizer=optimizer
+        )
         return core, fit
 
 

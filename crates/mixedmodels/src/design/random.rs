@@ -51,6 +51,17 @@ impl ReTerm {
         let q = self.q();
         &self.z[i * q..(i + 1) * q]
     }
+
+    /// The term on some of its rows (all levels kept).
+    pub fn select_rows(&self, rows: &[usize]) -> ReTerm {
+        ReTerm {
+            group: self.group.clone(),
+            levels: self.levels.clone(),
+            refs: rows.iter().map(|&i| self.refs[i]).collect(),
+            cnames: self.cnames.clone(),
+            z: rows.iter().flat_map(|&i| self.z_row(i).iter().copied()).collect(),
+        }
+    }
 }
 
 /// What a grouping factor learned from the fitting data.

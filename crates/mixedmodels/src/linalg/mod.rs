@@ -3,7 +3,10 @@
 //! blocks of one grouping level (q is 1, 2 or 3 in most models), where
 //! calling into a general library costs more than the arithmetic.
 
+pub mod qr;
 pub mod small;
+
+pub use qr::ThinQr;
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch, LltRegularization};

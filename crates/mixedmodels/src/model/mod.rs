@@ -3,6 +3,7 @@
 
 pub mod blocked;
 pub mod crossprod;
+pub mod downdate;
 pub mod fill;
 pub mod lambda;
 pub mod lmm;
@@ -12,5 +13,6 @@ pub mod start;
 
 pub use blocked::{BlockedFactor, Pieces};
 pub use crossprod::CrossProducts;
+pub use downdate::{RowData, RowsShare};
 pub use lambda::Parameterization;
 pub use lmm::{objective_from, LinearMixedModel, ResponseParts};

@@ -18,10 +18,26 @@ pub fn reference(case: &str) -> Value {
 
 /// Read a CSV as R's write.csv wrote it: quoted fields are factor labels, the rest numbers (NA missing).
 pub fn read_csv(name: &str) -> DataFrame<'static> {
-    let text = std::fs::read_to_string(fixtures().join("data").join(name)).expect("csv");
+    read_csv_path(fixtures().join("data").join(name))
+}
+
+/// [`read_csv`] of a file anywhere.
+pub fn read_csv_path(path: impl AsRef<std::path::Path>) -> DataFrame<'static> {
+    read_csv_rows_path(path, &|_| true)
+}
+
+/// [`read_csv`] of the rows `keep` accepts (0-based data rows; factor levels
+/// are those of the kept rows).
+pub fn read_csv_rows(name: &str, keep: &dyn Fn(usize) -> bool) -> DataFrame<'static> {
+    read_csv_rows_path(fixtures().join("data").join(name), keep)
+}
+
+fn read_csv_rows_path(path: impl AsRef<std::path::Path>, keep: &dyn Fn(usize) -> bool) -> DataFrame<'static> {
+    let text = std::fs::read_to_string(path).expect("csv");
     let mut lines = text.lines();
     let header: Vec<String> = split(lines.next().unwrap()).into_iter().map(|(s, _)| s).collect();
-    let rows: Vec<Vec<(String, bool)>> = lines.filter(|l| !l.is_empty()).map(split).collect();
+    let rows: Vec<Vec<(String, bool)>> =
+        lines.filter(|l| !l.is_empty()).map(split).enumerate().filter(|(i, _)| keep(*i)).map(|(_, r)| r).collect();
     let mut df = DataFrame::new();
     for (c, name) in header.iter().enumerate() {
         let quoted = rows.iter().any(|r| r[c].1);
