@@ -90,7 +90,8 @@ class MixedModel(FittedModel):
         self.ranef = _ranef_tables(terms)
         self.fixef = _coef_tables(terms, self.fixed_names, self.beta)
         self.ranef_var, self.ranef_corr = _varcorr_tables(terms, self.sigma, self.has_scale)
-        self._add_fit_columns({"fits": self.fits, "residuals": np.asarray(self.residuals)})
+        if self.source is None:
+            self._add_fit_columns({"fits": self.fits, "residuals": np.asarray(self.residuals)})
 
     # ------------------------------------------------- pymer4's fit options
     def _ranked_frame(

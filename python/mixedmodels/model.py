@@ -163,9 +163,7 @@ class FittedModel:
         self.AIC = float(f.aic)
         self.BIC = float(f.bic)
         self.design_matrix = (
-            None
-            if self.streamed
-            else pl.DataFrame(np.asarray(f.design_matrix), schema=self.fixed_names, orient="row")
+            None if self.streamed else pl.DataFrame(np.asarray(f.design_matrix), schema=self.fixed_names, orient="row")
         )
         factor_vars = {v for t in self.fixed_terms for v, num in zip(t.variables, t.numeric, strict=True) if not num}
         self.warnings = list(f.warnings) + self._coding.unused_warnings(factor_vars)

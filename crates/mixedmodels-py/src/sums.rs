@@ -118,6 +118,9 @@ impl PySumsSetup {
     }
 }
 
+/// A table of sums for Python: (key columns, [(basic column indices, weighted)]).
+type TableDescription = (Vec<String>, Vec<(Vec<usize>, bool)>);
+
 #[pyclass(name = "SumsPlan", module = "mixedmodels._core", frozen)]
 pub struct PySumsPlan {
     pub inner: Arc<SumsPlan>,
@@ -132,7 +135,7 @@ impl PySumsPlan {
 
     /// The tables: (key columns, [(basic column indices, weighted)]), bars
     /// first, then pairs of bars, then the global row (no keys).
-    fn tables(&self) -> Vec<(Vec<String>, Vec<(Vec<usize>, bool)>)> {
+    fn tables(&self) -> Vec<TableDescription> {
         self.inner
             .tables
             .iter()

@@ -97,9 +97,7 @@ class Source:
         raise NotImplementedError
 
     # ---------------------------------------------------- shared steps
-    def coding(
-        self, factors: Any, ordered: bool, contrasts: Any, weights: Any
-    ) -> tuple[Coding, str | None]:
+    def coding(self, factors: Any, ordered: bool, contrasts: Any, weights: Any) -> tuple[Coding, str | None]:
         """The factor coding of ``fit(factors=, ordered=, contrasts=)`` and the
         weights column: an out-of-core fit reads prior weights from a column."""
         if weights is not None and not isinstance(weights, str):
@@ -122,7 +120,6 @@ class Source:
         series = [self.distinct([c], None).get_column(c).cast(pl.String) for c in columns]
         height = max((len(v) for v in series), default=0)
         return pl.DataFrame([v.extend_constant(None, height - len(v)) for v in series])
-
 
     def fit_lmer(
         self,

@@ -112,14 +112,16 @@ class DaskSource(Source):
     def predictions(
         self, fit: StreamedFit, core: Any, frame: Any, outputs: dict[str, str], use_rfx: bool = True
     ) -> Any:
-        eta = to_pandas(fixed_predictor(fit, core), frame, fit.lookups)
+        # Merge first: pandas' merge renumbers the rows, so every column is computed on the merged frame.
         temporary: list[str] = []
-        if use_rfx:
-            for b, (keys, _, z, table) in enumerate(ranef_tables(fit, core)):
-                frame, added = _merge_modes(frame, table, keys, b)
-                temporary += added
-                for r, tree in enumerate(z):
-                    eta = eta + to_pandas(tree, frame, fit.lookups) * frame[f"__re{b}_{r}"].fillna(0.0)
+        tables = ranef_tables(fit, core) if use_rfx else []
+        for b, (keys, _, _, table) in enumerate(tables):
+            frame, added = _merge_modes(frame, table, keys, b)
+            temporary += added
+        eta = to_pandas(fixed_predictor(fit, core), frame, fit.lookups)
+        for b, (_, _, z, _) in enumerate(tables):
+            for r, tree in enumerate(z):
+                eta = eta + to_pandas(tree, frame, fit.lookups) * frame[f"__re{b}_{r}"].fillna(0.0)
         columns = {}
         for name, kind in outputs.items():
             columns[name] = eta if kind == "eta" else to_pandas(fit.plan.response(), frame, fit.lookups) - eta

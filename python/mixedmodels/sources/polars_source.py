@@ -75,7 +75,9 @@ class PolarsSource(Source):
         plan = fit.plan
         keys = list(plan.key_columns)
         basic = [to_polars(tree, fit.lookups).alias(f"__b{i}") for i, (_, tree) in enumerate(plan.basic())]
-        query = self.frame.filter(complete(self._schema, fit.used, self.level_filters)).select(*[pl.col(k) for k in keys], *basic)
+        query = self.frame.filter(complete(self._schema, fit.used, self.level_filters)).select(
+            *[pl.col(k) for k in keys], *basic
+        )
         acc = plan.accumulator()
         names = [f"__b{i}" for i in range(len(basic))]
         for batch in query.collect_batches(chunk_size=BATCH_ROWS, engine="streaming"):

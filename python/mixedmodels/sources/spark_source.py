@@ -40,7 +40,7 @@ class SparkSource(Source):
         return [(name, kind in _NUMERIC) for name, kind in self._types.items()]
 
     def _complete(self, used: Sequence[str]) -> Any:
-        F = _functions()  # noqa: N806 (Spark's convention)
+        F = _functions()
         cond = F.lit(True)
         for c in dict.fromkeys(used):
             col = F.col(_quoted(c))
@@ -66,7 +66,7 @@ class SparkSource(Source):
     def first_pass(
         self, used: Sequence[str], requests: Sequence[Sequence[str]], moments: Sequence[tuple[Any, float]]
     ) -> tuple[int, int, list[pl.DataFrame], list[tuple[float, float, float]]]:
-        F = _functions()  # noqa: N806
+        F = _functions()
         aggs = [F.count(F.lit(1)).alias("n_rows"), F.sum(self._complete(used).cast("long")).alias("n_complete")]
         for i, (tree, shift) in enumerate(moments):
             x = to_spark(tree, _no_lookups)
@@ -74,12 +74,14 @@ class SparkSource(Source):
             d = F.when(valid, x - F.lit(shift)).otherwise(F.lit(0.0))
             aggs += [F.sum(valid.cast("long")).alias(f"n{i}"), F.sum(d).alias(f"s{i}"), F.sum(d * d).alias(f"q{i}")]
         row = self.frame.agg(*aggs).collect()[0].asDict()
-        found = [(float(row[f"n{i}"]), float(row[f"s{i}"] or 0.0), float(row[f"q{i}"] or 0.0)) for i in range(len(moments))]
+        found = [
+            (float(row[f"n{i}"]), float(row[f"s{i}"] or 0.0), float(row[f"q{i}"] or 0.0)) for i in range(len(moments))
+        ]
         distinct = [self.distinct(cols, used) for cols in requests]
         return int(row["n_rows"]), int(row["n_complete"] or 0), distinct, found
 
     def second_pass(self, fit: StreamedFit) -> Any:
-        F = _functions()  # noqa: N806
+        F = _functions()
         plan = fit.plan
         keys = list(plan.key_columns)
         basic = [to_spark(tree, fit.lookups).alias(f"__b{i}") for i, (_, tree) in enumerate(plan.basic())]
@@ -102,7 +104,7 @@ class SparkSource(Source):
     def predictions(
         self, fit: StreamedFit, core: Any, frame: Any, outputs: dict[str, str], use_rfx: bool = True
     ) -> Any:
-        F = _functions()  # noqa: N806
+        F = _functions()
         eta = to_spark(fixed_predictor(fit, core), fit.lookups)
         temporary: list[str] = []
         if use_rfx:
@@ -118,7 +120,7 @@ class SparkSource(Source):
 
     def _join_modes(self, frame: Any, table: dict[str, Any], keys: list[str], b: int) -> tuple[Any, list[str]]:
         """Left join (broadcast) of bar b's conditional modes on its keys, as numbers or strings."""
-        F = _functions()  # noqa: N806
+        F = _functions()
         modes = pl.from_dict(table).to_pandas()
         names = [f"__key{b}_{i}" for i in range(len(keys))]
         types = {f.name: type(f.dataType).__name__ for f in frame.schema.fields}
@@ -133,7 +135,7 @@ class SparkSource(Source):
 
 
 def _product(cols: Sequence[int], weighted: bool, weight: int | None) -> Any:
-    F = _functions()  # noqa: N806
+    F = _functions()
     factors = [F.col(f"__b{i}") for i in cols]
     if weighted and weight is not None:
         factors.append(F.col(f"__b{weight}"))
