@@ -227,7 +227,7 @@ impl PySumsPlan {
         py: Python<'_>,
         terms: Vec<(PyFrame<'_>, PyReadonlyArray2<f64>)>,
         pairs: Vec<(PyFrame<'_>, PyReadonlyArray2<f64>)>,
-        global: Vec<f64>,
+        global_row: Vec<f64>,
     ) -> PyResult<PyReducedStats> {
         let plan = &self.inner;
         let tables = |list: &[(PyFrame<'_>, PyReadonlyArray2<f64>)]| -> PyResult<Vec<_>> {
@@ -240,7 +240,7 @@ impl PySumsPlan {
                 .collect()
         };
         let (terms, pairs) = (tables(&terms)?, tables(&pairs)?);
-        let stats = py.detach(|| ReducedStats::from_tables(plan, &terms, &pairs, global)).map_err(to_py)?;
+        let stats = py.detach(|| ReducedStats::from_tables(plan, &terms, &pairs, global_row)).map_err(to_py)?;
         Ok(PyReducedStats { plan: plan.clone(), inner: Mutex::new(Some(stats)) })
     }
 }

@@ -68,7 +68,7 @@ def _scan(path: str | os.PathLike[str]) -> Any:
     p = Path(text)
     if p.is_dir():
         return pl.scan_parquet(str(p / "**" / "*.parquet"))
-    suffix = Path(text.split("*")[-1] if "*" in text else text).suffix.lower()
+    suffix = os.path.splitext(text)[1].lower()
     scanner = _SCANNERS.get(suffix)
     if scanner is None:
         raise DataError(

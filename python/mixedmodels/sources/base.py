@@ -139,7 +139,7 @@ class Source:
         setup = _core.SumsSetup(formula, schema, coding.core_frame(pilot, used), coding.contrasts, weights)
         requests = [list(r) for r in setup.distinct_requests]
         n_rows, n_complete, distinct, moments = self.first_pass(used, requests, setup.moment_requests())
-        core_distinct = [coding.core_frame(d, d.columns) for d in distinct]
+        core_distinct = [coding.core_frame(d, d.columns, partial=True) for d in distinct]
         plan = setup.learn(core_distinct, moments, n_rows, n_complete)
         check_memory(plan, n_complete)
         fit = StreamedFit(plan, distinct, requests, used, coding)

@@ -146,7 +146,7 @@ def _table(table: Any, keys: list[str], fit: StreamedFit) -> tuple[Any, np.ndarr
     sums.sort(key=lambda c: int(str(c)[3:]))
     values = as_float_array(table[sums].to_numpy(dtype=float)).reshape(len(table), len(sums))
     keys_frame = _to_frame(table[keys])
-    return fit.coding.core_frame(keys_frame, keys), values
+    return fit.coding.core_frame(keys_frame, keys, partial=True), values
 
 
 def _merge_modes(frame: Any, table: dict[str, Any], keys: list[str], b: int) -> tuple[Any, list[str]]:

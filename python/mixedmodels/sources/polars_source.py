@@ -82,7 +82,7 @@ class PolarsSource(Source):
         names = [f"__b{i}" for i in range(len(basic))]
         for batch in query.collect_batches(chunk_size=BATCH_ROWS, engine="streaming"):
             columns = [as_float_array(batch.get_column(n).to_numpy()) for n in names]
-            acc.add(fit.coding.core_frame(batch.select(keys), keys), columns)
+            acc.add(fit.coding.core_frame(batch.select(keys), keys, partial=True), columns)
         return acc.finish()
 
     def predictions(

@@ -150,7 +150,7 @@ def _product(cols: Sequence[int], weighted: bool, weight: int | None) -> Any:
 def _table(table: Any, keys: list[str], width: int, fit: StreamedFit) -> tuple[Any, np.ndarray]:
     values = as_float_array(table[[f"__p{j}" for j in range(width)]].fillna(0.0).to_numpy(dtype=float))
     keys_frame = _to_frame(table[keys])
-    return fit.coding.core_frame(keys_frame, keys), values.reshape(len(table), width)
+    return fit.coding.core_frame(keys_frame, keys, partial=True), values.reshape(len(table), width)
 
 
 def _no_lookups(table: int) -> tuple[str, list[Any]]:

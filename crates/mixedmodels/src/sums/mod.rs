@@ -24,6 +24,7 @@ pub mod expr;
 pub mod fit;
 pub mod memory;
 pub mod plan;
+pub mod rows;
 pub mod setup;
 pub mod stats;
 
