@@ -213,6 +213,26 @@ def wide_factor_data(n_rows: int, n_levels: int, n_groups: int, seed: int = 2024
     )
 
 
+def simulate_regression_groups(n_groups: int, per_group: int, seed: int) -> pl.DataFrame:
+    """Groups with their own regression line: y = (1 + a[g]) + (0.5 + b[g]) x1
+    - 0.3 x2 + e; x1, x2 ~ N(0, 1), sd(a) = 0.5, sd(b) = 0.3, sd(e) = 1."""
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(n_groups), per_group)
+    x1, x2 = rng.standard_normal(g.size), rng.standard_normal(g.size)
+    a, b = rng.normal(0.0, 0.5, n_groups), rng.normal(0.0, 0.3, n_groups)
+    y = 1.0 + a[g] + (0.5 + b[g]) * x1 - 0.3 * x2 + rng.standard_normal(g.size)
+    return _labelled(pl.DataFrame({"y": y, "x1": x1, "x2": x2, "g": g}), {"g": "s"})
+
+
+def regression_groups_data(n_groups: int, per_group: int, seed: int = 20240505) -> Callable[[Path], DataFiles]:
+    """A data builder for ``simulate_regression_groups``, cached by its parameters."""
+    return simulated_data(
+        f"regression_groups_{n_groups}x{per_group}_seed{seed}",
+        lambda: simulate_regression_groups(n_groups, per_group, seed),
+        ("g",),
+    )
+
+
 # -------------------------------------------------------------------- cases
 
 INSTEVAL_FORMULA = "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
@@ -231,6 +251,9 @@ def build_cases(quick: bool = False) -> dict[str, Case]:
     d_groups, d_rows = (20, 62) if quick else (65, 62)
     diag_data = slopes_data(d_groups, d_rows)
     diag_formula = "y ~ x + (x | g)"
+    # regression: Lm2 on 2,000 groups of 50 rows; 10,000 permutations of an Lm on 10,000 rows
+    r_groups = 200 if quick else 2_000
+    n_perm = 500 if quick else 10_000
     cases = [
         Case(
             name="insteval_fit",
@@ -350,6 +373,36 @@ def build_cases(quick: bool = False) -> dict[str, Case]:
             data=insteval_data,
             tools=("ours",),
             params={"task": "influence_obs"},
+        ),
+        Case(
+            name="lm2_2000_groups",
+            kind="regression",
+            formula="y ~ x1 + x2",
+            description=(
+                f"synthetic {r_groups * 50:,} rows, {r_groups:,} groups of 50: Lm2, one least-squares fit per"
+                " group then a one-sample t-test of each coefficient (R: lme4::lmList + t.test on each column"
+                " of coef())" + (" (--quick size)" if quick else "")
+            ),
+            data=regression_groups_data(r_groups, 50),
+            tools=("ours", "lme4"),
+            params={"task": "lm2", "group": "g"},
+            speedup_target={"lme4": 20.0},
+        ),
+        Case(
+            name="lm_permutations_10000",
+            kind="regression",
+            formula="y ~ x1 + x2",
+            description=(
+                f"10,000 rows simulated as above (200 groups of 50, not used), an Lm with {n_perm:,} permutations"
+                " of the response"
+                " (permutation p-values of the t statistics; R: a loop of lm() + summary() on the permuted"
+                " response)" + (" (--quick size)" if quick else "")
+            ),
+            data=regression_groups_data(200, 50),
+            tools=("ours", "lme4"),
+            params={"task": "lm_permute", "n_perm": n_perm, "seed": 1},
+            max_repeat={"lme4": 1},
+            speedup_target={"lme4": 20.0},
         ),
     ]
     return {case.name: case for case in cases}

@@ -83,6 +83,8 @@ def agreement(result: Mapping[str, Any], reference: Mapping[str, Any]) -> dict[s
     """
     if "loglik" in reference:
         return glmer_agreement(result, reference)
+    if "regression" in reference:
+        return regression_agreement(result, reference)
     crit_gap = result["reml_crit"] - reference["reml_crit"]
     out: dict[str, Any] = {
         # signed: > 0 when the tool's optimum is worse (higher criterion) than the reference's
@@ -262,6 +264,8 @@ def case_section(case: Mapping[str, Any]) -> str:
         return bootstrap_section(case)
     if case.get("kind") == "diagnostics":
         return diagnostics_section(case)
+    if case.get("kind") == "regression":
+        return regression_section(case)
     if case.get("kind") == "glmer":
         return glmer_section(case)
     tools = case["tools"]
@@ -583,6 +587,71 @@ def diagnostics_section(case: Mapping[str, Any]) -> str:
     load = _load_line(tools)
     lines = [f"## {case['name']}", "", case["description"], "", f"`{case['formula']}`", ""]
     return "\n".join([*lines, DIAGNOSTICS_HEADER, *rows, "", *notes, *([load] if load else [])])
+
+
+# --------------------------------------------------------------- regression
+
+REGRESSION_HEADER = (
+    "| tool | time, s (median) | time / ours | CPU time, s (median) | peak RSS, MB | import + load, s "
+    "| agreement vs ours |\n|---|---:|---:|---:|---:|---:|---|"
+)
+
+
+def regression_agreement(result: Mapping[str, Any], reference: Mapping[str, Any]) -> dict[str, Any]:
+    """The largest relative differences of the estimates, SEs and t statistics
+    (matched by term), and the largest absolute difference of the p-values
+    (permutation p-values differ by Monte-Carlo noise: different random streams)."""
+    mine, theirs = result["regression"], reference["regression"]
+    index = {t: i for i, t in enumerate(theirs["terms"])}
+    shared = [(i, index[t]) for i, t in enumerate(mine["terms"]) if t in index]
+    out: dict[str, Any] = {"notes": []}
+    for name in ("estimate", "se", "t"):
+        out[name] = max_relative_difference([mine[name][i] for i, _ in shared], [theirs[name][j] for _, j in shared])
+    out["p_abs"] = max(abs(mine["p"][i] - theirs["p"][j]) for i, j in shared) if shared else None
+    if len(shared) != len(mine["terms"]):
+        out["notes"].append(f"terms named otherwise: {sorted(set(mine['terms']) - set(index))}")
+    return out
+
+
+def _regression_row(name: str, entry: Mapping[str, Any], reference_time: float | None) -> str:
+    if entry.get("status") != "ok":
+        reason = entry.get("reason") or entry.get("error", "")
+        return f"| {name} | {entry.get('status')}: {reason} | | | | | |"
+    time_s = median_time(entry)
+    ratio = time_s / reference_time if time_s and reference_time else None
+    cpu = statistics.median(entry["cpu_times_s"]) if entry.get("cpu_times_s") else None
+    agree = entry.get("agreement_vs_" + REFERENCE_TOOL)
+    if agree:
+        text = ", ".join(f"{k} {agree[k]:.1e}" for k in ("estimate", "se", "t") if agree.get(k) is not None)
+        text += f"; p (abs) {agree['p_abs']:.1e}" if agree.get("p_abs") is not None else ""
+    else:
+        text = "reference" if name == REFERENCE_TOOL else "–"
+    cells = [
+        name,
+        f"{time_s:.3f} (n={len(entry['times_s'])})",
+        _sig(ratio, ".2f"),
+        _sig(cpu, ".3f"),
+        _sig(entry.get("peak_rss_mb"), ".0f"),
+        f"{entry['import_s']:.2f} + {entry['load_s']:.2f}",
+        text,
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def regression_section(case: Mapping[str, Any]) -> str:
+    tools = case["tools"]
+    reference_time = median_time(tools.get(REFERENCE_TOOL, {}))
+    rows = [_regression_row(name, entry, reference_time) for name, entry in tools.items()]
+    notes = [f"- {name}: {note}" for name, entry in tools.items() for note in entry.get("notes") or []]
+    notes += _speedup_lines(case)
+    notes.append(
+        "- Parallelism, each tool's default: ours fits the groups / refits the permutations on all available "
+        "cores (rayon); R's loops are serial. CPU time / time = cores used. The timed work includes building "
+        "the model from the loaded data. The lme4 column is R (lmList / lm)."
+    )
+    load = _load_line(tools)
+    lines = [f"## {case['name']}", "", case["description"], "", f"`{case['formula']}`", ""]
+    return "\n".join([*lines, REGRESSION_HEADER, *rows, "", *notes, *([load] if load else [])])
 
 
 def machine_section(run: Mapping[str, Any]) -> str:

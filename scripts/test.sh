@@ -4,7 +4,7 @@
 # and `cargo test --release` share target/ and the release profile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install --quiet --disable-pip-version-check -e ".[test,dask,spark]"
+python -m pip install --quiet --disable-pip-version-check -e ".[test,docs,dask,spark]"
 # Spark's tests need Java: Debian's headless JRE when it is missing and we may install it;
 # otherwise tests/outofcore skips them and says so.
 if ! command -v java >/dev/null 2>&1; then
@@ -26,4 +26,8 @@ else
     echo "clippy not installed: skipped"
 fi
 python -m mypy.stubtest mixedmodels._core
+# The documentation site (mkdocs.yml): strict, so a broken link or reference fails; the gallery's images are drawn.
+site="$(mktemp -d)"
+NO_MKDOCS_2_WARNING=1 MPLBACKEND=Agg python -m mkdocs build --strict --quiet --site-dir "$site"
+rm -rf "$site"
 python -m pytest tests

@@ -22,6 +22,11 @@ included (ours: ``Lmer(..., family=...).fit(summarize=False)``, which computes
 them; mixedlm: ``glmer(...)`` then ``vcov()``, which it computes on demand).
 The result has the log-likelihood, theta, the fixed effects and their standard
 errors, and the evaluations of each optimisation stage.
+
+Kind ``regression`` (ours only): timed, ``repeat`` times, building and fitting
+``params["task"]``: ``lm2`` (``Lm2(formula, data, group=params["group"])``) or
+``lm_permute`` (``Lm(formula, data).fit(permute=params["n_perm"], seed=...)``).
+The result has each coefficient's estimate, SE, t and p-value.
 """
 
 from __future__ import annotations
@@ -562,6 +567,61 @@ def run_diagnostics(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------- regression
+
+
+def regression_ours(spec: dict[str, Any], data: Any) -> dict[str, Any]:
+    """The timed task of a ``regression`` case (the model built and fitted)
+    and what the report compares: the estimates and t statistics (and, for
+    permutations, the permutation p-values)."""
+    import mixedmodels as mm
+
+    params = spec["params"]
+    if params["task"] == "lm2":
+        coefs = mm.Lm2(spec["formula"], data=data, group=params["group"]).fit(summarize=False)
+        p_col = "P-val"
+    elif params["task"] == "lm_permute":
+        coefs = mm.Lm(spec["formula"], data=data).fit(summarize=False, permute=params["n_perm"], seed=params["seed"])
+        p_col = "Perm-P-val"
+    else:
+        raise ValueError(f"unknown regression task {params['task']!r}")
+    terms = coefs["term"].to_list()
+    return {
+        "terms": terms,
+        "estimate": coefs["Estimate"].to_list(),
+        "se": coefs["SE"].to_list(),
+        "t": coefs["T-stat"].to_list(),
+        "p": coefs[p_col].to_list(),
+    }
+
+
+def run_regression(spec: dict[str, Any]) -> dict[str, Any]:
+    """The task ``repeat`` times (no untimed base fit: the fit is the task)."""
+    _, import_s = timed(import_ours)
+    data, load_s = timed(lambda: load_ours(spec))
+    rss_before = current_rss_mb()
+    times, cpu_times, found = [], [], None
+    for _ in range(spec["repeat"]):
+        found = None
+        gc.collect()
+        cpu = time.process_time()
+        found, seconds = timed(lambda: regression_ours(spec, data))
+        cpu_times.append(time.process_time() - cpu)
+        times.append(seconds)
+    peak, memory_method = peak_rss_mb()
+    return {
+        "times_s": times,
+        "cpu_times_s": cpu_times,
+        "import_s": import_s,
+        "load_s": load_s,
+        "rss_after_load_mb": rss_before,
+        "peak_rss_mb": peak,
+        "memory_method": memory_method,
+        "regression": found,
+        "notes": [],
+    }
+
+
 # ------------------------------------------------------------------- driver
 
 TOOLS: dict[str, tuple[Callable, Callable, Callable, Callable]] = {
@@ -573,7 +633,7 @@ GLMER: dict[str, tuple[Callable, Callable, Callable, Callable]] = {
     "ours": (import_ours, load_ours, fit_glmer_ours, summarize_glmer_ours),
     "mixedlm": (import_glmer_mixedlm, load_mixedlm, fit_glmer_mixedlm, summarize_glmer_mixedlm),
 }
-KINDS = ("lmer", "lmer_satterthwaite", "bootstrap", "glmer", "diagnostics")
+KINDS = ("lmer", "lmer_satterthwaite", "bootstrap", "glmer", "diagnostics", "regression")
 
 
 def timed(action: Callable[[], Any]) -> tuple[Any, float]:
@@ -587,10 +647,10 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"python worker cannot run kind {spec['kind']!r}")
     if spec["kind"] == "bootstrap":
         return run_bootstrap(spec)
-    if spec["kind"] == "diagnostics":
+    if spec["kind"] in ("diagnostics", "regression"):
         if spec["tool"] != "ours":
-            raise ValueError("diagnostics cases run ours and lme4 only")
-        return run_diagnostics(spec)
+            raise ValueError(f"{spec['kind']} cases run ours and lme4 only")
+        return run_diagnostics(spec) if spec["kind"] == "diagnostics" else run_regression(spec)
     import_tool, load, fit, summarize = (GLMER if spec["kind"] == "glmer" else TOOLS)[spec["tool"]]
     _, import_s = timed(import_tool)
     data, load_s = timed(lambda: load(spec))

@@ -24,6 +24,7 @@ from mixedmodels.lm2 import Lm2
 from mixedmodels.lmer import Lmer
 from mixedmodels.mixed import MixedModel
 from mixedmodels.model import FittedModel
+from mixedmodels.sm import MixedLM, mixedlm
 
 __all__ = [
     "ColumnError",
@@ -34,6 +35,7 @@ __all__ = [
     "Lm",
     "Lm2",
     "Lmer",
+    "MixedLM",
     "MixedModel",
     "MixedModelsError",
     "NumericalError",
@@ -41,5 +43,6 @@ __all__ = [
     "anova",
     "list_datasets",
     "load_dataset",
+    "mixedlm",
     "ranova",
 ]

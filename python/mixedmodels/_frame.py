@@ -140,10 +140,16 @@ def _pandas_column(s: Any, name: str) -> pl.Series:
             strings = pl.Series(name, s.astype("string").to_numpy(na_value=None), dtype=pl.String)
             return strings.cast(pl.Enum(levels))
         return pl.from_pandas(s).alias(name)
+    except ImportError:
+        raise ColumnError(
+            f"column '{name}' (dtype {s.dtype}): reading this pandas column needs pyarrow: "
+            "pip install 'mixedmodels[pandas]'"
+        ) from None
     except Exception as error:  # pyarrow and polars raise many kinds for values they cannot hold
+        hint = " (pip install 'mixedmodels[pandas]')" if "pyarrow" in str(error).lower() else ""
         raise ColumnError(
             f"column '{name}': its values cannot be read as numbers, strings, categories or booleans "
-            f"(dtype {s.dtype}; {type(error).__name__}: {str(error)[:120]})"
+            f"(dtype {s.dtype}; {type(error).__name__}: {' '.join(str(error).split())}){hint}"
         ) from None
 
 

@@ -485,10 +485,9 @@ def lmer_summary(model: Any) -> str:
 def glmer_summary(model: Any) -> str:
     """lme4's summary of a glmerMod, as text."""
     method = "Laplace Approximation" if model.nAGQ == 1 else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {model.nAGQ}"
-    family = {"gamma": "Gamma", "inverse_gaussian": "inverse.gaussian"}.get(model.family, model.family)
     out = [
         f"Generalized linear mixed model fit by maximum likelihood ({method})",
-        f" Family: {family}  ( {model.link} )",
+        f" Family: {model.family_name}  ( {model.link} )",
         f"Formula: {model.formula}",
         "",
     ]

@@ -26,7 +26,7 @@ import polars as pl
 from mixedmodels import _core
 from mixedmodels._args import seed_value, whole_number
 from mixedmodels._progress import run_in_chunks
-from mixedmodels.diagnostics import level_values
+from mixedmodels.diagnostics import level_values, model_warning
 from mixedmodels.exceptions import DataError
 
 __all__ = ["SCORES", "CVResult", "cross_validate"]
@@ -92,7 +92,8 @@ def cross_validate(
         name = _group_name(model, group)
         codes, levels = _group_codes(model, name)
         fold_levels, rows = _core.cv_group_folds(codes, len(levels), k, seed)
-        labels = [level_values(model, name, [levels[i] for i in f]).to_list() for f in fold_levels]
+        values = level_values(model, name, levels).to_list()
+        labels = [[values[i] for i in f] for f in fold_levels]
         key = pl.DataFrame({name: [f[0] for f in labels] if k is None else labels})
     core = model.core
     parts = run_in_chunks(
@@ -103,6 +104,13 @@ def cross_validate(
     )
     predictions = [p for part in parts for p in part[0]]
     converged = [c for part in parts for c in part[1]]
+    failed = sum(bool(np.isnan(np.asarray(p)).all()) for p in predictions)
+    if failed:
+        model_warning(
+            f"{failed} of {len(rows)} training refits failed (the rows left do not identify the fixed effects, "
+            "e.g. a factor level only the held-out rows have): their predictions are null and the scores leave "
+            "them out"
+        )
     y, w = (np.asarray(a) for a in _core.cv_response(core))
     fold_scores: dict[str, list[float]] = {s: [] for s in scorers}
     for fold, pred in zip(rows, predictions, strict=True):
@@ -111,7 +119,8 @@ def cross_validate(
             fold_scores[s].append(_score(core, s, f, y[idx], np.asarray(pred), w[idx]))
     order = np.concatenate([np.asarray(f) for f in rows])
     yhat = np.concatenate([np.asarray(p) for p in predictions])
-    scores = {s: _score(core, s, f, y[order], yhat, w[order]) for s, f in scorers.items()}
+    kept = order[np.isfinite(yhat)]  # rows of failed refits left out
+    scores = {s: _score(core, s, f, y[kept], yhat[np.isfinite(yhat)], w[kept]) for s, f in scorers.items()}
     table = key.with_columns(
         pl.Series("n", [len(f) for f in rows], dtype=pl.Int64),
         pl.Series("converged", converged, dtype=pl.Boolean),

@@ -92,13 +92,11 @@ def influence(
         rvc = np.vstack([p["rvc"] for p in parts])
         for j, name in enumerate(parts[0]["rvc_names"]):
             columns[f"rvc.{name}"] = rvc[:, j]
-        failed = sum(not c for p in parts for c in p["converged"])
-        if failed:
-            what = "rows" if group is None else f"levels of {group}"
-            model_warning(
-                f"{failed} of {len(sets)} refits without one of the {what} stopped before converging "
-                "(the measures of a refit that failed are null)"
-            )
+        _warn_refits(
+            np.isnan(columns["cooksd"]),
+            np.array([c for p in parts for c in p["converged"]]),
+            "rows" if group is None else f"levels of {group}",
+        )
     if kinds:
         obs = _core.influence_observations(core)
         for kind in kinds:
@@ -106,6 +104,19 @@ def influence(
             columns[f"leverage.{kind}"] = lev if group is None else np.array([lev[s].mean() for s in sets])
     table = key.with_columns(pl.DataFrame(columns))
     return table.fill_nan(None)
+
+
+def _warn_refits(failed: np.ndarray, converged: np.ndarray, what: str) -> None:
+    """Say how many refits failed (null measures) or stopped before converging."""
+    total = len(failed)
+    if failed.any():
+        model_warning(
+            f"{int(failed.sum())} of {total} refits without one of the {what} failed (the rows left do not "
+            "identify the fixed effects, e.g. a factor level only those rows have): their measures are null"
+        )
+    unconverged = int((~converged & ~failed).sum())
+    if unconverged:
+        model_warning(f"{unconverged} of {total} refits without one of the {what} stopped before converging")
 
 
 def model_warning(message: str) -> None:

@@ -1,7 +1,9 @@
 """Generalized linear mixed models (lme4's ``glmer``): ``Lmer(formula, data,
 family="binomial")`` returns a :class:`Glmer`, fitted in Rust by PIRLS with the
-Laplace approximation or, for one scalar random effect, adaptive
-Gauss-Hermite quadrature (``fit(nAGQ=k)``)."""
+Laplace approximation, for one scalar random effect adaptive Gauss-Hermite
+quadrature (``fit(nAGQ=k)``), or PIRLS alone (``fit(nAGQ=0)``). The negative
+binomial family estimates its dispersion as lme4's ``glmer.nb`` (or takes it
+fixed: ``nb_theta=``)."""
 
 from __future__ import annotations
 
@@ -20,23 +22,27 @@ from mixedmodels._summary import glmer_summary
 from mixedmodels.control import control_from_fit
 from mixedmodels.exceptions import DataError, NumericalError, UnavailableError
 from mixedmodels.mixed import MixedModel
-from mixedmodels.model import FittedModel
+from mixedmodels.model import FittedModel, check_binomial_response
 
 __all__ = ["FAMILIES", "Glmer"]
 
+# The families of generalized models, by the names users give (lower case), with the
+# core's name of each: the one list of families (Lmer, the CLI and the docs read it).
 FAMILIES = {
     "binomial": "binomial",
     "poisson": "poisson",
     "gamma": "Gamma",
     "inverse_gaussian": "inverse.gaussian",
     "inverse.gaussian": "inverse.gaussian",
+    "negative_binomial": "negative_binomial",
 }
 
 
 class Glmer(MixedModel):
     """A generalized linear mixed model: ``Lmer(formula, data, family=...)``
     with family ``binomial`` (logit, probit or cloglog link), ``poisson``,
-    ``gamma`` or ``inverse_gaussian``."""
+    ``gamma``, ``inverse_gaussian`` or ``negative_binomial`` (log link; its
+    theta estimated as lme4's ``glmer.nb``, or fixed with ``nb_theta=``)."""
 
     is_generalized: ClassVar[bool] = True
     default_residuals: ClassVar[str] = "deviance"
@@ -48,13 +54,21 @@ class Glmer(MixedModel):
         "bootstrap": "the parametric bootstrap is available for linear mixed models",
         "hlm_resid": "HLMdiag's residual tables are for linear mixed models; use residuals(type=...) of a GLMM",
         "hlm_augment": "HLMdiag's residual tables are for linear mixed models; use influence(approx=False)",
-        "plot_residuals": "residual plots from hlm_resid() are for linear mixed models",
+        "plot_hlm_resid": "residual plots from hlm_resid() are for linear mixed models; see plot_diagnostics()",
     }
 
-    def __init__(self, formula: str, data: Any, family: str = "binomial", link: str | None = None) -> None:
+    def __init__(
+        self,
+        formula: str,
+        data: Any,
+        family: str = "binomial",
+        link: str | None = None,
+        nb_theta: float | None = None,
+    ) -> None:
         key = str(family).lower()
         if key not in FAMILIES:
-            raise DataError(f"unknown family '{family}' (use gaussian, binomial, poisson, gamma or inverse_gaussian)")
+            raise DataError(f"unknown family '{family}' (use gaussian, {', '.join(_FAMILY_CHOICES)})")
+        check_binomial_response(formula, key)
         super().__init__(formula, data)
         if self.source is not None:
             raise DataError(
@@ -63,6 +77,7 @@ class Glmer(MixedModel):
             )
         self.family = key
         self.link = link
+        self._nb_theta_given = _check_nb_theta(nb_theta, key)
         self.nAGQ = 1
         self.ddf = "asymptotic"
 
@@ -72,8 +87,13 @@ class Glmer(MixedModel):
             raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
         raise UnavailableError(message)
 
+    def _init_arguments(self) -> dict[str, Any]:
+        return {"family": self.family, "link": self.link, "nb_theta": self._nb_theta_given}
+
     def with_formula(self, formula: str | None = None) -> FittedModel:
-        return type(self)(formula or self.formula, self.data, family=self.family, link=self.link)
+        return type(self)(
+            formula or self.formula, self.data, family=self.family, link=self.link, nb_theta=self._nb_theta_given
+        )
 
     def fit(
         self,
@@ -90,33 +110,51 @@ class Glmer(MixedModel):
         nAGQ: int = 1,
         link: str | None = None,
         max_feval: int = 10_000,
+        nb_theta: float | None = None,
+        tol_pwrss: float = 1e-7,
         control: str | Mapping[str, Any] | None = None,
         old_optimizer: bool = False,
         permute: int | bool = False,
+        seed: int | None = None,
         **unsupported: Any,
     ) -> pl.DataFrame:
-        """Fit by maximum likelihood: the Laplace approximation (``nAGQ=1``) or
+        """Fit by maximum likelihood: the Laplace approximation (``nAGQ=1``),
         adaptive Gauss-Hermite quadrature with ``nAGQ`` nodes (one scalar
-        random effect only). ``weights`` are prior weights (for a binomial
-        proportion: the number of trials). ``REML`` is ignored (glmer has no
-        REML). Returns ``coefs`` (with odds ratios for the logit link).
+        random effect only), or ``nAGQ=0``: glmer's fast fit on PIRLS alone
+        (the fixed effects estimated inside PIRLS, theta on that deviance;
+        its own, slightly lower, logLik). ``weights`` are prior weights (for a
+        binomial proportion: the number of trials). ``REML`` is ignored (glmer
+        has no REML). Returns ``coefs`` (with odds ratios for the logit link).
+        ``nb_theta`` fixes the negative binomial's theta (R's
+        ``MASS::negative.binomial(theta)``); without it theta is estimated, as
+        ``glmer.nb`` does, and read from ``nb_theta`` after the fit.
+        ``tol_pwrss`` is lme4's ``glmerControl(tolPwrss=)``: PIRLS stops when
+        the penalized deviance changes by less than this, relatively (lme4's
+        1e-7 reproduces glmer's fits; 1e-13 converges PIRLS fully, which
+        moves the logLik of slowly converging models by up to ~1e-3; the
+        search of ``glmer.nb``'s theta always uses 1e-13).
         ``control`` takes glmerControl's options (R text or a dict, see
         :mod:`mixedmodels.control`), applied to both optimisation stages;
         ``old_optimizer=True`` asks for bobyqa, which every fit here runs.
-        pymer4's ``permute=`` is available for linear mixed models only."""
+        ``permute=N`` replaces the p-values by those of N refits with the
+        response shuffled within the grouping factors' cells (``Num_perm``,
+        ``Perm-P-val``), reproducible for a ``seed``."""
         summarize = summarize_alias(summarize, unsupported)
         reject_keywords("Glmer.fit", unsupported)
-        if permutations(permute, []):
-            raise DataError("permute= is available for linear mixed models (Lmer) only, not for generalized ones")
+        notes: list[str] = []
+        n_perm = permutations(permute, notes)
         self.control = control_from_fit(control, old_optimizer)
         if conf_int != "Wald":
             raise DataError("only Wald intervals are available for generalized linear mixed models")
-        # 1 is the Laplace approximation; lme4's Gauss-Hermite rules stop at 100 points.
-        nAGQ = whole_number(nAGQ, "nAGQ", minimum=1, maximum=_core.MAX_AGQ_POINTS)
+        # 0 is PIRLS alone, 1 the Laplace approximation; lme4's Gauss-Hermite rules stop at 100 points.
+        nAGQ = whole_number(nAGQ, "nAGQ", minimum=0, maximum=_core.MAX_AGQ_POINTS)
         max_feval = whole_number(max_feval, "max_feval", minimum=1)
+        if isinstance(tol_pwrss, bool) or not isinstance(tol_pwrss, (int, float)) or not 0 < tol_pwrss < 1:
+            raise DataError(f"tol_pwrss must be a number between 0 and 1, not {tol_pwrss!r}")
         link = link or self.link
+        nb_theta = self._nb_theta_given if nb_theta is None else _check_nb_theta(nb_theta, self.family)
         options = {"max_feval": max_feval, "nAGQ": nAGQ, "link": link, "control": control}
-        options["old_optimizer"] = old_optimizer
+        options.update(old_optimizer=old_optimizer, nb_theta=nb_theta, tol_pwrss=tol_pwrss)
         frame, weight_name, core_contrasts = self._prepare_fit(factors, ordered, weights, contrasts, options)
         try:
             self._fit = _core.GlmerFit.fit(
@@ -130,6 +168,8 @@ class Glmer(MixedModel):
                 derivatives=True if self.control.derivatives is None else self.control.derivatives,
                 max_feval=max_feval,
                 optimizer=self.control.settings,
+                nb_theta=nb_theta,
+                tol_pwrss=float(tol_pwrss),
             )
         except NumericalError as e:
             if "not positive definite" not in str(e):
@@ -142,11 +182,12 @@ class Glmer(MixedModel):
             ) from e
         self.nAGQ = nAGQ
         self.link = self._fit.link
-        coefs = self._finish_fit(summarize=False, verbose=verbose, no_warnings=True)
-        self._finish_pymer4_fit(0, None, [], no_warnings)
+        self._finish_fit(summarize=False, verbose=verbose, no_warnings=True)
+        self._finish_pymer4_fit(n_perm, seed, notes, no_warnings)
         if summarize:
             print(self.summary_text())
-        return coefs
+        assert self.coefs is not None
+        return self.coefs
 
     def _coef_table(self) -> pl.DataFrame:
         """glmer's coefficient table: asymptotic z tests; for the logit link
@@ -182,6 +223,22 @@ class Glmer(MixedModel):
         return pl.DataFrame(cols)
 
     @property
+    def nb_theta(self) -> float | None:
+        """The negative binomial's theta (variance mu + mu^2 / theta): estimated
+        as lme4's ``glmer.nb`` does, or the one given; None for other families
+        (lme4's ``getME(m, "glmer.nb.theta")``)."""
+        self._check_fitted()
+        theta = self._fit.nb_theta
+        return None if theta is None else float(theta)
+
+    @property
+    def family_name(self) -> str:
+        """R's ``family(m)$family``: ``binomial``, ``poisson``, ``Gamma``,
+        ``inverse.gaussian`` or ``Negative Binomial(3.3034)``."""
+        self._check_fitted()
+        return str(self._fit.family_name)
+
+    @property
     def deviance(self) -> float:
         """lme4's ``deviance()`` for a GLMM: the sum of squared deviance residuals."""
         self._check_fitted()
@@ -207,3 +264,19 @@ class Glmer(MixedModel):
         """lme4's summary of a glmer fit, as text."""
         self._check_fitted()
         return glmer_summary(self)
+
+
+_FAMILY_CHOICES = ("binomial", "poisson", "gamma", "inverse_gaussian", "negative_binomial")
+
+
+def _check_nb_theta(nb_theta: Any, family: str) -> float | None:
+    """A fixed negative binomial theta: a positive number, for that family only."""
+    if nb_theta is None:
+        return None
+    if family != "negative_binomial":
+        raise DataError(f"nb_theta is the negative binomial family's dispersion; this model's family is '{family}'")
+    if isinstance(nb_theta, bool) or not isinstance(nb_theta, (int, float, np.integer, np.floating)):
+        raise DataError(f"nb_theta must be a positive number, not {nb_theta!r}")
+    if not (np.isfinite(nb_theta) and nb_theta > 0):
+        raise DataError(f"nb_theta must be a positive number, not {nb_theta!r}")
+    return float(nb_theta)

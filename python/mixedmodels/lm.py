@@ -60,6 +60,9 @@ class Lm(FittedModel):
             raise DataError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
         if _core.formula_structure(formula)["bars"]:
             raise DataError("Lm has no random effects: use Lmer for a formula with (... | group)")
+        # fit() may read columns the formula does not name (clusters, weight groups, groups)
+        if isinstance(data, pl.LazyFrame):
+            data = data.collect()
         super().__init__(formula, data)
         self.family = family
         self.link = link
@@ -78,6 +81,9 @@ class Lm(FittedModel):
 
     def with_formula(self, formula: str | None = None) -> FittedModel:
         return type(self)(formula or self.formula, self.data, self.family, self.link)
+
+    def _init_arguments(self) -> dict[str, Any]:
+        return {"family": self.family, "link": self.link}
 
     # ------------------------------------------------------------------ fit
     def fit(

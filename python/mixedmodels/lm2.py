@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from mixedmodels import _core
+from mixedmodels import _core, plots
 from mixedmodels._args import reject_keywords, seed_value, whole_number
 from mixedmodels._fitargs import (
     check_conf_int,
@@ -60,6 +60,9 @@ class Lm2(FittedModel):
             raise TypeError("group must be a column name or a list of column names (innermost first)")
         if _core.formula_structure(formula)["bars"]:
             raise DataError("Lm2 formulas have no random effects: the groups are given by group=")
+        # fit() may read columns the formula does not name (clusters, weight groups, groups)
+        if isinstance(data, pl.LazyFrame):
+            data = data.collect()
         super().__init__(formula, data)
         check_columns(self.data.columns, groups)
         self.group = group
@@ -79,6 +82,9 @@ class Lm2(FittedModel):
 
     def with_formula(self, formula: str | None = None) -> FittedModel:
         return type(self)(formula or self.formula, self.data, self.group)
+
+    def _init_arguments(self) -> dict[str, Any]:
+        return {"group": self.group, "family": self.family}
 
     def fit(
         self,
@@ -255,3 +261,23 @@ class Lm2(FittedModel):
     def __repr__(self) -> str:
         state = "fitted" if self.fitted else "not fitted"
         return f"Lm2({self.formula!r}, group={self.group!r}) [{state}]"
+
+    def plot_summary(
+        self,
+        figsize: tuple[float, float] = (12, 6),
+        error_bars: str = "ci",
+        ranef: bool = True,
+        axlim: tuple[float, float] | None = None,
+        plot_intercept: bool = True,
+        ranef_alpha: float = 0.5,
+        coef_fmt: str = "o",
+        orient: str = "v",
+        ax: Any = None,
+    ) -> Any:
+        """Forest plot of the second-level estimates (``coefs``) over each
+        group's first-level estimates (``fixef``); returns the matplotlib Axes
+        (see :func:`mixedmodels.plots.plot_summary`)."""
+        self._check_fitted()
+        return plots.plot_summary(
+            self, figsize, error_bars, ranef, axlim, plot_intercept, ranef_alpha, coef_fmt, orient, 0, ax
+        )

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mixedmodels import _core, anova_table, compare, contest, diagnostics, intervals, plotting
+from mixedmodels import _core, anova_table, compare, contest, diagnostics, intervals, plots
 from mixedmodels._args import reject_keywords, whole_number
 from mixedmodels._fitargs import permutations, summarize_alias
 from mixedmodels._stats import significance, t_pvalues, wald_interval
@@ -22,6 +22,7 @@ from mixedmodels.control import control_from_fit
 from mixedmodels.exceptions import DataError, UnavailableError
 from mixedmodels.glmer import Glmer
 from mixedmodels.mixed import MixedModel
+from mixedmodels.model import check_binomial_response
 
 __all__ = ["Lmer"]
 
@@ -46,6 +47,7 @@ class Lmer(MixedModel):
         return super().__new__(cls)
 
     def __init__(self, formula: str, data: Any, family: str = "gaussian") -> None:
+        check_binomial_response(formula, "gaussian")
         super().__init__(formula, data)
         self.REML = True
         self.ranked_data = False
@@ -149,6 +151,7 @@ class Lmer(MixedModel):
             print(self.summary_text())
         return coefs
 
+<<<<<<< HEAD
     def _fit_out_of_core(
         self, ddf: str, weights: str | None, reml: bool, derivatives: bool, max_feval: int, n_perm: int
     ) -> None:
@@ -164,6 +167,32 @@ class Lmer(MixedModel):
         self._fit, self._streamed = self.source.fit_lmer(
             self.formula, self._coding, weights, reml, derivatives, max_feval, self.control.settings
         )
+=======
+    def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:
+        """The fit at saved estimates, without optimizing (see :mod:`mixedmodels.io`)."""
+        frame, weight_name, core_contrasts = self._prepare_fit(
+            options["factors"],
+            options["ordered"],
+            options["weights"],
+            options["contrasts"],
+            {k: v for k, v in options.items() if k not in ("factors", "ordered", "weights", "contrasts")},
+        )
+        opt = estimates["optsummary"]
+        record = (opt["optimizer"], list(opt["initial"]), opt["fmin"], opt["feval"], opt["status"], opt["converged"])
+        self._fit = _core.LmerFit.at_theta(
+            self.formula,
+            frame,
+            list(estimates["theta"]),
+            record,
+            reml=estimates["REML"],
+            weights=weight_name,
+            contrasts=core_contrasts,
+            derivatives=options.get("ddf") != "lme4",
+        )
+        self.REML = estimates["REML"]
+        self.ddf = options.get("ddf", "Satterthwaite")
+        self._finish_fit(summarize=False, verbose=False, no_warnings=True)
+>>>>>>> main
 
     def _coef_table(self) -> pl.DataFrame:
         """lmerTest's coefficient table: t tests with Satterthwaite's or
@@ -275,6 +304,12 @@ class Lmer(MixedModel):
         self._check_fitted()
         return intervals.bootstrap(self, n_boot=n_boot, seed=seed, progress=progress)
 
+    def plot_profile(self, level: float = 0.95, wald: bool = True, ax: Any = None) -> Any:
+        """The profile-likelihood intervals of every parameter, beside the Wald
+        ones; returns the Figure (see :func:`mixedmodels.plots.plot_profile`)."""
+        self._check_fitted()
+        return plots.plot_profile(self, level=level, wald=wald, ax=ax)
+
     # ------------------------------------------------------- residuals
     def hlm_resid(self, level: int | str = 1, standardize: bool | str = False, include_ls: bool = True) -> pl.DataFrame:
         """HLMdiag's residual tables: conditional, least-squares and marginal
@@ -287,10 +322,10 @@ class Lmer(MixedModel):
         """HLMdiag's ``hlm_augment``: :meth:`hlm_resid` and :meth:`influence` joined."""
         return diagnostics.hlm_augment(self, level=level, include_ls=include_ls, approx=approx)
 
-    def plot_residuals(
+    def plot_hlm_resid(
         self, level: int | str = 1, kind: str = "conditional", standardize: bool | str = False, ax: Any = None
     ) -> Any:
         """Residuals against fitted values and a normal QQ plot (or QQ plots of
         the random effects of a grouping factor), matplotlib; returns the
-        Figure. See :func:`mixedmodels.plotting.plot_residuals`."""
-        return plotting.plot_residuals(self, level=level, kind=kind, standardize=standardize, ax=ax)
+        Figure. See :func:`mixedmodels.plots.plot_hlm_resid`."""
+        return plots.plot_hlm_resid(self, level=level, kind=kind, standardize=standardize, ax=ax)

@@ -17,7 +17,7 @@ from mixedmodels import _core
 from mixedmodels import cross_validation as _cross_validation
 from mixedmodels import diagnostics as _diagnostics
 from mixedmodels import intervals as _intervals
-from mixedmodels import plotting as _plotting
+from mixedmodels import plots as _plots
 from mixedmodels import posthoc as _posthoc
 from mixedmodels._args import check_fits_in_memory, seed_value, whole_number
 from mixedmodels._fitargs import rank_columns, with_permutations
@@ -55,6 +55,11 @@ class MixedModel(FittedModel):
 
     def __init__(self, formula: str, data: Any) -> None:
         super().__init__(formula, data)
+        if not _core.formula_structure(formula)["bars"]:
+            raise DataError(
+                f"'{formula}': the formula has no random-effects term such as (1 | group); "
+                "for a model without random effects use mixedmodels.Lm (Lm(formula, data).fit())"
+            )
         self.ddf = "Satterthwaite"
         self.fixef: dict[str, pl.DataFrame] | None = None
         self.ranef: dict[str, pl.DataFrame] | None = None
@@ -131,6 +136,14 @@ class MixedModel(FittedModel):
     def _residuals_of(self, type: str) -> np.ndarray:
         """lme4's ``residuals(m, type)``: response, pearson, deviance or working."""
         return np.asarray(self._fit.residuals(type))
+
+    def _estimates(self) -> dict[str, Any]:
+        return {
+            "REML": bool(self.REML),
+            "theta": [float(t) for t in self.theta],
+            "beta": [float(b) for b in self.beta],
+            "optsummary": {k: v for k, v in self.optsummary.items() if k != "derivative_evaluations"},
+        }
 
     # ------------------------------------------------------ random effects
     @property
@@ -308,6 +321,58 @@ class MixedModel(FittedModel):
         )
         return self.marginal_estimates, self.marginal_contrasts
 
+    # ------------------------------------------------------------- plots
+    def plot_summary(
+        self,
+        figsize: tuple[float, float] = (12, 6),
+        error_bars: str = "ci",
+        ranef: bool = True,
+        axlim: tuple[float, float] | None = None,
+        plot_intercept: bool = True,
+        ranef_alpha: float = 0.5,
+        coef_fmt: str = "o",
+        orient: str = "v",
+        ranef_idx: int = 0,
+        ax: Any = None,
+    ) -> Any:
+        """Forest plot of the fixed effects (``error_bars``: ``"ci"`` or
+        ``"se"``) over the per-group coefficients of the ``ranef_idx``-th
+        grouping factor; returns the matplotlib Axes (see
+        :func:`mixedmodels.plots.plot_summary`)."""
+        self._check_fitted()
+        return _plots.plot_summary(
+            self, figsize, error_bars, ranef, axlim, plot_intercept, ranef_alpha, coef_fmt, orient, ranef_idx, ax
+        )
+
+    def plot(
+        self,
+        param: str,
+        figsize: tuple[float, float] = (8, 6),
+        xlabel: str = "",
+        ylabel: str = "",
+        plot_fixef: bool = True,
+        plot_ci: bool = True,
+        grps: Sequence[int] | Sequence[str] = (),
+        ax: Any = None,
+    ) -> Any:
+        """Each group's fitted line for the predictor ``param``, with the
+        population line and its Wald interval; returns the Axes (see
+        :func:`mixedmodels.plots.plot_lines`)."""
+        self._check_fitted()
+        return _plots.plot_lines(self, param, figsize, xlabel, ylabel, plot_fixef, plot_ci, grps, ax)
+
+    def plot_ranef(self, group: str | None = None, level: float = 0.95, ax: Any = None) -> Any:
+        """Caterpillar plot of the conditional modes with their intervals
+        (lme4's ``dotplot(ranef(m, condVar = TRUE))``); returns the Figure."""
+        self._check_fitted()
+        return _plots.plot_ranef(self, group=group, level=level, ax=ax)
+
+    def plot_diagnostics(self, ax: Any = None) -> Any:
+        """Residuals against fitted values, normal Q-Q plot and scale-location
+        plot; returns the Figure (see :mod:`mixedmodels.plots.residuals`)."""
+        self._check_fitted()
+        return _plots.plot_diagnostics(self, ax=ax)
+
     # ------------------------------------------------------- diagnostics
     def influence(
         self,
@@ -350,8 +415,8 @@ class MixedModel(FittedModel):
         ax: Any = None,
     ) -> Any:
         """HLMdiag's ``dotplot_diag`` of an influence measure (matplotlib;
-        returns the Axes). See :func:`mixedmodels.plotting.plot_influence`."""
-        return _plotting.plot_influence(
+        returns the Axes). See :func:`mixedmodels.plots.plot_influence`."""
+        return _plots.plot_influence(
             self, measure=measure, level=level, approx=approx, cutoff=cutoff, n_label=n_label, ax=ax
         )
 

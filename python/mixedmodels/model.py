@@ -24,8 +24,13 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
+<<<<<<< HEAD
 from mixedmodels import _core
 from mixedmodels._frame import CoreFrame, attach_weights, check_columns, column_names_of, missing_rows, to_polars
+=======
+from mixedmodels import _core, _display, _format
+from mixedmodels._frame import CoreFrame, attach_weights, column_names_of, missing_rows, to_polars
+>>>>>>> main
 from mixedmodels.contrasts import Coding
 from mixedmodels.exceptions import DataError, UnavailableError
 from mixedmodels.sources import source_of
@@ -60,6 +65,11 @@ class FittedModel:
     """Whether the response has a non-Gaussian family (a link, no residual F tests)."""
     is_mixed: ClassVar[bool] = False
     """Whether the model has random effects."""
+    _classes: ClassVar[dict[str, type[FittedModel]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        FittedModel._classes[cls.__name__] = cls  # the classes a saved model may name
 
     def __init__(self, formula: str, data: Any) -> None:
         self.formula = formula
@@ -133,7 +143,7 @@ class FittedModel:
             for w in self.warnings:
                 _warnings.warn(w, stacklevel=3)
         if verbose:
-            print(self._fit.optsummary())
+            print(_display.optimizer_report(self))
         if summarize:
             print(self.summary_text())
         assert self.coefs is not None
@@ -166,7 +176,7 @@ class FittedModel:
             None if self.streamed else pl.DataFrame(np.asarray(f.design_matrix), schema=self.fixed_names, orient="row")
         )
         factor_vars = {v for t in self.fixed_terms for v, num in zip(t.variables, t.numeric, strict=True) if not num}
-        self.warnings = list(f.warnings) + self._coding.unused_warnings(factor_vars)
+        self.warnings = [_python_advice(w) for w in f.warnings] + self._coding.unused_warnings(factor_vars)
 
     def _coef_table(self) -> pl.DataFrame:
         raise NotImplementedError
@@ -353,6 +363,60 @@ class FittedModel:
         x, names, assign = _core.model_matrix(formula, self.core_frame(data, needed), contrasts=contrasts)
         return np.asarray(x), list(names), list(assign)
 
+    # ------------------------------------------------------------ keeping
+    @classmethod
+    def model_class(cls, name: str) -> type[FittedModel] | None:
+        """The model class of that name (``"Lmer"``, ``"Glmer"``, ...), for loading saved models."""
+        return FittedModel._classes.get(name)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The model as plain data, for ``pickle``, ``copy.deepcopy`` and
+        :func:`mixedmodels.io.save_model`: what it was given (formula, data,
+        family), the ``fit()`` arguments and the estimates; the core's objects
+        are rebuilt from them, at those estimates, when it is loaded."""
+        state: dict[str, Any] = {
+            "format_version": _format.FORMAT_VERSION,
+            "mixedmodels_version": _core.__version__,
+            "class": type(self).__name__,
+            "formula": self.formula,
+            "init": self._init_arguments(),
+            "data": self.data,
+            "fitted": self.fitted,
+        }
+        if self.fitted:
+            state.update(
+                fit_options=dict(self._fit_options),
+                estimates=self._estimates(),
+                coefs=self.coefs,
+                warnings=list(self.warnings),
+            )
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        _format.check_format({"format": _format.FORMAT, **state}, f"a saved {state.get('class', 'model')}")
+        type(self).__init__(self, state["formula"], state["data"], **state["init"])
+        if state["fitted"]:
+            self._restore_fit(state["fit_options"], state["estimates"])
+            self.coefs = state["coefs"]
+            self.warnings = list(state["warnings"])
+
+    def _init_arguments(self) -> dict[str, Any]:
+        """The constructor's arguments beyond the formula and the data."""
+        return {}
+
+    def _estimates(self) -> dict[str, Any]:
+        """What rebuilds the fit without optimizing; nothing for models whose
+        fit is closed-form (they are refitted)."""
+        return {}
+
+    def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:
+        """Refit with the saved ``fit()`` arguments (fits are deterministic:
+        the same estimates); a model class that can do better overrides this."""
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            given = {k: v for k, v in options.items() if v is not None}  # None: the default
+            self.fit(summarize=False, **given)  # type: ignore[attr-defined]
+
     # ------------------------------------------------------------ showing
     def summary(self) -> pl.DataFrame:
         """Print the summary and return ``coefs`` (pymer4's behaviour)."""
@@ -361,8 +425,37 @@ class FittedModel:
         return self.coefs
 
     def __repr__(self) -> str:
-        state = "fitted" if self.fitted else "not fitted"
-        return f"{type(self).__name__}({self.formula!r}, family={self.family!r}) [{state}]"
+        if not self.fitted:
+            return f"{type(self).__name__}({self.formula!r}, family={self.family!r}) [not fitted]"
+        return "\n".join(_display.text_lines(self))
+
+    def _repr_html_(self) -> str:
+        return _display.html(self)
+
+
+_SINGULAR = "boundary (singular) fit: see help('isSingular')"
+SINGULAR_ADVICE = (
+    "boundary (singular) fit: a variance is estimated as zero or a correlation as +-1 "
+    "(see m.ranef_var and m.ranef_corr); the random effects may be richer than the data support: "
+    "consider a simpler random-effects structure (docs/getting_started.md, 'Singular fits')"
+)
+
+
+def _python_advice(warning: str) -> str:
+    """A core warning as advice for Python users (lme4's points to R's help)."""
+    return SINGULAR_ADVICE if warning == _SINGULAR else warning
+
+
+def check_binomial_response(formula: str, family: str) -> None:
+    """A ``cbind(successes, failures)`` response is binomial: say so when the
+    family is another (R's message, "unknown function", helps no one)."""
+    response = formula.split("~", 1)[0].strip()
+    if response.replace(" ", "").startswith("cbind(") and family != "binomial":
+        raise _core.FormulaError(
+            f"'{formula}': cbind(successes, failures) is a binomial response; "
+            'fit it with family="binomial" (Lmer(formula, data, family="binomial"))'
+            + ("" if family == "gaussian" else f', not family="{family}"')
+        )
 
 
 class Residuals(np.ndarray):

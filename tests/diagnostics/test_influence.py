@@ -109,3 +109,25 @@ def test_generalized_models_by_refits_only():
     assert table.columns == ["herd", *MEASURES, "rvc.D11"]
     assert table.height == 15
     assert (table["cooksd"] >= 0).all() and (table["covratio"] > 0).all()
+
+
+def test_deleting_what_identifies_a_fixed_effect_gives_nulls():
+    # Only subject 308 has the level "rare": without it, f's coefficient is not identified.
+    data = mm.load_dataset("sleepstudy").with_columns(
+        f=pl.when(pl.col("Subject") == "308").then(pl.lit("rare")).otherwise(pl.lit("common"))
+    )
+    m = mm.Lmer("Reaction ~ Days + f + (1 | Subject)", data=data)
+    m.fit(summarize=False, no_warnings=True)
+    one_step = m.influence(level="Subject")
+    with pytest.warns(UserWarning, match="1 of 18 refits without one of the levels of Subject failed"):
+        exact = m.influence(level="Subject", approx=False)
+    for table in (one_step, exact):
+        row = table.filter(pl.col("Subject") == "308")
+        assert row["cooksd"].is_null().all() and row["covratio"].is_null().all()
+        assert table["cooksd"].null_count() == 1
+    with pytest.warns(UserWarning, match="1 of 18 training refits failed"):
+        cv = m.cross_validate(group="Subject")
+    assert cv.folds.filter(pl.col("Subject") == "308")["rmse"].is_null().all()
+    assert cv.scores["rmse"] == pytest.approx(
+        float(np.sqrt(((cv.predictions["y"] - cv.predictions["prediction"]) ** 2).mean()))
+    )

@@ -1,4 +1,4 @@
-"""plot_influence (HLMdiag's dotplot_diag) and plot_residuals, drawn with Agg."""
+"""plot_influence (HLMdiag's dotplot_diag) and plot_hlm_resid, drawn with Agg."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 from diag_refs import sleepstudy_fit
 
 from mixedmodels.exceptions import DataError
-from mixedmodels.plotting import internal_cutoff
+from mixedmodels.plots import internal_cutoff
 
 
 @pytest.fixture
@@ -57,14 +57,14 @@ def test_two_sided_cutoff_and_given_axes(sleepstudy):
 
 def test_residual_panel(sleepstudy):
     m, _ = sleepstudy
-    fig = m.plot_residuals()
+    fig = m.plot_hlm_resid()
     left, right = fig.axes
     assert len(left.collections[0].get_offsets()) == m.nobs
     np.testing.assert_allclose(np.sort(right.collections[0].get_offsets()[:, 1]), np.sort(m.residuals))
     assert left.get_xlabel() == ".fitted" and right.get_ylabel() == ".resid"
     fig2, axes = plt.subplots(1, 2)
-    assert m.plot_residuals(level="Subject", ax=axes) is fig2
+    assert m.plot_hlm_resid(level="Subject", ax=axes) is fig2
     assert [a.get_ylabel() for a in axes] == [".ranef.intercept", ".ranef.days"]
-    with pytest.raises(DataError, match="draws in 2 Axes"):
-        m.plot_residuals(ax=[axes[0]])
+    with pytest.raises(ValueError, match="this plot has 2 panels"):
+        m.plot_hlm_resid(ax=[axes[0]])
     plt.close("all")

@@ -154,9 +154,9 @@ def test_quadrature_needs_one_scalar_random_effect(sleep: pl.DataFrame) -> None:
     b = sleep.with_columns(b=pl.col("Reaction") > 300)
     with pytest.raises(mm.DataError, match="nAGQ > 1 is only available for models with a single, scalar"):
         fit("b ~ Days + (Days | Subject)", b, nAGQ=5)
-    with pytest.raises(mm.DataError, match="nAGQ must be between 1 and 100, not 0"):
-        fit("b ~ Days + (1 | Subject)", b, nAGQ=0)
-    with pytest.raises(mm.DataError, match="nAGQ must be between 1 and 100, not 101"):
+    with pytest.raises(mm.DataError, match="nAGQ must be between 0 and 100, not -1"):
+        fit("b ~ Days + (1 | Subject)", b, nAGQ=-1)
+    with pytest.raises(mm.DataError, match="nAGQ must be between 0 and 100, not 101"):
         fit("b ~ Days + (1 | Subject)", b, nAGQ=101)
     with pytest.raises(mm.DataError, match=r"nAGQ must be a whole number, not 2\.7"):
         fit("b ~ Days + (1 | Subject)", b, nAGQ=2.7)

@@ -169,3 +169,22 @@ def test_aliased_group_columns_warn_and_are_left_out() -> None:
         m.fit(summarize=False)
     assert np.isnan(m.fixef["x"][1])
     assert m.coefs["DF"].to_list() == [2.0, 1.0]
+
+
+def test_lazy_frames_keep_the_columns_fit_reads(df: pl.DataFrame) -> None:
+    lazy = df.lazy()
+    assert Lm2("DV ~ IV2", data=lazy, group="Group").fit(summarize=False).height == 2
+    m = Lm("DV ~ IV2", data=lazy)
+    assert m.fit(summarize=False, robust="cluster", cluster="Group")["DF"][0] == 47 - 2
+
+
+def test_offsets_are_subtracted_as_lm_does(df: pl.DataFrame) -> None:
+    data = df.with_columns(o=2.0 * pl.col("IV2"))
+    plain = Lm("DV ~ IV2", data=data).fit(summarize=False)
+    for model in (Lm("DV ~ IV2 + offset(o)", data=data), Lm2("DV ~ IV2 + offset(o)", data=data, group="Group")):
+        shifted = model.fit(summarize=False)
+        if isinstance(model, Lm):
+            # lm(DV ~ IV2 + offset(o)): the slope drops by exactly 2
+            assert shifted["Estimate"][1] == pytest.approx(plain["Estimate"][1] - 2.0, rel=1e-10)
+        np.testing.assert_allclose(model.fits + np.asarray(model.residuals), data["DV"], rtol=1e-12)
+        np.testing.assert_allclose(model.offset, data["o"])

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use mixedmodels::glmer::{Glmer, GlmerOptions};
 use mixedmodels::glmm::Family;
 use mixedmodels::optim::OptimizerSettings;
-use numpy::PyArray1;
+use mixedmodels::permutation::glmm_permutation_test;
+use numpy::{PyArray1, PyArray2};
 use std::collections::HashMap;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{contrasts_from_py, optimizer_settings};
+use crate::convert::{contrasts_from_py, matrix_rowmajor, optimizer_settings};
 use crate::errors::to_py;
 use crate::fitted::PyMixedFit;
 use crate::frame::{with_frame, PyFrame};
@@ -24,9 +25,10 @@ pub struct PyGlmer {
 
 #[pymethods]
 impl PyGlmer {
-    /// `family` and `link` by R's names, parsed here.
+    /// `family` and `link` by R's names, parsed here; `nb_theta` fixes a
+    /// negative binomial's theta (None: estimated, as glmer.nb).
     #[staticmethod]
-    #[pyo3(signature = (formula, frame, family, link=None, nagq=1, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None))]
+    #[pyo3(signature = (formula, frame, family, link=None, nagq=1, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None, nb_theta=None, tol_pwrss=1e-7))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         py: Python<'_>,
@@ -40,22 +42,59 @@ impl PyGlmer {
         derivatives: bool,
         max_feval: usize,
         optimizer: Option<HashMap<String, f64>>,
+        nb_theta: Option<f64>,
+        tol_pwrss: f64,
     ) -> PyResult<Py<PyGlmer>> {
-        let family = Family::parse(family, link).map_err(to_py)?;
+        let mut family = Family::parse(family, link).map_err(to_py)?;
+        if let Some(theta) = nb_theta {
+            family = family.with_nb_theta(theta).map_err(to_py)?;
+        }
         let contrasts = contrasts_from_py(contrasts)?;
         let base = OptimizerSettings { max_feval, ..GlmerOptions::default().optimizer };
         let optimizer = optimizer_settings(base, optimizer)?;
-        let options = GlmerOptions { family, nagq, contrasts, weights, optimizer, derivatives };
+        let options = GlmerOptions { family, nagq, contrasts, weights, optimizer, derivatives, tol_pwrss };
         let inner = with_frame(&frame, |df| py.detach(|| Glmer::fit(formula, df, &options)).map_err(to_py))?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyGlmer { inner }))
     }
 
-    /// R's name of the family ("binomial", "poisson", "Gamma", "inverse.gaussian").
+    /// Permutation p-values of the fixed effects' z statistics: `n_perm`
+    /// refits with the response shuffled within the grouping factors' cells.
+    /// Returns (p-values, the refits' z statistics, n_perm x p).
+    fn permutation_test<'py>(
+        &self,
+        py: Python<'py>,
+        n_perm: usize,
+        seed: u64,
+    ) -> PyResult<(Vec<f64>, Bound<'py, PyArray2<f64>>)> {
+        let inner = &self.inner;
+        let test = py.detach(|| glmm_permutation_test(inner, n_perm, seed));
+        let p = inner.fit.beta.len();
+        let flat: Vec<f64> = test.t.into_iter().flatten().collect();
+        Ok((test.pvalues, matrix_rowmajor(py, flat, n_perm, p)?))
+    }
+
+    /// R's name of the family ("binomial", "poisson", "Gamma",
+    /// "inverse.gaussian", "negative.binomial").
     #[getter]
     fn family(&self) -> &'static str {
         self.inner.fit.family.dist.name()
+    }
+    /// R's `family(m)$family`: "binomial", ..., "Negative Binomial(3.3034)".
+    #[getter]
+    fn family_name(&self) -> String {
+        self.inner.fit.family.r_name()
+    }
+    /// The negative binomial's theta (estimated or given); None for other families.
+    #[getter]
+    fn nb_theta(&self) -> Option<f64> {
+        self.inner.fit.family.nb_theta()
+    }
+    /// 0 (PIRLS only), 1 (Laplace) or the number of quadrature nodes.
+    #[getter]
+    fn nagq(&self) -> usize {
+        self.inner.fit.nagq
     }
     /// R's name of the link.
     #[getter]
@@ -89,6 +128,11 @@ impl PyGlmer {
         d.set_item("status", &f.stage2.status)?;
         d.set_item("derivative_evaluations", f.derivative_evaluations)?;
         d.set_item("pirls_iterations", f.pirls_iterations)?;
+        if let Some(search) = &self.inner.nb_search {
+            d.set_item("nb_theta_start", search.initial)?;
+            d.set_item("nb_theta_interval", search.interval)?;
+            d.set_item("nb_theta_evaluations", search.evaluations)?;
+        }
         Ok(d)
     }
 

@@ -484,7 +484,17 @@ impl PyLm2 {
     }
     #[getter]
     fn response<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_slice(py, &self.inner.y)
+        vector(py, self.inner.response())
+    }
+    /// Lm2 takes no weights: ones, one a row of the fit.
+    #[getter]
+    fn prior_weights<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        vector(py, vec![1.0; self.inner.nobs])
+    }
+    /// The formula's offsets on the rows of the fit (zeros without offsets).
+    #[getter]
+    fn offset<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        vector(py, self.inner.offset.clone().unwrap_or_else(|| vec![0.0; self.inner.nobs]))
     }
     #[getter]
     fn design_matrix<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {

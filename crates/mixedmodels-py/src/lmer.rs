@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use mixedmodels::fit::FitOptions;
 use mixedmodels::lmer::{Lmer, LmerOptions};
-use mixedmodels::optim::OptimizerSettings;
+use mixedmodels::optim::{OptSummary, OptimizerSettings};
 use mixedmodels::permutation::permutation_test;
 use mixedmodels::resample::Replicate;
 use numpy::PyArray2;
@@ -52,6 +52,7 @@ impl PyLmer {
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
     }
 
+<<<<<<< HEAD
     /// Fit from the reduced statistics of an out-of-core pass (the plan's
     /// weights and contrasts apply); the fit holds no rows.
     #[staticmethod]
@@ -73,17 +74,47 @@ impl PyLmer {
         };
         let (plan, reduced) = (stats.plan.clone(), stats.take()?);
         let inner = py.detach(|| Lmer::fit_sums(&plan, reduced, &options)).map_err(to_py)?;
+=======
+    /// The model at stored covariance parameters, without optimizing (a saved
+    /// model loaded again); `opt` is the stored optimizer record
+    /// (optimizer, initial, fmin, feval, status, converged).
+    #[staticmethod]
+    #[pyo3(signature = (formula, frame, theta, opt, reml=true, weights=None, contrasts=None, derivatives=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn at_theta(
+        py: Python<'_>,
+        formula: &str,
+        frame: PyFrame<'_>,
+        theta: Vec<f64>,
+        opt: (String, Vec<f64>, f64, usize, String, bool),
+        reml: bool,
+        weights: Option<String>,
+        contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
+        derivatives: bool,
+    ) -> PyResult<Py<PyLmer>> {
+        let contrasts = contrasts_from_py(contrasts)?;
+        let fit = FitOptions { optimizer: OptimizerSettings::default(), start: None, derivatives };
+        let options = LmerOptions { reml, contrasts, weights, fit };
+        let (optimizer, initial, fmin, feval, status, converged) = opt;
+        let record = OptSummary { optimizer, initial, final_theta: theta.clone(), fmin, feval, status, converged };
+        let inner = with_frame(&frame, |df| {
+            py.detach(|| Lmer::at_theta(formula, df, &options, &theta, record)).map_err(to_py)
+        })?;
+>>>>>>> main
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
     }
 
+<<<<<<< HEAD
     /// Does the fit hold its rows? (False for an out-of-core fit.)
     #[getter]
     fn holds_rows(&self) -> bool {
         self.inner.holds_rows()
     }
 
+=======
+>>>>>>> main
     /// Permutation p-values of the fixed effects' t statistics: `n_perm`
     /// refits with the response shuffled within the grouping factors' cells.
     /// Returns (p-values, the refits' t statistics, n_perm x p).

@@ -16,12 +16,16 @@
 
 use crate::data::{DataFrame, FitRows};
 use crate::design::{Contrasts, DesignSpec, ReTerm, WeightRule};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fit::{self, FitOptions, LmmFit};
 use crate::formula::ModelFormula;
 use crate::inference::KenwardRoger;
 use crate::model::LinearMixedModel;
+<<<<<<< HEAD
 use crate::resample::Replicate;
+=======
+use crate::optim::OptSummary;
+>>>>>>> main
 use crate::residuals::{self, ResidualKind};
 use crate::setup::{setup_warnings, ModelFrame};
 use crate::sums::bootstrap::NoiseSampler;
@@ -61,8 +65,18 @@ pub struct Lmer {
     noise: std::sync::OnceLock<std::result::Result<NoiseSampler, crate::Error>>,
 }
 
-impl Lmer {
-    pub fn fit(formula: &str, data: &DataFrame, options: &LmerOptions) -> Result<Lmer> {
+/// A model set up and not yet fitted (lme4's `lFormula` + `mkLmerDevfun`).
+struct Setup {
+    spec: DesignSpec,
+    model: LinearMixedModel,
+    fixed_names: Vec<String>,
+    assign: Vec<usize>,
+    offset: Option<Vec<f64>>,
+    rows: FitRows,
+}
+
+impl Setup {
+    fn new(formula: &str, data: &DataFrame, options: &LmerOptions) -> Result<Setup> {
         let formula = ModelFormula::parse(formula)?;
         let frame =
             ModelFrame::new(formula, data, &options.contrasts, options.weights.as_deref(), WeightRule::Positive)?;
@@ -74,24 +88,62 @@ impl Lmer {
             Some(o) => y.iter().zip(o).map(|(a, b)| a - b).collect(),
             None => y,
         };
-        let mut model = LinearMixedModel::new(x.values, p, y_adj, design.terms, weights, options.reml)?;
+        let model = LinearMixedModel::new(x.values, p, y_adj, design.terms, weights, options.reml)?;
         model.check_response_varies()?;
-        // On a worker thread of rayon's pool, as `Glmer::fit`: the parallel
-        // steps then share the pool's threads with the fit.
-        let mut fit = rayon::scope(|_| fit::fit(&mut model, &options.fit, design.offset.as_deref()))?;
-        fit.warnings.splice(0..0, setup_warnings(&rows, &spec));
-        Ok(Lmer {
-            spec,
-            model,
+        Ok(Setup { spec, model, fixed_names: x.names, assign: x.assign, offset: design.offset, rows })
+    }
+
+    fn into_lmer(self, mut fit: LmmFit, options: &LmerOptions) -> Lmer {
+        fit.warnings.splice(0..0, setup_warnings(&self.rows, &self.spec));
+        Lmer {
+            spec: self.spec,
+            model: self.model,
             fit,
-            fixed_names: x.names,
-            assign: x.assign,
-            offset: design.offset,
-            rows,
+            fixed_names: self.fixed_names,
+            assign: self.assign,
+            offset: self.offset,
+            rows: self.rows,
             options: options.clone(),
             kr: std::sync::OnceLock::new(),
+<<<<<<< HEAD
             noise: std::sync::OnceLock::new(),
         })
+=======
+        }
+    }
+}
+
+impl Lmer {
+    pub fn fit(formula: &str, data: &DataFrame, options: &LmerOptions) -> Result<Lmer> {
+        let mut setup = Setup::new(formula, data, options)?;
+        // On a worker thread of rayon's pool, as `Glmer::fit`: the parallel
+        // steps then share the pool's threads with the fit.
+        let fit = rayon::scope(|_| fit::fit(&mut setup.model, &options.fit, setup.offset.as_deref()))?;
+        Ok(setup.into_lmer(fit, options))
+    }
+
+    /// The model at given covariance parameters `theta`, without optimizing:
+    /// every result a fit that ended at `theta` gives (a saved model loaded
+    /// again). `opt` is the optimizer's record to report (the stored one).
+    pub fn at_theta(
+        formula: &str,
+        data: &DataFrame,
+        options: &LmerOptions,
+        theta: &[f64],
+        opt: OptSummary,
+    ) -> Result<Lmer> {
+        let mut setup = Setup::new(formula, data, options)?;
+        let ntheta = setup.model.par.ntheta();
+        if theta.len() != ntheta {
+            return Err(Error::Argument(format!(
+                "theta has {} values but the model has {ntheta} covariance parameters",
+                theta.len()
+            )));
+        }
+        setup.model.objective_at(theta);
+        let fit = fit::results(&mut setup.model, opt, options.fit.derivatives, setup.offset.as_deref())?;
+        Ok(setup.into_lmer(fit, options))
+>>>>>>> main
     }
 
     /// A fit whose data entered as cross-products only (an out-of-core

@@ -2,6 +2,8 @@
 //! (lme4's default optimizer family) through the `bobyqa` crate, with lme4's
 //! bounds and start, and a record of the run users can inspect.
 
+pub mod brent;
+
 use bobyqa::{Bobyqa, Config, Status};
 
 use crate::error::{Error, Result};

@@ -1,17 +1,20 @@
-//! Permutation tests of a linear mixed model's fixed effects (pymer4's
+//! Permutation tests of a mixed model's fixed effects (pymer4's
 //! `Lmer.fit(permute=N)`): the response is shuffled within the cells of the
 //! grouping factors (rows that share every grouping factor's level), so the
 //! random-effects structure of the data is kept, and the model is refitted;
-//! each coefficient's p-value compares its t statistic with those of the
-//! refits. Refits run in parallel, each on its own copy of the model's
-//! cross-products (only y changes); replicate `i` draws from
+//! each coefficient's p-value compares its t (or z) statistic with those of
+//! the refits. Refits run in parallel: a linear model's each on its own copy
+//! of the cross-products (only y changes), a generalized model's as a new fit
+//! on the same rows started at the fitted theta. Replicate `i` draws from
 //! `replicate_rng(seed, i)`, so results do not depend on the thread count.
 
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
+use crate::design::ReTerm;
 use crate::fit::optimize;
+use crate::glmer::Glmer;
 use crate::lm::resampling::permutation_pvalues;
 use crate::lmer::Lmer;
 use crate::model::LinearMixedModel;
@@ -27,9 +30,12 @@ pub struct PermutationTest {
 
 /// The rows of each cell of the grouping factors (every term's level).
 pub fn grouping_cells(m: &Lmer) -> Vec<Vec<usize>> {
-    let terms = &m.model.terms;
+    cells_of(&m.model.terms, m.model.n())
+}
+
+fn cells_of(terms: &[ReTerm], n: usize) -> Vec<Vec<usize>> {
     let mut cells: BTreeMap<Vec<u32>, Vec<usize>> = BTreeMap::new();
-    for i in 0..m.model.n() {
+    for i in 0..n {
         let key: Vec<u32> = terms.iter().map(|t| t.refs[i]).collect();
         cells.entry(key).or_default().push(i);
     }
@@ -75,6 +81,31 @@ pub fn permutation_test(m: &Lmer, n_perm: usize, seed: u64) -> PermutationTest {
     PermutationTest { t, pvalues }
 }
 
+/// `n_perm` refits of a generalized model with the response shuffled within
+/// grouping cells; the statistic is beta / se with the covariance the fit
+/// itself reports (Hessian-based, as glmer's).
+pub fn glmm_permutation_test(m: &Glmer, n_perm: usize, seed: u64) -> PermutationTest {
+    let n = m.pirls.resp.n();
+    let cells = cells_of(&m.pirls.joint.terms, n);
+    let y = &m.pirls.resp.y;
+    let p = m.fit.beta.len();
+    let z_of = |beta: &[f64], vcov: &[f64]| -> Vec<f64> { (0..p).map(|j| beta[j] / vcov[j * p + j].sqrt()).collect() };
+    let t: Vec<Vec<f64>> = (0..n_perm as u64)
+        .into_par_iter()
+        .map(|i| {
+            let order = permutation_within(n, &cells, &mut replicate_rng(seed, i));
+            let shuffled = order.iter().map(|&k| y[k]).collect();
+            match m.refit_response(shuffled, m.options.derivatives) {
+                Ok(fit) => z_of(&fit.beta, &fit.vcov_beta),
+                Err(_) => vec![f64::NAN; p],
+            }
+        })
+        .collect();
+    let observed = z_of(&m.fit.beta, &m.fit.vcov_beta);
+    let pvalues = permutation_pvalues(&observed, &t);
+    PermutationTest { t, pvalues }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +143,30 @@ mod tests {
         // The slope is far beyond any within-subject shuffle: p = 1 / 41.
         assert!((a.pvalues[1] - 1.0 / 41.0).abs() < 1e-12, "{:?}", a.pvalues);
         assert!(a.t.iter().all(|t| t[1].is_finite() && t[1].abs() < 6.0));
+    }
+
+    #[test]
+    fn glmm_refits_of_the_same_response_reproduce_the_fit() {
+        use crate::glmer::GlmerOptions;
+        use crate::glmm::Family;
+        let n = 120;
+        let g: Vec<String> = (0..n).map(|i| format!("g{}", i / 12)).collect();
+        let x: Vec<f64> = (0..n).map(|i| (i % 12) as f64 / 4.0 - 1.5).collect();
+        let y: Vec<f64> = (0..n).map(|i| f64::from(((i * 7 + i / 12) % 10) < 3 + 2 * (i % 12) / 4)).collect();
+        let data = DataFrame::new()
+            .with_numeric("y", y.clone())
+            .unwrap()
+            .with_numeric("x", x)
+            .unwrap()
+            .with_labels("g", &g)
+            .unwrap();
+        let options = GlmerOptions { family: Family::parse("binomial", None).unwrap(), ..GlmerOptions::default() };
+        let m = Glmer::fit("y ~ x + (1 | g)", &data, &options).unwrap();
+        let again = m.refit_response(y, true).unwrap();
+        assert!(again.beta.iter().zip(&m.fit.beta).all(|(a, b)| (a - b).abs() < 1e-4), "{:?}", again.beta);
+        let test = glmm_permutation_test(&m, 20, 3);
+        assert_eq!(test.t.len(), 20);
+        assert!(test.pvalues.iter().all(|p| *p > 0.0 && *p <= 1.0));
+        assert_eq!(test, glmm_permutation_test(&m, 20, 3));
     }
 }

@@ -241,3 +241,69 @@ fn glmm_folds_equal_refitting_from_scratch() {
     assert!(Score::Brier.compute(&y, &mu, &w, None).is_err());
     assert!(Score::parse("auc").is_err());
 }
+
+/// Binary responses on crossed factors (g1 x g2, every pair once or twice).
+fn crossed_binary(keep: &dyn Fn(usize) -> bool) -> mixedmodels::data::DataFrame<'static> {
+    let (n, l1, l2) = (360usize, 12usize, 8usize);
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut uniform = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let b1: Vec<f64> = (0..l1).map(|_| 3.0 * (uniform() - 0.5)).collect();
+    let b2: Vec<f64> = (0..l2).map(|_| 2.5 * (uniform() - 0.5)).collect();
+    let (mut y, mut x, mut g1, mut g2) = (vec![], vec![], vec![], vec![]);
+    for i in 0..n {
+        let (a, b) = (i % l1, (i / l1 + i) % l2);
+        let xi = 2.0 * uniform() - 1.0;
+        let eta = -0.3 + 0.8 * xi + b1[a] + b2[b];
+        let yi = f64::from(uniform() < 1.0 / (1.0 + (-eta).exp()));
+        if keep(i) {
+            y.push(yi);
+            x.push(xi);
+            g1.push(format!("a{a:02}"));
+            g2.push(format!("b{b:02}"));
+        }
+    }
+    mixedmodels::data::DataFrame::new()
+        .with_numeric("y", y)
+        .unwrap()
+        .with_numeric("x", x)
+        .unwrap()
+        .with_labels("g1", &g1)
+        .unwrap()
+        .with_labels("g2", &g2)
+        .unwrap()
+}
+
+#[test]
+fn crossed_glmm_deletion_equals_refitting_from_scratch() {
+    let formula = "y ~ x + (1 | g1) + (1 | g2)";
+    let g = Glmer::fit(formula, &crossed_binary(&|_| true), &GlmerOptions::default()).unwrap();
+    let p = g.fit.beta.len();
+    // Delete levels of the second factor (its rows span every level of the first).
+    let term = g.pirls.joint.terms.iter().find(|t| t.group == "g2").unwrap();
+    let sets: Vec<Vec<usize>> =
+        [0u32, 5].iter().map(|&l| (0..term.refs.len()).filter(|&i| term.refs[i] == l).collect()).collect();
+    let got = glmm::set_influence(&g, &sets).unwrap();
+    let vinv = inverse(&g.fit.vcov_beta, p);
+    assert_eq!(diagnostics::rvc_names_glmm(&g), ["D11", "D22"]);
+    for (s, d) in sets.iter().zip(&got) {
+        let scratch = Glmer::fit(formula, &crossed_binary(&|i| !s.contains(&i)), &GlmerOptions::default()).unwrap();
+        let f = &scratch.fit;
+        let delta: Vec<f64> = g.fit.beta.iter().zip(&f.beta).map(|(a, b)| a - b).collect();
+        let cooksd = quad(&vinv, &delta, p) / p as f64;
+        let mdffits = quad(&inverse(&f.vcov_beta, p), &delta, p) / p as f64;
+        let covratio = det(&f.vcov_beta, p) / det(&g.fit.vcov_beta, p);
+        for (name, a, b) in [
+            ("cooksd", d.measures.cooksd, cooksd),
+            ("mdffits", d.measures.mdffits, mdffits),
+            ("covratio", d.measures.covratio, covratio),
+        ] {
+            let err = (a - b).abs() / b.abs().max(1e-3);
+            assert!(err < 1e-2, "{name} of deleting {} rows: {a} vs {b} (err {err:.1e})", s.len());
+        }
+    }
+}

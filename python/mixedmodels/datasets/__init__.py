@@ -4,6 +4,12 @@ The data are those of R's lme4 (sleepstudy, Dyestuff, Dyestuff2, Penicillin,
 Pastes, cbpp, grouseticks, InstEval), nlme (Machines), mlmRev (Chem97) and
 geepack (dietox). Columns that are factors in R are polars String columns
 (levels sorted, as R sorts them); the rest are numbers.
+
+``sample_data`` is pymer4's sample data (``pymer4/resources/sample_data.csv``
+of pymer4 0.8.2, github.com/ejolly/pymer4, MIT licence, Copyright (c) 2018
+Eshin Jolly), the data of pymer4's quick start and tutorials, unchanged:
+564 rows, ``Group`` (47 groups), ``IV1``, ``IV2`` (numbers), ``IV3`` (0.5, 1,
+1.5), ``DV`` (continuous) and ``DV_l`` (0/1).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ DESCRIPTIONS = {
     "cbpp": "Contagious bovine pleuropneumonia incidence in 15 herds (lme4)",
     "grouseticks": "Ticks on red grouse chicks, broods within locations (lme4)",
     "grouseticks_std": "grouseticks with HEIGHT standardized",
+    "sample_data": "pymer4's sample data: DV, DV_l (0/1), IV1-IV3 in 47 groups (pymer4 0.8.2)",
 }
 
 

@@ -58,15 +58,25 @@ impl SpdFactor {
     }
 }
 
+/// Above this tr(V^{-1} V_(A)) / p, the rows left no longer identify the
+/// fixed effects (some combination's variance grew by this factor: a column
+/// of X is zero without the rows, up to rounding).
+const NOT_IDENTIFIED: f64 = 1e8;
+
 /// The measures for `delta` = beta - beta_(A) and `vcov_deleted` = V_(A),
-/// given the full fit's V (factored once).
+/// given the full fit's V (factored once); NaN when the rows left do not
+/// identify the fixed effects.
 pub fn measures(vcov: &SpdFactor, vcov_deleted: &[f64], delta: &[f64]) -> Measures {
     let p = delta.len();
     let Some(deleted) = SpdFactor::new(vcov_deleted, p) else { return Measures::NAN };
+    let trace = vcov.trace_solve(vcov_deleted);
+    if !(trace.is_finite() && trace < NOT_IDENTIFIED * p as f64) {
+        return Measures::NAN;
+    }
     Measures {
         cooksd: vcov.quadratic(delta) / p as f64,
         mdffits: deleted.quadratic(delta) / p as f64,
-        covtrace: (vcov.trace_solve(vcov_deleted) - p as f64).abs(),
+        covtrace: (trace - p as f64).abs(),
         covratio: (deleted.logdet() - vcov.logdet()).exp(),
     }
 }

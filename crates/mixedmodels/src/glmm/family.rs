@@ -1,29 +1,40 @@
 //! Exponential families and links of generalized linear mixed models, as R's
 //! `family` objects define them (lme4's glmFamily.cpp): inverse link, its
 //! derivative, variance function, deviance residuals and the AIC term
-//! (-2 log-likelihood) used by the Laplace approximation.
+//! (-2 log-likelihood) used by the Laplace approximation. The negative
+//! binomial is MASS's `negative.binomial(theta)`: a family for a known
+//! dispersion theta (`glmer.nb` estimates it around the fit, see
+//! [`crate::glmm::negbin`]).
 
 use statrs::distribution::{Continuous, ContinuousCDF, Normal};
 use statrs::function::gamma::ln_gamma;
 
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Distribution {
     Binomial,
     Poisson,
     Gamma,
     InverseGaussian,
+    /// Variance mu + mu^2 / theta. A theta that is not finite means "not
+    /// known yet": the fit estimates it (lme4's `glmer.nb`).
+    NegativeBinomial {
+        theta: f64,
+    },
 }
 
 impl Distribution {
-    /// R's name of the family: "binomial", "poisson", "Gamma", "inverse.gaussian".
+    /// R's name of the family: "binomial", "poisson", "Gamma",
+    /// "inverse.gaussian", "negative.binomial" (MASS's function; its
+    /// `family$family` names theta too: [`Family::r_name`]).
     pub fn name(&self) -> &'static str {
         match self {
             Distribution::Binomial => "binomial",
             Distribution::Poisson => "poisson",
             Distribution::Gamma => "Gamma",
             Distribution::InverseGaussian => "inverse.gaussian",
+            Distribution::NegativeBinomial { .. } => "negative.binomial",
         }
     }
 }
@@ -126,7 +137,7 @@ impl Link {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Family {
     pub dist: Distribution,
     pub link: Link,
@@ -137,23 +148,28 @@ const LOGIT_THRESH: f64 = 36.043_653_389_117_15;
 const EPS: f64 = f64::EPSILON;
 
 impl Family {
-    /// R's names: family "binomial", "poisson", "Gamma", "inverse.gaussian";
-    /// links "logit", "probit", "cloglog", "log", "inverse", "identity", "1/mu^2".
+    /// R's names: family "binomial", "poisson", "Gamma", "inverse.gaussian",
+    /// "negative_binomial" (its theta to be estimated: see
+    /// [`Family::with_nb_theta`]); links "logit", "probit", "cloglog", "log",
+    /// "inverse", "identity", "1/mu^2".
     pub fn parse(family: &str, link: Option<&str>) -> Result<Family> {
         let dist = match family.to_ascii_lowercase().as_str() {
             "binomial" => Distribution::Binomial,
             "poisson" => Distribution::Poisson,
             "gamma" => Distribution::Gamma,
             "inverse.gaussian" | "inverse_gaussian" | "inversegaussian" => Distribution::InverseGaussian,
+            "negative_binomial" | "negative.binomial" | "negativebinomial" | "negbin" => {
+                Distribution::NegativeBinomial { theta: f64::NAN }
+            }
             other => {
                 return Err(Error::Argument(format!(
-                    "unknown family '{other}' (use binomial, poisson, Gamma or inverse_gaussian)"
+                    "unknown family '{other}' (use binomial, poisson, Gamma, inverse_gaussian or negative_binomial)"
                 )))
             }
         };
         let default = match dist {
             Distribution::Binomial => Link::Logit,
-            Distribution::Poisson => Link::Log,
+            Distribution::Poisson | Distribution::NegativeBinomial { .. } => Link::Log,
             Distribution::Gamma => Link::Inverse,
             Distribution::InverseGaussian => Link::InverseSquare,
         };
@@ -168,11 +184,58 @@ impl Family {
             Distribution::InverseGaussian => {
                 matches!(link, Link::InverseSquare | Link::Inverse | Link::Log | Link::Identity)
             }
+            Distribution::NegativeBinomial { .. } => matches!(link, Link::Log | Link::Identity),
         };
         if !allowed {
             return Err(Error::Argument(format!("the {family} family does not take the '{}' link", link.name())));
         }
         Ok(Family { dist, link })
+    }
+
+    /// MASS's `negative.binomial(theta)` with the log link.
+    pub fn negative_binomial(theta: f64) -> Family {
+        Family { dist: Distribution::NegativeBinomial { theta }, link: Link::Log }
+    }
+
+    /// The negative binomial family with its dispersion fixed at `theta`, a
+    /// positive number; an error for other families.
+    pub fn with_nb_theta(self, theta: f64) -> Result<Family> {
+        if self.nb_theta().is_none() {
+            return Err(Error::Argument(format!(
+                "nb_theta is the negative binomial family's dispersion, not the {} family's",
+                self.dist.name()
+            )));
+        }
+        if !(theta.is_finite() && theta > 0.0) {
+            return Err(Error::Argument(format!("nb_theta must be a positive number, not {theta}")));
+        }
+        Ok(Family { dist: Distribution::NegativeBinomial { theta }, ..self })
+    }
+
+    /// The negative binomial's theta (None for other families).
+    pub fn nb_theta(&self) -> Option<f64> {
+        match self.dist {
+            Distribution::NegativeBinomial { theta } => Some(theta),
+            _ => None,
+        }
+    }
+
+    /// A negative binomial family whose theta is still to be estimated?
+    pub fn estimates_nb_theta(&self) -> bool {
+        self.nb_theta().is_some_and(|t| !t.is_finite())
+    }
+
+    /// R's `family$family`: "binomial", "poisson", "Gamma",
+    /// "inverse.gaussian", "Negative Binomial(3.3034)" (MASS's
+    /// `format(round(theta, 4))`).
+    pub fn r_name(&self) -> String {
+        match self.dist {
+            Distribution::Binomial => "binomial".into(),
+            Distribution::Poisson => "poisson".into(),
+            Distribution::Gamma => "Gamma".into(),
+            Distribution::InverseGaussian => "inverse.gaussian".into(),
+            Distribution::NegativeBinomial { theta } => format!("Negative Binomial({})", r_format_round4(theta)),
+        }
     }
 
     /// Does the family estimate a dispersion (sigma)?
@@ -214,6 +277,7 @@ impl Family {
             Distribution::Poisson => mu,
             Distribution::Gamma => mu * mu,
             Distribution::InverseGaussian => mu * mu * mu,
+            Distribution::NegativeBinomial { theta } => mu + mu * mu / theta,
         }
     }
 
@@ -246,6 +310,9 @@ impl Family {
             Distribution::Poisson => 2.0 * wt * (if y > 0.0 { y * (y / mu).ln() } else { 0.0 } - (y - mu)),
             Distribution::Gamma => -2.0 * wt * (if y > 0.0 { (y / mu).ln() } else { 0.0 } - (y - mu) / mu),
             Distribution::InverseGaussian => wt * (y - mu) * (y - mu) / (y * mu * mu),
+            Distribution::NegativeBinomial { theta } => {
+                2.0 * wt * (y_log_y(y, mu) - (y + theta) * ((y + theta) / (mu + theta)).ln())
+            }
         }
     }
 
@@ -278,6 +345,11 @@ impl Family {
                 let ly: f64 = (0..y.len()).map(|i| y[i].ln() * wt[i]).sum();
                 wtsum * ((dev / wtsum * 2.0 * std::f64::consts::PI).ln() + 1.0) + 3.0 * ly + 2.0
             }
+            // MASS's negative.binomial()$aic: -2 sum wt log dnbinom(y, theta, mu).
+            // (lme4's C++ copy weights only the first term; the same without weights.)
+            Distribution::NegativeBinomial { theta } => {
+                2.0 * (0..y.len()).map(|i| -wt[i] * ln_dnbinom(y[i], theta, mu[i])).sum::<f64>()
+            }
         }
     }
 
@@ -289,7 +361,10 @@ impl Family {
     /// of m trials and prior weight factor wt/m,
     ///   aic - dev = sum -2 (wt/m) lchoose(m, k) - 2 wt (y log y + (1-y) log(1-y))   (binomial)
     ///   aic - dev = sum 2 wt (lgamma(y + 1) - y log y + y)                          (Poisson)
-    /// with 0 log 0 = 0. None for other families or fractional data.
+    /// with 0 log 0 = 0; for the negative binomial (any y)
+    ///   aic - dev = sum 2 wt (lgamma(y + 1) + lgamma(theta) - lgamma(theta + y)
+    ///                         - theta log theta - y log y + (y + theta) log(y + theta)).
+    /// None for other families or fractional data.
     pub fn aic_minus_deviance(&self, y: &[f64], n: &[f64], wt: &[f64]) -> Option<f64> {
         let whole = |v: f64| v.fract() == 0.0;
         let xlogx = |v: f64| if v > 0.0 { v * v.ln() } else { 0.0 };
@@ -316,6 +391,16 @@ impl Family {
                 }
                 Some((0..y.len()).map(|i| 2.0 * wt[i] * (ln_gamma(y[i] + 1.0) - xlogx(y[i]) + y[i])).sum())
             }
+            Distribution::NegativeBinomial { theta } => Some(
+                (0..y.len())
+                    .map(|i| {
+                        let (yi, t) = (y[i], theta);
+                        2.0 * wt[i]
+                            * (ln_gamma(yi + 1.0) + ln_gamma(t) - ln_gamma(t + yi) - t * t.ln() - xlogx(yi)
+                                + (yi + t) * (yi + t).ln())
+                    })
+                    .sum(),
+            ),
             Distribution::Gamma | Distribution::InverseGaussian => None,
         }
     }
@@ -326,8 +411,31 @@ impl Family {
             Distribution::Binomial => (wt * y + 0.5) / (wt + 1.0),
             Distribution::Poisson => y + 0.1,
             Distribution::Gamma | Distribution::InverseGaussian => y,
+            Distribution::NegativeBinomial { .. } => y + if y == 0.0 { 1.0 / 6.0 } else { 0.0 },
         }
     }
+}
+
+/// R's `format(round(x, 4))`: four decimals at most, then seven significant
+/// digits, without trailing zeros (3.303394 -> "3.3034", 2 -> "2").
+fn r_format_round4(x: f64) -> String {
+    if !x.is_finite() || x == 0.0 {
+        return format!("{x}");
+    }
+    let rounded = (x * 1e4).round() / 1e4;
+    let magnitude = rounded.abs().log10().floor() as i32;
+    let scale = 10f64.powi(6 - magnitude);
+    format!("{}", (rounded * scale).round() / scale)
+}
+
+/// log dnbinom(y; size = theta, mu): lgamma(theta + y) - lgamma(theta) -
+/// lgamma(y + 1) + theta log(theta / (theta + mu)) + y log(mu / (theta + mu)).
+fn ln_dnbinom(y: f64, theta: f64, mu: f64) -> f64 {
+    let mut v = ln_gamma(theta + y) - ln_gamma(theta) - ln_gamma(y + 1.0) + theta * (theta / (theta + mu)).ln();
+    if y > 0.0 {
+        v += y * (mu / (theta + mu)).ln();
+    }
+    v
 }
 
 fn std_normal() -> Normal {

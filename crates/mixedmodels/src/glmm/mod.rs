@@ -3,6 +3,7 @@
 //! Gauss-Hermite quadrature. The fit itself is `crate::glmer`.
 
 pub mod family;
+pub mod negbin;
 pub mod pirls;
 pub mod quadrature;
 pub mod response;

@@ -42,6 +42,12 @@ impl GlmmResponse {
         self.y.len()
     }
 
+    /// The same data under another family (a negative binomial's new theta).
+    pub fn set_family(&mut self, family: Family) {
+        self.family = family;
+        self.aic_offset = family.aic_minus_deviance(&self.y, &self.trials, &self.weights);
+    }
+
     /// R's `family$aic` at mu from the deviance there.
     pub fn aic_from_deviance(&self, mu: &[f64], deviance: f64) -> f64 {
         match self.aic_offset {
@@ -95,12 +101,22 @@ pub struct Pirls {
     /// The family's starting linear predictor (from R's `mustart`).
     pub eta_start: Vec<f64>,
     pub max_iter: usize,
+    /// The relative change of the penalized deviance that ends the
+    /// iterations (lme4's `tolPwrss`, 1e-7 by default).
+    pub tol: f64,
+    /// When positive, PIRLS also iterates until no coefficient (u, and beta
+    /// in the joint mode) changes by more than this (see `step_is_small`).
+    pub step_tol: f64,
     /// PIRLS iterations run so far by this workspace (each one refills and
     /// refactors the weighted system).
     pub iterations: usize,
 }
 
 const MAX_HALVINGS: usize = 20;
+/// A penalized deviance computed twice differs by rounding, ~1e-16 of it.
+const ROUNDING: f64 = 1e-13;
+/// lme4's default `tolPwrss` for glmer.
+pub const DEFAULT_TOL: f64 = 1e-7;
 
 impl Pirls {
     pub fn new(resp: GlmmResponse, x: Vec<f64>, p: usize, terms: Vec<ReTerm>) -> Result<Pirls> {
@@ -113,7 +129,14 @@ impl Pirls {
         }
         let eta_start: Vec<f64> =
             (0..n).map(|i| resp.family.linkfun(resp.family.mustart(resp.y[i], resp.weights[i]))).collect();
-        Ok(Pirls { resp, x, p, joint, modes, eta_start, max_iter: 100, iterations: 0 })
+        Ok(Pirls { resp, x, p, joint, modes, eta_start, max_iter: 100, tol: DEFAULT_TOL, step_tol: 0.0, iterations: 0 })
+    }
+
+    /// Switch to another family: its starting linear predictor too.
+    pub fn set_family(&mut self, family: Family) {
+        self.resp.set_family(family);
+        let r = &self.resp;
+        self.eta_start = (0..r.n()).map(|i| family.linkfun(family.mustart(r.y[i], r.weights[i]))).collect();
     }
 
     /// An independent workspace on the same data (one a thread).
@@ -126,6 +149,8 @@ impl Pirls {
             modes: self.modes.replicate(),
             eta_start: self.eta_start.clone(),
             max_iter: self.max_iter,
+            tol: self.tol,
+            step_tol: self.step_tol,
             iterations: 0,
         }
     }
@@ -335,6 +360,10 @@ impl Pirls {
             let (old_beta, old_u) =
                 if first && from_start { (new_beta.clone(), new_u.clone()) } else { (beta.clone(), u.clone()) };
             first = false;
+            // With a stopping rule on the step, a full step whose penalized
+            // deviance is up by rounding only (near the optimum it is flat to
+            // ~1e-16 relative) is taken, not halved away.
+            let slack = if self.step_tol > 0.0 { ROUNDING * old.abs() } else { 0.0 };
             let mut step = 1.0;
             let mut pdev;
             loop {
@@ -342,7 +371,7 @@ impl Pirls {
                 u = old_u.iter().zip(&new_u).map(|(a, b)| a + step * (b - a)).collect();
                 let b = self.random_effects(theta, &u);
                 pdev = self.eta_mu_deviance(&b, &beta, &mut eta, &mut mu).map_or(f64::NAN, |d| d + sum_sq(&u));
-                if (pdev.is_finite() && pdev <= old) || step < 0.5f64.powi(MAX_HALVINGS as i32) {
+                if (pdev.is_finite() && pdev <= old + slack) || step < 0.5f64.powi(MAX_HALVINGS as i32) {
                     break;
                 }
                 step /= 2.0;
@@ -353,12 +382,25 @@ impl Pirls {
             if pdev > old + tol * pdev.abs() {
                 return Err(Error::Numerical("PIRLS: step halving failed to reduce the deviance".into()));
             }
-            if ((old - pdev) / pdev).abs() < tol {
+            if ((old - pdev) / pdev).abs() < tol && self.step_is_small(&old_beta, &new_beta, &old_u, &new_u) {
                 return Ok(PirlsState { beta, u, eta, mu, ld_l2, pdev, iterations: iter + 1 });
             }
             old = pdev;
         }
         Err(Error::Numerical(format!("PIRLS did not converge in {} iterations", self.max_iter)))
+    }
+
+    /// lme4's rule looks at the penalized deviance only, which is flat at
+    /// its minimum: a relative change of 1e-13 still leaves u off by ~1e-6,
+    /// and log|L|^2, which moves with u at first order, off by as much. With
+    /// `step_tol` set, iterations also go on until the full step (before any
+    /// halving) moves no coefficient by more than that.
+    fn step_is_small(&self, old_beta: &[f64], beta: &[f64], old_u: &[f64], u: &[f64]) -> bool {
+        if self.step_tol == 0.0 {
+            return true;
+        }
+        let largest = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+        largest(old_beta, beta).max(largest(old_u, u)) < self.step_tol
     }
 
     /// The Laplace approximation to the deviance (lme4's `glmResp::Laplace`):

@@ -71,7 +71,7 @@ pub fn glmm_response(
                 if let Column::Factor(_) = data.get(col)? {
                     return Err(Error::column(
                         col,
-                        format!("the response is categorical; the {dist:?} family needs numbers"),
+                        format!("the response is categorical; the {} family needs numbers", family.r_name()),
                     ));
                 }
             }
@@ -138,6 +138,11 @@ fn check_range(name: &str, y: &[f64], dist: Distribution) -> Result<()> {
                 return bad(i, "a Poisson response must be non-negative counts");
             }
         }
+        Distribution::NegativeBinomial { .. } => {
+            if let Some(i) = y.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+                return bad(i, "a negative binomial response must be non-negative counts");
+            }
+        }
         Distribution::Gamma | Distribution::InverseGaussian => {
             if let Some(i) = y.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
                 return bad(i, "this family needs a positive response");
@@ -149,14 +154,14 @@ fn check_range(name: &str, y: &[f64], dist: Distribution) -> Result<()> {
 }
 
 /// A binary response that never varies (every row a failure, or every row a
-/// success), or Poisson counts that are all zero, leave nothing to model:
+/// success), or counts that are all zero, leave nothing to model:
 /// the estimates would run off to infinity. R's glmer stops ("Response is
 /// constant") as well.
 fn check_not_constant(name: &str, y: &[f64], dist: Distribution) -> Result<()> {
     let all = |v: f64| y.iter().all(|x| *x == v);
     let constant = match dist {
         Distribution::Binomial => all(0.0) || all(1.0),
-        Distribution::Poisson => all(0.0),
+        Distribution::Poisson | Distribution::NegativeBinomial { .. } => all(0.0),
         Distribution::Gamma | Distribution::InverseGaussian => false,
     };
     if constant && !y.is_empty() {

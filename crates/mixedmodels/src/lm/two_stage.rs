@@ -67,9 +67,11 @@ pub struct Lm2 {
     pub fixed_names: Vec<String>,
     /// Term of each coefficient (0 = intercept), as R's `assign`.
     pub assign: Vec<usize>,
-    /// The design on all rows (n x p, column-major) and the response.
+    /// The design on all rows (n x p, column-major), the response minus the
+    /// offsets, and the offsets.
     pub x: Vec<f64>,
     pub y: Vec<f64>,
+    pub offset: Option<Vec<f64>>,
     pub intercept: bool,
     pub first_level: FirstLevel,
     /// Level 1 (the per-group fits) first, the tested level last.
@@ -97,7 +99,11 @@ impl Lm2 {
             extra.push(c);
         }
         let frame = LmFrame::new(formula, data, &options.contrasts, None, WeightRule::Positive, &extra)?;
-        let y = frame.spec.numeric_response(&frame.data)?;
+        let mut y = frame.spec.numeric_response(&frame.data)?;
+        // As lm: the formula's offsets are subtracted, then added to the fitted values.
+        if let Some(o) = &frame.offset {
+            y.iter_mut().zip(o).for_each(|(v, ov)| *v -= ov);
+        }
         let factors = options.groups.iter().map(|g| frame.factor(g)).collect::<Result<Vec<Factor>>>()?;
         // units[k]: the groups of level k, the combinations of groups[k..].
         let units: Vec<Factor> = (0..factors.len()).map(|k| interaction(&factors[k..])).collect();
@@ -107,7 +113,10 @@ impl Lm2 {
         let mut warnings = frame.warnings();
         let (first, group_fits) = match options.first_level {
             FirstLevel::Coefficients => {
-                let fits = fit_groups(&frame.x.values, n, p, &y, &rows, intercept);
+                let mut fits = fit_groups(&frame.x.values, n, p, &y, &rows, intercept);
+                if let Some(o) = &frame.offset {
+                    fits.fitted.iter_mut().zip(o).for_each(|(f, ov)| *f += ov);
+                }
                 warnings.extend(aliased_warning(&fits, &units[0], &frame.x.names));
                 (fits.coefficients.clone(), Some(fits))
             }
@@ -132,6 +141,7 @@ impl Lm2 {
             fixed_names: frame.x.names.clone(),
             assign: frame.x.assign.clone(),
             y,
+            offset: frame.offset.clone(),
             spec: frame.spec,
             intercept,
             first_level: options.first_level,
@@ -146,6 +156,14 @@ impl Lm2 {
             rows: frame.rows,
             warnings,
         })
+    }
+
+    /// The response as given (offsets added back).
+    pub fn response(&self) -> Vec<f64> {
+        match &self.offset {
+            Some(o) => self.y.iter().zip(o).map(|(v, ov)| v + ov).collect(),
+            None => self.y.clone(),
+        }
     }
 
     /// The last level's values of coefficient j that are finite.

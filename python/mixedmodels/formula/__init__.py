@@ -1,0 +1,1 @@
+"""Formula interfaces in statsmodels' style (``mixedmodels.formula.api``)."""
