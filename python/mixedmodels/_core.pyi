@@ -162,7 +162,6 @@ class LmerFit(MixedFit):
         optimizer: dict[str, float] | None = None,
     ) -> LmerFit: ...
     @staticmethod
-<<<<<<< HEAD
     def fit_sums(
         stats: ReducedStats,
         reml: bool = True,
@@ -172,7 +171,7 @@ class LmerFit(MixedFit):
     ) -> LmerFit: ...
     @property
     def holds_rows(self) -> bool: ...
-=======
+    @staticmethod
     def at_theta(
         formula: str,
         frame: _Frame,
@@ -183,7 +182,6 @@ class LmerFit(MixedFit):
         contrasts: list[tuple[str, Any]] | None = None,
         derivatives: bool = True,
     ) -> LmerFit: ...
->>>>>>> main
     def permutation_test(self, n_perm: int, seed: int) -> tuple[list[float], npt.NDArray[np.float64]]: ...
     @property
     def df(self) -> list[float] | None: ...

@@ -151,7 +151,6 @@ class Lmer(MixedModel):
             print(self.summary_text())
         return coefs
 
-<<<<<<< HEAD
     def _fit_out_of_core(
         self, ddf: str, weights: str | None, reml: bool, derivatives: bool, max_feval: int, n_perm: int
     ) -> None:
@@ -167,7 +166,7 @@ class Lmer(MixedModel):
         self._fit, self._streamed = self.source.fit_lmer(
             self.formula, self._coding, weights, reml, derivatives, max_feval, self.control.settings
         )
-=======
+
     def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:
         """The fit at saved estimates, without optimizing (see :mod:`mixedmodels.io`)."""
         frame, weight_name, core_contrasts = self._prepare_fit(
@@ -192,7 +191,6 @@ class Lmer(MixedModel):
         self.REML = estimates["REML"]
         self.ddf = options.get("ddf", "Satterthwaite")
         self._finish_fit(summarize=False, verbose=False, no_warnings=True)
->>>>>>> main
 
     def _coef_table(self) -> pl.DataFrame:
         """lmerTest's coefficient table: t tests with Satterthwaite's or

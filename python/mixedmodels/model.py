@@ -24,13 +24,8 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
-<<<<<<< HEAD
-from mixedmodels import _core
-from mixedmodels._frame import CoreFrame, attach_weights, check_columns, column_names_of, missing_rows, to_polars
-=======
 from mixedmodels import _core, _display, _format
-from mixedmodels._frame import CoreFrame, attach_weights, column_names_of, missing_rows, to_polars
->>>>>>> main
+from mixedmodels._frame import CoreFrame, attach_weights, check_columns, column_names_of, missing_rows, to_polars
 from mixedmodels.contrasts import Coding
 from mixedmodels.exceptions import DataError, UnavailableError
 from mixedmodels.sources import source_of

@@ -52,7 +52,6 @@ impl PyLmer {
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
     }
 
-<<<<<<< HEAD
     /// Fit from the reduced statistics of an out-of-core pass (the plan's
     /// weights and contrasts apply); the fit holds no rows.
     #[staticmethod]
@@ -74,7 +73,11 @@ impl PyLmer {
         };
         let (plan, reduced) = (stats.plan.clone(), stats.take()?);
         let inner = py.detach(|| Lmer::fit_sums(&plan, reduced, &options)).map_err(to_py)?;
-=======
+        let inner = Arc::new(inner);
+        let base = PyMixedFit::new(inner.clone());
+        Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
+    }
+
     /// The model at stored covariance parameters, without optimizing (a saved
     /// model loaded again); `opt` is the stored optimizer record
     /// (optimizer, initial, fmin, feval, status, converged).
@@ -100,21 +103,17 @@ impl PyLmer {
         let inner = with_frame(&frame, |df| {
             py.detach(|| Lmer::at_theta(formula, df, &options, &theta, record)).map_err(to_py)
         })?;
->>>>>>> main
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
     }
 
-<<<<<<< HEAD
     /// Does the fit hold its rows? (False for an out-of-core fit.)
     #[getter]
     fn holds_rows(&self) -> bool {
         self.inner.holds_rows()
     }
 
-=======
->>>>>>> main
     /// Permutation p-values of the fixed effects' t statistics: `n_perm`
     /// refits with the response shuffled within the grouping factors' cells.
     /// Returns (p-values, the refits' t statistics, n_perm x p).

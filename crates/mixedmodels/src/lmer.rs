@@ -21,11 +21,8 @@ use crate::fit::{self, FitOptions, LmmFit};
 use crate::formula::ModelFormula;
 use crate::inference::KenwardRoger;
 use crate::model::LinearMixedModel;
-<<<<<<< HEAD
-use crate::resample::Replicate;
-=======
 use crate::optim::OptSummary;
->>>>>>> main
+use crate::resample::Replicate;
 use crate::residuals::{self, ResidualKind};
 use crate::setup::{setup_warnings, ModelFrame};
 use crate::sums::bootstrap::NoiseSampler;
@@ -105,10 +102,7 @@ impl Setup {
             rows: self.rows,
             options: options.clone(),
             kr: std::sync::OnceLock::new(),
-<<<<<<< HEAD
             noise: std::sync::OnceLock::new(),
-        })
-=======
         }
     }
 }
@@ -143,7 +137,6 @@ impl Lmer {
         setup.model.objective_at(theta);
         let fit = fit::results(&mut setup.model, opt, options.fit.derivatives, setup.offset.as_deref())?;
         Ok(setup.into_lmer(fit, options))
->>>>>>> main
     }
 
     /// A fit whose data entered as cross-products only (an out-of-core
