@@ -107,7 +107,9 @@ def test_refusals_name_the_reason(pair, files, data):
 def test_inference_from_the_sums(pair, data, files):
     mem, ooc = pair
     np.testing.assert_allclose(ooc.coefs["DF"], mem.coefs["DF"], rtol=1e-6)
-    np.testing.assert_allclose(ooc.confint("profile")[["lower", "upper"]], mem.confint("profile")[["lower", "upper"]], rtol=1e-5)
+    np.testing.assert_allclose(
+        ooc.confint("profile")[["lower", "upper"]], mem.confint("profile")[["lower", "upper"]], rtol=1e-5
+    )
     contrast = ooc.contest([0, 1, 0, 0])
     np.testing.assert_allclose(contrast["P-val"], mem.contest([0, 1, 0, 0])["P-val"], rtol=1e-5)
     # Likelihood-ratio comparison: each model a pass of its own.
