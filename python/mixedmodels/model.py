@@ -369,6 +369,11 @@ class FittedModel:
         :func:`mixedmodels.io.save_model`: what it was given (formula, data,
         family), the ``fit()`` arguments and the estimates; the core's objects
         are rebuilt from them, at those estimates, when it is loaded."""
+        if self.source is not None:
+            raise UnavailableError(
+                f"an out-of-core model ({self.engine}) is not saved or pickled: its data stay in the source; "
+                "keep the source (files, a query) and the fit's arguments to fit it again"
+            )
         state: dict[str, Any] = {
             "format_version": _format.FORMAT_VERSION,
             "mixedmodels_version": _core.__version__,

@@ -146,3 +146,13 @@ def test_memory_estimate_refuses_before_the_pass(files, monkeypatch):
     monkeypatch.setattr(base, "available_memory", lambda: 1e3)
     with pytest.raises(DataError, match=r"needs about .* more than the"):
         fit(FORMULA, files)
+
+
+def test_anova_types_one_and_two_from_the_sums(pair):
+    mem, ooc = pair
+    for kind in (1, 2):
+        np.testing.assert_allclose(
+            ooc.anova(type=kind)["F-stat"], mem.anova(type=kind)["F-stat"], rtol=1e-6, err_msg=f"type {kind}"
+        )
+    with pytest.raises(UnavailableError, match="type=1 or type=2"):
+        ooc.anova(type=3)

@@ -108,6 +108,13 @@ impl PyLmer {
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
     }
 
+    /// X'X of the fixed effects, unweighted (p x p).
+    #[getter]
+    fn x_crossprod<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let p = self.inner.fit.p;
+        matrix(py, self.inner.x_crossprod(), p, p)
+    }
+
     /// Does the fit hold its rows? (False for an out-of-core fit.)
     #[getter]
     fn holds_rows(&self) -> bool {

@@ -60,6 +60,8 @@ pub struct Lmer {
     kr: std::sync::OnceLock<std::result::Result<KenwardRoger, crate::Error>>,
     /// A fit without rows: the bootstrap's sampler of the sums, computed on first use.
     noise: std::sync::OnceLock<std::result::Result<NoiseSampler, crate::Error>>,
+    /// A fit without rows: X'X (unweighted, p x p), which it cannot recompute.
+    x_gram: Option<Vec<f64>>,
 }
 
 /// A model set up and not yet fitted (lme4's `lFormula` + `mkLmerDevfun`).
@@ -103,6 +105,7 @@ impl Setup {
             options: options.clone(),
             kr: std::sync::OnceLock::new(),
             noise: std::sync::OnceLock::new(),
+            x_gram: None,
         }
     }
 }
@@ -150,6 +153,7 @@ impl Lmer {
         assign: Vec<usize>,
         n_rows: usize,
         options: LmerOptions,
+        x_gram: Vec<f64>,
     ) -> Lmer {
         Lmer {
             spec,
@@ -162,7 +166,20 @@ impl Lmer {
             options,
             kr: std::sync::OnceLock::new(),
             noise: std::sync::OnceLock::new(),
+            x_gram: Some(x_gram),
         }
+    }
+
+    /// X'X of the fixed effects, unweighted (p x p, column-major): what
+    /// lmerTest's type I and II hypotheses are built from (`doolittle(crossprod(X))`).
+    pub fn x_crossprod(&self) -> Vec<f64> {
+        if let Some(g) = &self.x_gram {
+            return g.clone();
+        }
+        let (n, p) = (self.model.n(), self.model.p());
+        let mut g = vec![0.0; p * p];
+        crate::linalg::gemm_tn(&mut g, &self.model.x, &self.model.x, n, p, p, 1.0, false);
+        g
     }
 
     /// Does the fit hold the rows it was fitted to? An out-of-core fit does

@@ -32,6 +32,8 @@ pub struct Assembled {
     pub start: Vec<f64>,
     /// The columns of the full X kept by the rank check.
     pub fixed_keep: Vec<usize>,
+    /// X'X of the kept columns, unweighted (p x p).
+    pub x_gram: Vec<f64>,
 }
 
 /// The K x K Gram matrix of c (weighted, or unweighted), filled from its lower triangle.
@@ -191,7 +193,9 @@ pub fn assemble(plan: &SumsPlan, stats: ReducedStats) -> Result<Assembled> {
     }
     cp.log_weights = layout.global_log_weight().map_or(0.0, |pos| global[pos]);
     let start = moment_start(plan, &stats.terms, global, &terms, &m, p);
-    Ok(Assembled { cp, terms, beta_ols, start, fixed_keep })
+    let gu = gram(layout, global, true);
+    let x_gram = (0..p * p).map(|i| quad(&gu, k, &m[(i % p) * k..(i % p + 1) * k], &m[(i / p) * k..(i / p + 1) * k])).collect();
+    Ok(Assembled { cp, terms, beta_ols, start, fixed_keep, x_gram })
 }
 
 fn check_response_varies(g: &[f64], k: usize, unshifted: &[f64], m: &[f64], p: usize) -> Result<()> {
