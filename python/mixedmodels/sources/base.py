@@ -166,9 +166,13 @@ def check_memory(plan: Any, n: int) -> None:
     available = available_memory()
     if available is not None and need > available:
         raise DataError(
-            f"the model's reduced system needs about {description}, more than the {available / 1e9:.1f} GB "
-            "of memory available: fewer levels (or fewer crossed pairs of levels) are needed, or a bigger machine"
+            f"the model's reduced system needs about {description}, more than the {_size(available)} of memory "
+            "available: fewer levels (or fewer crossed pairs of levels) are needed, or a bigger machine"
         )
+
+
+def _size(b: float) -> str:
+    return f"{b / 1e9:.1f} GB" if b >= 1e9 else f"{b / 1e6:.0f} MB"
 
 
 def available_memory() -> float | None:
