@@ -102,7 +102,7 @@ class MixedModel(FittedModel):
         check_columns(self._frame.columns, [rank_group])
         exclude = [exclude] if isinstance(exclude, str) else list(exclude)
         with_response = self.columns_read(groups=False)
-        predictors = set(self._value_columns(use_rfx=False))
+        predictors = set(self._value_columns(False))
         response = [c for c in with_response if c not in self.columns_read(response=False, groups=False)]
         groups = set(self.columns_read(response=False)) - set(self.columns_read(response=False, groups=False))
         to_rank = [c for c in [*response, *sorted(predictors)] if c not in exclude and c != rank_group]
