@@ -194,7 +194,8 @@ pub fn assemble(plan: &SumsPlan, stats: ReducedStats) -> Result<Assembled> {
     cp.log_weights = layout.global_log_weight().map_or(0.0, |pos| global[pos]);
     let start = moment_start(plan, &stats.terms, global, &terms, &m, p);
     let gu = gram(layout, global, true);
-    let x_gram = (0..p * p).map(|i| quad(&gu, k, &m[(i % p) * k..(i % p + 1) * k], &m[(i / p) * k..(i / p + 1) * k])).collect();
+    let x_gram =
+        (0..p * p).map(|i| quad(&gu, k, &m[(i % p) * k..(i % p + 1) * k], &m[(i / p) * k..(i / p + 1) * k])).collect();
     Ok(Assembled { cp, terms, beta_ols, start, fixed_keep, x_gram })
 }
 
