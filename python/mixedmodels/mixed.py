@@ -102,7 +102,7 @@ class MixedModel(FittedModel):
         check_columns(self._frame.columns, [rank_group])
         exclude = [exclude] if isinstance(exclude, str) else list(exclude)
         with_response = self.columns_read(groups=False)
-        predictors = set(self._value_columns(use_rfx=False))
+        predictors = set(self._value_columns(False))
         response = [c for c in with_response if c not in self.columns_read(response=False, groups=False)]
         groups = set(self.columns_read(response=False)) - set(self.columns_read(response=False, groups=False))
         to_rank = [c for c in [*response, *sorted(predictors)] if c not in exclude and c != rank_group]
@@ -199,33 +199,50 @@ class MixedModel(FittedModel):
         skip_data_checks: bool = False,
         verify_predictions: bool = True,
         verbose: bool = False,
+        re_form: str | bool | None = None,
     ) -> np.ndarray:
         """Predictions for new data, on the response (``pred_type="response"``)
         or link scale (a linear model's are the same). Unseen groups, and rows
         whose grouping factor is missing, get zero random effects; rows with a
         missing value (null or NaN) in a column the prediction reads are NaN,
-        as R's ``predict()`` gives NA for them."""
+        as R's ``predict()`` gives NA for them.
+
+        ``re_form`` is lme4's ``re.form``: None (the default) leaves the choice
+        to ``use_rfx`` (all random effects or none); ``"~0"``, ``"NA"`` or
+        False gives the population level; a formula of random-effect terms
+        such as ``"(1 | Subject)"`` conditions on those effects only (for a
+        model with ``(Days | Subject)``: the subjects' intercepts, not their
+        slopes), reading only the grouping factors it names."""
         self._check_fitted()
         if pred_type not in ("response", "link"):
             raise DataError("pred_type must be 'response' or 'link'")
+        re = _re_form(use_rfx, re_form)
         frame = to_polars(data)
-        needed = self.columns_read(response=False, groups=use_rfx)
+        needed = self._prediction_columns(re)
         check_columns(frame.columns, needed)
         # Missing in the data given (a level outside fit(factors=...) stays an error).
-        missing = missing_rows(frame, self._value_columns(use_rfx))
+        missing = missing_rows(frame, self._value_columns(re))
         out = np.full(frame.height, np.nan)
         if missing.all():
             return out
         if missing.any():
             frame = frame.filter(pl.Series(~missing))
         core = self.core_frame(frame, needed)
-        out[~missing] = np.asarray(self._fit.predict(core, use_rfx, pred_type == "response"))
+        out[~missing] = np.asarray(self._fit.predict(core, re, pred_type == "response"))
         return out
 
-    def _value_columns(self, use_rfx: bool) -> list[str]:
+    def _prediction_columns(self, re: str | bool) -> list[str]:
+        """The columns a prediction reads: the fixed part's, and the random
+        part's (all of them, or those of a ``re_form`` formula)."""
+        if isinstance(re, bool):
+            return self.columns_read(response=False, groups=re)
+        columns = self.columns_read(response=False, groups=False)
+        return columns + [c for c in self.columns_read(_formula_of(re), response=False) if c not in columns]
+
+    def _value_columns(self, re: str | bool) -> list[str]:
         """The columns whose values enter a prediction (grouping factors
         aside): all of them with the random effects, else the fixed part's."""
-        if use_rfx:
+        if re is True or isinstance(re, str):
             return self.columns_read(response=False, groups=False)
         structure = _core.formula_structure(self.formula)
         parts = [*structure["terms"], *(f"offset({o})" for o in structure["offsets"])]
@@ -234,14 +251,27 @@ class MixedModel(FittedModel):
         return self.columns_read("~ " + " + ".join(parts), response=False)
 
     def simulate(
-        self, num_datasets: int = 1, use_rfx: bool = True, seed: int | None = None, verbose: bool = False
+        self,
+        num_datasets: int = 1,
+        use_rfx: bool = True,
+        seed: int | None = None,
+        verbose: bool = False,
+        re_form: str | bool | None = None,
     ) -> pl.DataFrame:
         """Simulated responses, one column a dataset. ``use_rfx=True`` keeps the
-        estimated random effects; ``False`` draws new ones."""
+        estimated random effects; ``False`` draws new ones. ``re_form`` (lme4's
+        ``re.form``, see :meth:`predict`) keeps the random effects of the terms
+        it names and draws new ones for the other terms; it names whole terms
+        (a term named in part is refused: lme4 would add the named effects'
+        modes to new draws of the whole term)."""
         self._check_fitted()
         num_datasets = whole_number(num_datasets, "num_datasets", minimum=1)
         check_fits_in_memory(num_datasets * self.nobs, f"simulate({num_datasets})")
-        sims = np.asarray(self._fit.simulate(num_datasets, bool(use_rfx), seed_value(seed)))
+        re = _re_form(use_rfx, re_form)
+        frame = None
+        if isinstance(re, str):
+            frame = self.core_frame(self.fit_frame, self._prediction_columns(re))
+        sims = np.asarray(self._fit.simulate(num_datasets, re, seed_value(seed), frame))
         return pl.DataFrame({f"sim_{i + 1}": sims[:, i] for i in range(sims.shape[1])})
 
     # --------------------------------------------------------- inference
@@ -395,6 +425,33 @@ class MixedModel(FittedModel):
         return _plots.plot_influence(
             self, measure=measure, level=level, approx=approx, cutoff=cutoff, n_label=n_label, ax=ax
         )
+
+
+# --------------------------------------------------------------- re_form
+_NO_RANDOM_EFFECTS = ("~0", "0", "NA", "~-1")
+
+
+def _re_form(use_rfx: bool, re_form: str | bool | None) -> str | bool:
+    """lme4's ``re.form`` as the core takes it: True (all random effects),
+    False (none) or the text of a formula of random-effect terms."""
+    if re_form is None:
+        return bool(use_rfx)
+    if isinstance(re_form, (bool, np.bool_)):
+        return bool(re_form)
+    if isinstance(re_form, float) and np.isnan(re_form):
+        return False
+    if not isinstance(re_form, str):
+        raise DataError(f"re_form must be None, False, '~0' or a formula of random-effect terms, not {re_form!r}")
+    text = re_form.strip()
+    if "".join(text.split()) in _NO_RANDOM_EFFECTS:
+        return False
+    if text == "NULL":
+        return True
+    return text
+
+
+def _formula_of(re_form: str) -> str:
+    return re_form if re_form.lstrip().startswith("~") else f"~ {re_form}"
 
 
 # ---------------------------------------------------------------- tables

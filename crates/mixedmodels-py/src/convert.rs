@@ -3,7 +3,7 @@
 //! enums parsed at the boundary, and the dicts of random-effects terms.
 
 use mixedmodels::data::FitRows;
-use mixedmodels::design::Contrasts;
+use mixedmodels::design::{Contrasts, ReForm};
 use mixedmodels::fitted::MixedFit;
 use mixedmodels::glmm::Link;
 use mixedmodels::inference::DdfMethod;
@@ -79,6 +79,22 @@ macro_rules! named_enum_arg {
 named_enum_arg!(LinkArg, Link);
 named_enum_arg!(ResidualKindArg, ResidualKind);
 named_enum_arg!(DdfArg, DdfMethod);
+
+/// lme4's `re.form` from Python: True (all random effects), False (none), or
+/// a string (`"~0"`, `"NA"`, a formula of random-effect terms).
+pub struct ReFormArg(pub ReForm);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for ReFormArg {
+    type Error = PyErr;
+
+    fn extract(ob: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(flag) = ob.extract::<bool>() {
+            return Ok(ReFormArg(ReForm::from_flag(flag)));
+        }
+        let text: String = ob.extract()?;
+        Ok(ReFormArg(ReForm::parse(&text)))
+    }
+}
 
 /// One dict a random-effects term: group, cnames, levels, conditional modes
 /// (levels x q), covariance (q x q, the response's scale), theta offset.

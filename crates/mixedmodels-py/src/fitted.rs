@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
+use mixedmodels::design::ReForm;
 use mixedmodels::fitted::MixedFit;
 use numpy::{PyArray1, PyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{matrix, positions, term_dicts, vector, ResidualKindArg};
-use crate::errors::to_py;
+use crate::convert::{matrix, positions, term_dicts, vector, ReFormArg, ResidualKindArg};
+use crate::errors::{data_error, to_py};
 use crate::frame::{with_frame, PyFrame};
 
 /// The core's fitted model behind either kind of fit.
@@ -180,32 +181,44 @@ impl PyMixedFit {
         matrix(py, mm.values, nrows, ncols)
     }
 
-    /// Predictions for new data, with the random effects (`use_re`; unseen
-    /// levels get zero) or without, on the response's scale or the link's.
-    #[pyo3(signature = (frame, use_re, response=true))]
+    /// Predictions for new data with the random effects `re_form` selects
+    /// (True: all, unseen levels getting zero; False: none; or a formula of
+    /// random-effect terms, lme4's `re.form`), on the response's scale or the link's.
+    #[pyo3(signature = (frame, re_form, response=true))]
     fn predict<'py>(
         &self,
         py: Python<'py>,
         frame: PyFrame<'py>,
-        use_re: bool,
+        re_form: ReFormArg,
         response: bool,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let fit = &self.fit;
-        let v = with_frame(&frame, |df| py.detach(|| fit.predict(df, use_re, response)).map_err(to_py))?;
+        let v = with_frame(&frame, |df| py.detach(|| fit.predict(df, &re_form.0, response)).map_err(to_py))?;
         Ok(vector(py, v))
     }
 
-    /// `nsim` simulated responses (nobs x nsim), with the estimated random
-    /// effects (`use_re`) or new ones; replicate i seeded by (seed, i).
+    /// `nsim` simulated responses (nobs x nsim), conditioned on the random
+    /// effects `re_form` selects (True: all; False: none, new ones drawn; a
+    /// formula: its terms, read on `frame`, the rows of the fit); replicate i
+    /// seeded by (seed, i).
+    #[pyo3(signature = (nsim, re_form, seed, frame=None))]
     fn simulate<'py>(
         &self,
         py: Python<'py>,
         nsim: usize,
-        use_re: bool,
+        re_form: ReFormArg,
         seed: u64,
+        frame: Option<PyFrame<'py>>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let fit = &self.fit;
-        let sims = py.detach(|| fit.simulate(nsim, use_re, seed));
+        let nterms = fit.random_terms().len();
+        let conditioned = match (&re_form.0, frame) {
+            (ReForm::All, _) => vec![true; nterms],
+            (ReForm::Nothing, _) => vec![false; nterms],
+            (re, Some(frame)) => with_frame(&frame, |df| fit.conditioned_terms(re, df).map_err(to_py))?,
+            (_, None) => return Err(data_error("simulate: a re_form formula needs the rows of the fit".into())),
+        };
+        let sims = py.detach(|| fit.simulate(nsim, &conditioned, seed));
         let flat: Vec<f64> = sims.into_iter().flatten().collect();
         matrix(py, flat, fit.nobs(), nsim)
     }

@@ -5,7 +5,7 @@
 //! once for both.
 
 use crate::data::{DataFrame, FitRows};
-use crate::design::{DesignSpec, ModelMatrix, ReTerm};
+use crate::design::{DesignSpec, ModelMatrix, ReForm, ReTerm};
 use crate::error::Result;
 use crate::glmer::Glmer;
 use crate::lmer::{sd_cor_names, Lmer};
@@ -67,11 +67,41 @@ pub trait MixedFit {
     fn ranef(&self) -> &[Vec<f64>];
     /// Conditional variances of the random effects (q x q a level, per term), lme4's `condVar`.
     fn conditional_variances(&self) -> Vec<Vec<f64>>;
-    /// Predictions for new data, with or without the random effects, on the
+    /// Predictions for new data with the random effects `re` selects (all,
+    /// none, or those of a formula's terms: lme4's `re.form`), on the
     /// response's scale or the link's.
-    fn predict(&self, data: &DataFrame, use_re: bool, response_scale: bool) -> Result<Vec<f64>>;
-    /// `nsim` simulated responses, with the estimated random effects or new ones.
-    fn simulate(&self, nsim: usize, use_re: bool, seed: u64) -> Vec<Vec<f64>>;
+    fn predict(&self, data: &DataFrame, re: &ReForm, response_scale: bool) -> Result<Vec<f64>>;
+    /// `nsim` simulated responses, with the estimated random effects of the
+    /// terms flagged in `conditioned` (one flag a term) and new ones for the
+    /// others (see [`MixedFit::conditioned_terms`]).
+    fn simulate(&self, nsim: usize, conditioned: &[bool], seed: u64) -> Vec<Vec<f64>>;
+
+    /// The terms a simulation conditions on for `re` (lme4's `re.form` of
+    /// `simulate()`): a term is conditioned on when `re` names every one of
+    /// its effects, drawn anew when it names none. `data` holds the columns
+    /// `re`'s terms read (the fit's rows will do). A term `re` names in part
+    /// is refused: lme4 would then add the named effects' modes to new draws
+    /// of the whole term, counting them twice.
+    fn conditioned_terms(&self, re: &ReForm, data: &DataFrame) -> Result<Vec<bool>> {
+        let terms = self.random_terms();
+        let selection = self.spec().re_form_selection(re, terms, data)?;
+        terms
+            .iter()
+            .zip(selection)
+            .map(|(t, used)| {
+                if used.iter().all(|u| *u) || used.iter().all(|u| !*u) {
+                    Ok(used.first().copied().unwrap_or(false))
+                } else {
+                    Err(crate::Error::Argument(format!(
+                        "simulate() conditions on whole random-effect terms: re_form names some of the effects of \
+                         the term for '{}' ({}), not all",
+                        t.group,
+                        t.cnames.join(", ")
+                    )))
+                }
+            })
+            .collect()
+    }
 
     fn nobs(&self) -> usize {
         self.rows().len()
@@ -204,12 +234,12 @@ impl MixedFit for Lmer {
     fn conditional_variances(&self) -> Vec<Vec<f64>> {
         Lmer::conditional_variances(self)
     }
-    fn predict(&self, data: &DataFrame, use_re: bool, _response_scale: bool) -> Result<Vec<f64>> {
+    fn predict(&self, data: &DataFrame, re: &ReForm, _response_scale: bool) -> Result<Vec<f64>> {
         // the identity link: both scales are the same
-        Lmer::predict(self, data, use_re)
+        Lmer::predict_re(self, data, re)
     }
-    fn simulate(&self, nsim: usize, use_re: bool, seed: u64) -> Vec<Vec<f64>> {
-        crate::resample::simulate(self, nsim, use_re, seed)
+    fn simulate(&self, nsim: usize, conditioned: &[bool], seed: u64) -> Vec<Vec<f64>> {
+        crate::resample::simulate(self, nsim, conditioned, seed)
     }
 }
 
@@ -246,10 +276,10 @@ impl MixedFit for Glmer {
     fn conditional_variances(&self) -> Vec<Vec<f64>> {
         Glmer::conditional_variances(self)
     }
-    fn predict(&self, data: &DataFrame, use_re: bool, response_scale: bool) -> Result<Vec<f64>> {
-        Glmer::predict(self, data, use_re, response_scale)
+    fn predict(&self, data: &DataFrame, re: &ReForm, response_scale: bool) -> Result<Vec<f64>> {
+        Glmer::predict_re(self, data, re, response_scale)
     }
-    fn simulate(&self, nsim: usize, use_re: bool, seed: u64) -> Vec<Vec<f64>> {
-        Glmer::simulate(self, nsim, use_re, seed)
+    fn simulate(&self, nsim: usize, conditioned: &[bool], seed: u64) -> Vec<Vec<f64>> {
+        Glmer::simulate(self, nsim, conditioned, seed)
     }
 }

@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use crate::data::{DataFrame, FitRows};
-use crate::design::{Contrasts, Design, DesignSpec, WeightRule};
+use crate::design::{Contrasts, Design, DesignSpec, ReForm, WeightRule};
 use crate::error::{Error, Result};
 use crate::fit::{check_convergence, SINGULAR_TOL};
 use crate::formula::ModelFormula;
@@ -618,7 +618,12 @@ impl Glmer {
     /// Predictions for new data on the link or response scale (unseen levels
     /// get zero random effects).
     pub fn predict(&self, data: &DataFrame, use_re: bool, response_scale: bool) -> Result<Vec<f64>> {
-        let mut eta = self.spec.linear_predictor(data, &self.fit.beta, &self.fit.ranef, use_re)?;
+        self.predict_re(data, &ReForm::from_flag(use_re), response_scale)
+    }
+
+    /// Predictions with the random effects `re` selects (lme4's `re.form`).
+    pub fn predict_re(&self, data: &DataFrame, re: &ReForm, response_scale: bool) -> Result<Vec<f64>> {
+        let mut eta = self.spec.linear_predictor_re(data, &self.fit.beta, &self.fit.ranef, re)?;
         if response_scale {
             let family = self.fit.family;
             eta.iter_mut().for_each(|e| *e = family.linkinv(*e));
@@ -692,9 +697,10 @@ fn empty_fit(family: Family) -> GlmmFit {
 impl Glmer {
     /// `nsim` simulated responses from the fitted model (on the response's
     /// scale: proportions for a binomial model), with the estimated random
-    /// effects (`use_re`) or new ones. Replicate i draws from its own
-    /// generator seeded by (seed, i).
-    pub fn simulate(&self, nsim: usize, use_re: bool, seed: u64) -> Vec<Vec<f64>> {
+    /// effects of the terms flagged in `conditioned` (one flag a term) and new
+    /// ones for the others. Replicate i draws from its own generator seeded
+    /// by (seed, i).
+    pub fn simulate(&self, nsim: usize, conditioned: &[bool], seed: u64) -> Vec<Vec<f64>> {
         use rand::RngExt;
         use rand_distr::{Binomial, Distribution as _, Gamma, InverseGaussian, Poisson, StandardNormal};
 
@@ -706,11 +712,15 @@ impl Glmer {
         (0..nsim)
             .map(|s| {
                 let mut rng = replicate_rng(seed, s as u64);
-                let u: Vec<f64> = if use_re {
-                    self.fit.u.clone()
-                } else {
-                    (0..self.fit.u.len()).map(|_| rng.sample::<f64, _>(StandardNormal)).collect()
-                };
+                let mut u = self.fit.u.clone();
+                let mut offset = 0;
+                for (t, &keep) in self.pirls.modes.terms.iter().zip(conditioned) {
+                    let size = t.q() * t.nlevels();
+                    if !keep {
+                        u[offset..offset + size].iter_mut().for_each(|v| *v = rng.sample::<f64, _>(StandardNormal));
+                    }
+                    offset += size;
+                }
                 let eta = self.pirls.linear_predictor(&self.fit.theta, &self.fit.beta, &u);
                 (0..r.n())
                     .map(|i| {

@@ -15,7 +15,7 @@
 //! ```
 
 use crate::data::{DataFrame, FitRows};
-use crate::design::{Contrasts, DesignSpec, ReTerm, WeightRule};
+use crate::design::{Contrasts, DesignSpec, ReForm, ReTerm, WeightRule};
 use crate::error::{Error, Result};
 use crate::fit::{self, FitOptions, LmmFit};
 use crate::formula::ModelFormula;
@@ -172,6 +172,11 @@ impl Lmer {
     /// Predictions for new data: X beta (+ Z b where `use_re`, zero for unseen levels) + offset.
     pub fn predict(&self, data: &DataFrame, use_re: bool) -> Result<Vec<f64>> {
         self.spec.linear_predictor(data, &self.fit.beta, &self.fit.ranef, use_re)
+    }
+
+    /// Predictions with the random effects `re` selects (lme4's `re.form`).
+    pub fn predict_re(&self, data: &DataFrame, re: &ReForm) -> Result<Vec<f64>> {
+        self.spec.linear_predictor_re(data, &self.fit.beta, &self.fit.ranef, re)
     }
 }
 

@@ -23,10 +23,11 @@ pub fn replicate_rng(seed: u64, i: u64) -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(z ^ (z >> 31))
 }
 
-/// One simulated response: X beta + offset + Z b + sigma e / sqrt(w). With
-/// `use_re` the random effects are the conditional modes b-hat (simulating
-/// given the groups seen); otherwise new b = sigma Lambda u, u ~ N(0, I).
-pub fn simulate_response(m: &Lmer, use_re: bool, rng: &mut Xoshiro256PlusPlus) -> Vec<f64> {
+/// One simulated response: X beta + offset + Z b + sigma e / sqrt(w). The
+/// random effects of a term `conditioned` on are its conditional modes b-hat
+/// (simulating given the groups seen); the others are new, b = sigma Lambda u,
+/// u ~ N(0, I).
+pub fn simulate_response(m: &Lmer, conditioned: &[bool], rng: &mut Xoshiro256PlusPlus) -> Vec<f64> {
     let model = &m.model;
     let fit = &m.fit;
     let n = model.n();
@@ -41,7 +42,7 @@ pub fn simulate_response(m: &Lmer, use_re: bool, rng: &mut Xoshiro256PlusPlus) -
     }
     for (k, t) in model.terms.iter().enumerate() {
         let q = t.q();
-        let b: Vec<f64> = if use_re {
+        let b: Vec<f64> = if conditioned[k] {
             fit.ranef[k].clone()
         } else {
             let mut lam = vec![0.0; q * q];
@@ -67,9 +68,10 @@ pub fn simulate_response(m: &Lmer, use_re: bool, rng: &mut Xoshiro256PlusPlus) -
     y
 }
 
-/// `nsim` simulated responses.
-pub fn simulate(m: &Lmer, nsim: usize, use_re: bool, seed: u64) -> Vec<Vec<f64>> {
-    (0..nsim).map(|i| simulate_response(m, use_re, &mut replicate_rng(seed, i as u64))).collect()
+/// `nsim` simulated responses, conditioned on the random effects of the
+/// terms flagged in `conditioned` (one flag a term).
+pub fn simulate(m: &Lmer, nsim: usize, conditioned: &[bool], seed: u64) -> Vec<Vec<f64>> {
+    (0..nsim).map(|i| simulate_response(m, conditioned, &mut replicate_rng(seed, i as u64))).collect()
 }
 
 /// Estimates from one bootstrap refit.
@@ -110,7 +112,8 @@ fn refit_settings(m: &Lmer) -> OptimizerSettings {
 }
 
 fn refit_replicate(m: &Lmer, model: &mut LinearMixedModel, i: u64, seed: u64) -> Option<Replicate> {
-    let mut y = simulate_response(m, false, &mut replicate_rng(seed, i));
+    let new_effects = vec![false; m.model.terms.len()];
+    let mut y = simulate_response(m, &new_effects, &mut replicate_rng(seed, i));
     if let Some(o) = &m.offset {
         y.iter_mut().zip(o).for_each(|(v, ov)| *v -= ov);
     }

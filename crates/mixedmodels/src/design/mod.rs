@@ -7,12 +7,14 @@ pub mod contrasts;
 pub mod model_matrix;
 pub mod predict;
 pub mod random;
+pub mod re_form;
 pub mod variable;
 pub mod weights;
 
 pub use contrasts::Contrasts;
 pub use model_matrix::{ModelMatrix, VariableTable};
 pub use random::{GroupSpec, ReTerm};
+pub use re_form::{ReForm, Selection};
 pub use variable::{Basis, FactorSource, LearningRows, Values, VarSpec};
 pub use weights::{prior_weights, WeightRule};
 
