@@ -15,7 +15,9 @@ from mixedmodels._table import ResultTable
 
 @pytest.fixture(scope="module")
 def glmm() -> mm.Glmer:
-    m = mm.Lmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", data=mm.load_dataset("cbpp"), family="binomial")
+    m = mm.Lmer(
+        "cbind(incidence, size - incidence) ~ period + (1 | herd)", data=mm.load_dataset("cbpp"), family="binomial"
+    )
     m.fit(summarize=False)
     return m
 
