@@ -19,7 +19,7 @@ from mixedmodels._fitargs import permutations, summarize_alias
 from mixedmodels._stats import significance, t_pvalues, wald_interval
 from mixedmodels._summary import lmer_summary
 from mixedmodels.control import control_from_fit
-from mixedmodels.exceptions import DataError
+from mixedmodels.exceptions import DataError, UnavailableError
 from mixedmodels.glmer import Glmer
 from mixedmodels.mixed import MixedModel
 from mixedmodels.model import check_binomial_response
@@ -121,20 +121,24 @@ class Lmer(MixedModel):
         options.update({"rank": rank, "rank_group": rank_group, "rank_exclude_cols": rank_exclude_cols})
         frame, weight_name, core_contrasts = self._prepare_fit(factors, ordered, weights, contrasts, options)
         if rank:
+            self._check_rows_held("fit(rank=True)")
             self._frame = self._ranked_frame(rank_group, rank_exclude_cols, factors, notes)
             frame = self.core_frame(self._frame, [*self._columns, *([weight_name] if weight_name else [])])
         self.ranked_data = bool(rank)
         derivatives = ddf != "lme4" if self.control.derivatives is None else self.control.derivatives
-        self._fit = _core.LmerFit.fit(
-            self.formula,
-            frame,
-            reml=REML,
-            weights=weight_name,
-            contrasts=core_contrasts,
-            derivatives=derivatives,
-            max_feval=max_feval,
-            optimizer=self.control.settings,
-        )
+        if self.source is not None:
+            self._fit_out_of_core(ddf, weight_name, REML, derivatives, max_feval, n_perm)
+        else:
+            self._fit = _core.LmerFit.fit(
+                self.formula,
+                frame,
+                reml=REML,
+                weights=weight_name,
+                contrasts=core_contrasts,
+                derivatives=derivatives,
+                max_feval=max_feval,
+                optimizer=self.control.settings,
+            )
         self.REML = REML
         self.ddf = ddf if derivatives else "lme4"
         coefs = self._finish_fit(summarize=False, verbose=verbose, no_warnings=True)
@@ -146,6 +150,22 @@ class Lmer(MixedModel):
         if summarize:
             print(self.summary_text())
         return coefs
+
+    def _fit_out_of_core(
+        self, ddf: str, weights: str | None, reml: bool, derivatives: bool, max_feval: int, n_perm: int
+    ) -> None:
+        """The fit from sums over the source's rows (see :mod:`mixedmodels.sources`)."""
+        assert self.source is not None
+        if ddf == "Kenward-Roger":
+            raise UnavailableError(
+                "Kenward-Roger's df need Z row by row (the n x n marginal covariance), which an out-of-core fit "
+                "does not hold: use ddf='Satterthwaite', or collect the data to fit it in memory"
+            )
+        if n_perm:
+            self._check_rows_held("fit(permute=...)")
+        self._fit, self._streamed = self.source.fit_lmer(
+            self.formula, self._coding, weights, reml, derivatives, max_feval, self.control.settings
+        )
 
     def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:
         """The fit at saved estimates, without optimizing (see :mod:`mixedmodels.io`)."""

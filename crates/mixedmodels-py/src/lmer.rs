@@ -9,7 +9,7 @@ use mixedmodels::fit::FitOptions;
 use mixedmodels::lmer::{Lmer, LmerOptions};
 use mixedmodels::optim::{OptSummary, OptimizerSettings};
 use mixedmodels::permutation::permutation_test;
-use mixedmodels::resample::{parametric_bootstrap, Replicate};
+use mixedmodels::resample::Replicate;
 use numpy::PyArray2;
 use std::collections::HashMap;
 
@@ -20,6 +20,7 @@ use crate::convert::{contrasts_from_py, matrix, matrix_rowmajor, optimizer_setti
 use crate::errors::{data_error, to_py};
 use crate::fitted::PyMixedFit;
 use crate::frame::{with_frame, PyFrame};
+use crate::sums::PyReducedStats;
 
 #[pyclass(name = "LmerFit", module = "mixedmodels._core", extends = PyMixedFit, frozen)]
 pub struct PyLmer {
@@ -46,6 +47,32 @@ impl PyLmer {
         let optimizer = optimizer_settings(OptimizerSettings { max_feval, ..Default::default() }, optimizer)?;
         let options = LmerOptions { reml, contrasts, weights, fit: FitOptions { optimizer, start: None, derivatives } };
         let inner = with_frame(&frame, |df| py.detach(|| Lmer::fit(formula, df, &options)).map_err(to_py))?;
+        let inner = Arc::new(inner);
+        let base = PyMixedFit::new(inner.clone());
+        Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
+    }
+
+    /// Fit from the reduced statistics of an out-of-core pass (the plan's
+    /// weights and contrasts apply); the fit holds no rows.
+    #[staticmethod]
+    #[pyo3(signature = (stats, reml=true, derivatives=true, max_feval=10000, optimizer=None))]
+    fn fit_sums(
+        py: Python<'_>,
+        stats: &PyReducedStats,
+        reml: bool,
+        derivatives: bool,
+        max_feval: usize,
+        optimizer: Option<HashMap<String, f64>>,
+    ) -> PyResult<Py<PyLmer>> {
+        let optimizer = optimizer_settings(OptimizerSettings { max_feval, ..Default::default() }, optimizer)?;
+        let options = LmerOptions {
+            reml,
+            contrasts: vec![],
+            weights: None,
+            fit: FitOptions { optimizer, start: None, derivatives },
+        };
+        let (plan, reduced) = (stats.plan.clone(), stats.take()?);
+        let inner = py.detach(|| Lmer::fit_sums(&plan, reduced, &options)).map_err(to_py)?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
@@ -81,6 +108,19 @@ impl PyLmer {
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
     }
 
+    /// X'X of the fixed effects, unweighted (p x p).
+    #[getter]
+    fn x_crossprod<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let p = self.inner.fit.p;
+        matrix(py, self.inner.x_crossprod(), p, p)
+    }
+
+    /// Does the fit hold its rows? (False for an out-of-core fit.)
+    #[getter]
+    fn holds_rows(&self) -> bool {
+        self.inner.holds_rows()
+    }
+
     /// Permutation p-values of the fixed effects' t statistics: `n_perm`
     /// refits with the response shuffled within the grouping factors' cells.
     /// Returns (p-values, the refits' t statistics, n_perm x p).
@@ -91,6 +131,11 @@ impl PyLmer {
         seed: u64,
     ) -> PyResult<(Vec<f64>, Bound<'py, PyArray2<f64>>)> {
         let inner = &self.inner;
+        if !inner.holds_rows() {
+            return Err(data_error(
+                "a permutation test shuffles the response row by row: an out-of-core fit holds no rows".into(),
+            ));
+        }
         let test = py.detach(|| permutation_test(inner, n_perm, seed));
         let p = inner.fit.p;
         let flat: Vec<f64> = test.t.into_iter().flatten().collect();
@@ -178,7 +223,7 @@ impl PyLmer {
     /// NaN for refits that failed.
     fn bootstrap<'py>(&self, py: Python<'py>, first: u64, count: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
         let inner = &self.inner;
-        let reps = py.detach(|| parametric_bootstrap(inner, first, count, seed));
+        let reps = py.detach(|| inner.parametric_bootstrap(first, count, seed)).map_err(to_py)?;
         let (k, p) = (inner.model.par.ntheta(), inner.fit.p);
         let d = PyDict::new(py);
         d.set_item("theta", matrix(py, replicate_columns(&reps, k, |r| r.theta.clone()), count, k)?)?;

@@ -131,15 +131,7 @@ pub fn results(
     }
     let vcov_beta: Vec<f64> = m.unscaled_vcov().iter().map(|v| v * sigma * sigma).collect();
     let ranef = m.ranef();
-    let mut fitted = m.linear_predictor();
-    if let Some(o) = offset {
-        fitted.iter_mut().zip(o).for_each(|(f, ov)| *f += ov);
-    }
-    let y_full: Vec<f64> = match offset {
-        Some(o) => m.y.iter().zip(o).map(|(y, ov)| y + ov).collect(),
-        None => m.y.clone(),
-    };
-    let residuals = y_full.iter().zip(&fitted).map(|(y, f)| y - f).collect();
+    let (fitted, residuals) = if m.holds_rows() { fitted_and_residuals(m, offset) } else { (vec![], vec![]) };
     let npar = p + theta.len() + 1;
     let loglik = -objective / 2.0;
     let aic = objective + 2.0 * npar as f64;
@@ -193,6 +185,20 @@ pub fn results(
         df,
         warnings,
     })
+}
+
+/// Fitted values (offset added back) and response residuals on the model's rows.
+fn fitted_and_residuals(m: &LinearMixedModel, offset: Option<&[f64]>) -> (Vec<f64>, Vec<f64>) {
+    let mut fitted = m.linear_predictor();
+    if let Some(o) = offset {
+        fitted.iter_mut().zip(o).for_each(|(f, ov)| *f += ov);
+    }
+    let y_full: Vec<f64> = match offset {
+        Some(o) => m.y.iter().zip(o).map(|(y, ov)| y + ov).collect(),
+        None => m.y.clone(),
+    };
+    let residuals = y_full.iter().zip(&fitted).map(|(y, f)| y - f).collect();
+    (fitted, residuals)
 }
 
 /// lme4's `checkConv`: the gradient scaled by the Hessian, and the Hessian's

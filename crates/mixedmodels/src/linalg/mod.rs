@@ -279,6 +279,34 @@ pub fn independent_columns(x: &[f64], n: usize, p: usize, tol: f64) -> Vec<usize
     gram_schmidt_independent(x, n, p, tol)
 }
 
+/// [`independent_columns`] from the Gram matrix X'X alone (p x p,
+/// column-major), for data that never sit in memory: Cholesky with columns
+/// skipped whose residual norm, after projection on the columns kept
+/// before them, falls below `tol` times their own norm. The same decision
+/// as Gram-Schmidt on X, except for columns within about 1e-8 (the square
+/// root of the Gram matrix's rounding) of the threshold.
+pub fn independent_columns_of_gram(gram: &[f64], p: usize, tol: f64) -> Vec<usize> {
+    let mut keep: Vec<usize> = Vec::new();
+    // l[t]: the factor's row of kept column t (t off-diagonal values, then the diagonal).
+    let mut l: Vec<Vec<f64>> = Vec::with_capacity(p);
+    for j in 0..p {
+        let norm2 = gram[j * p + j];
+        let mut lj = Vec::with_capacity(keep.len() + 1);
+        for (t, &i) in keep.iter().enumerate() {
+            let lt = &l[t];
+            let v = (gram[i * p + j] - (0..t).map(|s| lt[s] * lj[s]).sum::<f64>()) / lt[t];
+            lj.push(v);
+        }
+        let residual2 = norm2 - lj.iter().map(|v| v * v).sum::<f64>();
+        if norm2 > 0.0 && residual2 > tol * tol * norm2 {
+            lj.push(residual2.sqrt());
+            l.push(lj);
+            keep.push(j);
+        }
+    }
+    keep
+}
+
 /// Is every column far from the span of the columns before it? X'X scaled
 /// to a unit diagonal is Cholesky-factored: pivot j is the squared ratio of
 /// column j's residual (after projection on columns 0..j) to its norm. When

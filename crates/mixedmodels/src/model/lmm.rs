@@ -114,6 +114,49 @@ impl LinearMixedModel {
         Ok(m)
     }
 
+    /// A model whose data arrive as cross-products only (an out-of-core fit,
+    /// [`crate::sums`]): `cp` holds [X y]'s cross-products with y already
+    /// shifted by its least-squares fit `beta_ols` (as `new` shifts it), and
+    /// `terms` the random-effects terms without rows. Everything computed
+    /// from the cross-products (the criterion, estimates, derivatives,
+    /// conditional modes and variances) works as for a model with rows;
+    /// what reads the rows does not (see [`LinearMixedModel::holds_rows`]).
+    pub fn from_cross_products(
+        cp: CrossProducts,
+        terms: Vec<ReTerm>,
+        reml: bool,
+        beta_ols: Vec<f64>,
+        start: Vec<f64>,
+    ) -> Self {
+        let shapes: Vec<(usize, usize)> = terms.iter().map(|t| (t.q(), t.nlevels())).collect();
+        let par = Parameterization::new(&shapes);
+        let factor = BlockedFactor::new(&cp, &par);
+        let theta = par.initial_theta();
+        let mut m = LinearMixedModel {
+            cp,
+            par,
+            factor,
+            reml,
+            theta: theta.clone(),
+            start,
+            y: vec![],
+            x: vec![],
+            terms,
+            weights: None,
+            beta_ols,
+            feval: 0,
+            ls_workspace: WeightedGram::default(),
+        };
+        m.set_theta(&theta);
+        m
+    }
+
+    /// Does the model hold its rows (X, y, the terms' rows)? A model built
+    /// from cross-products alone does not.
+    pub fn holds_rows(&self) -> bool {
+        self.y.len() == self.n()
+    }
+
     /// The response must vary about its least-squares fit on X: a constant
     /// response (or one X reproduces) leaves no residual variance to
     /// estimate, and the criterion's log(r^2) would run to minus infinity.
@@ -125,21 +168,7 @@ impl LinearMixedModel {
         let weight = |i: usize| self.weights.as_ref().map_or(1.0, |w| w[i]);
         let yss: f64 = self.y.iter().enumerate().map(|(i, v)| weight(i) * v * v).sum();
         let underflows = yss == 0.0 && self.y.iter().any(|v| *v != 0.0);
-        if !rss.is_finite() || !yss.is_finite() || underflows {
-            return Err(Error::Numerical(
-                "the response's sum of squares is beyond double precision (too large or too small): rescale the \
-                 response"
-                    .into(),
-            ));
-        }
-        if rss <= 1e-24 * yss || rss == 0.0 {
-            return Err(Error::Data(
-                "the response is fitted exactly by the fixed effects (is it constant?): there is no residual \
-                 variance to estimate"
-                    .into(),
-            ));
-        }
-        Ok(())
+        check_variation(rss, yss, underflows)
     }
 
     /// A model on the same design, with its own factor workspace (one a thread).
@@ -544,6 +573,27 @@ impl LinearMixedModel {
     pub fn unscaled_vcov(&self) -> Vec<f64> {
         self.factor.unscaled_vcov(self.p())
     }
+}
+
+/// The check of [`LinearMixedModel::check_response_varies`] from its sums:
+/// `rss` the weighted residual sum of squares of y on X, `yss` y's weighted
+/// sum of squares, `underflows` when yss is zero although y is not.
+pub fn check_variation(rss: f64, yss: f64, underflows: bool) -> Result<()> {
+    if !rss.is_finite() || !yss.is_finite() || underflows {
+        return Err(Error::Numerical(
+            "the response's sum of squares is beyond double precision (too large or too small): rescale the \
+             response"
+                .into(),
+        ));
+    }
+    if rss <= 1e-24 * yss || rss == 0.0 {
+        return Err(Error::Data(
+            "the response is fitted exactly by the fixed effects (is it constant?): there is no residual \
+             variance to estimate"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Weighted least-squares coefficients of y on X (zero where X is empty);
