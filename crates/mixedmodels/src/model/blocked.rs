@@ -10,8 +10,8 @@
 //! allocated once; `update` allocates nothing.
 
 use super::crossprod::CrossProducts;
-use super::system::SystemTerms;
 use super::rest::{RestFactor, RestPattern};
+use super::system::SystemTerms;
 use rayon::prelude::*;
 
 use crate::linalg::{self, small, DenseCholesky};

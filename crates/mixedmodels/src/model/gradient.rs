@@ -33,9 +33,9 @@
 
 use super::blocked::BlockedFactor;
 use super::crossprod::CrossProducts;
-use super::system::SystemTerms;
 use super::rest::RestPattern;
 use super::rest_inverse::RestInverse;
+use super::system::SystemTerms;
 use crate::linalg::{self, small};
 
 /// The derivatives over theta of the objective's pieces (see `Pieces`).

@@ -42,8 +42,10 @@ impl SystemTerms {
         let mut terms = Vec::with_capacity(par.terms.len() + 1 - merged);
         for (k, t) in par.terms.iter().enumerate() {
             let offset = if k < merged { first.q } else { 0 };
-            let entries: Vec<(usize, usize, usize)> =
-                lower_triangle(t.q).enumerate().map(|(i, (r, c))| (t.theta_offset + i, r + offset, c + offset)).collect();
+            let entries: Vec<(usize, usize, usize)> = lower_triangle(t.q)
+                .enumerate()
+                .map(|(i, (r, c))| (t.theta_offset + i, r + offset, c + offset))
+                .collect();
             if k < merged {
                 first_offsets.push(offset);
                 first.q += t.q;
@@ -118,10 +120,7 @@ fn lower_triangle(q: usize) -> impl Iterator<Item = (usize, usize)> {
 /// factor: those the first block can hold together.
 pub fn terms_on_first_factor(terms: &[ReTerm]) -> usize {
     let Some(t0) = terms.first() else { return 0 };
-    1 + terms[1..]
-        .iter()
-        .take_while(|t| t.group == t0.group && t.levels == t0.levels && t.refs == t0.refs)
-        .count()
+    1 + terms[1..].iter().take_while(|t| t.group == t0.group && t.levels == t0.levels && t.refs == t0.refs).count()
 }
 
 /// Terms on the same rows and levels as one term of all their columns.
