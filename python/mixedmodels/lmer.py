@@ -188,7 +188,8 @@ class Lmer(MixedModel):
         """The fit at saved estimates, without optimizing (see :mod:`mixedmodels.io`)."""
         frame, weight_name, core_contrasts = self._prepare_saved_fit(options)
         if options.get("rank"):
-            self._frame = self._ranked_frame(options["rank_group"], options["rank_exclude_cols"], options["factors"], [])
+            rank_group, exclude = options["rank_group"], options["rank_exclude_cols"]
+            self._frame = self._ranked_frame(rank_group, exclude, options["factors"], [])
             frame = self.core_frame(self._frame, [*self._columns, *([weight_name] if weight_name else [])])
         self.ranked_data = bool(options.get("rank"))
         opt = estimates["optsummary"]

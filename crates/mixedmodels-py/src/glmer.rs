@@ -46,8 +46,18 @@ impl PyGlmer {
         nb_theta: Option<f64>,
         tol_pwrss: f64,
     ) -> PyResult<Py<PyGlmer>> {
-        let options =
-            glmer_options(family, link, nagq, weights, contrasts, derivatives, max_feval, optimizer, nb_theta, tol_pwrss)?;
+        let options = glmer_options(
+            family,
+            link,
+            nagq,
+            weights,
+            contrasts,
+            derivatives,
+            max_feval,
+            optimizer,
+            nb_theta,
+            tol_pwrss,
+        )?;
         let inner = with_frame(&frame, |df| py.detach(|| Glmer::fit(formula, df, &options)).map_err(to_py))?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
@@ -76,12 +86,21 @@ impl PyGlmer {
         nb_theta: Option<f64>,
         tol_pwrss: f64,
     ) -> PyResult<Py<PyGlmer>> {
-        let options =
-            glmer_options(family, link, nagq, weights, contrasts, derivatives, max_feval, optimizer, nb_theta, tol_pwrss)?;
+        let options = glmer_options(
+            family,
+            link,
+            nagq,
+            weights,
+            contrasts,
+            derivatives,
+            max_feval,
+            optimizer,
+            nb_theta,
+            tol_pwrss,
+        )?;
         let saved = estimates_from_dict(estimates)?;
-        let inner = with_frame(&frame, |df| {
-            py.detach(|| Glmer::at_estimates(formula, df, &options, &saved)).map_err(to_py)
-        })?;
+        let inner =
+            with_frame(&frame, |df| py.detach(|| Glmer::at_estimates(formula, df, &options, &saved)).map_err(to_py))?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyGlmer { inner }))
