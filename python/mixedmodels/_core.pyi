@@ -162,6 +162,7 @@ class LmerFit(MixedFit):
         derivatives: bool = True,
         max_feval: int = 10000,
         optimizer: dict[str, float] | None = None,
+        method: str = "auto",
     ) -> LmerFit: ...
     @staticmethod
     def fit_sums(
@@ -170,6 +171,7 @@ class LmerFit(MixedFit):
         derivatives: bool = True,
         max_feval: int = 10000,
         optimizer: dict[str, float] | None = None,
+        method: str = "auto",
     ) -> LmerFit: ...
     @property
     def holds_rows(self) -> bool: ...
@@ -180,7 +182,7 @@ class LmerFit(MixedFit):
         formula: str,
         frame: _Frame,
         theta: list[float],
-        opt: tuple[str, list[float], float, int, str, bool],
+        opt: tuple[str, list[float], float, int, int, str, bool],
         reml: bool = True,
         weights: str | None = None,
         contrasts: list[tuple[str, Any]] | None = None,

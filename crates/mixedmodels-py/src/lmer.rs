@@ -16,7 +16,9 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{contrasts_from_py, matrix, matrix_rowmajor, optimizer_settings, vector, DdfArg};
+use crate::convert::{
+    contrasts_from_py, matrix, matrix_rowmajor, optimizer_method, optimizer_settings, vector, DdfArg,
+};
 use crate::errors::{data_error, to_py};
 use crate::fitted::PyMixedFit;
 use crate::frame::{with_frame, PyFrame};
@@ -30,7 +32,7 @@ pub struct PyLmer {
 #[pymethods]
 impl PyLmer {
     #[staticmethod]
-    #[pyo3(signature = (formula, frame, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None))]
+    #[pyo3(signature = (formula, frame, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None, method="auto"))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         py: Python<'_>,
@@ -42,9 +44,11 @@ impl PyLmer {
         derivatives: bool,
         max_feval: usize,
         optimizer: Option<HashMap<String, f64>>,
+        method: &str,
     ) -> PyResult<Py<PyLmer>> {
         let contrasts = contrasts_from_py(contrasts)?;
-        let optimizer = optimizer_settings(OptimizerSettings { max_feval, ..Default::default() }, optimizer)?;
+        let method = optimizer_method(method)?;
+        let optimizer = optimizer_settings(OptimizerSettings { max_feval, method, ..Default::default() }, optimizer)?;
         let options = LmerOptions { reml, contrasts, weights, fit: FitOptions { optimizer, start: None, derivatives } };
         let inner = with_frame(&frame, |df| py.detach(|| Lmer::fit(formula, df, &options)).map_err(to_py))?;
         let inner = Arc::new(inner);
@@ -55,7 +59,7 @@ impl PyLmer {
     /// Fit from the reduced statistics of an out-of-core pass (the plan's
     /// weights and contrasts apply); the fit holds no rows.
     #[staticmethod]
-    #[pyo3(signature = (stats, reml=true, derivatives=true, max_feval=10000, optimizer=None))]
+    #[pyo3(signature = (stats, reml=true, derivatives=true, max_feval=10000, optimizer=None, method="auto"))]
     fn fit_sums(
         py: Python<'_>,
         stats: &PyReducedStats,
@@ -63,8 +67,10 @@ impl PyLmer {
         derivatives: bool,
         max_feval: usize,
         optimizer: Option<HashMap<String, f64>>,
+        method: &str,
     ) -> PyResult<Py<PyLmer>> {
-        let optimizer = optimizer_settings(OptimizerSettings { max_feval, ..Default::default() }, optimizer)?;
+        let method = optimizer_method(method)?;
+        let optimizer = optimizer_settings(OptimizerSettings { max_feval, method, ..Default::default() }, optimizer)?;
         let options = LmerOptions {
             reml,
             contrasts: vec![],
@@ -80,7 +86,7 @@ impl PyLmer {
 
     /// The model at stored covariance parameters, without optimizing (a saved
     /// model loaded again); `opt` is the stored optimizer record
-    /// (optimizer, initial, fmin, feval, status, converged).
+    /// (optimizer, initial, fmin, feval, geval, status, converged).
     #[staticmethod]
     #[pyo3(signature = (formula, frame, theta, opt, reml=true, weights=None, contrasts=None, derivatives=true))]
     #[allow(clippy::too_many_arguments)]
@@ -89,7 +95,7 @@ impl PyLmer {
         formula: &str,
         frame: PyFrame<'_>,
         theta: Vec<f64>,
-        opt: (String, Vec<f64>, f64, usize, String, bool),
+        opt: (String, Vec<f64>, f64, usize, usize, String, bool),
         reml: bool,
         weights: Option<String>,
         contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
@@ -98,8 +104,9 @@ impl PyLmer {
         let contrasts = contrasts_from_py(contrasts)?;
         let fit = FitOptions { optimizer: OptimizerSettings::default(), start: None, derivatives };
         let options = LmerOptions { reml, contrasts, weights, fit };
-        let (optimizer, initial, fmin, feval, status, converged) = opt;
-        let record = OptSummary { optimizer, initial, final_theta: theta.clone(), fmin, feval, status, converged };
+        let (optimizer, initial, fmin, feval, geval, status, converged) = opt;
+        let record =
+            OptSummary { optimizer, initial, final_theta: theta.clone(), fmin, feval, geval, status, converged };
         let inner = with_frame(&frame, |df| {
             py.detach(|| Lmer::at_theta(formula, df, &options, &theta, record)).map_err(to_py)
         })?;
@@ -161,6 +168,7 @@ impl PyLmer {
         d.set_item("final", &o.final_theta)?;
         d.set_item("fmin", o.fmin)?;
         d.set_item("feval", o.feval)?;
+        d.set_item("geval", o.geval)?;
         d.set_item("status", &o.status)?;
         d.set_item("converged", o.converged)?;
         d.set_item("derivative_evaluations", self.inner.fit.derivs.as_ref().map_or(0, |x| x.evaluations))?;

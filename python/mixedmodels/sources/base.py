@@ -130,6 +130,7 @@ class Source:
         derivatives: bool,
         max_feval: int,
         optimizer: dict[str, float] | None = None,
+        method: str = "auto",
     ) -> tuple[Any, StreamedFit]:
         """The two passes and the fit: (the core's LmerFit, what predictions need)."""
         schema = self.schema()
@@ -145,7 +146,7 @@ class Source:
         fit = StreamedFit(plan, distinct, requests, used, coding)
         stats = self.second_pass(fit)
         core = _core.LmerFit.fit_sums(
-            stats, reml=reml, derivatives=derivatives, max_feval=max_feval, optimizer=optimizer
+            stats, reml=reml, derivatives=derivatives, max_feval=max_feval, optimizer=optimizer, method=method
         )
         return core, fit
 

@@ -141,6 +141,42 @@ pub fn invert_lower_in_place(l: &mut [f64], n: usize) {
     faer::linalg::triangular_inverse::invert_lower_triangular(mat_mut(l, n, n), mat(&src, n, n), par_for(n));
 }
 
+/// The inverse of S = L L' (both triangles, n x n) from its Cholesky factor
+/// `l` (lower triangle read): L^{-1} into the scratch `linv`, then
+/// S^{-1} = L^{-T} L^{-1}, lower triangle by a triangular product, mirrored.
+pub fn inverse_from_cholesky(l: &[f64], n: usize, linv: &mut [f64], out: &mut [f64]) {
+    if n == 0 {
+        return;
+    }
+    faer::linalg::triangular_inverse::invert_lower_triangular(mat_mut(linv, n, n), mat(l, n, n), par_for(n));
+    let linv = mat(linv, n, n);
+    faer::linalg::matmul::triangular::matmul(
+        mat_mut(out, n, n),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        linv.transpose(),
+        BlockStructure::TriangularUpper,
+        linv,
+        BlockStructure::TriangularLower,
+        1.0,
+        par_for(n),
+    );
+    for c in 0..n {
+        for r in c + 1..n {
+            out[r * n + c] = out[c * n + r];
+        }
+    }
+}
+
+/// Solve X L = B in place for X (B is r x n, L n x n lower triangular): X = B L^{-1}.
+pub fn solve_right_lower(l: &[f64], n: usize, b: &mut [f64], r: usize) {
+    if n == 0 || r == 0 {
+        return;
+    }
+    // X L = B  <=>  L' X' = B'
+    solve_upper_triangular_in_place(mat(l, n, n).transpose(), mat_mut(b, r, n).transpose_mut(), par_for(n));
+}
+
 /// Eigenvalues (ascending) and eigenvectors (columns, n x n) of a symmetric matrix.
 pub fn symmetric_eigen(a: &[f64], n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
     if n == 0 {

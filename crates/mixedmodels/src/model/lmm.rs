@@ -3,6 +3,7 @@
 
 use super::blocked::{BlockedFactor, Pieces};
 use super::crossprod::CrossProducts;
+use super::gradient::{GradientPieces, GradientWorkspace};
 use super::lambda::Parameterization;
 use crate::design::ReTerm;
 use crate::error::{Error, Result};
@@ -31,6 +32,8 @@ pub struct LinearMixedModel {
     pub feval: usize,
     /// Buffers of the least-squares fit, reused by every new response.
     ls_workspace: WeightedGram,
+    /// Buffers of the gradient, allocated on its first use.
+    gradient: Option<Box<GradientWorkspace>>,
 }
 
 /// The cross-products of a response with Z and itself, Z'Wy and y'Wy, for
@@ -109,6 +112,7 @@ impl LinearMixedModel {
             beta_ols,
             feval: 0,
             ls_workspace,
+            gradient: None,
         };
         m.set_theta(&theta);
         Ok(m)
@@ -146,6 +150,7 @@ impl LinearMixedModel {
             beta_ols,
             feval: 0,
             ls_workspace: WeightedGram::default(),
+            gradient: None,
         };
         m.set_theta(&theta);
         m
@@ -189,6 +194,7 @@ impl LinearMixedModel {
             beta_ols: self.beta_ols.clone(),
             feval: 0,
             ls_workspace: WeightedGram::default(),
+            gradient: None,
         };
         let theta = m.theta.clone();
         m.set_theta(&theta);
@@ -286,6 +292,44 @@ impl LinearMixedModel {
     /// Objective at `theta` (refactors).
     pub fn objective_at(&mut self, theta: &[f64]) -> f64 {
         self.set_theta(theta).objective()
+    }
+
+    /// The derivatives over theta of the objective's pieces at the current
+    /// theta (see `gradient`), into `out`; false if the factor failed.
+    pub fn gradient_pieces(&mut self, out: &mut GradientPieces) -> bool {
+        if !self.factor.ok {
+            return false;
+        }
+        let ws = self.gradient.get_or_insert_with(|| {
+            Box::new(GradientWorkspace::new(&self.cp, &self.par, self.factor.l21_dense.is_some()))
+        });
+        ws.compute(&self.cp, &self.par, &mut self.factor, &self.theta, self.reml, out);
+        true
+    }
+
+    /// The objective and its gradient at `theta` (refactors); an infinite
+    /// objective (and a NaN gradient) where the factor fails.
+    pub fn objective_gradient_at(&mut self, theta: &[f64], grad: &mut [f64], pieces: &mut GradientPieces) -> f64 {
+        let f = self.objective_at(theta);
+        if !f.is_finite() || !self.gradient_pieces(pieces) {
+            grad.iter_mut().for_each(|g| *g = f64::NAN);
+            return f64::INFINITY;
+        }
+        pieces.objective(self.pieces().pwrss, self.n(), self.p(), self.reml, grad);
+        f
+    }
+
+    /// The gradient of the objective at the current theta (allocates; for use
+    /// outside an optimizer loop).
+    pub fn gradient(&mut self) -> Option<Vec<f64>> {
+        let k = self.par.ntheta();
+        let mut pieces = GradientPieces::zeros(k);
+        if !self.gradient_pieces(&mut pieces) {
+            return None;
+        }
+        let mut g = vec![0.0; k];
+        pieces.objective(self.pieces().pwrss, self.n(), self.p(), self.reml, &mut g);
+        Some(g)
     }
 
     /// sigma-hat: sqrt(r^2 / n) for ML, sqrt(r^2 / (n - p)) for REML.
