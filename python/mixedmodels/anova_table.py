@@ -31,6 +31,7 @@ import polars as pl
 
 from mixedmodels import _core
 from mixedmodels._stats import significance, zapsmall
+from mixedmodels._table import result_table
 from mixedmodels.contest import f_test
 from mixedmodels.exceptions import DataError, UnavailableError
 
@@ -74,7 +75,7 @@ def anova_table(model: Any, type: Any = 3, ddf: str = "Satterthwaite") -> pl.Dat
     kind = _check_type(type)
     _check_model(model)
     if method == "lme4":
-        return _lme4_table(model)
+        return result_table(_lme4_table(model))
     if method == "Satterthwaite" and getattr(model, "ddf", "Satterthwaite") == "lme4":
         raise DataError(
             "anova(ddf='Satterthwaite') needs the derivatives of a fit with ddf='Satterthwaite'; "
@@ -94,7 +95,7 @@ def anova_table(model: Any, type: Any = 3, ddf: str = "Satterthwaite") -> pl.Dat
         {"term": t, "SS": np.nan, "MS": np.nan, "NumDF": None, "DenomDF": np.nan, "F-stat": np.nan, "P-val": np.nan}
         for t in empty
     ]
-    return _frame(rows)
+    return result_table(_frame(rows))
 
 
 def anova_contrasts(model: Any, type: Any = 3) -> dict[str, np.ndarray]:

@@ -26,6 +26,7 @@ import polars as pl
 
 from mixedmodels import _core, _display, _format
 from mixedmodels._frame import CoreFrame, attach_weights, check_columns, column_names_of, missing_rows, to_polars
+from mixedmodels._table import result_table
 from mixedmodels.contrasts import Coding
 from mixedmodels.exceptions import DataError, UnavailableError
 from mixedmodels.sources import source_of
@@ -86,7 +87,7 @@ class FittedModel:
         self._weights_name: str | None = None
         self._fit_options: dict[str, Any] = {}
         self.REML = False
-        self.coefs: pl.DataFrame | None = None
+        self._coefs: pl.DataFrame | None = None
         self.fits: np.ndarray | None = None
         self.residuals: np.ndarray | None = None
         self.logLike: float | None = None
@@ -172,6 +173,16 @@ class FittedModel:
         )
         factor_vars = {v for t in self.fixed_terms for v, num in zip(t.variables, t.numeric, strict=True) if not num}
         self.warnings = [_python_advice(w) for w in f.warnings] + self._coding.unused_warnings(factor_vars)
+
+    @property
+    def coefs(self) -> pl.DataFrame | None:
+        """The coefficient table (a ``polars.DataFrame`` that prints every
+        column, see :mod:`mixedmodels._table`); None before ``fit``."""
+        return self._coefs
+
+    @coefs.setter
+    def coefs(self, table: pl.DataFrame | None) -> None:
+        self._coefs = result_table(table)
 
     def _coef_table(self) -> pl.DataFrame:
         raise NotImplementedError
