@@ -403,7 +403,8 @@ impl GradientWorkspace {
             }
             for e in entries {
                 let b = cp.rest_blocks[e.block()];
-                let (l21, w) = (&factor.l21[e.values()..e.values() + b.q * q0], &self.w[e.values()..e.values() + b.q * q0]);
+                let (l21, w) =
+                    (&factor.l21[e.values()..e.values() + b.q * q0], &self.w[e.values()..e.values() + b.q * q0]);
                 for t in 0..q0 {
                     for s in 0..q0 {
                         g[t * q0 + s] += dot(&l21[s * b.q..(s + 1) * b.q], &w[t * b.q..(t + 1) * b.q]);
