@@ -68,19 +68,10 @@ BOUNDARY = (
     "a worse optimum on the boundary, as issue 15 (3); the optimizer is issue 9's (analytic gradients, "
     "restart at the boundary as lme4's restart_edge): "
 )
-DF_STEP = (
-    "Satterthwaite df near the boundary (a theta at or near 0, slopes of a column with mean ~20): our "
-    "finite-difference step (inference/derivatives.rs, STEP = 1e-3 of max(|theta|, 0.1)) leaves an error "
-    "above 1e-3; with STEP = 1e-4 ours match the converged Hessian (df_precise) to 1e-3 (issue 9): "
-)
 EXPECTED_FAILURES: dict[str, str] = {
     "c001": BOUNDARY + "binomial (x2 | g): ours stop where lme4's default bobyqa stops (81.92837, theta (0, -0.019, "
     "0.382)); lme4's Nelder-Mead polish reaches 81.91822 at (0.0597, 0.388, 1.8e-5), the other face, where its "
     "Hessian is indefinite (its SEs there, 0.0078, are meaningless)",
-    "c083": DF_STEP + "theta (2.436, -0.109, 0): ours 17.349, converged 17.292, lmerTest 17.297",
-    "c099": DF_STEP + "theta (3.33, -0.162, 0.016): ours 6.853, converged 6.975, lmerTest 7.969 (off itself)",
-    "c196": DF_STEP + "theta (22.04, -1.14, 0): ours 5.360, converged 4.035, lmerTest 5.371 (off itself)",
-    "c212": DF_STEP + "theta (10.91, -0.551, 0.021): ours 72.77, converged 72.40, lmerTest 76.20 (off itself)",
     "c159": "Gamma GLMM (1 | a:b), lme4's fit not converged (max|grad| 0.0058): the SEs are ill-determined at "
     "this optimum: lme4 gives 0.0109 (bobyqa) or 0.0985 (Nelder-Mead) at the same objective, ours 0.0919; "
     "beta agrees to 2.5e-4 of max(|beta|, SE)",

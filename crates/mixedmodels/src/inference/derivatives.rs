@@ -3,27 +3,44 @@
 //!   convergence checks (lme4's `deriv12`: central differences);
 //! - the Hessian of the deviance over varpar = (theta, sigma) and the
 //!   Jacobian of vcov(beta), for Satterthwaite's df (lmerTest's `devfun_vp`
-//!   and `get_covbeta`). Theta-derivatives come from the stencil; the sigma
+//!   and `get_covbeta`). Theta-derivatives come from differences; the sigma
 //!   parts are analytic, since D(theta, sigma) = a(theta) + r2(theta)/sigma^2 +
 //!   n' log(2 pi sigma^2), with a = log|L|^2 (+ log|R_X|^2 for REML) and
 //!   n' = n (or n - p for REML).
 //!
 //! Two ways, the same quantities:
-//! - few parameters: one stencil of objective evaluations (1 + k + k^2
-//!   factorizations, second differences of the pieces);
-//! - k >= [`GRADIENT_MIN_THETA`]: central differences of the analytic
-//!   gradient of each piece (`model::gradient`) at theta +- h e_i, 1 + 2k
-//!   gradient evaluations instead of k^2 objective ones.
+//! - where gradients are cheap ([`differences_gradients`]), central differences of the analytic gradient of each piece
+//!   (`model::gradient`) at theta +- h e_i: 1 + 2k gradient evaluations
+//!   instead of the stencil's 1 + k + k^2 objective ones, and, since only
+//!   first differences are taken, a step of [`GRADIENT_STEP`] small enough
+//!   for thetas near the boundary (a diagonal element at or near 0, where
+//!   the stencil's larger step missed lmerTest's df by more than 1e-3);
+//! - the stencil of objective evaluations (second differences of the
+//!   pieces, step [`STEP`]), kept as the check of the first.
 
 use rayon::prelude::*;
 
 use crate::model::gradient::{GradientPieces, GradientWorkspace};
 use crate::model::{objective_from, BlockedFactor, LinearMixedModel, Pieces};
+use crate::optim::Method;
 
-/// From this many covariance parameters on, the Hessian is differenced from
-/// the analytic gradient: 1 + 2k gradient evaluations (about 2.5 objective
-/// evaluations each) against the stencil's 1 + k + k^2 objective evaluations.
-pub const GRADIENT_MIN_THETA: usize = 4;
+/// Is the Hessian differenced from the analytic gradient? Wherever BFGS is
+/// the default optimizer ([`Method::resolve`]): there a gradient costs a
+/// few objective evaluations, and the 1 + 2k of them are cheaper than the
+/// stencil's 1 + k + k^2 for k >= 3 and more accurate for every k. Where a
+/// large dense rest block makes a gradient expensive (its inverse) and k is
+/// small (InstEval: 7 gradients would cost about twice the 13 factorizations
+/// of the stencil), the stencil is used.
+pub fn differences_gradients(m: &LinearMixedModel) -> bool {
+    Method::Auto.resolve(m.par.ntheta(), m.cp.m, m.cp.pattern.is_dense()) == Method::Bfgs
+}
+
+/// Relative step of the gradient's central differences: h_i = GRADIENT_STEP
+/// max(|theta_i|, 0.1): a first difference of an exact gradient, whose
+/// rounding error (about 1e-13 of the pieces' gradients) grows only as 1/h,
+/// so the step can be ten times the stencil's and its h^2 truncation error
+/// a hundred times smaller.
+pub const GRADIENT_STEP: f64 = 1e-4;
 
 /// Relative step of the central differences: h_i = STEP max(|theta_i|, 0.1).
 /// lme4's `deriv12` uses 1e-4 absolute; at that size rounding in the
@@ -132,8 +149,8 @@ fn evaluate(m: &LinearMixedModel, points: &[Vec<f64>]) -> Vec<Probe> {
 /// The derivatives around the model's current theta, by whichever way is
 /// cheaper for its number of parameters.
 pub fn derivatives(m: &mut LinearMixedModel) -> Derivatives {
-    if m.par.ntheta() >= GRADIENT_MIN_THETA {
-        derivatives_from_gradients(m, STEP)
+    if differences_gradients(m) {
+        derivatives_from_gradients(m, GRADIENT_STEP)
     } else {
         derivatives_with_step(m, STEP)
     }
@@ -173,6 +190,26 @@ fn evaluate_gradients(m: &LinearMixedModel, points: &[Vec<f64>]) -> Vec<Gradient
         .collect()
 }
 
+/// [`evaluate_gradients`] with the model's own factor and gradient
+/// workspace, one point after the other; the model is left factored at
+/// `theta` again.
+fn evaluate_gradients_in_place(m: &mut LinearMixedModel, points: &[Vec<f64>], theta: &[f64]) -> Vec<GradientProbe> {
+    let (p, k) = (m.p(), m.par.ntheta());
+    let probes = points
+        .iter()
+        .map(|t| {
+            m.set_theta(t);
+            let mut grad = GradientPieces::zeros(k);
+            if !m.gradient_pieces(&mut grad) {
+                grad = GradientPieces { ld_l2: vec![f64::NAN; k], ..grad };
+            }
+            GradientProbe { pieces: m.pieces(), grad, vcov: m.factor.unscaled_vcov(p) }
+        })
+        .collect();
+    m.set_theta(theta);
+    probes
+}
+
 /// [`derivatives`] by central differences of the analytic gradient with a
 /// given relative step: second derivatives d/dtheta_j (d piece / dtheta_i),
 /// symmetrized.
@@ -191,7 +228,11 @@ pub fn derivatives_from_gradients(m: &mut LinearMixedModel, rel_step: f64) -> De
         }));
     }
     let evaluations = points.len();
-    let probes = evaluate_gradients(m, &points);
+    let probes = if factor_bytes(m) > SHARED_FACTOR_BYTES {
+        evaluate_gradients_in_place(m, &points, &theta)
+    } else {
+        evaluate_gradients(m, &points)
+    };
     let (center, plus, minus) = (&probes[0], &probes[1..=k], &probes[k + 1..]);
     let n_eff = if reml { (n - p) as f64 } else { n as f64 };
     // Gradients of a = log|L|^2 (+ log|R_X|^2), b = r^2 and the objective, per probe.
