@@ -190,6 +190,8 @@ def _evaluations(entry: Mapping[str, Any]) -> str:
     evals = entry.get("evaluations") or {}
     objective, derivative = evals.get("objective"), evals.get("derivative")
     optimizer = f" ({entry['optimizer']})" if entry.get("optimizer") else ""
+    if evals.get("gradient"):
+        optimizer += f", {evals['gradient']} gradients"
     if derivative:
         return f"{objective}{optimizer} + {derivative} for df = {objective + derivative}"
     if derivative is None and entry.get("df"):
@@ -681,8 +683,10 @@ def markdown(run: Mapping[str, Any]) -> str:
         "# Benchmark results\n\n"
         "Fit time excludes imports and data loading; each tool runs in its own process "
         "and the repeats run in that process. Peak RSS is the whole worker process "
-        "(VmHWM), data and interpreter included. Evaluations: ours = optimizer + extra "
-        "factorizations for the df; lme4 and mixedlm report optimizer evaluations only "
+        "(VmHWM), data and interpreter included. Evaluations: ours = optimizer (objective "
+        "evaluations, and the gradients BFGS took at the same points) + extra factorizations "
+        "for the df (each with a gradient where the df come from the gradient's differences); "
+        "lme4 and mixedlm report optimizer evaluations only "
         "(mixedlm's L-BFGS-B evaluations each compute the deviance and its gradient). "
         "Agreement: crit is signed, (tool − ours) / |ours|, > 0 when the tool stopped at a "
         "higher (worse) REML criterion; θ, β and df are the largest relative differences "

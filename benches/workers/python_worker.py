@@ -104,6 +104,7 @@ def summarize_ours(model: Any) -> dict[str, Any]:
     return {
         "evaluations": {
             "objective": opt["feval"],
+            "gradient": opt.get("geval", 0),  # each after the objective's factorization at the same theta
             "derivative": opt.get("derivative_evaluations", 0),
         },
         "optimizer": opt["optimizer"],
