@@ -231,7 +231,7 @@ class FittedModel:
         ``weights=...``); the others, and REML or ML, are this fit's. The
         new model is fitted quietly (``summarize=False`` unless given) and
         returned; this one is not changed."""
-        options = dict(self.fit_options)
+        options = {k: v for k, v in self.fit_options.items() if v is not None}  # None: the default
         if self.is_mixed:
             options["REML"] = self.REML
         options["summarize"] = False

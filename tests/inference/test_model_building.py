@@ -150,6 +150,9 @@ def test_update_glmer_and_lm():
     lm = mm.Lm("Reaction ~ Days + x1", _data("sleep_noise"))
     lm.fit(summarize=False)
     assert lm.update(". ~ . - x1").fixed_names == ["(Intercept)", "Days"]
+    lm2 = mm.Lm2("Reaction ~ Days + x1", _data("sleep_noise"), group="Subject")
+    lm2.fit(summarize=False)
+    assert lm2.update(". ~ . - x1").coefs["term"].to_list() == ["(Intercept)", "Days"]
 
 
 def test_update_bad_input():
