@@ -34,6 +34,7 @@ from mixedmodels.compare import _formula_text, _reductions, ranova
 from mixedmodels.contest import check_ddf
 from mixedmodels.drop1 import drop1
 from mixedmodels.exceptions import DataError
+from mixedmodels.lm import Lm
 from mixedmodels.model import FittedModel
 
 __all__ = ["StepResult", "step"]
@@ -165,8 +166,6 @@ def _refit_options(model: Any) -> dict[str, Any]:
 def _linear_model(model: Any, formula: str) -> FittedModel:
     """The linear model (R's ``lm``) of a formula without random effects, on
     the mixed model's data, weights and factor coding (lmerTest's ``get_lm_call``)."""
-    from mixedmodels.lm import Lm
-
     opts = model.fit_options
     lm = Lm(formula, model.data)
     lm.fit(
