@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 from scipy import stats
-from scipy.special import expit
 
 from mixedmodels import _core
+from mixedmodels import drop1 as drop1_module
 from mixedmodels._args import reject_keywords, seed_value, whole_number
 from mixedmodels._fitargs import (
     check_conf_int,
@@ -31,7 +31,7 @@ from mixedmodels._fitargs import (
     with_permutations,
 )
 from mixedmodels._frame import check_columns, missing_rows, to_polars
-from mixedmodels._stats import significance, t_pvalues, z_pvalues
+from mixedmodels._stats import odds_ratio_columns, significance, t_pvalues, z_pvalues
 from mixedmodels._summary_lm import glm_summary, lm_summary
 from mixedmodels.exceptions import DataError
 from mixedmodels.model import FittedModel, Residuals
@@ -80,8 +80,8 @@ class Lm(FittedModel):
     def is_generalized(self) -> bool:  # type: ignore[override]
         return self.family != "gaussian"
 
-    def with_formula(self, formula: str | None = None) -> FittedModel:
-        return type(self)(formula or self.formula, self.data, self.family, self.link)
+    def with_formula(self, formula: str | None = None, data: Any = None) -> FittedModel:
+        return type(self)(formula or self.formula, self.data if data is None else data, self.family, self.link)
 
     def _init_arguments(self) -> dict[str, Any]:
         return {"family": self.family, "link": self.link}
@@ -283,18 +283,7 @@ class Lm(FittedModel):
             cols.update({"2.5_ci": beta - q * se, "97.5_ci": beta + q * se, "SE": se})
             cols.update({"Z-stat": stat, "P-val": p, "Sig": [significance(v) for v in p]})
             if f.link == "logit":
-                lo, hi = cols["2.5_ci"], cols["97.5_ci"]
-                with np.errstate(over="ignore"):
-                    cols.update(
-                        {
-                            "OR": np.exp(beta),
-                            "OR_2.5_ci": np.exp(lo),
-                            "OR_97.5_ci": np.exp(hi),
-                            "Prob": expit(beta),
-                            "Prob_2.5_ci": expit(lo),
-                            "Prob_97.5_ci": expit(hi),
-                        }
-                    )
+                cols.update(odds_ratio_columns(beta, cols["2.5_ci"], cols["97.5_ci"]))
             return pl.DataFrame(cols)
         df = np.full(len(beta), float(f.df if not self.is_generalized else f.df_residual))
         with np.errstate(invalid="ignore"):
@@ -317,6 +306,14 @@ class Lm(FittedModel):
         if self.is_generalized:
             return float(self._fit.deviance)
         return float(np.sum(np.asarray(self.residuals("pearson")) ** 2))
+
+    def drop1(self, scope: Sequence[str] | None = None) -> pl.DataFrame:
+        """R's ``drop1(lm, test = "F")`` for a linear model: each fixed term
+        that can be dropped while respecting marginality is removed by a refit
+        and tested by F = (increase of the residual sum of squares / its df) /
+        (residual mean square of this fit); columns as ``Lmer.anova()``."""
+        self._check_fitted()
+        return drop1_module.drop1(self, scope=scope)
 
     def to_corrs(self, corr_type: str = "semi", ztrans_corrs: bool = False) -> pl.DataFrame:
         """Each predictor's semi-partial (``"semi"``) or partial (``"partial"``)
