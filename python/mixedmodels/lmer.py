@@ -194,15 +194,6 @@ class Lmer(MixedModel):
             cols.update({"T-stat": t})
         return pl.DataFrame(cols)
 
-    def _intervals_from(self, method: str, n_boot: int, seed: int | None = None) -> None:
-        """Fill the coefs' interval columns from profile or bootstrap intervals."""
-        assert self.coefs is not None
-        ci = self.confint(method=method, n_boot=n_boot, seed=seed)
-        fixed = ci.filter(pl.col("term").is_in(self.coefs["term"].to_list()))
-        self.coefs = self.coefs.with_columns(
-            pl.Series("2.5_ci", fixed["lower"].to_numpy()), pl.Series("97.5_ci", fixed["upper"].to_numpy())
-        )
-
     # ----------------------------------------------------------- results
     @property
     def deviance(self) -> float:
@@ -274,13 +265,6 @@ class Lmer(MixedModel):
         term (slopes reduced to intercepts, intercepts removed)."""
         self._check_fitted()
         return compare.ranova(self, reduce_terms=reduce_terms)
-
-    def bootstrap(self, n_boot: int = 500, seed: int | None = None, progress: bool | None = None) -> pl.DataFrame:
-        """Parametric bootstrap replicates (a row each: sd/cor parameters,
-        `sigma`, fixed effects), refitted in parallel in Rust; reproducible
-        for a given ``seed`` whatever the number of threads."""
-        self._check_fitted()
-        return intervals.bootstrap(self, n_boot=n_boot, seed=seed, progress=progress)
 
     def plot_profile(self, level: float = 0.95, wald: bool = True, ax: Any = None) -> Any:
         """The profile-likelihood intervals of every parameter, beside the Wald

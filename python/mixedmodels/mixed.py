@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
+from scipy.special import expit
 
 from mixedmodels import _core
 from mixedmodels import cross_validation as _cross_validation
@@ -284,12 +285,34 @@ class MixedModel(FittedModel):
         progress: bool | None = None,
     ) -> pl.DataFrame:
         """Confidence intervals (`term, lower, upper`) for the sd/cor parameters,
-        `sigma` and the fixed effects: ``"Wald"``, and for linear mixed models
-        ``"profile"`` (likelihood profile; lme4 profiles the ML deviance even
-        for REML fits, and so do we) or ``"boot"`` (parametric bootstrap
-        percentiles, ``n_boot`` refits)."""
+        `sigma` (linear models) and the fixed effects: ``"Wald"``,
+        ``"profile"`` (likelihood profile; lme4 profiles the ML deviance of a
+        linear model even for REML fits, and so do we; a GLMM's Laplace or
+        quadrature deviance) or ``"boot"`` (parametric bootstrap percentiles,
+        ``n_boot`` refits, reproducible for a ``seed``)."""
         self._check_fitted()
         return _intervals.confint(self, method=method, level=level, n_boot=n_boot, seed=seed, progress=progress)
+
+    def bootstrap(self, n_boot: int = 500, seed: int | None = None, progress: bool | None = None) -> pl.DataFrame:
+        """Parametric bootstrap replicates (a row each: sd/cor parameters,
+        `sigma` for linear models, fixed effects), refitted in parallel in
+        Rust; reproducible for a given ``seed`` whatever the number of threads."""
+        self._check_fitted()
+        return _intervals.bootstrap(self, n_boot=n_boot, seed=seed, progress=progress)
+
+    def _intervals_from(self, method: str, n_boot: int, seed: int | None = None) -> None:
+        """Fill the coefs' interval columns (and their odds-ratio and
+        probability versions) from profile or bootstrap intervals."""
+        assert self.coefs is not None
+        ci = self.confint(method=method, n_boot=n_boot, seed=seed)
+        fixed = ci.filter(pl.col("term").is_in(self.coefs["term"].to_list()))
+        lo, hi = fixed["lower"].to_numpy(), fixed["upper"].to_numpy()
+        columns = [pl.Series("2.5_ci", lo), pl.Series("97.5_ci", hi)]
+        if "OR_2.5_ci" in self.coefs.columns:
+            with np.errstate(over="ignore"):
+                columns += [pl.Series("OR_2.5_ci", np.exp(lo)), pl.Series("OR_97.5_ci", np.exp(hi))]
+            columns += [pl.Series("Prob_2.5_ci", expit(lo)), pl.Series("Prob_97.5_ci", expit(hi))]
+        self.coefs = self.coefs.with_columns(columns)
 
     def post_hoc(
         self,

@@ -7,6 +7,7 @@ use mixedmodels::design::{Contrasts, ReForm};
 use mixedmodels::fitted::MixedFit;
 use mixedmodels::glmm::Link;
 use mixedmodels::inference::DdfMethod;
+use mixedmodels::resample::Replicate;
 use mixedmodels::residuals::ResidualKind;
 use numpy::npyffi::NPY_ORDER;
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
@@ -142,4 +143,38 @@ pub fn optimizer_settings(
         )));
     }
     Ok(s)
+}
+
+/// Bootstrap replicates as a dict of arrays, one row a replicate (theta,
+/// sd_cor, beta; sigma, objective, feval), NaN for refits that failed.
+pub fn replicates_dict<'py>(
+    py: Python<'py>,
+    reps: &[Option<Replicate>],
+    k: usize,
+    p: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let count = reps.len();
+    let d = PyDict::new(py);
+    d.set_item("theta", matrix(py, replicate_columns(reps, k, |r| r.theta.clone()), count, k)?)?;
+    d.set_item("sd_cor", matrix(py, replicate_columns(reps, k, |r| r.sd_cor.clone()), count, k)?)?;
+    d.set_item("beta", matrix(py, replicate_columns(reps, p, |r| r.beta.clone()), count, p)?)?;
+    d.set_item("sigma", vector(py, replicate_columns(reps, 1, |r| vec![r.sigma])))?;
+    d.set_item("objective", vector(py, replicate_columns(reps, 1, |r| vec![r.objective])))?;
+    d.set_item("feval", vector(py, replicate_columns(reps, 1, |r| vec![r.feval as f64])))?;
+    Ok(d)
+}
+
+/// `width` values of each replicate as the columns of a (replicates x width)
+/// column-major matrix; NaN where the refit failed.
+fn replicate_columns(reps: &[Option<Replicate>], width: usize, get: impl Fn(&Replicate) -> Vec<f64>) -> Vec<f64> {
+    let count = reps.len();
+    let mut out = vec![f64::NAN; count * width];
+    for (i, r) in reps.iter().enumerate() {
+        if let Some(r) = r {
+            for (j, v) in get(r).into_iter().enumerate() {
+                out[j * count + i] = v;
+            }
+        }
+    }
+    out
 }

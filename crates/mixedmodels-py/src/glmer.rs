@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use mixedmodels::glmer::{Glmer, GlmerOptions};
+use mixedmodels::glmm::bootstrap::parametric_bootstrap;
 use mixedmodels::glmm::Family;
+use mixedmodels::inference::profile_glmm::glmm_profile_intervals;
 use mixedmodels::optim::OptimizerSettings;
 use mixedmodels::permutation::glmm_permutation_test;
 use numpy::{PyArray1, PyArray2};
@@ -13,6 +15,7 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::convert::replicates_dict;
 use crate::convert::{contrasts_from_py, matrix_rowmajor, optimizer_settings};
 use crate::errors::to_py;
 use crate::fitted::PyMixedFit;
@@ -134,6 +137,21 @@ impl PyGlmer {
             d.set_item("nb_theta_evaluations", search.evaluations)?;
         }
         Ok(d)
+    }
+
+    /// Profile confidence intervals: (lower, upper) for sd/cor..., then each fixed effect.
+    fn profile(&self, py: Python<'_>, level: f64) -> PyResult<Vec<(f64, f64)>> {
+        let inner = &self.inner;
+        py.detach(|| glmm_profile_intervals(inner, level)).map_err(to_py)
+    }
+
+    /// Parametric bootstrap replicates first..first+count: a dict of arrays,
+    /// one row a replicate (theta, sd_cor, beta; sigma, objective, feval),
+    /// NaN for refits that failed.
+    fn bootstrap<'py>(&self, py: Python<'py>, first: u64, count: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
+        let inner = &self.inner;
+        let reps = py.detach(|| parametric_bootstrap(inner, first, count, seed));
+        replicates_dict(py, &reps, inner.fit.theta.len(), inner.fit.beta.len())
     }
 
     fn __repr__(&self) -> String {

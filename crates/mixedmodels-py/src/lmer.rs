@@ -9,14 +9,14 @@ use mixedmodels::fit::FitOptions;
 use mixedmodels::lmer::{Lmer, LmerOptions};
 use mixedmodels::optim::{OptSummary, OptimizerSettings};
 use mixedmodels::permutation::permutation_test;
-use mixedmodels::resample::{parametric_bootstrap, Replicate};
+use mixedmodels::resample::parametric_bootstrap;
 use numpy::PyArray2;
 use std::collections::HashMap;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{contrasts_from_py, matrix, matrix_rowmajor, optimizer_settings, vector, DdfArg};
+use crate::convert::{contrasts_from_py, matrix, matrix_rowmajor, optimizer_settings, replicates_dict, DdfArg};
 use crate::errors::{data_error, to_py};
 use crate::fitted::PyMixedFit;
 use crate::frame::{with_frame, PyFrame};
@@ -179,33 +179,10 @@ impl PyLmer {
     fn bootstrap<'py>(&self, py: Python<'py>, first: u64, count: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
         let inner = &self.inner;
         let reps = py.detach(|| parametric_bootstrap(inner, first, count, seed));
-        let (k, p) = (inner.model.par.ntheta(), inner.fit.p);
-        let d = PyDict::new(py);
-        d.set_item("theta", matrix(py, replicate_columns(&reps, k, |r| r.theta.clone()), count, k)?)?;
-        d.set_item("sd_cor", matrix(py, replicate_columns(&reps, k, |r| r.sd_cor.clone()), count, k)?)?;
-        d.set_item("beta", matrix(py, replicate_columns(&reps, p, |r| r.beta.clone()), count, p)?)?;
-        d.set_item("sigma", vector(py, replicate_columns(&reps, 1, |r| vec![r.sigma])))?;
-        d.set_item("objective", vector(py, replicate_columns(&reps, 1, |r| vec![r.objective])))?;
-        d.set_item("feval", vector(py, replicate_columns(&reps, 1, |r| vec![r.feval as f64])))?;
-        Ok(d)
+        replicates_dict(py, &reps, inner.model.par.ntheta(), inner.fit.p)
     }
 
     fn __repr__(&self) -> String {
         format!("<LmerFit {} obs, {} fixed effects>", self.inner.fit.n, self.inner.fit.p)
     }
-}
-
-/// `width` values of each replicate as the columns of a (replicates x width)
-/// column-major matrix; NaN where the refit failed.
-fn replicate_columns(reps: &[Option<Replicate>], width: usize, get: impl Fn(&Replicate) -> Vec<f64>) -> Vec<f64> {
-    let count = reps.len();
-    let mut out = vec![f64::NAN; count * width];
-    for (i, r) in reps.iter().enumerate() {
-        if let Some(r) = r {
-            for (j, v) in get(r).into_iter().enumerate() {
-                out[j * count + i] = v;
-            }
-        }
-    }
-    out
 }

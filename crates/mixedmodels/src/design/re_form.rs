@@ -158,7 +158,11 @@ fn re_form_formula(text: &str) -> Result<ModelFormula> {
     let source = if text.trim_start().starts_with('~') { text.to_string() } else { format!("~ {text}") };
     let formula = ModelFormula::parse(&source)?;
     if formula.bars.is_empty() || !formula.fixed.terms.is_empty() || formula.response.is_some() {
-        return Err(Error::formula(text, 0, "re_form takes random-effect terms only, as '(1 | Subject)', or '~0' for none"));
+        return Err(Error::formula(
+            text,
+            0,
+            "re_form takes random-effect terms only, as '(1 | Subject)', or '~0' for none",
+        ));
     }
     Ok(formula)
 }
