@@ -213,6 +213,50 @@ def wide_factor_data(n_rows: int, n_levels: int, n_groups: int, seed: int = 2024
     )
 
 
+def _covariance(sds: list[float], corr: list[list[float]]) -> np.ndarray:
+    sd = np.asarray(sds)
+    return np.asarray(corr) * np.outer(sd, sd)
+
+
+# The by-subject and by-item 4 x 4 covariances of (intercept, A, B, A:B) in
+# ``simulate_maximal``: every variance non-trivial, correlations up to +-0.5.
+MAXIMAL_SUBJECT_COV = _covariance(
+    [1.0, 0.6, 0.5, 0.4],
+    [[1.0, 0.5, -0.4, -0.2], [0.5, 1.0, -0.1, -0.5], [-0.4, -0.1, 1.0, 0.1], [-0.2, -0.5, 0.1, 1.0]],
+)
+MAXIMAL_ITEM_COV = _covariance(
+    [0.8, 0.5, 0.4, 0.3],
+    [[1.0, -0.5, 0.4, 0.0], [-0.5, 1.0, -0.2, 0.3], [0.4, -0.2, 1.0, -0.45], [0.0, 0.3, -0.45, 1.0]],
+)
+
+
+def simulate_maximal(n_subj: int, n_item: int, seed: int) -> pl.DataFrame:
+    """A 2 x 2 within-subject, within-item design, every subject seeing every
+    item once, the item's condition rotated over subjects (a Latin square):
+    y = 2 + 0.5 A + 0.3 B + 0.2 AB + Z_subj b_subj + Z_item b_item + e, with
+    A, B coded -0.5 / +0.5, (b_subj, b_item) drawn from the 4 x 4 covariances
+    above, sd(e) = 1."""
+    rng = np.random.default_rng(seed)
+    subj = np.repeat(np.arange(n_subj), n_item)
+    item = np.tile(np.arange(n_item), n_subj)
+    condition = (subj + item) % 4
+    a = np.where(condition % 2 == 0, -0.5, 0.5)
+    b = np.where(condition < 2, -0.5, 0.5)
+    z = np.column_stack([np.ones_like(a), a, b, a * b])
+    bs = rng.multivariate_normal(np.zeros(4), MAXIMAL_SUBJECT_COV, n_subj)
+    bi = rng.multivariate_normal(np.zeros(4), MAXIMAL_ITEM_COV, n_item)
+    fixed = z @ np.array([2.0, 0.5, 0.3, 0.2])
+    y = fixed + (z * bs[subj]).sum(axis=1) + (z * bi[item]).sum(axis=1) + rng.standard_normal(subj.size)
+    return _labelled(pl.DataFrame({"y": y, "A": a, "B": b, "subj": subj, "item": item}), {"subj": "s", "item": "i"})
+
+
+def maximal_data(n_subj: int, n_item: int, seed: int = 20240505) -> Callable[[Path], DataFiles]:
+    """A data builder for ``simulate_maximal``, cached by its parameters."""
+    return simulated_data(
+        f"maximal_{n_subj}x{n_item}_seed{seed}", lambda: simulate_maximal(n_subj, n_item, seed), ("subj", "item")
+    )
+
+
 def simulate_regression_groups(n_groups: int, per_group: int, seed: int) -> pl.DataFrame:
     """Groups with their own regression line: y = (1 + a[g]) + (0.5 + b[g]) x1
     - 0.3 x2 + e; x1, x2 ~ N(0, 1), sd(a) = 0.5, sd(b) = 0.3, sd(e) = 1."""
@@ -247,6 +291,8 @@ def build_cases(quick: bool = False) -> dict[str, Case]:
     # shapes whose set-up once grew too fast: many grouping levels, many fixed effects
     s_groups = 5_000 if quick else 50_000
     w_rows, w_levels = (10_000, 50) if quick else (50_000, 200)
+    # the maximal crossed-slopes design: subjects x items, each pair once
+    m_subj, m_item = (30, 20) if quick else (60, 40)
     # diagnostics: a model with slopes and 65 groups of 62 rows (lme4's influence(): 4.8 s on such a model)
     d_groups, d_rows = (20, 62) if quick else (65, 62)
     diag_data = slopes_data(d_groups, d_rows)
@@ -261,6 +307,7 @@ def build_cases(quick: bool = False) -> dict[str, Case]:
             formula=INSTEVAL_FORMULA,
             description="InstEval (73,421 rows; 2,972 x 1,128 x 14 levels), plain REML fit",
             data=insteval_data,
+            speedup_target={"mixedlm": 6.0},
         ),
         Case(
             name="insteval_satterthwaite",
@@ -319,6 +366,19 @@ def build_cases(quick: bool = False) -> dict[str, Case]:
                 " intercepts and slopes, plain REML fit" + (" (--quick size)" if quick else "")
             ),
             data=slopes_data(s_groups, 10),
+            speedup_target={"mixedlm": 2.0, "lme4": 20.0},
+        ),
+        Case(
+            name="maximal_crossed_slopes",
+            kind="lmer_satterthwaite",
+            formula="y ~ A * B + (1 + A * B | subj) + (1 + A * B | item)",
+            description=(
+                f"synthetic 2 x 2 within-subject and within-item design, {m_subj} subjects x {m_item} items"
+                f" ({m_subj * m_item:,} rows), by-subject and by-item 4 x 4 covariances (20 theta),"
+                " REML fit + Satterthwaite df" + (" (--quick size)" if quick else "")
+            ),
+            data=maximal_data(m_subj, m_item),
+            speedup_target={"mixedlm": 2.0, "lme4": 40.0},
         ),
         Case(
             name="wide_fixed_factor",

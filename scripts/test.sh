@@ -4,7 +4,17 @@
 # and `cargo test --release` share target/ and the release profile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install --quiet --disable-pip-version-check -e ".[test,docs]"
+python -m pip install --quiet --disable-pip-version-check -e ".[test,docs,dask,spark]"
+# Spark's tests need Java: Debian's headless JRE when it is missing and we may install it;
+# otherwise tests/outofcore skips them and says so.
+if ! command -v java >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        (apt-get update -qq && apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null) \
+            || echo "openjdk-17-jre-headless could not be installed: the Spark tests will be skipped"
+    else
+        echo "java is not installed: the Spark tests will be skipped"
+    fi
+fi
 cargo test --release -p mixedmodels --quiet
 python -m ruff check python tests benches tools
 python -m ruff format --check --quiet python tests benches tools

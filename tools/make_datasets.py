@@ -5,10 +5,18 @@ R quotes factor and character columns and never numbers, so a quoted column
 becomes a polars String column (a factor with R's sorted levels) and the rest
 numbers, with "NA" as missing: the same types R's read.csv gives.
 
+A CSV file does not keep a factor's level order, and read.csv sorts levels as
+strings ("1", "10", "11", ...). ``dataset_levels.json`` (written by
+``dataset_levels.R`` from R's own datasets) has each factor's order in R; a
+column whose order differs from the sorted one (cbpp's herd 1, ..., 15,
+InstEval's dept, Machines' Worker, Chem97's gender M, F) becomes a polars
+Enum in R's order, so ranef tables and reference levels read as lme4's.
+
     python tools/make_datasets.py ../shared/data
 """
 
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -53,12 +61,33 @@ def convert(path: Path) -> pl.DataFrame:
     return df.with_columns(casts) if casts else df
 
 
+def r_level_orders(df: pl.DataFrame, orders: dict[str, dict]) -> pl.DataFrame:
+    """Factor columns whose R level order is not the sorted one, as Enums in R's order."""
+    casts = []
+    for column, spec in orders.items():
+        if column not in df.columns:
+            continue
+        present = df.get_column(column).drop_nulls().unique().to_list()
+        levels = spec["order"]
+        if levels == "numeric":
+            levels = sorted(present, key=float)
+        missing = set(present) - set(levels)
+        if missing:
+            raise ValueError(f"{column}: values {sorted(missing)[:5]} are not among R's levels")
+        if levels != sorted(levels):
+            casts.append(pl.col(column).cast(pl.Enum(levels)))
+    return df.with_columns(casts) if casts else df
+
+
 def main(src: str) -> None:
-    out = Path(__file__).resolve().parent.parent / "python" / "mixedmodels" / "datasets"
+    here = Path(__file__).resolve().parent
+    out = here.parent / "python" / "mixedmodels" / "datasets"
+    orders = json.loads((here / "dataset_levels.json").read_text())
     for name, file in NAMES.items():
-        df = convert(Path(src) / file)
+        df = r_level_orders(convert(Path(src) / file), orders.get(name, {}))
         df.write_parquet(out / f"{name}.parquet", compression="zstd", compression_level=19)
-        print(name, df.shape, dict(df.schema))
+        kinds = {c: ("Enum" if isinstance(t, pl.Enum) else str(t)) for c, t in df.schema.items()}
+        print(name, df.shape, kinds)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,10 @@ __all__ = [
     "MixedFit",
     "MixedModelsError",
     "NumericalError",
+    "ReducedStats",
+    "SumsAccumulator",
+    "SumsPlan",
+    "SumsSetup",
     "__version__",
     "cross_validate",
     "cv_group_folds",
@@ -158,13 +162,27 @@ class LmerFit(MixedFit):
         derivatives: bool = True,
         max_feval: int = 10000,
         optimizer: dict[str, float] | None = None,
+        method: str = "auto",
     ) -> LmerFit: ...
+    @staticmethod
+    def fit_sums(
+        stats: ReducedStats,
+        reml: bool = True,
+        derivatives: bool = True,
+        max_feval: int = 10000,
+        optimizer: dict[str, float] | None = None,
+        method: str = "auto",
+    ) -> LmerFit: ...
+    @property
+    def holds_rows(self) -> bool: ...
+    @property
+    def x_crossprod(self) -> npt.NDArray[np.float64]: ...
     @staticmethod
     def at_theta(
         formula: str,
         frame: _Frame,
         theta: list[float],
-        opt: tuple[str, list[float], float, int, str, bool],
+        opt: tuple[str, list[float], float, int, int, str, bool],
         reml: bool = True,
         weights: str | None = None,
         contrasts: list[tuple[str, Any]] | None = None,
@@ -410,3 +428,62 @@ class Lm2Fit:
     def group_fits(self) -> dict[str, Any] | None: ...
     def permutation_test(self, n_perm: int, stat: str, seed: int) -> list[float]: ...
     def bootstrap_intervals(self, n_boot: int, seed: int) -> tuple[list[float], list[float]]: ...
+
+# Out-of-core fits: the plan of the passes an engine makes, and its sums.
+_Tree: TypeAlias = tuple[Any, ...]
+
+@final
+class SumsSetup:
+    def __new__(
+        cls,
+        formula: str,
+        schema: list[tuple[str, bool]],
+        pilot: _Frame,
+        contrasts: list[tuple[str, Any]] | None = None,
+        weights: str | None = None,
+    ) -> SumsSetup: ...
+    @property
+    def used(self) -> list[str]: ...
+    @property
+    def distinct_requests(self) -> list[list[str]]: ...
+    def moment_requests(self) -> list[tuple[_Tree, float]]: ...
+    def learn(
+        self, distinct: list[_Frame], moments: list[tuple[float, float, float]], n_rows: int, n_complete: int
+    ) -> SumsPlan: ...
+
+@final
+class SumsPlan:
+    def basic(self) -> list[tuple[str, _Tree]]: ...
+    def tables(self) -> list[tuple[list[str], list[tuple[list[int], bool]]]]: ...
+    @property
+    def weight_column(self) -> int | None: ...
+    @property
+    def nbars(self) -> int: ...
+    @property
+    def key_columns(self) -> list[str]: ...
+    @property
+    def x_names(self) -> list[str]: ...
+    @property
+    def bar_order(self) -> list[int]: ...
+    def bar(self, b: int) -> tuple[list[str], int, list[_Tree]]: ...
+    def bar_levels(self, b: int) -> list[int]: ...
+    def fixed_predictor(self, keep: list[int], beta: list[float]) -> _Tree: ...
+    def response(self) -> _Tree: ...
+    def memory_estimate(self, n: int, threads: int) -> tuple[float, str]: ...
+    def accumulator(self) -> SumsAccumulator: ...
+    def stats_from_tables(
+        self,
+        terms: list[tuple[_Frame, npt.NDArray[np.float64]]],
+        pairs: list[tuple[_Frame, npt.NDArray[np.float64]]],
+        global_row: list[float],
+    ) -> ReducedStats: ...
+
+@final
+class SumsAccumulator:
+    def add(self, keys: _Frame, columns: list[npt.NDArray[np.float64]]) -> None: ...
+    @property
+    def rows(self) -> int: ...
+    def finish(self) -> ReducedStats: ...
+
+@final
+class ReducedStats: ...

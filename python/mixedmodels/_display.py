@@ -34,7 +34,8 @@ def _state(model: Any) -> str:
     opt = model.optsummary if model.is_mixed else {}
     parts = ["converged" if opt.get("converged", True) else f"NOT converged ({opt.get('status', '')})"]
     if opt:
-        parts.append(f"{opt.get('optimizer', 'optimizer')}, {opt.get('feval', '?')} evaluations")
+        gradients = f" ({opt['geval']} with the gradient)" if opt.get("geval") else ""
+        parts.append(f"{opt.get('optimizer', 'optimizer')}, {opt.get('feval', '?')} evaluations{gradients}")
     if getattr(model, "singular", False):
         parts.append("boundary (singular) fit")
     if model.warnings:
@@ -85,6 +86,9 @@ def optimizer_report(model: Any) -> str:
         return "[" + ", ".join(f"{float(v):.6g}" for v in values) + "]"
 
     lines = [f"optimizer: {opt.pop('optimizer', '?')}, {opt.pop('feval', '?')} evaluations of the criterion"]
+    gradients = opt.pop("geval", 0)
+    if gradients:
+        lines[0] += f", {gradients} of them with its gradient"
     derivative = opt.pop("derivative_evaluations", 0)
     if derivative:
         lines[0] += f" (and {derivative} for the derivatives at the optimum)"

@@ -459,8 +459,11 @@ def lmer_summary(model: Any) -> str:
     else:
         out += _aic_block(model, model.nobs - model.npar)
     out.append("")
-    # lme4's residuals(m, "pearson", scaled = TRUE)
-    out.append(residuals_block(np.asarray(model.residuals(type="pearson")) / model.sigma))
+    # lme4's residuals(m, "pearson", scaled = TRUE); an out-of-core fit's stay with its rows
+    if model.streamed:
+        out.append("Scaled residuals: not computed (fitted out of core; model.residuals is a lazy frame)")
+    else:
+        out.append(residuals_block(np.asarray(model.residuals(type="pearson")) / model.sigma))
     out.append("")
     out.append("Random effects:")
     out.append(random_effects_block(model))

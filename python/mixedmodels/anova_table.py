@@ -31,8 +31,9 @@ import polars as pl
 
 from mixedmodels import _core
 from mixedmodels._stats import significance, zapsmall
+from mixedmodels._table import result_table
 from mixedmodels.contest import f_test
-from mixedmodels.exceptions import DataError
+from mixedmodels.exceptions import DataError, UnavailableError
 
 __all__ = ["anova_contrasts", "anova_table", "doolittle"]
 
@@ -74,7 +75,7 @@ def anova_table(model: Any, type: Any = 3, ddf: str = "Satterthwaite") -> pl.Dat
     kind = _check_type(type)
     _check_model(model)
     if method == "lme4":
-        return _lme4_table(model)
+        return result_table(_lme4_table(model))
     if method == "Satterthwaite" and getattr(model, "ddf", "Satterthwaite") == "lme4":
         raise DataError(
             "anova(ddf='Satterthwaite') needs the derivatives of a fit with ddf='Satterthwaite'; "
@@ -94,7 +95,7 @@ def anova_table(model: Any, type: Any = 3, ddf: str = "Satterthwaite") -> pl.Dat
         {"term": t, "SS": np.nan, "MS": np.nan, "NumDF": None, "DenomDF": np.nan, "F-stat": np.nan, "P-val": np.nan}
         for t in empty
     ]
-    return _frame(rows)
+    return result_table(_frame(rows))
 
 
 def anova_contrasts(model: Any, type: Any = 3) -> dict[str, np.ndarray]:
@@ -135,7 +136,12 @@ class _Terms:
     """The fixed-effects terms of a fit: labels, columns of X, containment."""
 
     def __init__(self, model: Any) -> None:
-        self.X = model.design_matrix.to_numpy().astype(float)
+        if model.streamed:
+            # Types I and II read X only through crossprod(X): a square root of it stands for
+            # the rows an out-of-core fit does not hold (type III refuses, see _type3).
+            self.X = np.linalg.cholesky(np.asarray(model.core.x_crossprod, dtype=float)).T
+        else:
+            self.X = model.design_matrix.to_numpy().astype(float)
         self.names = model.fixed_names
         self.intercept = "(Intercept)" in self.names
         info = model.fixed_terms
@@ -221,6 +227,11 @@ def _type2(info: _Terms, term: str) -> np.ndarray:
 
 
 def _type3(model: Any, info: _Terms) -> dict[str, np.ndarray]:
+    if model.streamed:
+        raise UnavailableError(
+            "anova(type=3) builds lmerTest's hypotheses from designs of the fit's rows, which an out-of-core fit "
+            "does not hold: use type=1 or type=2, or contest() for a hypothesis of your own"
+        )
     frame = model.fit_frame
     Xt, tnames, tassign = model.full_design(frame, contrasts=[(v, "treatment") for v in info.factors])
     # Drop aliased columns as lmerTest's ensure_full_rank (R's qr, LINPACK) does.

@@ -18,6 +18,7 @@ import polars as pl
 from scipy import stats
 
 from mixedmodels import _core
+from mixedmodels._table import ResultTable
 from mixedmodels.exceptions import DataError, KeywordError
 from mixedmodels.model import FittedModel
 
@@ -122,7 +123,7 @@ def anova(*models: FittedModel, refit: bool = True, **named: FittedModel) -> pl.
     chisq, df, pval = _lr_test_columns(
         [(2.0 * max(0.0, loglik[i] - loglik[i - 1]), int(npar[i] - npar[i - 1])) for i in range(1, len(rows))]
     )
-    return pl.DataFrame(
+    return ResultTable(
         {
             "model": [r[0] for r in rows],
             "formula": [r[1] for r in rows],
@@ -204,7 +205,7 @@ def ranova(model: FittedModel, reduce_terms: bool = True) -> pl.DataFrame:
 
     ll0, k0 = rows[0][2], rows[0][1]
     lrt, df, pval = _lr_test_columns([(2.0 * (ll0 - ll), k0 - k) for _, k, ll in rows[1:]])
-    return pl.DataFrame(
+    return ResultTable(
         {
             "term": [r[0] for r in rows],
             "npar": [r[1] for r in rows],

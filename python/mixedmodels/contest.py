@@ -16,6 +16,7 @@ import polars as pl
 from scipy import stats
 
 from mixedmodels._stats import significance, t_pvalues
+from mixedmodels._table import result_table
 from mixedmodels.exceptions import DataError
 
 __all__ = ["DDF", "check_ddf", "contest", "f_test"]
@@ -76,8 +77,8 @@ def contest(
         raise DataError(f"rhs must be one finite number or one a row of L ({Lm.shape[0]}), got {r.size}")
     r = np.broadcast_to(r, (Lm.shape[0],))
     if joint if joint is not None else Lm.shape[0] > 1:
-        return pl.DataFrame([f_test(model, Lm, r, method)], schema=F_SCHEMA)
-    return pl.concat([_t_test(model, row, float(v), method, level) for row, v in zip(Lm, r, strict=True)])
+        return result_table(pl.DataFrame([f_test(model, Lm, r, method)], schema=F_SCHEMA))
+    return result_table(pl.concat([_t_test(model, row, float(v), method, level) for row, v in zip(Lm, r, strict=True)]))
 
 
 def contrast_matrix(L: Any, names: list[str]) -> np.ndarray:

@@ -61,18 +61,23 @@ class Coding:
         ordered_cols = [c for c in levels if c not in codes] if ordered else []
         return cls(levels, codes, ordered_cols, _contrasts_for_core({**(contrasts or {}), **codes}))
 
-    def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """``frame`` with the level orders applied (a level outside them becomes missing)."""
+    def apply(self, frame: pl.DataFrame, partial: bool = False) -> pl.DataFrame:
+        """``frame`` with the level orders applied (a level outside them becomes
+        missing); with ``partial``, to those of its columns ``frame`` has (a
+        part of the data, as out-of-core fits read it)."""
         exprs = []
         for col, levels in self.levels.items():
             if col not in frame.columns:
+                if partial:
+                    continue
                 raise DataError(f"factors: column '{col}' is not in the data")
             exprs.append(pl.col(col).cast(pl.String).replace_strict(levels, levels, default=None).cast(pl.Enum(levels)))
         return frame.with_columns(exprs) if exprs else frame
 
-    def core_frame(self, frame: pl.DataFrame, names: Sequence[str]) -> CoreFrame:
-        """The columns ``names`` of ``frame``, coded, as the core takes them."""
-        return core_frame(self.apply(frame), names, ordered=self.ordered)
+    def core_frame(self, frame: pl.DataFrame, names: Sequence[str], partial: bool = False) -> CoreFrame:
+        """The columns ``names`` of ``frame``, coded, as the core takes them
+        (``partial``: see :meth:`apply`)."""
+        return core_frame(self.apply(frame, partial), names, ordered=self.ordered)
 
     def unused_warnings(self, factor_variables: set[str]) -> list[str]:
         """R's warning for a contrast naming no factor of the fixed effects."""

@@ -4,17 +4,22 @@ list(xtol_abs = 1e-8, maxfun = 1e5)"``) or as a dict (``{"optimizer":
 "bobyqa", "maxfun": 100000, "xtol_abs": 1e-8, "check.conv.singular":
 "ignore"}``; ``optCtrl`` may also be a nested dict).
 
-Every fit here runs BOBYQA (lme4's default family of optimizer), so the
-settings map onto it:
+Two optimizers run here (docs/performance.md): a projected BFGS method on the
+analytic gradient of the profiled criterion (``"bfgs"``, the default of
+linear mixed models where it is faster) and Powell's BOBYQA (``"bobyqa"``,
+lme4's default family; GLMMs' stage 2). ``"auto"`` lets the fit choose. The
+settings map onto them:
 
 =====================================  ==========================================
 lme4                                   here
 =====================================  ==========================================
-``optimizer``                          ``"bobyqa"``, ``"nloptwrap"``: BOBYQA;
-                                       ``"Nelder_Mead"``, ``"nlminbwrap"``,
-                                       ``"optimx"``, ``"nmkbw"``: BOBYQA as well
-                                       (the same optimum; the name asked for is
-                                       kept in ``model.control``)
+``optimizer``                          ``"bobyqa"``, ``"nloptwrap"``,
+                                       ``"Nelder_Mead"``, ``"nmkbw"``: BOBYQA
+                                       (derivative-free, as those);
+                                       ``"nlminbwrap"``, ``"optimx"``: BFGS
+                                       (quasi-Newton, as those); ``"bfgs"``,
+                                       ``"auto"``: ours. The name asked for is
+                                       kept in ``model.control``.
 ``maxfun``, ``maxeval``, ``maxit``     the most objective evaluations
 ``xtol_abs``, ``xtol_rel``,            BOBYQA's final trust-region radius (its
 ``XtolRel``, ``rhoend``                tolerance on theta)
@@ -28,7 +33,9 @@ lme4                                   here
                                        ``"message"`` keep them
 =====================================  ==========================================
 
-Any other key is an error naming it.
+BOBYQA's tolerances (``xtol_*``, ``rhoend``, ``rhobeg``, ``ftol_*``) without
+an optimizer name tune lme4's default, BOBYQA, so they select it; with
+``"bfgs"`` they are an error. Any other key is an error naming it.
 """
 
 from __future__ import annotations
@@ -42,7 +49,20 @@ from mixedmodels.exceptions import DataError
 
 __all__ = ["Control", "control_from_fit", "parse_control"]
 
-OPTIMIZERS = ("bobyqa", "nloptwrap", "Nelder_Mead", "nlminbwrap", "optimx", "nmkbw")
+# The core's method each optimizer name runs (lme4's names and ours).
+METHODS = {
+    "auto": "auto",
+    "bfgs": "bfgs",
+    "bobyqa": "bobyqa",
+    "nloptwrap": "bobyqa",
+    "Nelder_Mead": "bobyqa",
+    "nmkbw": "bobyqa",
+    "nlminbwrap": "bfgs",
+    "optimx": "bfgs",
+}
+OPTIMIZERS = tuple(METHODS)
+# Settings only BOBYQA has.
+_BOBYQA_SETTINGS = ("rho_end", "rho_begin", "ftol_abs", "ftol_rel")
 _SETTINGS = {
     "maxfun": "max_feval",
     "maxeval": "max_feval",
@@ -74,10 +94,37 @@ class Control:
     settings the core takes, whether to compute derivatives, and what to do
     with each convergence check's warnings."""
 
-    optimizer: str = "bobyqa"
+    optimizer: str | None = None
     settings: dict[str, float] = field(default_factory=dict)
     derivatives: bool | None = None
     checks: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def method(self) -> str:
+        """The core's method: ``"auto"``, ``"bfgs"`` or ``"bobyqa"`` (of the
+        first name where glmerControl gives one a stage)."""
+        tuned = [k for k in self.settings if k in _BOBYQA_SETTINGS]
+        if self.optimizer is None:
+            return "bobyqa" if tuned else "auto"
+        method = METHODS[self.optimizer.split(", ")[0]]
+        if tuned and method == "bfgs":
+            raise DataError(
+                f"control: {', '.join(tuned)} tune BOBYQA; optimizer {self.optimizer!r} runs BFGS, "
+                "which takes maxfun only (or ask for optimizer='bobyqa')"
+            )
+        return "bobyqa" if tuned else method
+
+    def with_optimizer(self, optimizer: str | None) -> Control:
+        """``fit(optimizer=...)`` on top of ``control``: a name from
+        :data:`OPTIMIZERS`, which control's own ``optimizer`` must not
+        contradict."""
+        if optimizer is None:
+            return self
+        _check_optimizer(optimizer)
+        if self.optimizer is not None and self.optimizer != optimizer:
+            raise DataError(f"optimizer={optimizer!r} contradicts control's optimizer {self.optimizer!r}")
+        self.optimizer = optimizer
+        return self
 
     def filter_warnings(self, warnings: list[str]) -> list[str]:
         """The fit's warnings with the checks set to ``"ignore"`` left out;
@@ -123,8 +170,7 @@ def _apply(out: Control, key: str, value: Any) -> None:
     if key == "optimizer":
         names = value if isinstance(value, list) else [value]
         for name in names:
-            if name not in OPTIMIZERS:
-                raise DataError(f"control: unknown optimizer {name!r} (lme4's: {', '.join(OPTIMIZERS)})")
+            _check_optimizer(name)
         out.optimizer = ", ".join(str(n) for n in names)
     elif key == "optCtrl":
         if not isinstance(value, Mapping):
@@ -144,6 +190,11 @@ def _apply(out: Control, key: str, value: Any) -> None:
     else:
         known = ["optimizer", "optCtrl", "calc.derivs", *_CHECKS, *sorted({k for k in _SETTINGS})]
         raise DataError(f"control: unknown option '{key}' (known: {', '.join(known)})")
+
+
+def _check_optimizer(name: Any) -> None:
+    if name not in METHODS:
+        raise DataError(f"unknown optimizer {name!r} (known: {', '.join(OPTIMIZERS)})")
 
 
 def _number(key: str, value: Any) -> float:

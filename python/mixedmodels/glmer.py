@@ -69,6 +69,11 @@ class Glmer(MixedModel):
             raise DataError(f"unknown family '{family}' (use gaussian, {', '.join(_FAMILY_CHOICES)})")
         check_binomial_response(formula, key)
         super().__init__(formula, data)
+        if self.source is not None:
+            raise DataError(
+                f"a generalized linear mixed model revisits every row at each PIRLS iteration, so it is fitted in "
+                f"memory only: collect the data (this is a {self.source.engine} source), or fit a linear model"
+            )
         self.family = key
         self.link = link
         self._nb_theta_given = _check_nb_theta(nb_theta, key)

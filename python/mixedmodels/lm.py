@@ -206,7 +206,7 @@ class Lm(FittedModel):
         self._warn(no_warnings)
         if summarize:
             print(self.summary_text())
-        return coefs
+        return self.coefs
 
     def _collect_results(self) -> None:
         super()._collect_results()

@@ -186,7 +186,7 @@ class Lm2(FittedModel):
         self._warn(no_warnings)
         if summarize:
             print(self.summary_text())
-        return coefs
+        return self.coefs
 
     def _collect_results(self) -> None:
         f = self._fit

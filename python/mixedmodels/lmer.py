@@ -19,7 +19,7 @@ from mixedmodels._fitargs import permutations, summarize_alias
 from mixedmodels._stats import significance, t_pvalues, wald_interval
 from mixedmodels._summary import lmer_summary
 from mixedmodels.control import control_from_fit
-from mixedmodels.exceptions import DataError
+from mixedmodels.exceptions import DataError, UnavailableError
 from mixedmodels.glmer import Glmer
 from mixedmodels.mixed import MixedModel
 from mixedmodels.model import check_binomial_response
@@ -77,6 +77,7 @@ class Lmer(MixedModel):
         rank_exclude_cols: str | Sequence[str] = (),
         control: str | Mapping[str, Any] | None = None,
         old_optimizer: bool = False,
+        optimizer: str | None = None,
         **unsupported: Any,
     ) -> pl.DataFrame:
         """Fit the model; print lmerTest's summary when ``summarize`` (or
@@ -103,13 +104,20 @@ class Lmer(MixedModel):
         part's numeric variables within ``rank_group`` (but for
         ``rank_exclude_cols``); ``control`` takes lme4's control options, as R
         text or a dict (see :mod:`mixedmodels.control`); ``old_optimizer=True``
-        asks for lme4's bobyqa, which is what every fit here runs.
+        asks for lme4's bobyqa.
+
+        ``optimizer`` chooses the optimizer of theta: ``"bfgs"`` (a projected
+        BFGS method on the analytic gradient), ``"bobyqa"`` (Powell's
+        derivative-free method, lme4's default family), or lme4's names
+        (see :mod:`mixedmodels.control`); by default the fit takes BFGS
+        except where a gradient costs too much (docs/performance.md).
         """
         summarize = summarize_alias(summarize, unsupported)
         reject_keywords("Lmer.fit", unsupported)
         notes: list[str] = []
         n_perm = permutations(permute, notes)
-        self.control = control_from_fit(control, old_optimizer)
+        self.control = control_from_fit(control, old_optimizer).with_optimizer(optimizer)
+        method = self.control.method
         if ddf not in DDF_METHODS:
             raise DataError(f"ddf must be 'Satterthwaite', 'Kenward-Roger' or 'lme4', not '{ddf}'")
         if ddf == "Kenward-Roger" and not REML:
@@ -118,23 +126,29 @@ class Lmer(MixedModel):
             raise DataError(f"conf_int must be 'Wald', 'profile' or 'boot', not '{conf_int}'")
         max_feval = whole_number(max_feval, "max_feval", minimum=1)
         options = {"max_feval": max_feval, "ddf": ddf, "control": control, "old_optimizer": old_optimizer}
+        options["optimizer"] = optimizer
         options.update({"rank": rank, "rank_group": rank_group, "rank_exclude_cols": rank_exclude_cols})
         frame, weight_name, core_contrasts = self._prepare_fit(factors, ordered, weights, contrasts, options)
         if rank:
+            self._check_rows_held("fit(rank=True)")
             self._frame = self._ranked_frame(rank_group, rank_exclude_cols, factors, notes)
             frame = self.core_frame(self._frame, [*self._columns, *([weight_name] if weight_name else [])])
         self.ranked_data = bool(rank)
         derivatives = ddf != "lme4" if self.control.derivatives is None else self.control.derivatives
-        self._fit = _core.LmerFit.fit(
-            self.formula,
-            frame,
-            reml=REML,
-            weights=weight_name,
-            contrasts=core_contrasts,
-            derivatives=derivatives,
-            max_feval=max_feval,
-            optimizer=self.control.settings,
-        )
+        if self.source is not None:
+            self._fit_out_of_core(ddf, weight_name, REML, derivatives, max_feval, n_perm)
+        else:
+            self._fit = _core.LmerFit.fit(
+                self.formula,
+                frame,
+                reml=REML,
+                weights=weight_name,
+                contrasts=core_contrasts,
+                derivatives=derivatives,
+                max_feval=max_feval,
+                optimizer=self.control.settings,
+                method=method,
+            )
         self.REML = REML
         self.ddf = ddf if derivatives else "lme4"
         coefs = self._finish_fit(summarize=False, verbose=verbose, no_warnings=True)
@@ -147,6 +161,29 @@ class Lmer(MixedModel):
             print(self.summary_text())
         return coefs
 
+    def _fit_out_of_core(
+        self, ddf: str, weights: str | None, reml: bool, derivatives: bool, max_feval: int, n_perm: int
+    ) -> None:
+        """The fit from sums over the source's rows (see :mod:`mixedmodels.sources`)."""
+        assert self.source is not None
+        if ddf == "Kenward-Roger":
+            raise UnavailableError(
+                "Kenward-Roger's df need Z row by row (the n x n marginal covariance), which an out-of-core fit "
+                "does not hold: use ddf='Satterthwaite', or collect the data to fit it in memory"
+            )
+        if n_perm:
+            self._check_rows_held("fit(permute=...)")
+        self._fit, self._streamed = self.source.fit_lmer(
+            self.formula,
+            self._coding,
+            weights,
+            reml,
+            derivatives,
+            max_feval,
+            self.control.settings,
+            self.control.method,
+        )
+
     def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:
         """The fit at saved estimates, without optimizing (see :mod:`mixedmodels.io`)."""
         frame, weight_name, core_contrasts = self._prepare_fit(
@@ -157,7 +194,15 @@ class Lmer(MixedModel):
             {k: v for k, v in options.items() if k not in ("factors", "ordered", "weights", "contrasts")},
         )
         opt = estimates["optsummary"]
-        record = (opt["optimizer"], list(opt["initial"]), opt["fmin"], opt["feval"], opt["status"], opt["converged"])
+        record = (
+            opt["optimizer"],
+            list(opt["initial"]),
+            opt["fmin"],
+            opt["feval"],
+            opt.get("geval", 0),
+            opt["status"],
+            opt["converged"],
+        )
         self._fit = _core.LmerFit.at_theta(
             self.formula,
             frame,

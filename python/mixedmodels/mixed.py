@@ -24,8 +24,9 @@ from mixedmodels._args import check_fits_in_memory, seed_value, whole_number
 from mixedmodels._fitargs import rank_columns, with_permutations
 from mixedmodels._frame import check_columns, missing_rows, to_polars
 from mixedmodels.control import Control
-from mixedmodels.exceptions import DataError
+from mixedmodels.exceptions import DataError, UnavailableError
 from mixedmodels.model import FittedModel, Residuals
+from mixedmodels.sources import source_of
 
 __all__ = ["MixedModel", "RandomTerm"]
 
@@ -80,8 +81,14 @@ class MixedModel(FittedModel):
         self.theta = np.asarray(f.theta)
         self.sigma = float(f.sigma)
         self.singular = bool(f.singular)
-        self.fits = np.asarray(f.fitted)
-        self.residuals = Residuals(np.asarray(f.residuals(self.default_residuals)), self._residuals_of)
+        if self.source is not None:
+            # Row-level results of an out-of-core fit: lazy frames of the engine.
+            rows = self.source.complete_frame(self._streamed.used)
+            self.fits = self.source.predictions(self._streamed, f, rows, {"fits": "eta"})
+            self.residuals = self.source.predictions(self._streamed, f, rows, {"residuals": "resid"})
+        else:
+            self.fits = np.asarray(f.fitted)
+            self.residuals = Residuals(np.asarray(f.residuals(self.default_residuals)), self._residuals_of)
         terms = self.random_terms
         self.grps = {}
         for t in terms:
@@ -89,7 +96,8 @@ class MixedModel(FittedModel):
         self.ranef = _ranef_tables(terms)
         self.fixef = _coef_tables(terms, self.fixed_names, self.beta)
         self.ranef_var, self.ranef_corr = _varcorr_tables(terms, self.sigma, self.has_scale)
-        self._add_fit_columns({"fits": self.fits, "residuals": np.asarray(self.residuals)})
+        if self.source is None:
+            self._add_fit_columns({"fits": self.fits, "residuals": np.asarray(self.residuals)})
 
     # ------------------------------------------------- pymer4's fit options
     def _ranked_frame(
@@ -218,6 +226,9 @@ class MixedModel(FittedModel):
         if pred_type not in ("response", "link"):
             raise DataError("pred_type must be 'response' or 'link'")
         re = _re_form(use_rfx, re_form)
+        target = source_of(data) if self.source is not None else None
+        if target is not None:
+            return self._predict_lazy(target, re)
         frame = to_polars(data)
         needed = self._prediction_columns(re)
         check_columns(frame.columns, needed)
@@ -231,6 +242,23 @@ class MixedModel(FittedModel):
         core = self.core_frame(frame, needed)
         out[~missing] = np.asarray(self._fit.predict(core, re, pred_type == "response"))
         return out
+
+    def _predict_lazy(self, target: Any, re: str | bool) -> Any:
+        """Predictions for data an engine holds, as the engine's lazy frame:
+        the data with a ``prediction`` column (an out-of-core fit's predict)."""
+        if isinstance(re, str):
+            raise UnavailableError(
+                "predict(re_form=<formula>) of data an engine holds: not available; use re_form=None (every "
+                "random effect) or False (none), or give the new data in memory"
+            )
+        needed = self.columns_read(response=False, groups=re)
+        check_columns(target.columns(), needed)
+        if target.engine != self.source.engine:
+            raise DataError(
+                f"predict: the model was fitted with {self.source.engine}; give new data as a {self.source.engine} "
+                "frame, or in memory (a polars or pandas DataFrame)"
+            )
+        return target.predictions(self._streamed, self._fit, target.frame, {"prediction": "eta"}, re)
 
     def _prediction_columns(self, re: str | bool) -> list[str]:
         """The columns a prediction reads: the fixed part's, and the random
@@ -267,6 +295,7 @@ class MixedModel(FittedModel):
         modes to new draws of the whole term)."""
         self._check_fitted()
         num_datasets = whole_number(num_datasets, "num_datasets", minimum=1)
+        self._check_rows_held("simulate")
         check_fits_in_memory(num_datasets * self.nobs, f"simulate({num_datasets})")
         re = _re_form(use_rfx, re_form)
         frame = None

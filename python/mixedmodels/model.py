@@ -25,9 +25,11 @@ import numpy as np
 import polars as pl
 
 from mixedmodels import _core, _display, _format
-from mixedmodels._frame import CoreFrame, attach_weights, column_names_of, missing_rows, to_polars
+from mixedmodels._frame import CoreFrame, attach_weights, check_columns, column_names_of, missing_rows, to_polars
+from mixedmodels._table import result_table
 from mixedmodels.contrasts import Coding
-from mixedmodels.exceptions import DataError
+from mixedmodels.exceptions import DataError, UnavailableError
+from mixedmodels.sources import source_of
 
 __all__ = ["FittedModel", "FixedTerm", "Residuals"]
 
@@ -68,8 +70,16 @@ class FittedModel:
     def __init__(self, formula: str, data: Any) -> None:
         self.formula = formula
         self.family = "gaussian"
-        self._columns = list(_core.formula_columns(formula, data_columns=column_names_of(data)))
-        self.data = to_polars(data, columns=self._columns)
+        self.source = source_of(data)
+        if self.source is None:
+            self._columns = list(_core.formula_columns(formula, data_columns=column_names_of(data)))
+            self.data = to_polars(data, columns=self._columns)
+        else:
+            names = self.source.columns()
+            self._columns = list(_core.formula_columns(formula, data_columns=names))
+            check_columns(names, self._columns)
+            self.data = self.source.frame
+        self._streamed: Any = None
         self.fitted = False
         self._fit: Any = None
         self._coding = Coding()
@@ -77,7 +87,7 @@ class FittedModel:
         self._weights_name: str | None = None
         self._fit_options: dict[str, Any] = {}
         self.REML = False
-        self.coefs: pl.DataFrame | None = None
+        self._coefs: pl.DataFrame | None = None
         self.fits: np.ndarray | None = None
         self.residuals: np.ndarray | None = None
         self.logLike: float | None = None
@@ -100,6 +110,15 @@ class FittedModel:
     ) -> tuple[CoreFrame, str | None, list[Any]]:
         """Apply the factor coding and attach the weights; record the fit's
         options. Returns the data for the core, the weights column and the contrasts."""
+        self._fit_options = {"factors": factors, "ordered": ordered, "weights": weights, "contrasts": contrasts}
+        self._fit_options.update(options)
+        self.ordered = ordered
+        if self.source is not None:
+            coding, weight_name = self.source.coding(factors, ordered, contrasts, weights)
+            self._coding, self._frame, self._weights_name = coding, self.data, weight_name
+            self.factors = coding.levels or None
+            self.contrast_codes = coding.contrast_codes or None
+            return (0, []), weight_name, coding.contrasts
         coding = Coding.from_fit_arguments(self.data, factors, ordered, contrasts)
         frame = coding.apply(self.data)
         names = list(self._columns)
@@ -110,9 +129,6 @@ class FittedModel:
         self._coding, self._frame, self._weights_name = coding, frame, weight_name
         self.factors = coding.levels or None
         self.contrast_codes = coding.contrast_codes or None
-        self.ordered = ordered
-        self._fit_options = {"factors": factors, "ordered": ordered, "weights": weights, "contrasts": contrasts}
-        self._fit_options.update(options)
         return coding.core_frame(frame, names), weight_name, coding.contrasts
 
     def _finish_fit(self, summarize: bool, verbose: bool, no_warnings: bool) -> pl.DataFrame:
@@ -152,9 +168,21 @@ class FittedModel:
         self.logLike = float(f.loglik)
         self.AIC = float(f.aic)
         self.BIC = float(f.bic)
-        self.design_matrix = pl.DataFrame(np.asarray(f.design_matrix), schema=self.fixed_names, orient="row")
+        self.design_matrix = (
+            None if self.streamed else pl.DataFrame(np.asarray(f.design_matrix), schema=self.fixed_names, orient="row")
+        )
         factor_vars = {v for t in self.fixed_terms for v, num in zip(t.variables, t.numeric, strict=True) if not num}
         self.warnings = [_python_advice(w) for w in f.warnings] + self._coding.unused_warnings(factor_vars)
+
+    @property
+    def coefs(self) -> pl.DataFrame | None:
+        """The coefficient table (a ``polars.DataFrame`` that prints every
+        column, see :mod:`mixedmodels._table`); None before ``fit``."""
+        return self._coefs
+
+    @coefs.setter
+    def coefs(self, table: pl.DataFrame | None) -> None:
+        self._coefs = result_table(table)
 
     def _coef_table(self) -> pl.DataFrame:
         raise NotImplementedError
@@ -189,6 +217,27 @@ class FittedModel:
 
     # ------------------------------------------------ the rows of the fit
     @property
+    def streamed(self) -> bool:
+        """Whether the model is fitted out of core: its data (a LazyFrame, files,
+        a Dask or Spark DataFrame) stay in their engine, the fit is made from
+        sums over them, and row-level results are lazy frames of the engine."""
+        return self.source is not None
+
+    @property
+    def engine(self) -> str:
+        """Where the rows are: ``"memory"``, or the engine of an out-of-core fit
+        (``"polars"``, ``"dask"``, ``"spark"``)."""
+        return "memory" if self.source is None else self.source.engine
+
+    def _check_rows_held(self, what: str) -> None:
+        """Refuse a row-level result of an out-of-core fit, saying why."""
+        if self.source is not None:
+            raise UnavailableError(
+                f"{what}: this model was fitted out of core ({self.engine}) from sums over the data, and its "
+                "rows stay in the source; row-level results are lazy frames (fits, residuals, predict)"
+            )
+
+    @property
     def nobs(self) -> int:
         """The number of rows the fit used."""
         self._check_fitted()
@@ -199,36 +248,42 @@ class FittedModel:
         """The position in ``data`` of each row the fit used (rows with a
         missing value in a column the model reads are left out, as R's na.omit)."""
         self._check_fitted()
+        self._check_rows_held("fit_rows")
         return np.asarray(self._fit.fit_rows)
 
     @property
     def fit_mask(self) -> np.ndarray:
         """One boolean a row of ``data``: did the fit use it?"""
         self._check_fitted()
+        self._check_rows_held("fit_mask")
         return np.asarray(self._fit.fit_mask)
 
     @property
     def fit_frame(self) -> pl.DataFrame:
         """The rows of the data the fit used, as the fit read them (level
         orders of ``fit(factors=...)`` applied, an array of weights attached)."""
+        self._check_rows_held("fit_frame")
         return self._frame[self.fit_rows]
 
     @property
     def prior_weights(self) -> np.ndarray:
         """The prior weights of the rows of the fit (ones when unweighted)."""
         self._check_fitted()
+        self._check_rows_held("prior_weights")
         return np.asarray(self._fit.prior_weights)
 
     @property
     def offset(self) -> np.ndarray:
         """The formula's offsets on the rows of the fit (zeros without ``offset()``)."""
         self._check_fitted()
+        self._check_rows_held("offset")
         return np.asarray(self._fit.offset)
 
     @property
     def response(self) -> np.ndarray:
         """The response on the rows of the fit (a binomial model's as proportions)."""
         self._check_fitted()
+        self._check_rows_held("response")
         return np.asarray(self._fit.response)
 
     def complete_rows(self, columns: Sequence[str]) -> np.ndarray:
@@ -236,6 +291,7 @@ class FittedModel:
         the prior weights; the rows a fit of a formula reading these columns
         would use (R's na.omit)."""
         self._check_fitted()
+        self._check_rows_held("complete_rows")
         names = [*columns, *([self._weights_name] if self._weights_name else [])]
         return ~missing_rows(self._frame, names)
 
@@ -284,7 +340,8 @@ class FittedModel:
         without the response and the grouping factors. A data column named
         like an R constant (``F``, ``T``, ``pi``) is one of them, as in R."""
         formula = self.formula if formula is None else formula
-        return list(_core.formula_columns(formula, response, groups, data_columns=self.data.columns))
+        names = self.source.columns() if self.source is not None else self.data.columns
+        return list(_core.formula_columns(formula, response, groups, data_columns=names))
 
     def core_frame(self, data: pl.DataFrame, columns: Sequence[str]) -> CoreFrame:
         """``data``'s ``columns`` coded as the fit codes them (level orders,
@@ -323,6 +380,11 @@ class FittedModel:
         :func:`mixedmodels.io.save_model`: what it was given (formula, data,
         family), the ``fit()`` arguments and the estimates; the core's objects
         are rebuilt from them, at those estimates, when it is loaded."""
+        if self.source is not None:
+            raise UnavailableError(
+                f"an out-of-core model ({self.engine}) is not saved or pickled: its data stay in the source; "
+                "keep the source (files, a query) and the fit's arguments to fit it again"
+            )
         state: dict[str, Any] = {
             "format_version": _format.FORMAT_VERSION,
             "mixedmodels_version": _core.__version__,

@@ -41,6 +41,7 @@ from mixedmodels import _core
 from mixedmodels import multcomp as mc
 from mixedmodels._frame import factor_levels
 from mixedmodels._stats import significance
+from mixedmodels._table import result_table
 from mixedmodels.exceptions import DataError
 
 CONTRAST_METHODS = ("pairwise", "trt.vs.ctrl")
@@ -87,7 +88,7 @@ def post_hoc(
     res = marginal_analysis(model, marginal_vars, grouping_vars, p_adjust, level, trend, contrasts, type)
     if summarize:
         print(res.text())
-    return res.estimates, res.contrasts
+    return result_table(res.estimates), result_table(res.contrasts)
 
 
 @dataclass

@@ -74,15 +74,9 @@ DF_STEP = (
     "above 1e-3; with STEP = 1e-4 ours match the converged Hessian (df_precise) to 1e-3 (issue 9): "
 )
 EXPECTED_FAILURES: dict[str, str] = {
-    "issue15_boundary_slope": BOUNDARY + "REML criterion 626.66248 at theta (0, 0.0721, 0.8666); "
-    "lme4 626.63677 at (0.0110, -0.8688, 0)",
     "c001": BOUNDARY + "binomial (x2 | g): ours stop where lme4's default bobyqa stops (81.92837, theta (0, -0.019, "
     "0.382)); lme4's Nelder-Mead polish reaches 81.91822 at (0.0597, 0.388, 1.8e-5), the other face, where its "
     "Hessian is indefinite (its SEs there, 0.0078, are meaningless)",
-    "c055": BOUNDARY + "(scale(x) | g): 166.99123 at theta (0, ...) against lme4's 166.39291 (polished bobyqa)",
-    "c215": BOUNDARY + "same model and data as c055",
-    "c216": BOUNDARY + "(scale(x) | g) with 26 rows: ours and lme4's default stop at 58.14977 with the intercept "
-    "sd at 0; lme4's polished bobyqa reaches 57.23941 with the slope sd at 0",
     "c083": DF_STEP + "theta (2.436, -0.109, 0): ours 17.349, converged 17.292, lmerTest 17.297",
     "c099": DF_STEP + "theta (3.33, -0.162, 0.016): ours 6.853, converged 6.975, lmerTest 7.969 (off itself)",
     "c196": DF_STEP + "theta (22.04, -1.14, 0): ours 5.360, converged 4.035, lmerTest 5.371 (off itself)",
@@ -93,8 +87,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "c253": "Gamma GLMM (1 | a:b): our optimizer stops where lme4's default does (objective 2.5e-5 above lme4's "
     "Nelder-Mead polish); beta within 3.1e-4 of max(|beta|, SE), above GLMM_FIXEF_REL (GLMM optimizer precision, "
     "issue 9)",
-    "e006": BOUNDARY + "(1 | g) + (0 + f2 | g): 598.31735 at theta (0, 0, 0.055, 0.364); lme4's default reaches "
-    "598.18593 at (0, 0.050, -0.371, 0)",
     "e038": "Gamma GLMM (1 | g) + (1 | h): our optimizer stops 1.4e-3 above lme4's objective (GLMM optimizer "
     "precision, issue 9); lme4's SEs here (0.0038) come from a finite-difference Hessian with a diagonal of "
     "1.4e5 (its RX-based SEs are 0.20 and 0.089; ours 0.31 and 0.076): not a reference",

@@ -138,8 +138,8 @@ def test_summary_text_has_lmertest_layout(model):
 
 def test_optsummary_reports_evaluations(model):
     o = model.optsummary
-    assert o["converged"] and o["optimizer"] == "bobyqa"
-    assert 10 < o["feval"] < 200
+    assert o["converged"] and o["optimizer"] == "bfgs"  # the default for a model with a gradient
+    assert 5 < o["feval"] < 100
     assert o["derivative_evaluations"] == 13  # 1 + 2k + k(k-1) for k = 3
 
 

@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::errors::{data_error, to_py};
-use mixedmodels::optim::OptimizerSettings;
+use mixedmodels::optim::{Method, OptimizerSettings};
 use std::collections::HashMap;
 
 /// A vector handed to numpy (numpy takes over the buffer).
@@ -114,6 +114,12 @@ pub fn term_dicts<'py>(py: Python<'py>, fit: &dyn MixedFit) -> PyResult<Vec<Boun
         out.push(d);
     }
     Ok(out)
+}
+
+/// The core's optimizer method by its name (`"auto"`, `"bfgs"`, `"bobyqa"`).
+pub fn optimizer_method(name: &str) -> PyResult<Method> {
+    Method::parse(name)
+        .ok_or_else(|| data_error(format!("unknown optimizer '{name}' (known: 'auto', 'bfgs', 'bobyqa')")))
 }
 
 /// Optimizer settings from Python: `base` with the entries of `overrides`

@@ -28,6 +28,13 @@ enum Model<'py> {
 impl<'py> Model<'py> {
     fn of(obj: &Bound<'py, PyAny>) -> PyResult<Model<'py>> {
         if let Ok(m) = obj.extract::<PyRef<'py, PyLmer>>() {
+            if !m.inner.holds_rows() {
+                return Err(data_error(
+                    "diagnostics and cross-validation delete rows from the fit (their share of the \
+                     cross-products): an out-of-core fit holds only the sums over all its rows"
+                        .into(),
+                ));
+            }
             return Ok(Model::Lmer(m));
         }
         Ok(Model::Glmer(obj.extract::<PyRef<'py, PyGlmer>>()?))

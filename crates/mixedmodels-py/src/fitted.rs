@@ -27,6 +27,19 @@ impl PyMixedFit {
     }
 }
 
+impl PyMixedFit {
+    /// An error for row-level results of a fit that holds no rows (out of core).
+    fn rows_held(&self, what: &str) -> PyResult<()> {
+        if self.fit.holds_rows() {
+            return Ok(());
+        }
+        Err(data_error(format!(
+            "{what}: this model was fitted out of core, from sums over the data, and holds no rows; \
+             row-level results come from another pass over the data (the model's lazy results)"
+        )))
+    }
+}
+
 #[pymethods]
 impl PyMixedFit {
     #[getter]
@@ -86,13 +99,15 @@ impl PyMixedFit {
     }
     /// The position in the data of each row the fit used.
     #[getter]
-    fn fit_rows<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        positions(py, self.fit.rows())
+    fn fit_rows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        self.rows_held("the positions of the rows used")?;
+        Ok(positions(py, self.fit.rows()))
     }
     /// One flag a row of the data: did the fit use it?
     #[getter]
-    fn fit_mask<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<bool>> {
-        PyArray1::from_vec(py, self.fit.rows().mask())
+    fn fit_mask<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<bool>>> {
+        self.rows_held("the mask of the rows used")?;
+        Ok(PyArray1::from_vec(py, self.fit.rows().mask()))
     }
     #[getter]
     fn singular(&self) -> bool {
@@ -104,34 +119,40 @@ impl PyMixedFit {
     }
     /// Fitted values on the response's scale.
     #[getter]
-    fn fitted<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_slice(py, self.fit.fitted())
+    fn fitted<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        self.rows_held("fitted values")?;
+        Ok(PyArray1::from_slice(py, self.fit.fitted()))
     }
     #[getter]
-    fn response<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        vector(py, self.fit.response())
+    fn response<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        self.rows_held("the response")?;
+        Ok(vector(py, self.fit.response()))
     }
     /// Prior weights of the rows of the fit (for a `cbind()` binomial
     /// response, times the trials, as R's `weights()`).
     #[getter]
-    fn prior_weights<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        vector(py, self.fit.prior_weights())
+    fn prior_weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        self.rows_held("prior weights")?;
+        Ok(vector(py, self.fit.prior_weights()))
     }
     /// The formula's offsets on the rows of the fit (zeros without offsets).
     #[getter]
-    fn offset<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        vector(py, self.fit.offset())
+    fn offset<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        self.rows_held("offsets")?;
+        Ok(vector(py, self.fit.offset()))
     }
     /// X on the rows of the fit (n x p).
     #[getter]
     fn design_matrix<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        self.rows_held("the design matrix")?;
         let p = self.fit.beta().len();
         matrix(py, self.fit.design().to_vec(), self.fit.nobs(), p)
     }
 
     /// Residuals of a kind: "response", "pearson", "deviance" or "working".
-    fn residuals<'py>(&self, py: Python<'py>, kind: ResidualKindArg) -> Bound<'py, PyArray1<f64>> {
-        vector(py, self.fit.residuals(kind.0))
+    fn residuals<'py>(&self, py: Python<'py>, kind: ResidualKindArg) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        self.rows_held("residuals")?;
+        Ok(vector(py, self.fit.residuals(kind.0)))
     }
 
     /// One dict a random-effects term: group, cnames, levels, conditional
@@ -210,6 +231,7 @@ impl PyMixedFit {
         seed: u64,
         frame: Option<PyFrame<'py>>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        self.rows_held("simulated responses")?;
         let fit = &self.fit;
         let nterms = fit.random_terms().len();
         let conditioned = match (&re_form.0, frame) {

@@ -10,6 +10,7 @@ mod functions;
 mod glmer;
 mod lm;
 mod lmer;
+mod sums;
 
 use pyo3::prelude::*;
 
@@ -19,6 +20,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fitted::PyMixedFit>()?;
     m.add_class::<lmer::PyLmer>()?;
     m.add_class::<glmer::PyGlmer>()?;
+    m.add_class::<sums::PySumsSetup>()?;
+    m.add_class::<sums::PySumsPlan>()?;
+    m.add_class::<sums::PySumsAccumulator>()?;
+    m.add_class::<sums::PyReducedStats>()?;
     m.add_class::<lm::PyLm>()?;
     m.add_class::<lm::PyGlm>()?;
     m.add_class::<lm::PyLm2>()?;

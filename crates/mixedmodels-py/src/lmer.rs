@@ -9,17 +9,19 @@ use mixedmodels::fit::FitOptions;
 use mixedmodels::lmer::{Lmer, LmerOptions};
 use mixedmodels::optim::{OptSummary, OptimizerSettings};
 use mixedmodels::permutation::permutation_test;
-use mixedmodels::resample::parametric_bootstrap;
 use numpy::PyArray2;
 use std::collections::HashMap;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{contrasts_from_py, matrix, matrix_rowmajor, optimizer_settings, replicates_dict, DdfArg};
+use crate::convert::{
+    contrasts_from_py, matrix, matrix_rowmajor, optimizer_method, optimizer_settings, replicates_dict, vector, DdfArg,
+};
 use crate::errors::{data_error, to_py};
 use crate::fitted::PyMixedFit;
 use crate::frame::{with_frame, PyFrame};
+use crate::sums::PyReducedStats;
 
 #[pyclass(name = "LmerFit", module = "mixedmodels._core", extends = PyMixedFit, frozen)]
 pub struct PyLmer {
@@ -29,7 +31,7 @@ pub struct PyLmer {
 #[pymethods]
 impl PyLmer {
     #[staticmethod]
-    #[pyo3(signature = (formula, frame, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None))]
+    #[pyo3(signature = (formula, frame, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None, method="auto"))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         py: Python<'_>,
@@ -41,9 +43,11 @@ impl PyLmer {
         derivatives: bool,
         max_feval: usize,
         optimizer: Option<HashMap<String, f64>>,
+        method: &str,
     ) -> PyResult<Py<PyLmer>> {
         let contrasts = contrasts_from_py(contrasts)?;
-        let optimizer = optimizer_settings(OptimizerSettings { max_feval, ..Default::default() }, optimizer)?;
+        let method = optimizer_method(method)?;
+        let optimizer = optimizer_settings(OptimizerSettings { max_feval, method, ..Default::default() }, optimizer)?;
         let options = LmerOptions { reml, contrasts, weights, fit: FitOptions { optimizer, start: None, derivatives } };
         let inner = with_frame(&frame, |df| py.detach(|| Lmer::fit(formula, df, &options)).map_err(to_py))?;
         let inner = Arc::new(inner);
@@ -51,9 +55,37 @@ impl PyLmer {
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
     }
 
+    /// Fit from the reduced statistics of an out-of-core pass (the plan's
+    /// weights and contrasts apply); the fit holds no rows.
+    #[staticmethod]
+    #[pyo3(signature = (stats, reml=true, derivatives=true, max_feval=10000, optimizer=None, method="auto"))]
+    fn fit_sums(
+        py: Python<'_>,
+        stats: &PyReducedStats,
+        reml: bool,
+        derivatives: bool,
+        max_feval: usize,
+        optimizer: Option<HashMap<String, f64>>,
+        method: &str,
+    ) -> PyResult<Py<PyLmer>> {
+        let method = optimizer_method(method)?;
+        let optimizer = optimizer_settings(OptimizerSettings { max_feval, method, ..Default::default() }, optimizer)?;
+        let options = LmerOptions {
+            reml,
+            contrasts: vec![],
+            weights: None,
+            fit: FitOptions { optimizer, start: None, derivatives },
+        };
+        let (plan, reduced) = (stats.plan.clone(), stats.take()?);
+        let inner = py.detach(|| Lmer::fit_sums(&plan, reduced, &options)).map_err(to_py)?;
+        let inner = Arc::new(inner);
+        let base = PyMixedFit::new(inner.clone());
+        Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
+    }
+
     /// The model at stored covariance parameters, without optimizing (a saved
     /// model loaded again); `opt` is the stored optimizer record
-    /// (optimizer, initial, fmin, feval, status, converged).
+    /// (optimizer, initial, fmin, feval, geval, status, converged).
     #[staticmethod]
     #[pyo3(signature = (formula, frame, theta, opt, reml=true, weights=None, contrasts=None, derivatives=true))]
     #[allow(clippy::too_many_arguments)]
@@ -62,7 +94,7 @@ impl PyLmer {
         formula: &str,
         frame: PyFrame<'_>,
         theta: Vec<f64>,
-        opt: (String, Vec<f64>, f64, usize, String, bool),
+        opt: (String, Vec<f64>, f64, usize, usize, String, bool),
         reml: bool,
         weights: Option<String>,
         contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
@@ -71,14 +103,28 @@ impl PyLmer {
         let contrasts = contrasts_from_py(contrasts)?;
         let fit = FitOptions { optimizer: OptimizerSettings::default(), start: None, derivatives };
         let options = LmerOptions { reml, contrasts, weights, fit };
-        let (optimizer, initial, fmin, feval, status, converged) = opt;
-        let record = OptSummary { optimizer, initial, final_theta: theta.clone(), fmin, feval, status, converged };
+        let (optimizer, initial, fmin, feval, geval, status, converged) = opt;
+        let record =
+            OptSummary { optimizer, initial, final_theta: theta.clone(), fmin, feval, geval, status, converged };
         let inner = with_frame(&frame, |df| {
             py.detach(|| Lmer::at_theta(formula, df, &options, &theta, record)).map_err(to_py)
         })?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
+    }
+
+    /// X'X of the fixed effects, unweighted (p x p).
+    #[getter]
+    fn x_crossprod<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let p = self.inner.fit.p;
+        matrix(py, self.inner.x_crossprod(), p, p)
+    }
+
+    /// Does the fit hold its rows? (False for an out-of-core fit.)
+    #[getter]
+    fn holds_rows(&self) -> bool {
+        self.inner.holds_rows()
     }
 
     /// Permutation p-values of the fixed effects' t statistics: `n_perm`
@@ -91,6 +137,11 @@ impl PyLmer {
         seed: u64,
     ) -> PyResult<(Vec<f64>, Bound<'py, PyArray2<f64>>)> {
         let inner = &self.inner;
+        if !inner.holds_rows() {
+            return Err(data_error(
+                "a permutation test shuffles the response row by row: an out-of-core fit holds no rows".into(),
+            ));
+        }
         let test = py.detach(|| permutation_test(inner, n_perm, seed));
         let p = inner.fit.p;
         let flat: Vec<f64> = test.t.into_iter().flatten().collect();
@@ -116,6 +167,7 @@ impl PyLmer {
         d.set_item("final", &o.final_theta)?;
         d.set_item("fmin", o.fmin)?;
         d.set_item("feval", o.feval)?;
+        d.set_item("geval", o.geval)?;
         d.set_item("status", &o.status)?;
         d.set_item("converged", o.converged)?;
         d.set_item("derivative_evaluations", self.inner.fit.derivs.as_ref().map_or(0, |x| x.evaluations))?;
@@ -178,7 +230,7 @@ impl PyLmer {
     /// NaN for refits that failed.
     fn bootstrap<'py>(&self, py: Python<'py>, first: u64, count: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
         let inner = &self.inner;
-        let reps = py.detach(|| parametric_bootstrap(inner, first, count, seed));
+        let reps = py.detach(|| inner.parametric_bootstrap(first, count, seed)).map_err(to_py)?;
         replicates_dict(py, &reps, inner.model.par.ntheta(), inner.fit.p)
     }
 

@@ -39,6 +39,12 @@ fn main() {
     }
     println!("per eval  {:8.4} s", t.elapsed().as_secs_f64() / reps as f64);
     let t = Instant::now();
+    for _ in 0..reps {
+        m.objective_at(&theta);
+        m.gradient();
+    }
+    println!("per f+g   {:8.4} s", t.elapsed().as_secs_f64() / reps as f64);
+    let t = Instant::now();
     let mut opts = FitOptions { derivatives: false, ..Default::default() };
     if let Ok(v) = std::env::var("RHO_END") {
         opts.optimizer.rho_end = v.parse().unwrap();
@@ -46,14 +52,18 @@ fn main() {
     if let Ok(v) = std::env::var("RHO_BEGIN") {
         opts.optimizer.rho_begin = v.parse().unwrap();
     }
+    if let Ok(v) = std::env::var("OPTIMIZER") {
+        opts.optimizer.method = mixedmodels::optim::Method::parse(&v).expect("bfgs or bobyqa");
+    }
     if let Ok(v) = std::env::var("START") {
         opts.start = Some(v.split(',').map(|x| x.parse().unwrap()).collect());
     }
     let r = fit(&mut m, &opts, None).unwrap();
     println!(
-        "optimize  {:8.3} s  ({} evaluations) theta {:?} obj {:.8}",
+        "optimize  {:8.3} s  ({} evaluations, {} gradients) theta {:?} obj {:.8}",
         t.elapsed().as_secs_f64(),
         r.opt.feval,
+        r.opt.geval,
         r.theta,
         r.objective
     );

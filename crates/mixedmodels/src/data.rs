@@ -220,6 +220,22 @@ impl<'a> DataFrame<'a> {
 
     /// Keep the rows with no missing value in `used`; returns the frame and
     /// which rows of `self` it holds.
+    /// A copy that owns every column (borrowed numeric columns are copied).
+    pub fn into_owned(self) -> DataFrame<'static> {
+        let columns = self
+            .columns
+            .into_iter()
+            .map(|(n, c)| {
+                let c = match c {
+                    Column::Numeric(v) => Column::Numeric(Cow::Owned(v.into_owned())),
+                    Column::Factor(f) => Column::Factor(f),
+                };
+                (n, c)
+            })
+            .collect();
+        DataFrame { columns, nrows: self.nrows, rows_known: self.rows_known }
+    }
+
     pub fn drop_missing(self, used: &[String]) -> Result<(DataFrame<'a>, FitRows)> {
         let mut keep = vec![true; self.nrows];
         for name in used {

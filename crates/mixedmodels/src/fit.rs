@@ -3,8 +3,11 @@
 use crate::error::{Error, Result};
 use crate::inference::{derivatives, satterthwaite, Derivatives};
 use crate::linalg::{self, small};
-use crate::model::LinearMixedModel;
-use crate::optim::{bobyqa_minimize, OptSummary, OptimizerSettings};
+use crate::model::gradient::GradientPieces;
+use crate::model::{LinearMixedModel, Parameterization};
+use crate::optim::{
+    bobyqa_minimize, quasi_newton_minimize, Method, OptSummary, OptimizerSettings, QuasiNewtonSettings,
+};
 
 #[derive(Debug, Clone)]
 pub struct FitOptions {
@@ -60,16 +63,157 @@ pub struct LmmFit {
 }
 
 /// Optimise theta only (no results beyond the optimizer's): the inner step
-/// of refits (bootstrap, profiles).
+/// of refits (bootstrap, profiles). The model is left at the optimum.
 pub fn optimize(m: &mut LinearMixedModel, start: &[f64], settings: OptimizerSettings) -> Result<OptSummary> {
     let lower = m.par.lower_bounds();
+    let opt = match settings.method.resolve(m.par.ntheta(), m.cp.m, m.cp.pattern.is_dense()) {
+        Method::Bobyqa | Method::Auto => minimize_bobyqa(m, start, &lower, settings)?,
+        Method::Bfgs => minimize_bfgs(m, start, &lower, settings)?,
+    };
+    m.set_theta(&opt.final_theta);
+    Ok(opt)
+}
+
+/// BOBYQA from lme4's initial trust region (a fifth of the largest start
+/// value), its result snapped to the boundary where that does not cost.
+fn minimize_bobyqa(
+    m: &mut LinearMixedModel,
+    start: &[f64],
+    lower: &[f64],
+    settings: OptimizerSettings,
+) -> Result<OptSummary> {
     let mut settings = settings;
     let largest = start.iter().fold(0.0f64, |a, v| a.max(v.abs()));
     settings.rho_begin = settings.rho_begin.min((0.2 * largest).max(1e-3));
-    let mut opt = bobyqa_minimize(|t| m.objective_at(t), start, &lower, settings)?;
-    snap_to_boundary(m, &mut opt, &lower);
-    m.set_theta(&opt.final_theta);
+    let mut opt = bobyqa_minimize(|t| m.objective_at(t), start, lower, settings)?;
+    snap_to_boundary(m, &mut opt, lower);
     Ok(opt)
+}
+
+/// Projected BFGS on the analytic gradient, then lme4's `restart_edge`
+/// check: a diagonal element that ended on its bound with a vanishing
+/// gradient (a scalar term's criterion is even in its theta, so the
+/// gradient there is always zero) may sit on a maximum along that axis;
+/// where a small step off the bound lowers the criterion, the optimizer
+/// restarts from there.
+fn minimize_bfgs(
+    m: &mut LinearMixedModel,
+    start: &[f64],
+    lower: &[f64],
+    settings: OptimizerSettings,
+) -> Result<OptSummary> {
+    let k = start.len();
+    let upper = vec![f64::INFINITY; k];
+    let qn = QuasiNewtonSettings { max_feval: settings.max_feval, ..Default::default() };
+    let mut pieces = GradientPieces::zeros(k);
+    let mut opt = quasi_newton_minimize(|t, g| m.objective_gradient_at(t, g, &mut pieces), start, lower, &upper, qn)?;
+    for _ in 0..k {
+        let Some(off) = off_boundary_start(m, &mut opt, lower) else { break };
+        let (feval, geval) = (opt.feval, opt.geval);
+        let restarted =
+            quasi_newton_minimize(|t, g| m.objective_gradient_at(t, g, &mut pieces), &off, lower, &upper, qn)?;
+        if restarted.fmin < opt.fmin {
+            opt = OptSummary { initial: opt.initial, ..restarted };
+        }
+        opt.feval += feval;
+        opt.geval += geval;
+    }
+    // A boundary fit: the criterion's stationary points where variances
+    // vanish can hold a gradient method that reaches them (the gradient
+    // along a zero scalar term is zero by symmetry). lme4's derivative-free
+    // path from the same start settles the face; the lower of the two is kept.
+    if (0..k).any(|i| lower[i] == 0.0 && opt.final_theta[i] < NEAR_BOUNDARY) {
+        let (feval, geval) = (opt.feval, opt.geval);
+        let other = minimize_bobyqa(m, start, lower, settings)?;
+        if other.fmin < opt.fmin {
+            opt = OptSummary { optimizer: "bfgs+bobyqa".into(), ..other };
+        }
+        opt.feval += feval;
+        opt.geval = geval;
+    }
+    Ok(opt)
+}
+
+/// A diagonal element below this after BFGS (boundary fits, and points a
+/// restart off the bound stalled near it) calls for BOBYQA's path as well.
+const NEAR_BOUNDARY: f64 = 1e-3;
+
+/// Step off the bound: the size of lme4's `restart_edge` probe is 1e-5; a
+/// larger one sees past the rounding of the criterion.
+const EDGE_STEP: f64 = 1e-4;
+
+/// A point off the bound with a lower criterion, if a diagonal element on
+/// its bound has one (evaluations added to `opt`).
+fn off_boundary_start(m: &mut LinearMixedModel, opt: &mut OptSummary, lower: &[f64]) -> Option<Vec<f64>> {
+    let mut best: Option<(f64, Vec<f64>)> = None;
+    for i in 0..opt.final_theta.len() {
+        if !(lower[i] == 0.0 && opt.final_theta[i] == 0.0) {
+            continue;
+        }
+        for trial in edge_probes(&m.par, &opt.final_theta, i) {
+            let f = m.objective_at(&trial);
+            opt.feval += 1;
+            if f < opt.fmin && best.as_ref().is_none_or(|(fb, _)| f < *fb) {
+                best = Some((f, trial));
+            }
+        }
+    }
+    best.map(|(_, t)| t)
+}
+
+/// Points a small step off the bound of diagonal element `i`: the step
+/// alone, and, in a vector term, the same covariance written with column
+/// c's mass rotated (a Givens rotation of columns c and r of lambda, which
+/// leaves lambda lambda' unchanged) so that the step adds a correlation of
+/// +-1 with row r's effect. With lambda_cc = 0 every such rotation gives the
+/// same criterion, but the step off the bound sees different directions
+/// (issue 15's `(x2 | g)`: (0, 0.008, 0.870) and (0, -0.870, 0) are one
+/// covariance; only from the second does lambda_11 > 0 lower the criterion).
+fn edge_probes(par: &Parameterization, theta: &[f64], i: usize) -> Vec<Vec<f64>> {
+    let mut step = theta.to_vec();
+    step[i] = EDGE_STEP;
+    let mut out = vec![step];
+    let Some((k, t)) = par.terms.iter().enumerate().find(|(_, t)| i < t.theta_offset + t.ntheta()) else {
+        return out;
+    };
+    let q = t.q;
+    let mut lam = vec![0.0; q * q];
+    par.fill_lambda(theta, k, &mut lam);
+    let Some(c) = (0..q).find(|&c| t.theta_offset + (0..c).map(|j| q - j).sum::<usize>() == i) else {
+        return out;
+    };
+    for r in c + 1..q {
+        // Rows strictly between c and r must be zero in column c for the rotation to stay lower triangular.
+        if (c + 1..r).any(|row| lam[c * q + row] != 0.0) {
+            continue;
+        }
+        let (a, b) = (lam[c * q + r], lam[r * q + r]);
+        let norm = a.hypot(b);
+        if norm == 0.0 {
+            continue;
+        }
+        for sign in [1.0, -1.0] {
+            // New column c = cos col_c + sin col_r, column r = -sin col_c + cos col_r, with lambda'[r, r] = 0.
+            let (cos, sin) = (sign * a / norm, sign * b / norm);
+            let mut rotated = lam.clone();
+            for row in r..q {
+                let (x, y) = (lam[c * q + row], lam[r * q + row]);
+                rotated[c * q + row] = cos * x + sin * y;
+                rotated[r * q + row] = -sin * x + cos * y;
+            }
+            rotated[c * q + c] = EDGE_STEP;
+            let mut trial = theta.to_vec();
+            let mut idx = t.theta_offset;
+            for col in 0..q {
+                for row in col..q {
+                    trial[idx] = rotated[col * q + row];
+                    idx += 1;
+                }
+            }
+            out.push(trial);
+        }
+    }
+    out
 }
 
 /// Optimise theta and collect the results. `offset` is added back to the fitted values.
@@ -82,8 +226,6 @@ pub fn fit(m: &mut LinearMixedModel, options: &FitOptions, offset: Option<&[f64]
             m.par.ntheta()
         )));
     }
-    // lme4's initial trust region (a fifth of the largest start value), then
-    // the results at the best point the optimizer saw.
     let opt = optimize(m, &start, options.optimizer)?;
     results(m, opt, options.derivatives, offset)
 }
@@ -131,15 +273,7 @@ pub fn results(
     }
     let vcov_beta: Vec<f64> = m.unscaled_vcov().iter().map(|v| v * sigma * sigma).collect();
     let ranef = m.ranef();
-    let mut fitted = m.linear_predictor();
-    if let Some(o) = offset {
-        fitted.iter_mut().zip(o).for_each(|(f, ov)| *f += ov);
-    }
-    let y_full: Vec<f64> = match offset {
-        Some(o) => m.y.iter().zip(o).map(|(y, ov)| y + ov).collect(),
-        None => m.y.clone(),
-    };
-    let residuals = y_full.iter().zip(&fitted).map(|(y, f)| y - f).collect();
+    let (fitted, residuals) = if m.holds_rows() { fitted_and_residuals(m, offset) } else { (vec![], vec![]) };
     let npar = p + theta.len() + 1;
     let loglik = -objective / 2.0;
     let aic = objective + 2.0 * npar as f64;
@@ -193,6 +327,20 @@ pub fn results(
         df,
         warnings,
     })
+}
+
+/// Fitted values (offset added back) and response residuals on the model's rows.
+fn fitted_and_residuals(m: &LinearMixedModel, offset: Option<&[f64]>) -> (Vec<f64>, Vec<f64>) {
+    let mut fitted = m.linear_predictor();
+    if let Some(o) = offset {
+        fitted.iter_mut().zip(o).for_each(|(f, ov)| *f += ov);
+    }
+    let y_full: Vec<f64> = match offset {
+        Some(o) => m.y.iter().zip(o).map(|(y, ov)| y + ov).collect(),
+        None => m.y.clone(),
+    };
+    let residuals = y_full.iter().zip(&fitted).map(|(y, f)| y - f).collect();
+    (fitted, residuals)
 }
 
 /// lme4's `checkConv`: the gradient scaled by the Hessian, and the Hessian's

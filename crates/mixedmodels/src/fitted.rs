@@ -107,6 +107,13 @@ pub trait MixedFit {
         self.rows().len()
     }
 
+    /// Does the fit hold its rows? A fit from sufficient statistics (out of
+    /// core) does not: its row-level results (`rows`, `design`, `fitted`,
+    /// `response`, `prior_weights`, `offset`, `residuals`, `simulate`) are empty.
+    fn holds_rows(&self) -> bool {
+        true
+    }
+
     /// The covariance of term `k`'s random effects (q x q column-major), on
     /// the response's scale: sigma^2 Lambda Lambda' (Lambda Lambda' without a scale).
     fn ranef_covariance(&self, k: usize) -> Vec<f64> {
@@ -220,7 +227,16 @@ impl MixedFit for Lmer {
         Lmer::prior_weights(self)
     }
     fn offset(&self) -> Vec<f64> {
+        if !self.holds_rows() {
+            return vec![];
+        }
         self.offset.clone().unwrap_or_else(|| vec![0.0; self.fit.n])
+    }
+    fn nobs(&self) -> usize {
+        self.fit.n
+    }
+    fn holds_rows(&self) -> bool {
+        Lmer::holds_rows(self)
     }
     fn residuals(&self, kind: ResidualKind) -> Vec<f64> {
         Lmer::residuals(self, kind)
@@ -239,6 +255,9 @@ impl MixedFit for Lmer {
         Lmer::predict_re(self, data, re)
     }
     fn simulate(&self, nsim: usize, conditioned: &[bool], seed: u64) -> Vec<Vec<f64>> {
+        if !self.holds_rows() {
+            return vec![];
+        }
         crate::resample::simulate(self, nsim, conditioned, seed)
     }
 }

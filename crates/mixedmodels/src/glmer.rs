@@ -659,6 +659,7 @@ fn not_run(status: &str) -> OptSummary {
         final_theta: vec![],
         fmin: f64::NAN,
         feval: 0,
+        geval: 0,
         status: status.into(),
         converged: true,
     }

@@ -86,3 +86,4 @@ pub mod resample;
 pub mod residuals;
 pub mod setup;
 pub mod shuffle;
+pub mod sums;

@@ -22,8 +22,10 @@ use crate::formula::ModelFormula;
 use crate::inference::KenwardRoger;
 use crate::model::LinearMixedModel;
 use crate::optim::OptSummary;
+use crate::resample::Replicate;
 use crate::residuals::{self, ResidualKind};
 use crate::setup::{setup_warnings, ModelFrame};
+use crate::sums::bootstrap::NoiseSampler;
 
 #[derive(Debug, Clone)]
 pub struct LmerOptions {
@@ -56,6 +58,10 @@ pub struct Lmer {
     pub options: LmerOptions,
     /// Kenward-Roger's adjustment, computed on first use.
     kr: std::sync::OnceLock<std::result::Result<KenwardRoger, crate::Error>>,
+    /// A fit without rows: the bootstrap's sampler of the sums, computed on first use.
+    noise: std::sync::OnceLock<std::result::Result<NoiseSampler, crate::Error>>,
+    /// A fit without rows: X'X (unweighted, p x p), which it cannot recompute.
+    x_gram: Option<Vec<f64>>,
 }
 
 /// A model set up and not yet fitted (lme4's `lFormula` + `mkLmerDevfun`).
@@ -98,6 +104,8 @@ impl Setup {
             rows: self.rows,
             options: options.clone(),
             kr: std::sync::OnceLock::new(),
+            noise: std::sync::OnceLock::new(),
+            x_gram: None,
         }
     }
 }
@@ -134,6 +142,54 @@ impl Lmer {
         Ok(setup.into_lmer(fit, options))
     }
 
+    /// A fit whose data entered as cross-products only (an out-of-core
+    /// fit, [`crate::sums`]): the same model, without rows. `n_rows`: the
+    /// rows of the data, used or not.
+    pub(crate) fn without_rows(
+        spec: DesignSpec,
+        model: LinearMixedModel,
+        fit: LmmFit,
+        fixed_names: Vec<String>,
+        assign: Vec<usize>,
+        n_rows: usize,
+        options: LmerOptions,
+        x_gram: Vec<f64>,
+    ) -> Lmer {
+        Lmer {
+            spec,
+            model,
+            fit,
+            fixed_names,
+            assign,
+            offset: None,
+            rows: FitRows { positions: vec![], nrows_data: n_rows },
+            options,
+            kr: std::sync::OnceLock::new(),
+            noise: std::sync::OnceLock::new(),
+            x_gram: Some(x_gram),
+        }
+    }
+
+    /// X'X of the fixed effects, unweighted (p x p, column-major): what
+    /// lmerTest's type I and II hypotheses are built from (`doolittle(crossprod(X))`).
+    pub fn x_crossprod(&self) -> Vec<f64> {
+        if let Some(g) = &self.x_gram {
+            return g.clone();
+        }
+        let (n, p) = (self.model.n(), self.model.p());
+        let mut g = vec![0.0; p * p];
+        crate::linalg::gemm_tn(&mut g, &self.model.x, &self.model.x, n, p, p, 1.0, false);
+        g
+    }
+
+    /// Does the fit hold the rows it was fitted to? An out-of-core fit does
+    /// not: row-level results (fitted values, residuals, the design, the
+    /// rows used) and what needs them (Kenward-Roger, simulation) are
+    /// computed by another pass over the data, or not at all.
+    pub fn holds_rows(&self) -> bool {
+        self.model.holds_rows()
+    }
+
     pub fn terms(&self) -> &[ReTerm] {
         &self.model.terms
     }
@@ -145,7 +201,25 @@ impl Lmer {
 
     /// Kenward-Roger's adjusted covariance (REML fits), computed once.
     pub fn kenward_roger(&self) -> Result<&KenwardRoger> {
+        if !self.holds_rows() {
+            return Err(crate::Error::Data(
+                "Kenward-Roger's adjustment needs Z row by row (its n x n marginal covariance), which an out-of-core \
+                 fit does not hold: use Satterthwaite's df, or fit the data in memory"
+                    .into(),
+            ));
+        }
         self.kr.get_or_init(|| KenwardRoger::new(&self.model, self.fit.sigma)).as_ref().map_err(Clone::clone)
+    }
+
+    /// Parametric bootstrap replicates `first..first + count` (lme4's
+    /// `bootMer`): from the rows, or, for a fit without rows, from the exact
+    /// distribution of the sums a replicate's response has ([`crate::sums::bootstrap`]).
+    pub fn parametric_bootstrap(&self, first: u64, count: usize, seed: u64) -> Result<Vec<Option<Replicate>>> {
+        if self.holds_rows() {
+            return Ok(crate::resample::parametric_bootstrap(self, first, count, seed));
+        }
+        let sampler = self.noise.get_or_init(|| NoiseSampler::new(&self.model.cp)).as_ref().map_err(Clone::clone)?;
+        Ok(crate::sums::bootstrap::parametric_bootstrap(self, sampler, first, count, seed))
     }
 
     /// Conditional variances of the random effects (q x q a level, per term), lme4's `condVar`.
@@ -161,6 +235,9 @@ impl Lmer {
 
     /// The prior weights of the rows of the fit (ones when unweighted).
     pub fn prior_weights(&self) -> Vec<f64> {
+        if !self.holds_rows() {
+            return vec![];
+        }
         self.model.weights.clone().unwrap_or_else(|| vec![1.0; self.fit.n])
     }
 

@@ -110,7 +110,7 @@ pub fn parametric_bootstrap(m: &Lmer, first: u64, count: usize, seed: u64) -> Ve
 /// A replicate's optimum lies within a few standard errors of theta-hat,
 /// where the refit starts: a smaller first trust region than a cold start's,
 /// and 1e-5 on theta is far inside the bootstrap's own Monte Carlo error.
-fn refit_settings(m: &Lmer) -> OptimizerSettings {
+pub(crate) fn refit_settings(m: &Lmer) -> OptimizerSettings {
     OptimizerSettings { rho_begin: 0.05, rho_end: 1e-5, ..m.options.fit.optimizer }
 }
 

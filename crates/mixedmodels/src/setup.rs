@@ -63,9 +63,14 @@ impl<'a> ModelFrame<'a> {
 /// missing values, and fixed-effects columns dropped for rank deficiency
 /// (lme4's message).
 pub fn setup_warnings(rows: &FitRows, spec: &DesignSpec) -> Vec<String> {
+    dropped_warnings(rows.dropped(), spec)
+}
+
+/// [`setup_warnings`] with the number of rows dropped for missing values.
+pub fn dropped_warnings(dropped: usize, spec: &DesignSpec) -> Vec<String> {
     let mut out = Vec::new();
-    if rows.dropped() > 0 {
-        out.push(format!("{} rows with missing values were dropped", rows.dropped()));
+    if dropped > 0 {
+        out.push(format!("{dropped} rows with missing values were dropped"));
     }
     if !spec.fixed_dropped.is_empty() {
         out.push(format!(

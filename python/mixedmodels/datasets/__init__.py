@@ -2,8 +2,14 @@
 
 The data are those of R's lme4 (sleepstudy, Dyestuff, Dyestuff2, Penicillin,
 Pastes, cbpp, grouseticks, InstEval), nlme (Machines), mlmRev (Chem97) and
-geepack (dietox). Columns that are factors in R are polars String columns
-(levels sorted, as R sorts them); the rest are numbers.
+geepack (dietox). Columns that are factors in R keep R's level order: a
+polars String column where R's levels are the sorted ones, a polars Enum in
+R's order where they are not (cbpp's ``herd`` 1, 2, ..., 15; InstEval's
+``dept``; Machines' ``Worker``; Chem97's ``gender`` M, F), so ranef tables and
+reference levels read as lme4's. R's ordered factors (Machines' ``Worker``,
+InstEval's ``studage`` and ``lectage``) are plain factors here: pass
+``fit(ordered=True)`` or a ``"poly"`` contrast for R's polynomial coding. The
+rest are numbers.
 
 ``sample_data`` is pymer4's sample data (``pymer4/resources/sample_data.csv``
 of pymer4 0.8.2, github.com/ejolly/pymer4, MIT licence, Copyright (c) 2018

@@ -49,55 +49,93 @@ pub struct VariableTable<'a> {
     pub names: &'a [String],
 }
 
-/// How one variable enters a term's columns.
-enum Coding<'a> {
-    Numeric(&'a [Vec<f64>], &'a [String]),
-    /// Codes, a levels x k matrix (column-major) and its column labels.
-    Factor {
-        codes: &'a [u32],
-        matrix: Vec<f64>,
-        nlevels: usize,
-        labels: Vec<String>,
-    },
+/// How one column of a model matrix is made, from the learned variables
+/// alone: the product of one part a variable of its term (none for the
+/// intercept). A recipe evaluates on rows ([`model_matrix`]) or becomes an
+/// expression an engine evaluates (out-of-core fits, [`crate::sums`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnRecipe {
+    pub name: String,
+    /// 0 for the intercept, i + 1 for `terms[i]`.
+    pub assign: usize,
+    pub parts: Vec<Part>,
 }
 
-impl Coding<'_> {
-    fn width(&self) -> usize {
-        match self {
-            Coding::Numeric(cols, _) => cols.len(),
-            Coding::Factor { labels, .. } => labels.len(),
-        }
-    }
+/// One variable's share of a column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    /// Column `column` of a numeric variable (several for `poly`).
+    Numeric { var: usize, column: usize },
+    /// A factor's contrast (or indicator) column: its value at each level.
+    Factor { var: usize, by_level: Vec<f64> },
+}
 
-    fn label(&self, c: usize) -> &str {
-        match self {
-            Coding::Numeric(_, suffixes) => &suffixes[c],
-            Coding::Factor { labels, .. } => &labels[c],
-        }
-    }
+/// How one variable enters a term's columns: its width, labels and parts.
+struct Coding {
+    labels: Vec<String>,
+    parts: Vec<Part>,
+}
 
-    fn value(&self, row: usize, c: usize) -> f64 {
-        match self {
-            Coding::Numeric(cols, _) => cols[c][row],
-            Coding::Factor { codes, matrix, nlevels, .. } => matrix[c * nlevels + codes[row] as usize],
-        }
+/// The recipes of R's model matrix of a term list, learned variables given.
+pub fn column_recipes(terms: &TermList, specs: &[VarSpec], names: &[String]) -> Result<Vec<ColumnRecipe>> {
+    let mut out = Vec::new();
+    if terms.intercept {
+        out.push(ColumnRecipe { name: "(Intercept)".into(), assign: 0, parts: vec![] });
     }
+    for (ti, term) in terms.terms.iter().enumerate() {
+        let codings = term
+            .0
+            .iter()
+            .map(|&v| coding(v, contrasts_apply(terms, ti, v), specs, names))
+            .collect::<Result<Vec<_>>>()?;
+        append_term(&mut out, term, &codings, names, ti + 1);
+    }
+    Ok(out)
 }
 
 pub fn model_matrix(terms: &TermList, vars: &VariableTable, nrows: usize) -> Result<ModelMatrix> {
-    let mut m = ModelMatrix { nrows, values: Vec::new(), names: Vec::new(), assign: Vec::new() };
-    if terms.intercept {
+    let recipes = column_recipes(terms, vars.specs, vars.names)?;
+    let mut m =
+        ModelMatrix { nrows, values: Vec::with_capacity(recipes.len() * nrows), names: Vec::new(), assign: Vec::new() };
+    for r in recipes {
+        let start = m.values.len();
         m.values.extend(std::iter::repeat_n(1.0, nrows));
-        m.names.push("(Intercept)".into());
-        m.assign.push(0);
-    }
-    for (ti, term) in terms.terms.iter().enumerate() {
-        let codings =
-            term.0.iter().map(|&v| coding(v, contrasts_apply(terms, ti, v), vars)).collect::<Result<Vec<_>>>()?;
-        append_term(&mut m, term, &codings, vars, ti + 1);
+        let column = &mut m.values[start..];
+        for part in &r.parts {
+            multiply_by_part(column, part, vars)?;
+        }
+        m.names.push(r.name);
+        m.assign.push(r.assign);
     }
     check_finite(&m)?;
     Ok(m)
+}
+
+/// `column *= part` on the rows of `vars`.
+fn multiply_by_part(column: &mut [f64], part: &Part, vars: &VariableTable) -> Result<()> {
+    match (part, &vars.values[part_var(part)]) {
+        (Part::Numeric { column: c, .. }, Values::Numeric { columns, .. }) => {
+            column.iter_mut().zip(&columns[*c]).for_each(|(v, x)| *v *= x);
+        }
+        (Part::Factor { var, by_level }, Values::Factor { codes }) => {
+            if let Some(row) = codes.iter().position(|&c| c == MISSING) {
+                let VarSpec::Factor { levels, .. } = &vars.specs[*var] else { unreachable!() };
+                return Err(Error::column(
+                    &vars.names[*var],
+                    format!("row {row} has a level the model was not fitted with (levels: {})", levels.join(", ")),
+                ));
+            }
+            column.iter_mut().zip(codes).for_each(|(v, &c)| *v *= by_level[c as usize]);
+        }
+        _ => return Err(Error::column(&vars.names[part_var(part)], "internal: factor spec without factor values")),
+    }
+    Ok(())
+}
+
+fn part_var(part: &Part) -> usize {
+    match part {
+        Part::Numeric { var, .. } | Part::Factor { var, .. } => *var,
+    }
 }
 
 /// R refuses NA/NaN/Inf in a model matrix; name the column and the row.
@@ -128,21 +166,21 @@ fn contrasts_apply(terms: &TermList, ti: usize, v: usize) -> bool {
     terms.terms[..ti].contains(&reduced)
 }
 
-fn coding<'a>(v: usize, use_contrasts: bool, vars: &'a VariableTable) -> Result<Coding<'a>> {
-    match (&vars.specs[v], &vars.values[v]) {
-        (_, Values::Numeric { columns, suffixes }) => Ok(Coding::Numeric(columns, suffixes)),
-        (VarSpec::Factor { levels, contrasts, .. }, Values::Factor { codes }) => {
-            if let Some(row) = codes.iter().position(|&c| c == MISSING) {
-                return Err(Error::column(
-                    &vars.names[v],
-                    format!("row {row} has a level the model was not fitted with (levels: {})", levels.join(", ")),
-                ));
-            }
+fn coding(v: usize, use_contrasts: bool, specs: &[VarSpec], names: &[String]) -> Result<Coding> {
+    match &specs[v] {
+        VarSpec::Numeric { .. } => {
+            Ok(Coding { labels: vec![String::new()], parts: vec![Part::Numeric { var: v, column: 0 }] })
+        }
+        VarSpec::Basis { suffixes, .. } => Ok(Coding {
+            labels: suffixes.clone(),
+            parts: (0..suffixes.len()).map(|column| Part::Numeric { var: v, column }).collect(),
+        }),
+        VarSpec::Factor { levels, contrasts, .. } => {
             let k = levels.len();
             let (matrix, labels) = if use_contrasts {
                 if k < 2 {
                     return Err(Error::column(
-                        &vars.names[v],
+                        &names[v],
                         format!("a factor needs at least 2 levels for contrasts; it has {k}"),
                     ));
                 }
@@ -154,16 +192,18 @@ fn coding<'a>(v: usize, use_contrasts: bool, vars: &'a VariableTable) -> Result<
                 }
                 (eye, levels.clone())
             };
-            Ok(Coding::Factor { codes, matrix, nlevels: k, labels })
+            let parts = (0..labels.len())
+                .map(|c| Part::Factor { var: v, by_level: matrix[c * k..(c + 1) * k].to_vec() })
+                .collect();
+            Ok(Coding { labels, parts })
         }
-        _ => Err(Error::column(&vars.names[v], "internal: factor spec without factor values")),
     }
 }
 
 /// Append the columns of one term: products of its variables' columns, the
 /// first variable varying fastest, as R orders them.
-fn append_term(m: &mut ModelMatrix, term: &Term, codings: &[Coding], vars: &VariableTable, assign: usize) {
-    let widths: Vec<usize> = codings.iter().map(Coding::width).collect();
+fn append_term(out: &mut Vec<ColumnRecipe>, term: &Term, codings: &[Coding], names: &[String], assign: usize) {
+    let widths: Vec<usize> = codings.iter().map(|c| c.labels.len()).collect();
     let total: usize = widths.iter().product();
     let mut idx = vec![0usize; codings.len()];
     for _ in 0..total {
@@ -172,15 +212,11 @@ fn append_term(m: &mut ModelMatrix, term: &Term, codings: &[Coding], vars: &Vari
             .iter()
             .zip(codings)
             .zip(&idx)
-            .map(|((&v, c), &i)| format!("{}{}", vars.names[v], c.label(i)))
+            .map(|((&v, c), &i)| format!("{}{}", names[v], c.labels[i]))
             .collect::<Vec<_>>()
             .join(":");
-        m.names.push(name);
-        m.assign.push(assign);
-        for row in 0..m.nrows {
-            let val = codings.iter().zip(&idx).map(|(c, &i)| c.value(row, i)).product();
-            m.values.push(val);
-        }
+        let parts = codings.iter().zip(&idx).map(|(c, &i)| c.parts[i].clone()).collect();
+        out.push(ColumnRecipe { name, assign, parts });
         // Advance the mixed-radix counter, first digit fastest.
         for (d, w) in idx.iter_mut().zip(&widths) {
             *d += 1;

@@ -35,6 +35,18 @@ impl ReTerm {
         self.refs.len()
     }
 
+    /// The term's shape and names without its rows (a model formed from
+    /// cross-products needs no more).
+    pub fn without_rows(&self) -> ReTerm {
+        ReTerm {
+            group: self.group.clone(),
+            levels: self.levels.clone(),
+            refs: vec![],
+            cnames: self.cnames.clone(),
+            z: vec![],
+        }
+    }
+
     pub fn z_row(&self, i: usize) -> &[f64] {
         let q = self.q();
         &self.z[i * q..(i + 1) * q]

@@ -200,7 +200,7 @@ impl FactorSource {
 }
 
 /// The value of a name R reads as a constant.
-fn r_constant_value(name: &str) -> Option<f64> {
+pub(crate) fn r_constant_value(name: &str) -> Option<f64> {
     match name {
         "TRUE" | "T" => Some(1.0),
         "FALSE" | "F" => Some(0.0),
@@ -255,7 +255,7 @@ fn formal_arguments(func: &str) -> Option<&'static [&'static str]> {
 
 /// A misspelt or unsupported argument is an error, never silently ignored
 /// (`poly(x, 3, ra = TRUE)` would otherwise be an orthogonal polynomial).
-fn check_arguments(func: &str, args: &[Arg], name: &str) -> Result<()> {
+pub(crate) fn check_arguments(func: &str, args: &[Arg], name: &str) -> Result<()> {
     let Some(formals) = formal_arguments(func) else { return Ok(()) };
     let takes = formals.join(", ");
     if args.len() > formals.len() {
@@ -414,36 +414,123 @@ fn poly_suffixes(degree: usize) -> Vec<String> {
 fn learn_scale(x_expr: &Expr, args: &[Arg], all: &DataFrame, name: &str) -> Result<VarSpec> {
     let x: Vec<f64> = eval_numeric(x_expr, all)?.into_iter().filter(|v| !v.is_nan()).collect();
     let n = x.len() as f64;
-    let flag = |arg: &str, position: usize| -> Result<Option<f64>> {
+    let (center_arg, scale_arg) = scale_arguments(args, name)?;
+    let center = match center_arg {
+        ScaleArg::Computed => x.iter().sum::<f64>() / n,
+        ScaleArg::Value(c) => c,
+        ScaleArg::Off => 0.0,
+    };
+    let scale = match scale_arg {
+        ScaleArg::Computed => (x.iter().map(|v| (v - center).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt(),
+        ScaleArg::Value(s) => s,
+        ScaleArg::Off => 1.0,
+    };
+    scale_spec(x_expr, center, scale, name)
+}
+
+/// `scale()`'s `center` or `scale` argument: TRUE (computed from the data), FALSE, or a number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ScaleArg {
+    Computed,
+    Off,
+    Value(f64),
+}
+
+/// The `center` and `scale` arguments of `scale(x, center, scale)`, by name or position.
+pub fn scale_arguments(args: &[Arg], name: &str) -> Result<(ScaleArg, ScaleArg)> {
+    let flag = |arg: &str, position: usize| -> Result<ScaleArg> {
         let a = args
             .iter()
             .find(|a| a.name.as_deref() == Some(arg))
             .or_else(|| args.iter().filter(|a| a.name.is_none()).nth(position));
         match a.map(|a| &a.value.kind) {
-            None => Ok(Some(f64::NAN)),
-            Some(ExprKind::Name(v)) if v == "TRUE" || v == "T" => Ok(Some(f64::NAN)),
-            Some(ExprKind::Name(v)) if v == "FALSE" || v == "F" => Ok(None),
+            None => Ok(ScaleArg::Computed),
+            Some(ExprKind::Name(v)) if v == "TRUE" || v == "T" => Ok(ScaleArg::Computed),
+            Some(ExprKind::Name(v)) if v == "FALSE" || v == "F" => Ok(ScaleArg::Off),
             Some(_) => a
                 .and_then(|a| a.value.as_number())
-                .map(Some)
+                .map(ScaleArg::Value)
                 .ok_or_else(|| Error::column(name, format!("scale(): {arg} must be TRUE, FALSE or a number"))),
         }
     };
-    // NaN stands for "compute it", None for FALSE.
-    let center = match flag("center", 1)? {
-        Some(c) if c.is_nan() => x.iter().sum::<f64>() / n,
-        Some(c) => c,
-        None => 0.0,
+    Ok((flag("center", 1)?, flag("scale", 2)?))
+}
+
+/// `scale(x)` learned from summaries instead of the values: `n` values
+/// (missing ones left out), `s1 = sum(x - shift)` and `s2 = sum((x - shift)^2)`.
+/// With `shift` near the mean (a pilot estimate), the sums of squares keep
+/// their digits: var = (s2 - s1^2 / n) / (n - 1). A given center must be the shift.
+pub fn scale_from_moments(
+    x_expr: &Expr,
+    args: &[Arg],
+    name: &str,
+    n: f64,
+    shift: f64,
+    s1: f64,
+    s2: f64,
+) -> Result<VarSpec> {
+    let (center_arg, scale_arg) = scale_arguments(args, name)?;
+    let center = match center_arg {
+        ScaleArg::Computed => shift + s1 / n,
+        ScaleArg::Value(c) => c,
+        ScaleArg::Off => 0.0,
     };
-    let scale = match flag("scale", 2)? {
-        Some(s) if s.is_nan() => (x.iter().map(|v| (v - center).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt(),
-        Some(s) => s,
-        None => 1.0,
+    let scale = match scale_arg {
+        // sum (x - center)^2 = s2 - 2 (center - shift) s1 + n (center - shift)^2
+        ScaleArg::Computed => {
+            let d = center - shift;
+            ((s2 - 2.0 * d * s1 + n * d * d).max(0.0) / (n - 1.0).max(1.0)).sqrt()
+        }
+        ScaleArg::Value(s) => s,
+        ScaleArg::Off => 1.0,
     };
+    scale_spec(x_expr, center, scale, name)
+}
+
+fn scale_spec(x_expr: &Expr, center: f64, scale: f64, name: &str) -> Result<VarSpec> {
     if scale.is_nan() || scale <= 0.0 {
         return Err(Error::column(name, "scale(): the values are constant"));
     }
     Ok(VarSpec::Basis { expr: x_expr.clone(), basis: Basis::Scale { center, scale }, suffixes: vec![String::new()] })
+}
+
+/// What a variable is made into, read from the formula and from which
+/// columns are categorical (`is_factor_column`) without the data: the
+/// dispatch of [`VarSpec::learn_from`] (`learn_inner`, `learn_call`), for
+/// fits that learn each kind of variable from its own summary of the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarKind {
+    Numeric,
+    Factor,
+    Scale,
+    PolyRaw,
+    PolyOrthogonal,
+}
+
+pub fn variable_kind(expr: &Expr, is_factor_column: &dyn Fn(&str) -> bool) -> VarKind {
+    match &expr.kind {
+        ExprKind::Name(col) if is_factor_column(col) => VarKind::Factor,
+        ExprKind::Paren(inner) => variable_kind(inner, is_factor_column),
+        ExprKind::Call { func, args } => match func.as_str() {
+            "factor" | "as.factor" | "ordered" | "as.ordered" | "relevel" | "C" => VarKind::Factor,
+            "poly" => {
+                let raw = args
+                    .iter()
+                    .find(|a| a.name.as_deref() == Some("raw"))
+                    .is_some_and(|a| matches!(&a.value.kind, ExprKind::Name(n) if n == "TRUE" || n == "T"));
+                if raw {
+                    VarKind::PolyRaw
+                } else {
+                    VarKind::PolyOrthogonal
+                }
+            }
+            "scale" => VarKind::Scale,
+            _ if is_comparison(expr) => VarKind::Factor,
+            _ => VarKind::Numeric,
+        },
+        _ if is_comparison(expr) => VarKind::Factor,
+        _ => VarKind::Numeric,
+    }
 }
 
 /// Recurrence coefficients of R's `poly()` (`attr(, "coefs")`). The monic

@@ -1,5 +1,4 @@
-//! Finite-difference derivatives at the optimum, from one stencil of
-//! factorizations around theta-hat:
+//! Derivatives at the optimum by finite differences around theta-hat:
 //! - gradient and Hessian of the profiled objective over theta, for lme4's
 //!   convergence checks (lme4's `deriv12`: central differences);
 //! - the Hessian of the deviance over varpar = (theta, sigma) and the
@@ -8,10 +7,23 @@
 //!   parts are analytic, since D(theta, sigma) = a(theta) + r2(theta)/sigma^2 +
 //!   n' log(2 pi sigma^2), with a = log|L|^2 (+ log|R_X|^2 for REML) and
 //!   n' = n (or n - p for REML).
+//!
+//! Two ways, the same quantities:
+//! - few parameters: one stencil of objective evaluations (1 + k + k^2
+//!   factorizations, second differences of the pieces);
+//! - k >= [`GRADIENT_MIN_THETA`]: central differences of the analytic
+//!   gradient of each piece (`model::gradient`) at theta +- h e_i, 1 + 2k
+//!   gradient evaluations instead of k^2 objective ones.
 
 use rayon::prelude::*;
 
+use crate::model::gradient::{GradientPieces, GradientWorkspace};
 use crate::model::{objective_from, BlockedFactor, LinearMixedModel, Pieces};
+
+/// From this many covariance parameters on, the Hessian is differenced from
+/// the analytic gradient: 1 + 2k gradient evaluations (about 2.5 objective
+/// evaluations each) against the stencil's 1 + k + k^2 objective evaluations.
+pub const GRADIENT_MIN_THETA: usize = 4;
 
 /// Relative step of the central differences: h_i = STEP max(|theta_i|, 0.1).
 /// lme4's `deriv12` uses 1e-4 absolute; at that size rounding in the
@@ -32,7 +44,8 @@ pub struct Derivatives {
     pub hess_varpar: Vec<f64>,
     /// d vcov(beta) / d varpar_i, one p x p matrix for each of the k + 1 parameters.
     pub jac_vcov: Vec<Vec<f64>>,
-    /// Factorizations spent.
+    /// Factorizations spent (each with a gradient evaluation when the
+    /// Hessian is differenced from the gradient).
     pub evaluations: usize,
 }
 
@@ -89,9 +102,100 @@ fn evaluate(m: &LinearMixedModel, points: &[Vec<f64>]) -> Vec<Probe> {
         .collect()
 }
 
-/// Evaluate the stencil around the model's current theta.
+/// The derivatives around the model's current theta, by whichever way is
+/// cheaper for its number of parameters.
 pub fn derivatives(m: &mut LinearMixedModel) -> Derivatives {
-    derivatives_with_step(m, STEP)
+    if m.par.ntheta() >= GRADIENT_MIN_THETA {
+        derivatives_from_gradients(m, STEP)
+    } else {
+        derivatives_with_step(m, STEP)
+    }
+}
+
+/// A gradient probe: the pieces, their gradients and vcov(beta) at one theta.
+struct GradientProbe {
+    pieces: Pieces,
+    grad: GradientPieces,
+    vcov: Vec<f64>,
+}
+
+/// Factor and differentiate at every point, the points shared out over the
+/// threads, each thread with its own factor and gradient workspace.
+fn evaluate_gradients(m: &LinearMixedModel, points: &[Vec<f64>]) -> Vec<GradientProbe> {
+    let threads = rayon::current_num_threads().max(1);
+    let chunk = points.len().div_ceil(threads);
+    let (p, k, reml) = (m.p(), m.par.ntheta(), m.reml);
+    points
+        .par_chunks(chunk)
+        .flat_map_iter(|pts| {
+            let mut f = BlockedFactor::new(&m.cp, &m.par);
+            let mut ws = GradientWorkspace::new(&m.cp, &m.par, f.l21_dense.is_some());
+            pts.iter()
+                .map(|t| {
+                    f.update(&m.cp, &m.par, t);
+                    let mut grad = GradientPieces::zeros(k);
+                    if f.ok {
+                        ws.compute(&m.cp, &m.par, &mut f, t, reml, &mut grad);
+                    } else {
+                        grad = GradientPieces { ld_l2: vec![f64::NAN; k], ..grad };
+                    }
+                    GradientProbe { pieces: f.pieces(&m.cp), grad, vcov: f.unscaled_vcov(p) }
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// [`derivatives`] by central differences of the analytic gradient with a
+/// given relative step: second derivatives d/dtheta_j (d piece / dtheta_i),
+/// symmetrized.
+pub fn derivatives_from_gradients(m: &mut LinearMixedModel, rel_step: f64) -> Derivatives {
+    let theta = m.theta.clone();
+    let h: Vec<f64> = theta.iter().map(|t| rel_step * t.abs().max(0.1)).collect();
+    let k = theta.len();
+    let (n, p, reml) = (m.n(), m.p(), m.reml);
+    let sigma = m.sigma();
+    let mut points = vec![theta.clone()];
+    for sign in [1.0, -1.0] {
+        points.extend((0..k).map(|i| {
+            let mut t = theta.clone();
+            t[i] += sign * h[i];
+            t
+        }));
+    }
+    let evaluations = points.len();
+    let probes = evaluate_gradients(m, &points);
+    let (center, plus, minus) = (&probes[0], &probes[1..=k], &probes[k + 1..]);
+    let n_eff = if reml { (n - p) as f64 } else { n as f64 };
+    // Gradients of a = log|L|^2 (+ log|R_X|^2), b = r^2 and the objective, per probe.
+    let ga = |pr: &GradientProbe, i: usize| pr.grad.ld_l2[i] + if reml { pr.grad.ld_rx2[i] } else { 0.0 };
+    let gb = |pr: &GradientProbe, i: usize| pr.grad.pwrss[i];
+    let gf = |pr: &GradientProbe, i: usize| ga(pr, i) + n_eff * gb(pr, i) / pr.pieces.pwrss;
+    let second = |g: &dyn Fn(&GradientProbe, usize) -> f64, i: usize, j: usize| -> f64 {
+        let dij = (g(&plus[j], i) - g(&minus[j], i)) / (2.0 * h[j]);
+        let dji = (g(&plus[i], j) - g(&minus[i], j)) / (2.0 * h[i]);
+        0.5 * (dij + dji)
+    };
+    let grad: Vec<f64> = (0..k).map(|i| gf(center, i)).collect();
+    let mut hess = vec![0.0; k * k];
+    let kv = k + 1;
+    let mut hess_varpar = vec![0.0; kv * kv];
+    let s2 = sigma * sigma;
+    for i in 0..k {
+        for j in 0..k {
+            hess[j * k + i] = second(&gf, i, j);
+            hess_varpar[j * kv + i] = second(&ga, i, j) + second(&gb, i, j) / s2;
+        }
+        let d_sigma = -2.0 * gb(center, i) / (s2 * sigma);
+        hess_varpar[k * kv + i] = d_sigma;
+        hess_varpar[i * kv + k] = d_sigma;
+    }
+    hess_varpar[k * kv + k] = 6.0 * center.pieces.pwrss / (s2 * s2) - 2.0 * n_eff / s2;
+    let mut jac_vcov: Vec<Vec<f64>> = (0..k)
+        .map(|i| plus[i].vcov.iter().zip(&minus[i].vcov).map(|(u, v)| s2 * (u - v) / (2.0 * h[i])).collect())
+        .collect();
+    jac_vcov.push(center.vcov.iter().map(|u| 2.0 * sigma * u).collect());
+    Derivatives { theta, sigma, grad, hess, hess_varpar, jac_vcov, evaluations }
 }
 
 /// [`derivatives`] with a given relative step.

@@ -15,10 +15,11 @@
 use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, Normal};
 
+use crate::design::ReTerm;
 use crate::error::{Error, Result};
 use crate::fit::optimize;
 use crate::lmer::Lmer;
-use crate::model::LinearMixedModel;
+use crate::model::{CrossProducts, LinearMixedModel};
 use crate::optim::{bobyqa_minimize_bounded, OptimizerSettings};
 
 const LOG_2PI: f64 = 1.837_877_066_409_345_5;
@@ -149,11 +150,17 @@ pub(crate) fn minimize_on_scale(
 }
 
 /// A fixed effect: beta_j = x enters as an offset, and the ML deviance is
-/// optimised over theta (sigma and the other betas are profiled out).
+/// optimised over theta (sigma and the other betas are profiled out). The
+/// model's data are [X y] only through their cross-products, so the model
+/// without column j and with response y - x x_j is formed from the fitted
+/// model's cross-products (`without_column`), rows or no rows.
 struct FixedProfile {
     model: LinearMixedModel,
-    y: Vec<f64>,
-    xj: Vec<f64>,
+    /// The fitted model's cross-products, of [X, y - X beta_ols].
+    base: CrossProducts,
+    j: usize,
+    /// beta_ols[j]: y - x x_j = (y - X beta_ols) + (beta_ols[j] - x) x_j + X_{-j} beta_ols[-j].
+    shift: f64,
     estimate: f64,
     theta: Vec<f64>,
 }
@@ -168,8 +175,7 @@ impl Profile for FixedProfile {
     }
 
     fn deviance(&mut self, x: f64) -> f64 {
-        let y: Vec<f64> = self.y.iter().zip(&self.xj).map(|(y, xj)| y - x * xj).collect();
-        self.model.set_response(y);
+        set_without_column(&mut self.model.cp, &self.base, self.j, self.shift - x);
         let settings = OptimizerSettings { rho_end: 1e-7, ..Default::default() };
         match optimize(&mut self.model, &self.theta, settings) {
             Ok(o) => {
@@ -177,6 +183,41 @@ impl Profile for FixedProfile {
                 o.fmin
             }
             Err(_) => f64::NAN,
+        }
+    }
+}
+
+/// Make `cp` (shaped as `base` with one column fewer) the cross-products of
+/// [X without column j, y + c x_j] from `base`'s of [X y]: only the columns
+/// of [X y] change, by a linear map, so Z'[X y] and [X y]'[X y] map too.
+fn set_without_column(cp: &mut CrossProducts, base: &CrossProducts, j: usize, c: f64) {
+    let (p, k) = (base.p, base.p + 1);
+    let kept: Vec<usize> = (0..p).filter(|&i| i != j).collect();
+    // New column t of [X' y']: old column kept[t], or y + c x_j for t = p - 1.
+    let column = |old: &dyn Fn(usize) -> f64, t: usize| -> f64 {
+        if t < kept.len() {
+            old(kept[t])
+        } else {
+            old(p) + c * old(j)
+        }
+    };
+    let (q0, m) = (base.q0, base.m);
+    for lev in 0..base.l0 {
+        let src = &base.zxy0[lev * q0 * k..(lev + 1) * q0 * k];
+        for r in 0..q0 {
+            for t in 0..p {
+                cp.zxy0[lev * q0 * p + t * q0 + r] = column(&|col| src[col * q0 + r], t);
+            }
+        }
+    }
+    for r in 0..m {
+        for t in 0..p {
+            cp.zxy_rest[t * m + r] = column(&|col| base.zxy_rest[col * m + r], t);
+        }
+    }
+    for b in 0..p {
+        for a in 0..p {
+            cp.xyxy[b * p + a] = column(&|cb| column(&|ca| base.xyxy[cb * k + ca], a), b);
         }
     }
 }
@@ -313,11 +354,18 @@ fn variance_bounds(ml: &LinearMixedModel, nvar: usize) -> (Vec<f64>, Vec<f64>) {
 }
 
 fn fixed_profile(ml: &LinearMixedModel, j: usize, estimate: f64, theta: &[f64]) -> Box<dyn Profile> {
-    let (n, p) = (ml.n(), ml.p());
-    let xj = ml.x[j * n..(j + 1) * n].to_vec();
-    let x_rest: Vec<f64> = (0..p).filter(|&c| c != j).flat_map(|c| ml.x[c * n..(c + 1) * n].to_vec()).collect();
-    let mut model = LinearMixedModel::new(x_rest, p - 1, ml.y.clone(), ml.terms.clone(), ml.weights.clone(), false)
-        .expect("a model that fitted stays valid without one column");
+    let base = ml.cp.clone();
+    let mut cp = base.clone();
+    cp.p = base.p - 1;
+    cp.zxy0 = vec![0.0; base.l0 * base.q0 * base.p];
+    cp.zxy_rest = vec![0.0; base.m * base.p];
+    cp.xyxy = vec![0.0; base.p * base.p];
+    cp.scatter = None;
+    let shift = ml.beta_ols[j];
+    set_without_column(&mut cp, &base, j, shift - estimate);
+    let beta_ols: Vec<f64> = (0..ml.p()).filter(|&i| i != j).map(|i| ml.beta_ols[i]).collect();
+    let terms = ml.terms.iter().map(ReTerm::without_rows).collect();
+    let mut model = LinearMixedModel::from_cross_products(cp, terms, false, beta_ols, theta.to_vec());
     model.set_theta(theta);
-    Box::new(FixedProfile { model, y: ml.y.clone(), xj, estimate, theta: theta.to_vec() })
+    Box::new(FixedProfile { model, base, j, shift, estimate, theta: theta.to_vec() })
 }

@@ -141,6 +141,42 @@ pub fn invert_lower_in_place(l: &mut [f64], n: usize) {
     faer::linalg::triangular_inverse::invert_lower_triangular(mat_mut(l, n, n), mat(&src, n, n), par_for(n));
 }
 
+/// The inverse of S = L L' (both triangles, n x n) from its Cholesky factor
+/// `l` (lower triangle read): L^{-1} into the scratch `linv`, then
+/// S^{-1} = L^{-T} L^{-1}, lower triangle by a triangular product, mirrored.
+pub fn inverse_from_cholesky(l: &[f64], n: usize, linv: &mut [f64], out: &mut [f64]) {
+    if n == 0 {
+        return;
+    }
+    faer::linalg::triangular_inverse::invert_lower_triangular(mat_mut(linv, n, n), mat(l, n, n), par_for(n));
+    let linv = mat(linv, n, n);
+    faer::linalg::matmul::triangular::matmul(
+        mat_mut(out, n, n),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        linv.transpose(),
+        BlockStructure::TriangularUpper,
+        linv,
+        BlockStructure::TriangularLower,
+        1.0,
+        par_for(n),
+    );
+    for c in 0..n {
+        for r in c + 1..n {
+            out[r * n + c] = out[c * n + r];
+        }
+    }
+}
+
+/// Solve X L = B in place for X (B is r x n, L n x n lower triangular): X = B L^{-1}.
+pub fn solve_right_lower(l: &[f64], n: usize, b: &mut [f64], r: usize) {
+    if n == 0 || r == 0 {
+        return;
+    }
+    // X L = B  <=>  L' X' = B'
+    solve_upper_triangular_in_place(mat(l, n, n).transpose(), mat_mut(b, r, n).transpose_mut(), par_for(n));
+}
+
 /// Eigenvalues (ascending) and eigenvectors (columns, n x n) of a symmetric matrix.
 pub fn symmetric_eigen(a: &[f64], n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
     if n == 0 {
@@ -277,6 +313,34 @@ pub fn independent_columns(x: &[f64], n: usize, p: usize, tol: f64) -> Vec<usize
         return (0..p).collect();
     }
     gram_schmidt_independent(x, n, p, tol)
+}
+
+/// [`independent_columns`] from the Gram matrix X'X alone (p x p,
+/// column-major), for data that never sit in memory: Cholesky with columns
+/// skipped whose residual norm, after projection on the columns kept
+/// before them, falls below `tol` times their own norm. The same decision
+/// as Gram-Schmidt on X, except for columns within about 1e-8 (the square
+/// root of the Gram matrix's rounding) of the threshold.
+pub fn independent_columns_of_gram(gram: &[f64], p: usize, tol: f64) -> Vec<usize> {
+    let mut keep: Vec<usize> = Vec::new();
+    // l[t]: the factor's row of kept column t (t off-diagonal values, then the diagonal).
+    let mut l: Vec<Vec<f64>> = Vec::with_capacity(p);
+    for j in 0..p {
+        let norm2 = gram[j * p + j];
+        let mut lj = Vec::with_capacity(keep.len() + 1);
+        for (t, &i) in keep.iter().enumerate() {
+            let lt = &l[t];
+            let v = (gram[i * p + j] - (0..t).map(|s| lt[s] * lj[s]).sum::<f64>()) / lt[t];
+            lj.push(v);
+        }
+        let residual2 = norm2 - lj.iter().map(|v| v * v).sum::<f64>();
+        if norm2 > 0.0 && residual2 > tol * tol * norm2 {
+            lj.push(residual2.sqrt());
+            l.push(lj);
+            keep.push(j);
+        }
+    }
+    keep
 }
 
 /// Is every column far from the span of the columns before it? X'X scaled

@@ -55,9 +55,11 @@ pub struct BlockedFactor {
     acc: Vec<f64>,
     /// One accumulator a chunk of columns, for the parallel scalar update.
     acc_pool: Vec<Vec<f64>>,
-    /// L21 as a dense m x l0 matrix, when the scalar update runs as a dense
-    /// product (a rest crossed with most levels of the first term).
-    l21_dense: Option<Vec<f64>>,
+    /// L21 as a dense m x (l0 q0) matrix, when the Schur update runs as a
+    /// dense product (a rest crossed with most levels of the first term).
+    pub l21_dense: Option<Vec<f64>>,
+    /// L_X1 as a dense (l0 q0) x (p+1) matrix, beside `l21_dense` for vector first terms.
+    lx1_dense: Option<Vec<f64>>,
     chol_xx: DenseCholesky,
     /// False if the last update failed (a non-positive pivot).
     pub ok: bool,
@@ -98,7 +100,8 @@ impl BlockedFactor {
             })
                 .map(|_| vec![0.0; cp.m])
                 .collect(),
-            l21_dense: dense_schur_pays(cp).then(|| vec![0.0; cp.m * cp.l0]),
+            l21_dense: dense_schur_pays(cp).then(|| vec![0.0; cp.m * cp.l0 * cp.q0]),
+            lx1_dense: (dense_schur_pays(cp) && cp.q0 > 1).then(|| vec![0.0; cp.l0 * cp.q0 * k]),
             chol_xx: DenseCholesky::new(k),
             ok: false,
         }
@@ -171,6 +174,10 @@ impl BlockedFactor {
         }
         if cp.all_scalar {
             self.scalar_rest(cp);
+        } else if self.l21_dense.is_some() {
+            self.scale_rest(cp);
+            self.subtract_schur_dense(cp);
+            return self.rest.factor();
         } else {
             self.scale_rest(cp);
             self.subtract_schur_blocks(cp);
@@ -292,6 +299,39 @@ impl BlockedFactor {
         for c in 0..cp.p + 1 {
             for r in 0..m {
                 self.lxr[c * m + r] = cp.zxy_rest[c * m + r] * scale[r];
+            }
+        }
+    }
+
+    /// S -= A A' and T -= A L_X1 with A = L21 as a dense m x (l0 q0) matrix,
+    /// by two matrix products (vector terms; see [`dense_schur_pays`]). Every
+    /// update writes the same positions of A, so the zeros set at allocation stay.
+    fn subtract_schur_dense(&mut self, cp: &CrossProducts) {
+        let (m, q0, k) = (cp.m, cp.q0, cp.p + 1);
+        let cols = cp.l0 * q0;
+        let a = self.l21_dense.as_mut().expect("allocated");
+        for j in 0..cp.l0 {
+            for e in cp.level_cross(j) {
+                let b = cp.rest_blocks[e.block];
+                for t in 0..q0 {
+                    let col = (j * q0 + t) * m + b.row;
+                    a[col..col + b.q].copy_from_slice(&self.l21[e.values + t * b.q..e.values + (t + 1) * b.q]);
+                }
+            }
+        }
+        linalg::sub_aat_lower(self.rest.values_mut(), m, a, cols);
+        match self.lx1_dense.as_mut() {
+            // L_X1' is stored k x l0 when q0 = 1.
+            None => linalg::gemm_nt(&mut self.lxr, a, &self.lx1, m, cols, k, -1.0, true),
+            Some(bx) => {
+                for j in 0..cp.l0 {
+                    for c in 0..k {
+                        for t in 0..q0 {
+                            bx[c * cols + j * q0 + t] = self.lx1[j * q0 * k + c * q0 + t];
+                        }
+                    }
+                }
+                linalg::gemm_nn(&mut self.lxr, a, bx, m, cols, k, -1.0, true);
             }
         }
     }
@@ -463,14 +503,20 @@ impl BlockedFactor {
     }
 }
 
-/// Does the dense Schur update beat the pairwise one? Only for scalar terms
-/// with a dense rest, when m^2 l0 / 2 dense multiply-adds cost less than the
-/// sum over levels of (entries^2 / 2) gathered ones (see [`DENSE_SCHUR_SPEEDUP`]).
+/// Does the dense Schur update beat the pairwise one? Only with a dense
+/// rest, when m^2 l0 q0 / 2 dense multiply-adds cost less than the sum over
+/// levels of the pairwise ones (see [`DENSE_SCHUR_SPEEDUP`]).
 fn dense_schur_pays(cp: &CrossProducts) -> bool {
-    if !(cp.all_scalar && cp.pattern.is_dense()) || cp.m * cp.l0 > DENSE_SCHUR_MAX_VALUES {
+    let cols = cp.l0 * cp.q0;
+    if !cp.pattern.is_dense() || cp.m * cols > DENSE_SCHUR_MAX_VALUES {
         return false;
     }
-    let pairs: f64 = (0..cp.l0).map(|j| ((cp.cross_ptr[j + 1] - cp.cross_ptr[j]) as f64).powi(2)).sum();
-    let dense = (cp.m as f64).powi(2) * cp.l0 as f64;
+    let pairs: f64 = (0..cp.l0)
+        .map(|j| {
+            let rows: usize = cp.level_cross(j).iter().map(|e| cp.rest_blocks[e.block].q).sum();
+            (rows as f64).powi(2) * cp.q0 as f64
+        })
+        .sum();
+    let dense = (cp.m as f64).powi(2) * cols as f64;
     dense < DENSE_SCHUR_SPEEDUP * pairs
 }

@@ -76,17 +76,40 @@ pub struct CrossProducts {
 impl CrossProducts {
     /// `x` is n x p column-major; `terms` in lme4 order, at least one.
     pub fn new(x: &[f64], p: usize, y: &[f64], weights: Option<&[f64]>, terms: &[ReTerm]) -> CrossProducts {
-        let n = y.len();
+        let (rest_blocks, term_first_block, _) = rest_layout(terms);
+        let (cross_ptr, cross) = cross_structure(terms, &rest_blocks, &term_first_block);
+        let mut cp = CrossProducts::with_structure(y.len(), p, terms, cross_ptr, cross);
+        cp.fill(x, y, weights, terms);
+        cp.log_weights = weights.map_or(0.0, |w| w.iter().map(|v| v.ln()).sum());
+        cp
+    }
+
+    /// The cross-products' structure for `n` rows and p fixed effects, all
+    /// values zero, given which blocks of Z_rest'Z_0 some row reaches:
+    /// `cross[cross_ptr[j]..cross_ptr[j + 1]]` are level j's blocks (`block`
+    /// set, ascending; `values` is assigned here). Only the terms' shapes are
+    /// read (q and levels), so a fit from sums shares it ([`crate::sums`]).
+    pub fn with_structure(
+        n: usize,
+        p: usize,
+        terms: &[ReTerm],
+        cross_ptr: Vec<usize>,
+        mut cross: Vec<CrossEntry>,
+    ) -> CrossProducts {
         let t0 = &terms[0];
         let (q0, l0) = (t0.q(), t0.nlevels());
         let k = p + 1;
         let (rest_blocks, term_first_block, m) = rest_layout(terms);
-        let (cross_ptr, cross, nvalues) = cross_structure(terms, &rest_blocks, &term_first_block);
+        let mut nvalues = 0;
+        for e in &mut cross {
+            e.values = nvalues;
+            nvalues += rest_blocks[e.block].q * q0;
+        }
         let (block_ptr, block_entries) = transpose_cross(&cross_ptr, &cross, rest_blocks.len());
         let pattern = rest_pattern(m, &rest_blocks, &cross_ptr, &cross, &block_ptr, &block_entries);
         let all_scalar = q0 == 1 && rest_blocks.iter().all(|b| b.q == 1);
         let entry_row = cross.iter().map(|e| rest_blocks[e.block].row as u32).collect();
-        let mut cp = CrossProducts {
+        CrossProducts {
             n,
             p,
             q0,
@@ -110,10 +133,7 @@ impl CrossProducts {
             xy_gram: WeightedGram::default(),
             log_weights: 0.0,
             scatter: None,
-        };
-        cp.fill(x, y, weights, terms);
-        cp.log_weights = weights.map_or(0.0, |w| w.iter().map(|v| v.ln()).sum());
-        cp
+        }
     }
 
     /// Replace the response: only the [X y] columns that involve y change
@@ -197,7 +217,14 @@ fn rest_pattern(
     for (a, ba) in rest_blocks.iter().enumerate() {
         let mut touched = vec![a];
         seen[a] = a;
+        // Blocks at or after a are all it can reach: once every one is
+        // touched, the other levels add nothing (crossed factors fill in
+        // after a few levels, where scanning them all cost minutes).
+        let reachable = rest_blocks.len() - a;
         for &(j, ea) in &block_entries[block_ptr[a]..block_ptr[a + 1]] {
+            if touched.len() == reachable {
+                break;
+            }
             for eb in &cross[ea as usize..cross_ptr[j as usize + 1]] {
                 if seen[eb.block] != a {
                     seen[eb.block] = a;
@@ -217,7 +244,7 @@ fn rest_pattern(
 }
 
 /// Blocks of the rest: one per (term, level) of terms 1.., in column order.
-fn rest_layout(terms: &[ReTerm]) -> (Vec<RestBlock>, Vec<usize>, usize) {
+pub fn rest_layout(terms: &[ReTerm]) -> (Vec<RestBlock>, Vec<usize>, usize) {
     let mut blocks = Vec::new();
     let mut first = vec![0; terms.len()];
     let mut row = 0;
@@ -234,15 +261,14 @@ fn rest_layout(terms: &[ReTerm]) -> (Vec<RestBlock>, Vec<usize>, usize) {
 /// The blocks of Z_rest'Z_0, level by level of the first term: rows grouped
 /// by that level (a counting sort), blocks located with a marker array over
 /// the rest blocks, each level's blocks sorted by row (the Schur update and
-/// [`CrossProducts::fill`] rely on it). Returns (level pointers, entries,
-/// number of values).
+/// [`CrossProducts::fill`] rely on it). Returns (level pointers, entries).
 fn cross_structure(
     terms: &[ReTerm],
     rest_blocks: &[RestBlock],
     term_first_block: &[usize],
-) -> (Vec<usize>, Vec<CrossEntry>, usize) {
+) -> (Vec<usize>, Vec<CrossEntry>) {
     let t0 = &terms[0];
-    let (q0, l0, n) = (t0.q(), t0.nlevels(), t0.nrows());
+    let (l0, n) = (t0.nlevels(), t0.nrows());
     let mut start = vec![0usize; l0 + 1];
     for &r in &t0.refs {
         start[r as usize + 1] += 1;
@@ -272,10 +298,5 @@ fn cross_structure(
         entries[ptr[j]..].sort_unstable_by_key(|e| e.block);
         ptr[j + 1] = entries.len();
     }
-    let mut offset = 0;
-    for e in &mut entries {
-        e.values = offset;
-        offset += rest_blocks[e.block].q * q0;
-    }
-    (ptr, entries, offset)
+    (ptr, entries)
 }

@@ -3,6 +3,7 @@
 
 use super::blocked::{BlockedFactor, Pieces};
 use super::crossprod::CrossProducts;
+use super::gradient::{GradientPieces, GradientWorkspace};
 use super::lambda::Parameterization;
 use crate::design::ReTerm;
 use crate::error::{Error, Result};
@@ -31,6 +32,8 @@ pub struct LinearMixedModel {
     pub feval: usize,
     /// Buffers of the least-squares fit, reused by every new response.
     ls_workspace: WeightedGram,
+    /// Buffers of the gradient, allocated on its first use.
+    gradient: Option<Box<GradientWorkspace>>,
 }
 
 /// The cross-products of a response with Z and itself, Z'Wy and y'Wy, for
@@ -109,9 +112,54 @@ impl LinearMixedModel {
             beta_ols,
             feval: 0,
             ls_workspace,
+            gradient: None,
         };
         m.set_theta(&theta);
         Ok(m)
+    }
+
+    /// A model whose data arrive as cross-products only (an out-of-core fit,
+    /// [`crate::sums`]): `cp` holds [X y]'s cross-products with y already
+    /// shifted by its least-squares fit `beta_ols` (as `new` shifts it), and
+    /// `terms` the random-effects terms without rows. Everything computed
+    /// from the cross-products (the criterion, estimates, derivatives,
+    /// conditional modes and variances) works as for a model with rows;
+    /// what reads the rows does not (see [`LinearMixedModel::holds_rows`]).
+    pub fn from_cross_products(
+        cp: CrossProducts,
+        terms: Vec<ReTerm>,
+        reml: bool,
+        beta_ols: Vec<f64>,
+        start: Vec<f64>,
+    ) -> Self {
+        let shapes: Vec<(usize, usize)> = terms.iter().map(|t| (t.q(), t.nlevels())).collect();
+        let par = Parameterization::new(&shapes);
+        let factor = BlockedFactor::new(&cp, &par);
+        let theta = par.initial_theta();
+        let mut m = LinearMixedModel {
+            cp,
+            par,
+            factor,
+            reml,
+            theta: theta.clone(),
+            start,
+            y: vec![],
+            x: vec![],
+            terms,
+            weights: None,
+            beta_ols,
+            feval: 0,
+            ls_workspace: WeightedGram::default(),
+            gradient: None,
+        };
+        m.set_theta(&theta);
+        m
+    }
+
+    /// Does the model hold its rows (X, y, the terms' rows)? A model built
+    /// from cross-products alone does not.
+    pub fn holds_rows(&self) -> bool {
+        self.y.len() == self.n()
     }
 
     /// The response must vary about its least-squares fit on X: a constant
@@ -125,21 +173,7 @@ impl LinearMixedModel {
         let weight = |i: usize| self.weights.as_ref().map_or(1.0, |w| w[i]);
         let yss: f64 = self.y.iter().enumerate().map(|(i, v)| weight(i) * v * v).sum();
         let underflows = yss == 0.0 && self.y.iter().any(|v| *v != 0.0);
-        if !rss.is_finite() || !yss.is_finite() || underflows {
-            return Err(Error::Numerical(
-                "the response's sum of squares is beyond double precision (too large or too small): rescale the \
-                 response"
-                    .into(),
-            ));
-        }
-        if rss <= 1e-24 * yss || rss == 0.0 {
-            return Err(Error::Data(
-                "the response is fitted exactly by the fixed effects (is it constant?): there is no residual \
-                 variance to estimate"
-                    .into(),
-            ));
-        }
-        Ok(())
+        check_variation(rss, yss, underflows)
     }
 
     /// A model on the same design, with its own factor workspace (one a thread).
@@ -160,6 +194,7 @@ impl LinearMixedModel {
             beta_ols: self.beta_ols.clone(),
             feval: 0,
             ls_workspace: WeightedGram::default(),
+            gradient: None,
         };
         let theta = m.theta.clone();
         m.set_theta(&theta);
@@ -257,6 +292,44 @@ impl LinearMixedModel {
     /// Objective at `theta` (refactors).
     pub fn objective_at(&mut self, theta: &[f64]) -> f64 {
         self.set_theta(theta).objective()
+    }
+
+    /// The derivatives over theta of the objective's pieces at the current
+    /// theta (see `gradient`), into `out`; false if the factor failed.
+    pub fn gradient_pieces(&mut self, out: &mut GradientPieces) -> bool {
+        if !self.factor.ok {
+            return false;
+        }
+        let ws = self.gradient.get_or_insert_with(|| {
+            Box::new(GradientWorkspace::new(&self.cp, &self.par, self.factor.l21_dense.is_some()))
+        });
+        ws.compute(&self.cp, &self.par, &mut self.factor, &self.theta, self.reml, out);
+        true
+    }
+
+    /// The objective and its gradient at `theta` (refactors); an infinite
+    /// objective (and a NaN gradient) where the factor fails.
+    pub fn objective_gradient_at(&mut self, theta: &[f64], grad: &mut [f64], pieces: &mut GradientPieces) -> f64 {
+        let f = self.objective_at(theta);
+        if !f.is_finite() || !self.gradient_pieces(pieces) {
+            grad.iter_mut().for_each(|g| *g = f64::NAN);
+            return f64::INFINITY;
+        }
+        pieces.objective(self.pieces().pwrss, self.n(), self.p(), self.reml, grad);
+        f
+    }
+
+    /// The gradient of the objective at the current theta (allocates; for use
+    /// outside an optimizer loop).
+    pub fn gradient(&mut self) -> Option<Vec<f64>> {
+        let k = self.par.ntheta();
+        let mut pieces = GradientPieces::zeros(k);
+        if !self.gradient_pieces(&mut pieces) {
+            return None;
+        }
+        let mut g = vec![0.0; k];
+        pieces.objective(self.pieces().pwrss, self.n(), self.p(), self.reml, &mut g);
+        Some(g)
     }
 
     /// sigma-hat: sqrt(r^2 / n) for ML, sqrt(r^2 / (n - p)) for REML.
@@ -544,6 +617,27 @@ impl LinearMixedModel {
     pub fn unscaled_vcov(&self) -> Vec<f64> {
         self.factor.unscaled_vcov(self.p())
     }
+}
+
+/// The check of [`LinearMixedModel::check_response_varies`] from its sums:
+/// `rss` the weighted residual sum of squares of y on X, `yss` y's weighted
+/// sum of squares, `underflows` when yss is zero although y is not.
+pub fn check_variation(rss: f64, yss: f64, underflows: bool) -> Result<()> {
+    if !rss.is_finite() || !yss.is_finite() || underflows {
+        return Err(Error::Numerical(
+            "the response's sum of squares is beyond double precision (too large or too small): rescale the \
+             response"
+                .into(),
+        ));
+    }
+    if rss <= 1e-24 * yss || rss == 0.0 {
+        return Err(Error::Data(
+            "the response is fitted exactly by the fixed effects (is it constant?): there is no residual \
+             variance to estimate"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Weighted least-squares coefficients of y on X (zero where X is empty);

@@ -5,9 +5,11 @@ pub mod blocked;
 pub mod crossprod;
 pub mod downdate;
 pub mod fill;
+pub mod gradient;
 pub mod lambda;
 pub mod lmm;
 pub mod rest;
+pub mod rest_inverse;
 pub mod scatter;
 pub mod start;
 

@@ -43,6 +43,23 @@ impl RestPattern {
         if m <= DENSE_ALWAYS {
             return RestPattern::Dense { m };
         }
+        let Some(sparse) = Self::sparse(m, columns, CholeskySymbolicParams::default()) else {
+            return RestPattern::Dense { m };
+        };
+        let full = (m * (m + 1) / 2) as f64;
+        match &sparse {
+            RestPattern::Sparse { symbolic, .. }
+                if m <= DENSE_MAX && symbolic.len_val() as f64 >= DENSE_FILL * full =>
+            {
+                RestPattern::Dense { m }
+            }
+            _ => sparse,
+        }
+    }
+
+    /// Sparse storage with the symbolic factorization under `params`; None
+    /// if the pattern cannot be analysed.
+    pub(crate) fn sparse(m: usize, columns: Vec<Vec<usize>>, params: CholeskySymbolicParams) -> Option<RestPattern> {
         let mut col_ptr = Vec::with_capacity(m + 1);
         let mut row_idx = Vec::new();
         col_ptr.push(0);
@@ -53,15 +70,8 @@ impl RestPattern {
             col_ptr.push(row_idx.len());
         }
         let pattern = SymbolicSparseColMatRef::new_checked(m, m, &col_ptr, None, &row_idx);
-        let params = CholeskySymbolicParams::default();
-        let Ok(symbolic) = factorize_symbolic_cholesky(pattern, Side::Lower, SymmetricOrdering::Amd, params) else {
-            return RestPattern::Dense { m };
-        };
-        let full = (m * (m + 1) / 2) as f64;
-        if m <= DENSE_MAX && symbolic.len_val() as f64 >= DENSE_FILL * full {
-            return RestPattern::Dense { m };
-        }
-        RestPattern::Sparse { m, col_ptr, row_idx, symbolic: Arc::new(symbolic) }
+        let symbolic = factorize_symbolic_cholesky(pattern, Side::Lower, SymmetricOrdering::Amd, params).ok()?;
+        Some(RestPattern::Sparse { m, col_ptr, row_idx, symbolic: Arc::new(symbolic) })
     }
 
     pub fn m(&self) -> usize {
@@ -154,6 +164,12 @@ impl RestFactor {
 
     pub fn values(&self) -> &[f64] {
         &self.values
+    }
+
+    /// The sparse factor's values (faer's layout for the pattern's symbolic
+    /// factorization); None for dense storage, whose factor is in [`Self::values`].
+    pub fn sparse_factor_values(&self) -> Option<&[f64]> {
+        self.sparse.as_ref().map(|sp| sp.l_values.as_slice())
     }
 
     /// Factor S; false if it is not numerically positive definite.

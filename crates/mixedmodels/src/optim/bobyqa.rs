@@ -1,78 +1,9 @@
-//! Minimisation of the profiled objective over theta: Powell's BOBYQA
-//! (lme4's default optimizer family) through the `bobyqa` crate, with lme4's
-//! bounds and start, and a record of the run users can inspect.
-
-pub mod brent;
+//! Powell's BOBYQA through the `bobyqa` crate: derivative-free, with bounds.
 
 use bobyqa::{Bobyqa, Config, Status};
 
+use super::{OptSummary, OptimizerSettings};
 use crate::error::{Error, Result};
-
-/// What the optimizer did (MixedModels.jl's `OptSummary`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct OptSummary {
-    pub optimizer: String,
-    pub initial: Vec<f64>,
-    pub final_theta: Vec<f64>,
-    pub fmin: f64,
-    /// Objective evaluations.
-    pub feval: usize,
-    pub status: String,
-    pub converged: bool,
-}
-
-/// Settings of a BOBYQA run.
-#[derive(Debug, Clone, Copy)]
-pub struct OptimizerSettings {
-    pub rho_begin: f64,
-    pub rho_end: f64,
-    pub max_feval: usize,
-    pub points: InterpolationPoints,
-    /// Stop when a trust-region stage improves the objective by less than
-    /// `ftol_rel * max(|f|, 1) + ftol_abs` (nloptr's `ftol_rel`/`ftol_abs`;
-    /// None: stop on `rho_end` only).
-    pub ftol_abs: Option<f64>,
-    pub ftol_rel: Option<f64>,
-}
-
-impl Default for OptimizerSettings {
-    fn default() -> Self {
-        OptimizerSettings {
-            rho_begin: 0.2,
-            rho_end: 1e-6,
-            max_feval: 10_000,
-            points: InterpolationPoints::Minimal,
-            ftol_abs: None,
-            ftol_rel: None,
-        }
-    }
-}
-
-/// How many points BOBYQA's quadratic model interpolates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InterpolationPoints {
-    /// 2n + 1, Powell's recommendation: the cheapest start, the model's
-    /// curvature built up as the run goes (lme4's and nloptr's default).
-    Minimal,
-    /// Up to a full quadratic, (n + 1)(n + 2) / 2 points, capped at 4n + 1:
-    /// more evaluations at the start, a better model after them. It pays on
-    /// a GLMM's Laplace deviance, whose PIRLS stopping tolerance makes it
-    /// slightly rough (stage 2 of a two-factor binomial model: 100
-    /// evaluations instead of 155).
-    Quadratic,
-}
-
-impl InterpolationPoints {
-    /// The number of points for n parameters: one parameter needs three,
-    /// which is also the most BOBYQA can use.
-    pub fn count(self, n: usize) -> usize {
-        match (n, self) {
-            (1, _) => 3,
-            (_, InterpolationPoints::Minimal) => 2 * n + 1,
-            (_, InterpolationPoints::Quadratic) => ((n + 1) * (n + 2) / 2).min(4 * n + 1),
-        }
-    }
-}
 
 /// Minimise `f` from `start` within `lower` (upper bounds are infinite).
 pub fn bobyqa_minimize(
@@ -103,6 +34,7 @@ pub fn bobyqa_minimize_bounded(
             final_theta: x,
             fmin,
             feval: 1,
+            geval: 0,
             status: "no parameters".into(),
             converged: true,
         });
@@ -127,6 +59,7 @@ pub fn bobyqa_minimize_bounded(
         final_theta: x,
         fmin: out.f,
         feval: out.n_eval,
+        geval: 0,
         status: out.status.to_string(),
         converged,
     })
@@ -135,6 +68,7 @@ pub fn bobyqa_minimize_bounded(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::InterpolationPoints;
 
     #[test]
     fn interpolation_point_counts() {

@@ -1,0 +1,30 @@
+//! A linear mixed model fitted from the reduced statistics: the sums are
+//! assembled into the blocked system ([`super::assemble`]) and from there
+//! the fit is the in-memory fit's code, line for line.
+
+use super::assemble::{assemble, Assembled};
+use super::plan::SumsPlan;
+use super::stats::ReducedStats;
+use crate::error::Result;
+use crate::fit;
+use crate::lmer::{Lmer, LmerOptions};
+use crate::model::LinearMixedModel;
+use crate::setup::dropped_warnings;
+
+impl Lmer {
+    /// Fit from the sums of a pass over the data planned by `plan`.
+    /// `options.weights` and `options.contrasts` were the plan's business.
+    pub fn fit_sums(plan: &SumsPlan, stats: ReducedStats, options: &LmerOptions) -> Result<Lmer> {
+        let Assembled { cp, terms, beta_ols, start, fixed_keep, x_gram } = assemble(plan, stats)?;
+        let mut spec = plan.spec.clone();
+        spec.fixed_dropped =
+            (0..plan.x_names.len()).filter(|j| !fixed_keep.contains(j)).map(|j| plan.x_names[j].clone()).collect();
+        let fixed_names = fixed_keep.iter().map(|&j| plan.x_names[j].clone()).collect();
+        let assign = fixed_keep.iter().map(|&j| plan.x_assign[j]).collect();
+        spec.fixed_keep = fixed_keep;
+        let mut model = LinearMixedModel::from_cross_products(cp, terms, options.reml, beta_ols, start);
+        let mut fit = rayon::scope(|_| fit::fit(&mut model, &options.fit, None))?;
+        fit.warnings.splice(0..0, dropped_warnings(plan.n_rows - plan.n_complete, &spec));
+        Ok(Lmer::without_rows(spec, model, fit, fixed_names, assign, plan.n_rows, options.clone(), x_gram))
+    }
+}
