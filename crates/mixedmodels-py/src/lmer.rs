@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::convert::{
-    contrasts_from_py, matrix, matrix_rowmajor, optimizer_method, optimizer_settings, replicates_dict, vector, DdfArg,
+    contrasts_from_py, matrix, matrix_rowmajor, optimizer_method, optimizer_settings, replicates_dict, DdfArg,
 };
 use crate::errors::{data_error, to_py};
 use crate::fitted::PyMixedFit;
