@@ -157,18 +157,7 @@ class Glmer(MixedModel):
         frame, weight_name, core_contrasts = self._prepare_fit(factors, ordered, weights, contrasts, options)
         try:
             self._fit = _core.GlmerFit.fit(
-                self.formula,
-                frame,
-                FAMILIES[self.family],
-                link=link,
-                nagq=nAGQ,
-                weights=weight_name,
-                contrasts=core_contrasts,
-                derivatives=True if self.control.derivatives is None else self.control.derivatives,
-                max_feval=max_feval,
-                optimizer=self.control.settings,
-                nb_theta=nb_theta,
-                tol_pwrss=float(tol_pwrss),
+                self.formula, frame, FAMILIES[self.family], **self._core_arguments(weight_name, core_contrasts)
             )
         except NumericalError as e:
             if "not positive definite" not in str(e):
@@ -189,6 +178,37 @@ class Glmer(MixedModel):
             print(self.summary_text())
         assert self.coefs is not None
         return self.coefs
+
+    def _core_arguments(self, weight_name: str | None, core_contrasts: list[Any]) -> dict[str, Any]:
+        """The core's fit arguments from the recorded ``fit()`` options."""
+        o = self._fit_options
+        return {
+            "link": o["link"],
+            "nagq": o["nAGQ"],
+            "weights": weight_name,
+            "contrasts": core_contrasts,
+            "derivatives": True if self.control.derivatives is None else self.control.derivatives,
+            "max_feval": o["max_feval"],
+            "optimizer": self.control.settings,
+            "nb_theta": o["nb_theta"],
+            "tol_pwrss": float(o["tol_pwrss"]),
+        }
+
+    def _estimates(self) -> dict[str, Any]:
+        return {**super()._estimates(), "core": dict(self._fit.estimates())}
+
+    def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:
+        """The fit at the saved estimates, without optimizing (the core
+        rebuilds PIRLS's last state; see :mod:`mixedmodels.io`)."""
+        self.control = control_from_fit(options["control"], options["old_optimizer"])
+        frame, weight_name, core_contrasts = self._prepare_saved_fit(options)
+        core = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in estimates["core"].items()}
+        self._fit = _core.GlmerFit.at_estimates(
+            self.formula, frame, FAMILIES[self.family], core, **self._core_arguments(weight_name, core_contrasts)
+        )
+        self.nAGQ = int(options["nAGQ"])
+        self.link = self._fit.link
+        self._finish_fit(summarize=False, verbose=False, no_warnings=True)
 
     def _coef_table(self) -> pl.DataFrame:
         """glmer's coefficient table: asymptotic z tests; for the logit link

@@ -186,13 +186,12 @@ class Lmer(MixedModel):
 
     def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:
         """The fit at saved estimates, without optimizing (see :mod:`mixedmodels.io`)."""
-        frame, weight_name, core_contrasts = self._prepare_fit(
-            options["factors"],
-            options["ordered"],
-            options["weights"],
-            options["contrasts"],
-            {k: v for k, v in options.items() if k not in ("factors", "ordered", "weights", "contrasts")},
-        )
+        frame, weight_name, core_contrasts = self._prepare_saved_fit(options)
+        if options.get("rank"):
+            rank_group, exclude = options["rank_group"], options["rank_exclude_cols"]
+            self._frame = self._ranked_frame(rank_group, exclude, options["factors"], [])
+            frame = self.core_frame(self._frame, [*self._columns, *([weight_name] if weight_name else [])])
+        self.ranked_data = bool(options.get("rank"))
         opt = estimates["optsummary"]
         record = (
             opt["optimizer"],

@@ -131,6 +131,12 @@ class FittedModel:
         self.contrast_codes = coding.contrast_codes or None
         return coding.core_frame(frame, names), weight_name, coding.contrasts
 
+    def _prepare_saved_fit(self, options: dict[str, Any]) -> tuple[CoreFrame, str | None, list[Any]]:
+        """:meth:`_prepare_fit` with a saved model's recorded ``fit()`` options."""
+        coding = ("factors", "ordered", "weights", "contrasts")
+        rest = {k: v for k, v in options.items() if k not in coding}
+        return self._prepare_fit(*(options[k] for k in coding), rest)
+
     def _finish_fit(self, summarize: bool, verbose: bool, no_warnings: bool) -> pl.DataFrame:
         """Collect the results of the core's fit, warn, print."""
         self.fitted = True
@@ -416,17 +422,14 @@ class FittedModel:
         return {}
 
     def _estimates(self) -> dict[str, Any]:
-        """What rebuilds the fit without optimizing; nothing for models whose
-        fit is closed-form (they are refitted)."""
+        """What rebuilds the fit without optimizing (plain data); nothing for
+        a closed-form fit."""
         return {}
 
     def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:
-        """Refit with the saved ``fit()`` arguments (fits are deterministic:
-        the same estimates); a model class that can do better overrides this."""
-        with _warnings.catch_warnings():
-            _warnings.simplefilter("ignore")
-            given = {k: v for k, v in options.items() if v is not None}  # None: the default
-            self.fit(summarize=False, **given)  # type: ignore[attr-defined]
+        """Rebuild the core's fit from the saved ``fit()`` ``options`` at the
+        saved ``estimates``, without optimizing; every model class does."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------ showing
     def summary(self) -> pl.DataFrame:

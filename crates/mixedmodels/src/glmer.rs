@@ -83,6 +83,10 @@ pub struct GlmmFit {
     pub eta: Vec<f64>,
     pub mu: Vec<f64>,
     pub u: Vec<f64>,
+    /// The linear predictor whose working weights made PIRLS's last factor
+    /// (see [`PirlsState::eta_weights`]): with (theta, beta, u) it rebuilds
+    /// the fit without optimizing ([`crate::glmm::saved`]).
+    pub eta_weights: Vec<f64>,
     pub singular: bool,
     pub stage1: OptSummary,
     pub stage2: OptSummary,
@@ -523,7 +527,7 @@ impl Glmer {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn results(
+    pub(crate) fn results(
         &self,
         theta: &[f64],
         beta: &[f64],
@@ -594,6 +598,7 @@ impl Glmer {
             eta: s.eta.clone(),
             mu: s.mu.clone(),
             u: s.u.clone(),
+            eta_weights: s.eta_weights.clone(),
             singular,
             stage1,
             stage2,
@@ -686,6 +691,7 @@ fn empty_fit(family: Family) -> GlmmFit {
         eta: vec![],
         mu: vec![],
         u: vec![],
+        eta_weights: vec![],
         singular: false,
         stage1: empty.clone(),
         stage2: empty,

@@ -108,9 +108,9 @@ impl<'a> PlsInverse<'a> {
         for j in 0..cp.l0 {
             let l = &f.l11[j * q0 * q0..(j + 1) * q0 * q0];
             for e in cp.level_cross(j) {
-                let qb = cp.rest_blocks[e.block].q;
+                let qb = cp.rest_blocks[e.block()].q;
                 // N L = W row by row: L' n' = w'.
-                let blk = &mut n[e.values..e.values + qb * q0];
+                let blk = &mut n[e.values()..e.values() + qb * q0];
                 let mut row = vec![0.0; q0];
                 for rb in 0..qb {
                     for (t, v) in row.iter_mut().enumerate() {
@@ -146,7 +146,7 @@ impl<'a> PlsInverse<'a> {
         let mut rest_rows: Vec<usize> = Vec::new();
         for &j in levels {
             for e in cp.level_cross(j) {
-                let b = cp.rest_blocks[e.block];
+                let b = cp.rest_blocks[e.block()];
                 rest_rows.extend(b.row..b.row + b.q);
             }
         }
@@ -165,11 +165,11 @@ impl<'a> PlsInverse<'a> {
         let mut nloc = vec![0.0; nr * nf];
         for (jj, &j) in levels.iter().enumerate() {
             for e in cp.level_cross(j) {
-                let b = cp.rest_blocks[e.block];
+                let b = cp.rest_blocks[e.block()];
                 let at = rest_rows.binary_search(&b.row).expect("the level's rows are local");
                 for a in 0..q0 {
                     for rb in 0..b.q {
-                        nloc[(jj * q0 + a) * nr + at + rb] = self.n[e.values + a * b.q + rb];
+                        nloc[(jj * q0 + a) * nr + at + rb] = self.n[e.values() + a * b.q + rb];
                     }
                 }
             }
@@ -274,8 +274,8 @@ fn solve_u(model: &LinearMixedModel) -> Vec<f64> {
             let lx = &f.lx1[j * q0 * k..(j + 1) * q0 * k];
             let mut uj: Vec<f64> = lx[c * q0..(c + 1) * q0].to_vec();
             for e in cp.level_cross(j) {
-                let blk = cp.rest_blocks[e.block];
-                let l21 = &f.l21[e.values..e.values + blk.q * q0];
+                let blk = cp.rest_blocks[e.block()];
+                let l21 = &f.l21[e.values()..e.values() + blk.q * q0];
                 for (t, v) in uj.iter_mut().enumerate() {
                     for r in 0..blk.q {
                         *v -= l21[t * blk.q + r] * rest[c * m + blk.row + r];

@@ -176,7 +176,7 @@ fn first_levels(rows: &Rows, members: &[usize]) -> Vec<usize> {
 fn local_size_bound(inv: &PlsInverse, levels: &[usize]) -> usize {
     let cp = &inv.model.cp;
     let rest: usize =
-        levels.iter().map(|&j| cp.level_cross(j).iter().map(|e| cp.rest_blocks[e.block].q).sum::<usize>()).sum();
+        levels.iter().map(|&j| cp.level_cross(j).iter().map(|e| cp.rest_blocks[e.block()].q).sum::<usize>()).sum();
     levels.len() * cp.q0 + rest.min(cp.m) + cp.p
 }
 

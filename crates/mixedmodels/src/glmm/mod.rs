@@ -10,9 +10,11 @@ pub mod pirls;
 pub mod quadrature;
 pub mod response;
 pub mod rows;
+pub mod saved;
 pub mod simulate;
 pub mod start;
 
 pub use family::{Distribution, Family, Link};
 pub use pirls::{GlmmResponse, Mode, Pirls, PirlsState};
+pub use saved::GlmmEstimates;
 pub use start::PirlsStart;

@@ -80,6 +80,33 @@ fn stencil(theta: &[f64], h: &[f64]) -> Vec<Vec<f64>> {
     points
 }
 
+/// A factor workspace larger than this is not copied for the threads: the
+/// stencil runs on the model's own (data larger than memory have systems of
+/// hundreds of MB, and each copy would add as much).
+const SHARED_FACTOR_BYTES: usize = 256 << 20;
+
+/// The bytes of a factor workspace: L21 (sparse and any dense copy) and the rest block.
+fn factor_bytes(m: &LinearMixedModel) -> usize {
+    8 * (m.cp.cross_values.len() + m.cp.pattern.len() + m.factor.l21_dense.as_ref().map_or(0, Vec::len))
+}
+
+/// Factor at every point with the model's own workspace, one after the
+/// other; the model is left factored at `theta` again.
+fn evaluate_in_place(m: &mut LinearMixedModel, points: &[Vec<f64>], theta: &[f64]) -> Vec<Probe> {
+    let (n, p, reml, lw) = (m.n(), m.p(), m.reml, m.cp.log_weights);
+    let probes = points
+        .iter()
+        .map(|t| {
+            m.set_theta(t);
+            let pieces = m.pieces();
+            let objective = if m.factor.ok { objective_from(pieces, n, p, reml, lw) } else { f64::INFINITY };
+            Probe { pieces, objective, vcov: m.factor.unscaled_vcov(p) }
+        })
+        .collect();
+    m.set_theta(theta);
+    probes
+}
+
 /// Factor at every point, the points shared out over the threads, each
 /// thread with its own factor workspace.
 fn evaluate(m: &LinearMixedModel, points: &[Vec<f64>]) -> Vec<Probe> {
@@ -207,7 +234,12 @@ pub fn derivatives_with_step(m: &mut LinearMixedModel, rel_step: f64) -> Derivat
     let sigma = m.sigma();
     let points = stencil(&theta, &h);
     let evaluations = points.len();
-    let mut probes = evaluate(m, &points).into_iter();
+    let probes = if factor_bytes(m) > SHARED_FACTOR_BYTES {
+        evaluate_in_place(m, &points, &theta)
+    } else {
+        evaluate(m, &points)
+    };
+    let mut probes = probes.into_iter();
     let center = probes.next().expect("center");
     let plus: Vec<Probe> = probes.by_ref().take(k).collect();
     let minus: Vec<Probe> = probes.by_ref().take(k).collect();

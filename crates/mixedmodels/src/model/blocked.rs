@@ -27,7 +27,9 @@ const PARALLEL_MIN_REST: usize = 256;
 /// multiply-adds but about this many times faster per multiply-add.
 const DENSE_SCHUR_SPEEDUP: f64 = 25.0;
 
-/// Largest dense copy of L21 (m x l0 values) the dense update may use.
+/// Largest dense copy of L21 (m x l0 values) the dense update may use,
+/// unless it is at most twice the sparse L21's own values (crossed factors
+/// whose levels nearly all meet: the copy no more than doubles that memory).
 const DENSE_SCHUR_MAX_VALUES: usize = 1 << 23;
 
 pub struct BlockedFactor {
@@ -141,10 +143,10 @@ impl BlockedFactor {
             }
             let l = &self.l11[j * q0 * q0..(j + 1) * q0 * q0];
             for e in cp.level_cross(j) {
-                let blk = cp.rest_blocks[e.block];
+                let blk = cp.rest_blocks[e.block()];
                 let qb = blk.q;
-                let src = &cp.cross_values[e.values..e.values + qb * q0];
-                let dst = &mut self.l21[e.values..e.values + qb * q0];
+                let src = &cp.cross_values[e.values()..e.values() + qb * q0];
+                let dst = &mut self.l21[e.values()..e.values() + qb * q0];
                 let lam_b = &self.lambdas[blk.term];
                 if q0 == 1 && qb == 1 {
                     dst[0] = lam_b[0] * src[0] * lam0[0] / l[0];
@@ -191,8 +193,8 @@ impl BlockedFactor {
         for j in 0..cp.l0 {
             let lx1 = &self.lx1[j * q0 * k..(j + 1) * q0 * k];
             for ea in cp.level_cross(j) {
-                let ba = cp.rest_blocks[ea.block];
-                let la = &self.l21[ea.values..ea.values + ba.q * q0];
+                let ba = cp.rest_blocks[ea.block()];
+                let la = &self.l21[ea.values()..ea.values() + ba.q * q0];
                 for c in 0..k {
                     let col = &mut self.lxr[c * m..(c + 1) * m];
                     for ca in 0..ba.q {
@@ -312,10 +314,10 @@ impl BlockedFactor {
         let a = self.l21_dense.as_mut().expect("allocated");
         for j in 0..cp.l0 {
             for e in cp.level_cross(j) {
-                let b = cp.rest_blocks[e.block];
+                let b = cp.rest_blocks[e.block()];
                 for t in 0..q0 {
                     let col = (j * q0 + t) * m + b.row;
-                    a[col..col + b.q].copy_from_slice(&self.l21[e.values + t * b.q..e.values + (t + 1) * b.q]);
+                    a[col..col + b.q].copy_from_slice(&self.l21[e.values() + t * b.q..e.values() + (t + 1) * b.q]);
                 }
             }
         }
@@ -343,10 +345,10 @@ impl BlockedFactor {
             let touching = &cp.block_entries[cp.block_ptr[a]..cp.block_ptr[a + 1]];
             for &(j, ea) in touching {
                 let (ea, end) = (ea as usize, cp.cross_ptr[j as usize + 1]);
-                let la = &self.l21[cp.cross[ea].values..cp.cross[ea].values + qa * q0];
+                let la = &self.l21[cp.cross[ea].values()..cp.cross[ea].values() + qa * q0];
                 for eb in &cp.cross[ea..end] {
-                    let bb = cp.rest_blocks[eb.block];
-                    let lb = &self.l21[eb.values..eb.values + bb.q * q0];
+                    let bb = cp.rest_blocks[eb.block()];
+                    let lb = &self.l21[eb.values()..eb.values() + bb.q * q0];
                     for ca in 0..qa {
                         for cb in 0..bb.q {
                             let mut v = 0.0;
@@ -508,12 +510,13 @@ impl BlockedFactor {
 /// levels of the pairwise ones (see [`DENSE_SCHUR_SPEEDUP`]).
 fn dense_schur_pays(cp: &CrossProducts) -> bool {
     let cols = cp.l0 * cp.q0;
-    if !cp.pattern.is_dense() || cp.m * cols > DENSE_SCHUR_MAX_VALUES {
+    let affordable = DENSE_SCHUR_MAX_VALUES.max(2 * cp.cross_values.len());
+    if !cp.pattern.is_dense() || cp.m * cols > affordable {
         return false;
     }
     let pairs: f64 = (0..cp.l0)
         .map(|j| {
-            let rows: usize = cp.level_cross(j).iter().map(|e| cp.rest_blocks[e.block].q).sum();
+            let rows: usize = cp.level_cross(j).iter().map(|e| cp.rest_blocks[e.block()].q).sum();
             (rows as f64).powi(2) * cp.q0 as f64
         })
         .sum();

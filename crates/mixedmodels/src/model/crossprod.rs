@@ -20,13 +20,31 @@ pub struct RestBlock {
     pub term: usize,
 }
 
-/// One nonzero block of Z_rest' Z_0 for one level of the first term.
+/// One nonzero block of Z_rest' Z_0 for one level of the first term. Its
+/// indices are u32 (read as usize through the methods): crossed factors with
+/// tens of millions of level pairs keep one entry a pair, and the arrays they
+/// index would need 32 GB of values to overflow them.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CrossEntry {
+    block: u32,
+    values: u32,
+}
+
+impl CrossEntry {
+    /// An entry for rest block `block`; its values' offset is set by [`CrossProducts::with_structure`].
+    pub fn new(block: usize) -> CrossEntry {
+        CrossEntry { block: block as u32, values: 0 }
+    }
+
     /// Index into [`CrossProducts::rest_blocks`].
-    pub block: usize,
+    pub fn block(&self) -> usize {
+        self.block as usize
+    }
+
     /// Offset of its q_b x q0 values (column-major) in `cross_values`.
-    pub values: usize,
+    pub fn values(&self) -> usize {
+        self.values as usize
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -102,13 +120,13 @@ impl CrossProducts {
         let (rest_blocks, term_first_block, m) = rest_layout(terms);
         let mut nvalues = 0;
         for e in &mut cross {
-            e.values = nvalues;
-            nvalues += rest_blocks[e.block].q * q0;
+            e.values = nvalues as u32;
+            nvalues += rest_blocks[e.block()].q * q0;
         }
         let (block_ptr, block_entries) = transpose_cross(&cross_ptr, &cross, rest_blocks.len());
         let pattern = rest_pattern(m, &rest_blocks, &cross_ptr, &cross, &block_ptr, &block_entries);
         let all_scalar = q0 == 1 && rest_blocks.iter().all(|b| b.q == 1);
-        let entry_row = cross.iter().map(|e| rest_blocks[e.block].row as u32).collect();
+        let entry_row = cross.iter().map(|e| rest_blocks[e.block()].row as u32).collect();
         CrossProducts {
             n,
             p,
@@ -181,7 +199,7 @@ impl CrossProducts {
 fn transpose_cross(cross_ptr: &[usize], cross: &[CrossEntry], nblocks: usize) -> (Vec<usize>, Vec<(u32, u32)>) {
     let mut ptr = vec![0usize; nblocks + 1];
     for e in cross {
-        ptr[e.block + 1] += 1;
+        ptr[e.block() + 1] += 1;
     }
     for b in 0..nblocks {
         ptr[b + 1] += ptr[b];
@@ -190,8 +208,8 @@ fn transpose_cross(cross_ptr: &[usize], cross: &[CrossEntry], nblocks: usize) ->
     let mut entries = vec![(0u32, 0u32); cross.len()];
     for j in 0..cross_ptr.len() - 1 {
         for (e, entry) in cross.iter().enumerate().take(cross_ptr[j + 1]).skip(cross_ptr[j]) {
-            entries[fill[entry.block]] = (j as u32, e as u32);
-            fill[entry.block] += 1;
+            entries[fill[entry.block()]] = (j as u32, e as u32);
+            fill[entry.block()] += 1;
         }
     }
     (ptr, entries)
@@ -226,9 +244,9 @@ fn rest_pattern(
                 break;
             }
             for eb in &cross[ea as usize..cross_ptr[j as usize + 1]] {
-                if seen[eb.block] != a {
-                    seen[eb.block] = a;
-                    touched.push(eb.block);
+                if seen[eb.block()] != a {
+                    seen[eb.block()] = a;
+                    touched.push(eb.block());
                 }
             }
         }
@@ -291,11 +309,11 @@ fn cross_structure(
                 let b = term_first_block[k] + t.refs[i] as usize;
                 if marker[b] == usize::MAX || marker[b] < ptr[j] {
                     marker[b] = entries.len();
-                    entries.push(CrossEntry { block: b, values: 0 });
+                    entries.push(CrossEntry::new(b));
                 }
             }
         }
-        entries[ptr[j]..].sort_unstable_by_key(|e| e.block);
+        entries[ptr[j]..].sort_unstable_by_key(CrossEntry::block);
         ptr[j + 1] = entries.len();
     }
     (ptr, entries)

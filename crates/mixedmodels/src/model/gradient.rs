@@ -118,7 +118,7 @@ impl GradientWorkspace {
         // The most rest rows a level of the first term touches (dense S, vector terms only).
         let level_rows = if cp.pattern.is_dense() && !cp.all_scalar && !factor_keeps_l21_dense {
             (0..l0)
-                .map(|j| cp.level_cross(j).iter().map(|e| cp.rest_blocks[e.block].q).sum::<usize>())
+                .map(|j| cp.level_cross(j).iter().map(|e| cp.rest_blocks[e.block()].q).sum::<usize>())
                 .max()
                 .unwrap_or(0)
         } else {
@@ -188,8 +188,8 @@ impl GradientWorkspace {
             let qj = &mut self.q1[j * q0 * k..(j + 1) * q0 * k];
             qj.copy_from_slice(&factor.lx1[j * q0 * k..(j + 1) * q0 * k]);
             for e in cp.level_cross(j) {
-                let b = cp.rest_blocks[e.block];
-                let l21 = &factor.l21[e.values..e.values + b.q * q0];
+                let b = cp.rest_blocks[e.block()];
+                let l21 = &factor.l21[e.values()..e.values() + b.q * q0];
                 for c in 0..k {
                     let qr = &self.qr[c * m + b.row..c * m + b.row + b.q];
                     for t in 0..q0 {
@@ -227,8 +227,8 @@ impl GradientWorkspace {
             }
             // Z_b'Z_j blocks (q_b x q0) and their transposes.
             for e in cp.level_cross(j) {
-                let b = cp.rest_blocks[e.block];
-                let cross = &cp.cross_values[e.values..e.values + b.q * q0];
+                let b = cp.rest_blocks[e.block()];
+                let cross = &cp.cross_values[e.values()..e.values() + b.q * q0];
                 for c in 0..k {
                     for t in 0..q0 {
                         let col = &cross[t * b.q..(t + 1) * b.q];
@@ -300,10 +300,10 @@ impl GradientWorkspace {
         if let Some(all) = &self.w_dense {
             // W = S^{-1} L21 computed for every level at once: copy this level's blocks.
             for e in entries {
-                let b = cp.rest_blocks[e.block];
+                let b = cp.rest_blocks[e.block()];
                 for t in 0..q0 {
                     let col = (j * q0 + t) * m + b.row;
-                    self.w[e.values + t * b.q..e.values + (t + 1) * b.q].copy_from_slice(&all[col..col + b.q]);
+                    self.w[e.values() + t * b.q..e.values() + (t + 1) * b.q].copy_from_slice(&all[col..col + b.q]);
                 }
             }
             return;
@@ -321,7 +321,7 @@ impl GradientWorkspace {
                 let rows = &mut self.level_rows;
                 rows.clear();
                 for e in entries {
-                    let b = cp.rest_blocks[e.block];
+                    let b = cp.rest_blocks[e.block()];
                     rows.extend(b.row..b.row + b.q);
                 }
                 let r = rows.len();
@@ -335,19 +335,19 @@ impl GradientWorkspace {
                 }
                 let mut at = 0;
                 for e in entries {
-                    let qb = cp.rest_blocks[e.block].q;
+                    let qb = cp.rest_blocks[e.block()].q;
                     for t in 0..q0 {
                         lj[t * r + at..t * r + at + qb]
-                            .copy_from_slice(&factor.l21[e.values + t * qb..e.values + (t + 1) * qb]);
+                            .copy_from_slice(&factor.l21[e.values() + t * qb..e.values() + (t + 1) * qb]);
                     }
                     at += qb;
                 }
                 linalg::gemm_nn(wj, sub, lj, r, r, q0, 1.0, false);
                 let mut at = 0;
                 for e in entries {
-                    let qb = cp.rest_blocks[e.block].q;
+                    let qb = cp.rest_blocks[e.block()].q;
                     for t in 0..q0 {
-                        self.w[e.values + t * qb..e.values + (t + 1) * qb]
+                        self.w[e.values() + t * qb..e.values() + (t + 1) * qb]
                             .copy_from_slice(&wj[t * r + at..t * r + at + qb]);
                     }
                     at += qb;
@@ -355,12 +355,12 @@ impl GradientWorkspace {
             }
             None => {
                 for ea in entries {
-                    let ba = cp.rest_blocks[ea.block];
-                    let wa = &mut self.w[ea.values..ea.values + ba.q * q0];
+                    let ba = cp.rest_blocks[ea.block()];
+                    let wa = &mut self.w[ea.values()..ea.values() + ba.q * q0];
                     wa.iter_mut().for_each(|v| *v = 0.0);
                     for eb in entries {
-                        let bb = cp.rest_blocks[eb.block];
-                        let lb = &factor.l21[eb.values..eb.values + bb.q * q0];
+                        let bb = cp.rest_blocks[eb.block()];
+                        let lb = &factor.l21[eb.values()..eb.values() + bb.q * q0];
                         for x in 0..ba.q {
                             for z in 0..bb.q {
                                 let s = sinv.get(&cp.pattern, ba.row + x, bb.row + z);
@@ -402,8 +402,9 @@ impl GradientWorkspace {
                 }
             }
             for e in entries {
-                let b = cp.rest_blocks[e.block];
-                let (l21, w) = (&factor.l21[e.values..e.values + b.q * q0], &self.w[e.values..e.values + b.q * q0]);
+                let b = cp.rest_blocks[e.block()];
+                let (l21, w) =
+                    (&factor.l21[e.values()..e.values() + b.q * q0], &self.w[e.values()..e.values() + b.q * q0]);
                 for t in 0..q0 {
                     for s in 0..q0 {
                         g[t * q0 + s] += dot(&l21[s * b.q..(s + 1) * b.q], &w[t * b.q..(t + 1) * b.q]);
@@ -417,9 +418,9 @@ impl GradientWorkspace {
                 }
             }
             for e in entries {
-                let b = cp.rest_blocks[e.block];
-                let (lam_b, w) = (&self.lambdas[b.term], &self.w[e.values..e.values + b.q * q0]);
-                let cross = &cp.cross_values[e.values..e.values + b.q * q0];
+                let b = cp.rest_blocks[e.block()];
+                let (lam_b, w) = (&self.lambdas[b.term], &self.w[e.values()..e.values() + b.q * q0]);
+                let cross = &cp.cross_values[e.values()..e.values() + b.q * q0];
                 for t in 0..q0 {
                     for z in 0..b.q {
                         // (lambda_b' Z_b'Z_j)[z, t]
@@ -433,8 +434,8 @@ impl GradientWorkspace {
             small::solve_lower_transpose(l11, q0, h, q0);
             // The rest blocks' share through this level: -W_b L11^{-1} lambda0' Z_j'Z_b.
             for e in entries {
-                let b = cp.rest_blocks[e.block];
-                let cross = &cp.cross_values[e.values..e.values + b.q * q0];
+                let b = cp.rest_blocks[e.block()];
+                let cross = &cp.cross_values[e.values()..e.values() + b.q * q0];
                 let x = &mut self.small_a[..q0 * b.q];
                 for y in 0..b.q {
                     for s in 0..q0 {
@@ -442,8 +443,8 @@ impl GradientWorkspace {
                     }
                 }
                 small::solve_lower(l11, q0, x, b.q);
-                let w = &self.w[e.values..e.values + b.q * q0];
-                let hb = &mut self.hr[self.hr_offset[e.block]..self.hr_offset[e.block] + b.q * b.q];
+                let w = &self.w[e.values()..e.values() + b.q * q0];
+                let hb = &mut self.hr[self.hr_offset[e.block()]..self.hr_offset[e.block()] + b.q * b.q];
                 for y in 0..b.q {
                     for xr in 0..b.q {
                         hb[y * b.q + xr] -= (0..q0).map(|s| w[s * b.q + xr] * x[y * q0 + s]).sum::<f64>();

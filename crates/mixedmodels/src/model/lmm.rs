@@ -378,8 +378,8 @@ impl LinearMixedModel {
                 uj[t] = lx[p * q0 + t] - (0..p).map(|c| lx[c * q0 + t] * beta[c]).sum::<f64>();
             }
             for e in cp.level_cross(j) {
-                let blk = cp.rest_blocks[e.block];
-                let l21 = &f.l21[e.values..e.values + blk.q * q0];
+                let blk = cp.rest_blocks[e.block()];
+                let l21 = &f.l21[e.values()..e.values() + blk.q * q0];
                 for t in 0..q0 {
                     for r in 0..blk.q {
                         uj[t] -= l21[t * blk.q + r] * u_rest[blk.row + r];
@@ -521,11 +521,11 @@ impl LinearMixedModel {
             let out = &mut quadratics[j * q0 * q0..(j + 1) * q0 * q0];
             let entries = cp.level_cross(j);
             for ea in entries {
-                let ba = cp.rest_blocks[ea.block];
-                let la = &l21[ea.values..ea.values + ba.q * q0];
+                let ba = cp.rest_blocks[ea.block()];
+                let la = &l21[ea.values()..ea.values() + ba.q * q0];
                 for eb in entries {
-                    let bb = cp.rest_blocks[eb.block];
-                    let lb = &l21[eb.values..eb.values + bb.q * q0];
+                    let bb = cp.rest_blocks[eb.block()];
+                    let lb = &l21[eb.values()..eb.values() + bb.q * q0];
                     for s in 0..q0 {
                         for t in 0..q0 {
                             let mut v = 0.0;
@@ -565,10 +565,10 @@ impl LinearMixedModel {
             let mut rhs = vec![0.0; m * k];
             for (c, &j) in chunk.iter().enumerate() {
                 for e in cp.level_cross(j) {
-                    let b = cp.rest_blocks[e.block];
+                    let b = cp.rest_blocks[e.block()];
                     for t in 0..q0 {
                         for r in 0..b.q {
-                            rhs[(c * q0 + t) * m + b.row + r] = l21[e.values + t * b.q + r];
+                            rhs[(c * q0 + t) * m + b.row + r] = l21[e.values() + t * b.q + r];
                         }
                     }
                 }
@@ -577,11 +577,11 @@ impl LinearMixedModel {
             for (c, &j) in chunk.iter().enumerate() {
                 let out = &mut quadratics[j * q0 * q0..(j + 1) * q0 * q0];
                 for e in cp.level_cross(j) {
-                    let b = cp.rest_blocks[e.block];
+                    let b = cp.rest_blocks[e.block()];
                     for s in 0..q0 {
                         for t in 0..q0 {
                             for r in 0..b.q {
-                                out[t * q0 + s] += l21[e.values + s * b.q + r] * rhs[(c * q0 + t) * m + b.row + r];
+                                out[t * q0 + s] += l21[e.values() + s * b.q + r] * rhs[(c * q0 + t) * m + b.row + r];
                             }
                         }
                     }

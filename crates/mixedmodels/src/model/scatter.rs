@@ -45,9 +45,9 @@ impl RowScatter {
             for (ka, ta) in terms.iter().enumerate().skip(1) {
                 let ba = cp.term_first_block[ka] + ta.refs[i] as usize;
                 // The level's entries are sorted by block (`cross_structure`).
-                let entry = level[level.partition_point(|e| e.block < ba)];
-                debug_assert_eq!(entry.block, ba);
-                cross.push(entry.values as u32);
+                let entry = level[level.partition_point(|e| e.block() < ba)];
+                debug_assert_eq!(entry.block(), ba);
+                cross.push(entry.values() as u32);
                 let row_a = cp.rest_blocks[ba].row;
                 for (kb, tb) in terms.iter().enumerate().skip(1) {
                     let row_b = cp.rest_blocks[cp.term_first_block[kb] + tb.refs[i] as usize].row;

@@ -160,9 +160,9 @@ fn z_xy(layout: &Layout, b: usize, level: &[f64], m: &[f64], r: usize, c: usize)
     (0..k).map(|i| level[layout.term_zc(b, r, i)] * m[c * k + i]).sum()
 }
 
-pub fn assemble(plan: &SumsPlan, stats: ReducedStats) -> Result<Assembled> {
+pub fn assemble(plan: &SumsPlan, mut stats: ReducedStats) -> Result<Assembled> {
     let layout = &plan.layout;
-    let global = &stats.global;
+    let global = &std::mem::take(&mut stats.global);
     check_rows(plan, global)?;
     let n = global[layout.global_count()].round() as usize;
     if n == 0 {
@@ -182,7 +182,7 @@ pub fn assemble(plan: &SumsPlan, stats: ReducedStats) -> Result<Assembled> {
     check_response_varies(&g, k, &unshifted, &m, p)?;
 
     let order = &plan.spec.bar_order;
-    let mut cp = cross_structure(plan, &stats, &terms, n, p);
+    let mut cp = cross_structure(plan, &mut stats, &terms, n, p);
     fill_first_term(plan, &stats, &mut cp, order[0], &m);
     fill_rest(plan, &stats, &mut cp, &m)?;
     fill_cross(plan, stats.pairs, &mut cp);
@@ -217,29 +217,59 @@ fn pair_of(plan: &SumsPlan, a: usize, b: usize) -> (usize, bool) {
 }
 
 /// Which blocks of Z_rest'Z_0 the rows reach: each level of the first term
-/// with the levels of every other term it meets.
-fn cross_structure(plan: &SumsPlan, stats: &ReducedStats, terms: &[ReTerm], n: usize, p: usize) -> CrossProducts {
+/// with the levels of every other term it meets. Each term's pairs, sorted
+/// by (level of the first term, its level), are merged level by level (a
+/// level's entries are then sorted by block, as the terms' blocks follow each
+/// other); a pair table whose first bar is the first term is read in place.
+/// With two scalar terms, the one pair table is the whole of Z_rest'Z_0
+/// (`fill_cross` moves its values), so its levels are released here, before
+/// the structure's own arrays are allocated: at tens of millions of pairs
+/// that is hundreds of MB less at the peak.
+fn cross_structure(plan: &SumsPlan, stats: &mut ReducedStats, terms: &[ReTerm], n: usize, p: usize) -> CrossProducts {
     let order = &plan.spec.bar_order;
     let l0 = terms[0].nlevels();
     let (_, first_block, _) = crate::model::crossprod::rest_layout(terms);
-    // (level of the first term, block) of every pair present.
-    let mut entries: Vec<(u32, usize)> = Vec::new();
-    for (kk, &bar) in order.iter().enumerate().skip(1) {
-        let (pi, first_is_a) = pair_of(plan, order[0], bar);
-        for &(la, lb) in &stats.pairs[pi].levels {
-            let (j, l) = if first_is_a { (la, lb) } else { (lb, la) };
-            entries.push((j, first_block[kk] + l as usize));
+    let single = single_scalar_pair(plan);
+    let mut taken = Vec::new();
+    if single {
+        let (pi, _) = pair_of(plan, order[0], order[1]);
+        taken = std::mem::take(&mut stats.pairs[pi].levels);
+    }
+    let stats = &*stats;
+    let pairs: Vec<std::borrow::Cow<[(u32, u32)]>> = if single {
+        vec![std::borrow::Cow::Owned(taken)]
+    } else {
+        order
+            .iter()
+            .skip(1)
+            .map(|&bar| {
+                let (pi, first_is_a) = pair_of(plan, order[0], bar);
+                let levels = &stats.pairs[pi].levels;
+                if first_is_a {
+                    std::borrow::Cow::Borrowed(levels.as_slice())
+                } else {
+                    let mut swapped: Vec<(u32, u32)> = levels.iter().map(|&(l, j)| (j, l)).collect();
+                    swapped.sort_unstable();
+                    std::borrow::Cow::Owned(swapped)
+                }
+            })
+            .collect()
+    };
+    let total: usize = pairs.iter().map(|p| p.len()).sum();
+    let mut cross = Vec::with_capacity(total);
+    let mut cross_ptr = Vec::with_capacity(l0 + 1);
+    let mut cursor = vec![0usize; pairs.len()];
+    cross_ptr.push(0);
+    for j in 0..l0 as u32 {
+        for (k, term_pairs) in pairs.iter().enumerate() {
+            while cursor[k] < term_pairs.len() && term_pairs[cursor[k]].0 == j {
+                cross.push(CrossEntry::new(first_block[k + 1] + term_pairs[cursor[k]].1 as usize));
+                cursor[k] += 1;
+            }
         }
+        cross_ptr.push(cross.len());
     }
-    entries.sort_unstable();
-    let mut cross_ptr = vec![0usize; l0 + 1];
-    for &(j, _) in &entries {
-        cross_ptr[j as usize + 1] += 1;
-    }
-    for j in 0..l0 {
-        cross_ptr[j + 1] += cross_ptr[j];
-    }
-    let cross = entries.into_iter().map(|(_, block)| CrossEntry { block, values: 0 }).collect();
+    drop(pairs);
     CrossProducts::with_structure(n, p, terms, cross_ptr, cross)
 }
 
@@ -318,11 +348,18 @@ fn fill_rest(plan: &SumsPlan, stats: &ReducedStats, cp: &mut CrossProducts, m: &
 
 /// Z_rest'WZ_0, entry by entry: sum w z_rest,r z_0,c at `values + c q_b + r`.
 /// With two scalar terms, the pair table's values are that array already.
+/// Two scalar terms, the first term the first bar of their pair table: the
+/// table's values are Z_rest'Z_0's, in the same order.
+fn single_scalar_pair(plan: &SumsPlan) -> bool {
+    let order = &plan.spec.bar_order;
+    order.len() == 2 && order[0] < order[1] && plan.layout.q.iter().all(|&q| q == 1)
+}
+
 fn fill_cross(plan: &SumsPlan, mut pairs: Vec<super::stats::PairSums>, cp: &mut CrossProducts) {
     let layout = &plan.layout;
     let order = &plan.spec.bar_order;
     let q0 = cp.q0;
-    if order.len() == 2 && cp.all_scalar && order[0] < order[1] {
+    if single_scalar_pair(plan) {
         cp.cross_values = std::mem::take(&mut pairs[0].values);
         return;
     }
@@ -335,8 +372,8 @@ fn fill_cross(plan: &SumsPlan, mut pairs: Vec<super::stats::PairSums>, cp: &mut 
             let (j, l) = if first_is_a { (l1, l2) } else { (l2, l1) };
             let block = cp.term_first_block[kk] + l as usize;
             let entries = &cp.cross[cp.cross_ptr[j as usize]..cp.cross_ptr[j as usize + 1]];
-            let at = entries.partition_point(|x| x.block < block);
-            let offset = entries[at].values;
+            let at = entries.partition_point(|x| x.block() < block);
+            let offset = entries[at].values();
             let values = &pair.values[e * q0 * qb..(e + 1) * q0 * qb];
             for c in 0..q0 {
                 for r in 0..qb {

@@ -85,10 +85,10 @@ fn level_block(cp: &CrossProducts, j: usize, out: &mut [f64]) {
     let mp = m + p;
     out.iter_mut().for_each(|v| *v = 0.0);
     for e in cp.level_cross(j) {
-        let blk = cp.rest_blocks[e.block];
+        let blk = cp.rest_blocks[e.block()];
         for c in 0..q0 {
             for r in 0..blk.q {
-                out[c * mp + blk.row + r] = cp.cross_values[e.values + c * blk.q + r];
+                out[c * mp + blk.row + r] = cp.cross_values[e.values() + c * blk.q + r];
             }
         }
     }
@@ -205,8 +205,8 @@ fn z_products(cp: &CrossProducts, b: &[f64]) -> (Vec<f64>, Vec<f64>) {
             out[j * q0 + r] += (0..q0).map(|c| cp.zz0[j * q0 * q0 + c * q0 + r] * bj[c]).sum::<f64>();
         }
         for e in cp.level_cross(j) {
-            let blk = cp.rest_blocks[e.block];
-            let v = &cp.cross_values[e.values..e.values + blk.q * q0];
+            let blk = cp.rest_blocks[e.block()];
+            let v = &cp.cross_values[e.values()..e.values() + blk.q * q0];
             for c in 0..q0 {
                 for r in 0..blk.q {
                     // (Z_rest'WZ_0)[row + r, c] = v[c q_b + r]
