@@ -15,6 +15,7 @@ import polars as pl
 from scipy.special import expit
 
 from mixedmodels import _core, intervals
+from mixedmodels import drop1 as drop1_module
 from mixedmodels._args import reject_keywords, whole_number
 from mixedmodels._fitargs import permutations, summarize_alias
 from mixedmodels._stats import significance, wald_interval, z_pvalues
@@ -51,6 +52,8 @@ class Glmer(MixedModel):
         "anova": "F tables are for linear mixed models; compare GLMMs with mixedmodels.anova(m0, m1)",
         "ranova": "ranova() is for linear mixed models; compare GLMMs with mixedmodels.anova(m0, m1)",
         "contest": "contest() is for linear mixed models; use post_hoc() for the contrasts of a GLMM",
+        "step": "step() is lmerTest's backward elimination for linear mixed models; for a GLMM use drop1() "
+        "and update()",
         "hlm_resid": "HLMdiag's residual tables are for linear mixed models; use residuals(type=...) of a GLMM",
         "hlm_augment": "HLMdiag's residual tables are for linear mixed models; use influence(approx=False)",
         "plot_hlm_resid": "residual plots from hlm_resid() are for linear mixed models; see plot_diagnostics()",
@@ -89,9 +92,13 @@ class Glmer(MixedModel):
     def _init_arguments(self) -> dict[str, Any]:
         return {"family": self.family, "link": self.link, "nb_theta": self._nb_theta_given}
 
-    def with_formula(self, formula: str | None = None) -> FittedModel:
+    def with_formula(self, formula: str | None = None, data: Any = None) -> FittedModel:
         return type(self)(
-            formula or self.formula, self.data, family=self.family, link=self.link, nb_theta=self._nb_theta_given
+            formula or self.formula,
+            self.data if data is None else data,
+            family=self.family,
+            link=self.link,
+            nb_theta=self._nb_theta_given,
         )
 
     def fit(
@@ -242,6 +249,15 @@ class Glmer(MixedModel):
                     }
                 )
         return pl.DataFrame(cols)
+
+    def drop1(self, scope: Sequence[str] | None = None) -> pl.DataFrame:
+        """lme4's ``drop1(m, test = "Chisq")``: each fixed term that can be
+        dropped while respecting marginality is removed by a refit (maximum
+        likelihood, this fit's options) and tested by a likelihood-ratio test
+        (columns ``term, npar, logLik, AIC, LRT, Df, P-val``). See
+        :func:`mixedmodels.drop1.drop1`."""
+        self._check_fitted()
+        return drop1_module.drop1(self, scope=scope)
 
     @property
     def nb_theta(self) -> float | None:

@@ -20,6 +20,7 @@ from scipy import stats
 from scipy.special import expit
 
 from mixedmodels import _core
+from mixedmodels import drop1 as drop1_module
 from mixedmodels._args import reject_keywords, seed_value, whole_number
 from mixedmodels._fitargs import (
     check_conf_int,
@@ -80,8 +81,8 @@ class Lm(FittedModel):
     def is_generalized(self) -> bool:  # type: ignore[override]
         return self.family != "gaussian"
 
-    def with_formula(self, formula: str | None = None) -> FittedModel:
-        return type(self)(formula or self.formula, self.data, self.family, self.link)
+    def with_formula(self, formula: str | None = None, data: Any = None) -> FittedModel:
+        return type(self)(formula or self.formula, self.data if data is None else data, self.family, self.link)
 
     def _init_arguments(self) -> dict[str, Any]:
         return {"family": self.family, "link": self.link}
@@ -317,6 +318,14 @@ class Lm(FittedModel):
         if self.is_generalized:
             return float(self._fit.deviance)
         return float(np.sum(np.asarray(self.residuals("pearson")) ** 2))
+
+    def drop1(self, scope: Sequence[str] | None = None) -> pl.DataFrame:
+        """R's ``drop1(lm, test = "F")`` for a linear model: each fixed term
+        that can be dropped while respecting marginality is removed by a refit
+        and tested by F = (increase of the residual sum of squares / its df) /
+        (residual mean square of this fit); columns as ``Lmer.anova()``."""
+        self._check_fitted()
+        return drop1_module.drop1(self, scope=scope)
 
     def to_corrs(self, corr_type: str = "semi", ztrans_corrs: bool = False) -> pl.DataFrame:
         """Each predictor's semi-partial (``"semi"``) or partial (``"partial"``)

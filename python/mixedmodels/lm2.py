@@ -80,8 +80,8 @@ class Lm2(FittedModel):
         self.ranked_data = False
         self.iscorrs: bool | str = False
 
-    def with_formula(self, formula: str | None = None) -> FittedModel:
-        return type(self)(formula or self.formula, self.data, self.group)
+    def with_formula(self, formula: str | None = None, data: Any = None) -> FittedModel:
+        return type(self)(formula or self.formula, self.data if data is None else data, self.group, self.family)
 
     def _init_arguments(self) -> dict[str, Any]:
         return {"group": self.group, "family": self.family}

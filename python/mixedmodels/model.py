@@ -30,6 +30,7 @@ from mixedmodels._table import result_table
 from mixedmodels.contrasts import Coding
 from mixedmodels.exceptions import DataError, UnavailableError
 from mixedmodels.sources import source_of
+from mixedmodels.update_formula import update_formula
 
 __all__ = ["FittedModel", "FixedTerm", "Residuals"]
 
@@ -216,10 +217,35 @@ class FittedModel:
         self._check_fitted()
         return {k: v for k, v in self._fit_options.items() if k not in _DISPLAY_OPTIONS}
 
-    def with_formula(self, formula: str | None = None) -> FittedModel:
-        """An unfitted model of the same kind (and family) on the same data,
-        with ``formula`` (default: this model's)."""
-        return type(self)(formula or self.formula, self.data)
+    def with_formula(self, formula: str | None = None, data: Any = None) -> FittedModel:
+        """An unfitted model of the same kind (and family) on the same data
+        (or ``data``), with ``formula`` (default: this model's)."""
+        return type(self)(formula or self.formula, self.data if data is None else data)
+
+    def update(self, formula: str | None = None, data: Any = None, **fit_options: Any) -> FittedModel:
+        """A new model fitted like this one, with changes: R's ``update()``.
+
+        ``formula`` is an update formula in R's syntax, ``.`` standing for
+        this model's left or right side: ``". ~ . + x"`` adds a term,
+        ``". ~ . - x"`` removes one (``- a:b`` from ``a * b`` leaves
+        ``a + b``), ``". ~ . - (Days | Subject) + (1 | Subject)"`` replaces
+        a random-effect term, ``"log(.) ~ ."`` transforms the response; a
+        formula without ``.`` replaces the model's (see
+        :func:`mixedmodels.update_formula.update_formula`, which refuses
+        to remove a term the model does not have). ``data`` replaces the
+        data; ``fit_options`` replace or add ``fit()`` arguments (``REML=False``,
+        ``weights=...``); the others, and REML or ML, are this fit's. The
+        new model is fitted quietly (``summarize=False`` unless given) and
+        returned; this one is not changed."""
+        options = {k: v for k, v in self.fit_options.items() if v is not None}  # None: the default
+        if self.is_mixed:
+            options["REML"] = self.REML
+        options["summarize"] = False
+        options.update(fit_options)
+        new_formula = self.formula if formula is None else update_formula(self.formula, formula)
+        model = self.with_formula(new_formula, data)
+        model.fit(**options)  # type: ignore[attr-defined]
+        return model
 
     # ------------------------------------------------ the rows of the fit
     @property

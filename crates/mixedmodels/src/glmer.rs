@@ -549,21 +549,7 @@ impl Glmer {
             1.0
         };
         let par = &self.pirls.joint.par;
-        let ranef = (0..par.terms.len())
-            .map(|k| {
-                let t = &par.terms[k];
-                let mut lam = vec![0.0; t.q * t.q];
-                par.fill_lambda(theta, k, &mut lam);
-                let offset: usize = par.terms[..k].iter().map(|x| x.q * x.nlevels).sum();
-                let mut b = vec![0.0; t.q * t.nlevels];
-                for j in 0..t.nlevels {
-                    for row in 0..t.q {
-                        b[j * t.q + row] = (0..t.q).map(|c| lam[c * t.q + row] * s.u[offset + j * t.q + c]).sum();
-                    }
-                }
-                b
-            })
-            .collect();
+        let ranef = self.pirls.joint.ranef_from_u(&s.u, theta);
         // lme4's npar: a negative binomial's theta counts, estimated or given (lme4 looks at the family's name).
         let npar = beta.len() + theta.len() + usize::from(fam.has_scale()) + usize::from(fam.nb_theta().is_some());
         let loglik = -objective / 2.0;

@@ -19,8 +19,8 @@ pub fn parametric_bootstrap(g: &Glmer, first: u64, count: usize, seed: u64) -> V
 }
 
 fn replicate(g: &Glmer, i: u64, seed: u64) -> Option<Replicate> {
-    let new_effects = vec![false; g.pirls.modes.terms.len()];
-    let y = g.simulate_one(&new_effects, &mut replicate_rng(seed, i));
+    let conditioned = vec![false; g.pirls.modes.par.terms.len()]; // every term's effects drawn anew
+    let y = g.simulate_one(&conditioned, &mut replicate_rng(seed, i));
     let fit = g.refit_response(y, false).ok()?;
     let scale = if fit.family.has_scale() { fit.sigma } else { 1.0 };
     Some(Replicate {

@@ -129,7 +129,7 @@ impl Pirls {
         let mut joint = LinearMixedModel::new(x.clone(), p, resp.y.clone(), terms.clone(), Some(ones.clone()), false)?;
         let mut modes = LinearMixedModel::new(vec![], 0, resp.y.clone(), terms, Some(ones), false)?;
         for system in [&mut joint, &mut modes] {
-            system.cp.prepare_refills(&system.terms);
+            system.prepare_refills();
         }
         let eta_start: Vec<f64> =
             (0..n).map(|i| resp.family.linkfun(resp.family.mustart(resp.y[i], resp.weights[i]))).collect();
@@ -186,23 +186,7 @@ impl Pirls {
 
     /// b = Lambda(theta) u, term by term (level-major, q values a level).
     fn random_effects(&self, theta: &[f64], u: &[f64]) -> Vec<Vec<f64>> {
-        let m = &self.joint;
-        let mut offset = 0;
-        let mut out = Vec::with_capacity(m.terms.len());
-        for (k, shape) in m.par.terms.iter().enumerate() {
-            let q = shape.q;
-            let mut lam = vec![0.0; q * q];
-            m.par.fill_lambda(theta, k, &mut lam);
-            let mut b = vec![0.0; q * shape.nlevels];
-            for j in 0..shape.nlevels {
-                for r in 0..q {
-                    b[j * q + r] = (0..q).map(|c| lam[c * q + r] * u[offset + j * q + c]).sum();
-                }
-            }
-            offset += q * shape.nlevels;
-            out.push(b);
-        }
-        out
+        self.joint.ranef_from_u(u, theta)
     }
 
     /// eta on a chunk of rows: offset + X beta + sum over terms of z b[level].

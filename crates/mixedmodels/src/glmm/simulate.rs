@@ -25,13 +25,13 @@ impl Glmer {
         let fam = self.fit.family;
         let disp = self.fit.sigma * self.fit.sigma;
         let mut u = self.fit.u.clone();
-        let mut offset = 0;
-        for (t, &keep) in self.pirls.modes.terms.iter().zip(conditioned) {
-            let size = t.q() * t.nlevels();
+        // u is in the blocked system's layout: a term's effects by `u_indices`.
+        for (k, &keep) in conditioned.iter().enumerate() {
             if !keep {
-                u[offset..offset + size].iter_mut().for_each(|v| *v = rng.sample::<f64, _>(StandardNormal));
+                for i in self.pirls.modes.u_indices(k) {
+                    u[i] = rng.sample::<f64, _>(StandardNormal);
+                }
             }
-            offset += size;
         }
         let eta = self.pirls.linear_predictor(&self.fit.theta, &self.fit.beta, &u);
         (0..r.n())
