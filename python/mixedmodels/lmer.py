@@ -110,7 +110,8 @@ class Lmer(MixedModel):
 
         ``optimizer`` chooses the optimizer of theta: ``"bfgs"`` (a projected
         BFGS method on the analytic gradient), ``"bobyqa"`` (Powell's
-        derivative-free method, lme4's default family), or lme4's names
+        derivative-free method, lme4's default family), ``"nelder_mead"`` (a
+        bounded Nelder-Mead simplex), or lme4's names
         (see :mod:`mixedmodels.control`); by default the fit takes BFGS
         except where a gradient costs too much (docs/performance.md).
         """

@@ -15,6 +15,7 @@ import polars as pl
 from scipy.special import expit
 
 from mixedmodels import _core
+from mixedmodels import all_fit as _all_fit
 from mixedmodels import cross_validation as _cross_validation
 from mixedmodels import diagnostics as _diagnostics
 from mixedmodels import intervals as _intervals
@@ -328,6 +329,19 @@ class MixedModel(FittedModel):
         Rust; reproducible for a given ``seed`` whatever the number of threads."""
         self._check_fitted()
         return _intervals.bootstrap(self, n_boot=n_boot, seed=seed, progress=progress)
+
+    def all_fit(self, optimizers: Sequence[str] | None = None, max_feval: int = 100_000) -> pl.DataFrame:
+        """The model refitted with every optimizer (``"bobyqa"``,
+        ``"nelder_mead"`` and, for linear mixed models, ``"bfgs"``; or those
+        in ``optimizers``), in parallel in Rust, each from the fit's start:
+        lme4's ``allFit``, the check a convergence warning calls for. Returns
+        a table with a row an optimizer, as ``summary(allFit(m))``:
+        ``optimizer``, ``converged``, ``objective``, ``loglik``,
+        ``max_diff_objective``, ``feval``, ``seconds``, ``messages``, the
+        fixed effects, the sd/cor parameters, ``sigma`` (families with a
+        scale) and ``theta``. See docs/convergence.md."""
+        self._check_fitted()
+        return _all_fit.all_fit(self, optimizers, max_feval)
 
     def _intervals_from(self, method: str, n_boot: int, seed: int | None = None) -> None:
         """Fill the coefs' interval columns (and their odds-ratio and

@@ -13,9 +13,9 @@ use numpy::{PyArray1, PyArray2};
 use std::collections::HashMap;
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
 
-use crate::convert::replicates_dict;
+use crate::convert::{all_fit_methods, optimizer_fits_list, replicates_dict};
 use crate::convert::{contrasts_from_py, matrix_rowmajor, optimizer_settings};
 use crate::errors::to_py;
 use crate::fitted::PyMixedFit;
@@ -205,6 +205,21 @@ impl PyGlmer {
         let inner = &self.inner;
         let reps = py.detach(|| parametric_bootstrap(inner, first, count, seed));
         replicates_dict(py, &reps, inner.fit.theta.len(), inner.fit.beta.len())
+    }
+
+    /// The model refitted with each optimizer (None: every one available),
+    /// in parallel: a list of dicts (see `convert::optimizer_fits_list`).
+    #[pyo3(signature = (optimizers, max_feval))]
+    fn all_fit<'py>(
+        &self,
+        py: Python<'py>,
+        optimizers: Option<Vec<String>>,
+        max_feval: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let methods = all_fit_methods(optimizers, true)?;
+        let inner = &self.inner;
+        let fits = py.detach(|| inner.all_fit(&methods, max_feval));
+        optimizer_fits_list(py, &fits)
     }
 
     fn __repr__(&self) -> String {

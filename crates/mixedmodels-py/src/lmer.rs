@@ -13,10 +13,11 @@ use numpy::PyArray2;
 use std::collections::HashMap;
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
 
 use crate::convert::{
-    contrasts_from_py, matrix, matrix_rowmajor, optimizer_method, optimizer_settings, replicates_dict, DdfArg,
+    all_fit_methods, contrasts_from_py, matrix, matrix_rowmajor, optimizer_fits_list, optimizer_method,
+    optimizer_settings, replicates_dict, DdfArg,
 };
 use crate::errors::{data_error, to_py};
 use crate::fitted::PyMixedFit;
@@ -232,6 +233,21 @@ impl PyLmer {
         let inner = &self.inner;
         let reps = py.detach(|| inner.parametric_bootstrap(first, count, seed)).map_err(to_py)?;
         replicates_dict(py, &reps, inner.model.par.ntheta(), inner.fit.p)
+    }
+
+    /// The model refitted with each optimizer (None: every one available),
+    /// in parallel: a list of dicts (see `convert::optimizer_fits_list`).
+    #[pyo3(signature = (optimizers, max_feval))]
+    fn all_fit<'py>(
+        &self,
+        py: Python<'py>,
+        optimizers: Option<Vec<String>>,
+        max_feval: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let methods = all_fit_methods(optimizers, false)?;
+        let inner = &self.inner;
+        let fits = py.detach(|| inner.all_fit(&methods, max_feval));
+        optimizer_fits_list(py, &fits)
     }
 
     fn __repr__(&self) -> String {
