@@ -152,8 +152,9 @@ pub fn glmm_profile_intervals(g: &Glmer, level: f64) -> Result<Vec<(f64, f64)>> 
                 history: Vec::new(),
             };
             let first_step = 0.5 * if w < nvar { opt[w].abs().max(1e-3) * 0.1 } else { scale[w] };
-            let lo = interval_end(&mut profile, base, target, -1.0, first_step);
-            let hi = interval_end(&mut profile, base, target, 1.0, first_step);
+            let mut trace = Vec::new(); // the zeta trace, not kept for GLMMs
+            let lo = interval_end(&mut profile, base, target, -1.0, first_step, &mut trace);
+            let hi = interval_end(&mut profile, base, target, 1.0, first_step, &mut trace);
             (lo, hi)
         })
         .collect();
