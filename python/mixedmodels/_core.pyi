@@ -219,6 +219,23 @@ class GlmerFit(MixedFit):
         nb_theta: float | None = None,
         tol_pwrss: float = 1e-7,
     ) -> GlmerFit: ...
+    @staticmethod
+    def at_estimates(
+        formula: str,
+        frame: _Frame,
+        family: str,
+        estimates: dict[str, Any],
+        link: str | None = None,
+        nagq: int = 1,
+        weights: str | None = None,
+        contrasts: list[tuple[str, Any]] | None = None,
+        derivatives: bool = True,
+        max_feval: int = 10000,
+        optimizer: dict[str, float] | None = None,
+        nb_theta: float | None = None,
+        tol_pwrss: float = 1e-7,
+    ) -> GlmerFit: ...
+    def estimates(self) -> dict[str, Any]: ...
     def permutation_test(self, n_perm: int, seed: int) -> tuple[list[float], npt.NDArray[np.float64]]: ...
     @property
     def family(self) -> str: ...
@@ -317,6 +334,21 @@ class GlmFit:
         weights: str | None = None,
         contrasts: list[tuple[str, Any]] | None = None,
     ) -> GlmFit: ...
+    @staticmethod
+    def at_estimates(
+        formula: str,
+        frame: _Frame,
+        beta: list[float],
+        eta_weights: list[float],
+        iterations: int,
+        converged: bool,
+        family: str = "binomial",
+        link: str | None = None,
+        weights: str | None = None,
+        contrasts: list[tuple[str, Any]] | None = None,
+    ) -> GlmFit: ...
+    @property
+    def eta_weights(self) -> npt.NDArray[np.float64]: ...
     @property
     def fixed_names(self) -> list[str]: ...
     @property

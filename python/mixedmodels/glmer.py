@@ -15,6 +15,7 @@ import polars as pl
 from scipy.special import expit
 
 from mixedmodels import _core
+from mixedmodels import drop1 as drop1_module
 from mixedmodels._args import reject_keywords, whole_number
 from mixedmodels._fitargs import permutations, summarize_alias
 from mixedmodels._stats import significance, wald_interval, z_pvalues
@@ -51,6 +52,8 @@ class Glmer(MixedModel):
         "anova": "F tables are for linear mixed models; compare GLMMs with mixedmodels.anova(m0, m1)",
         "ranova": "ranova() is for linear mixed models; compare GLMMs with mixedmodels.anova(m0, m1)",
         "contest": "contest() is for linear mixed models; use post_hoc() for the contrasts of a GLMM",
+        "step": "step() is lmerTest's backward elimination for linear mixed models; for a GLMM use drop1() "
+        "and update()",
         "bootstrap": "the parametric bootstrap is available for linear mixed models",
         "hlm_resid": "HLMdiag's residual tables are for linear mixed models; use residuals(type=...) of a GLMM",
         "hlm_augment": "HLMdiag's residual tables are for linear mixed models; use influence(approx=False)",
@@ -90,9 +93,13 @@ class Glmer(MixedModel):
     def _init_arguments(self) -> dict[str, Any]:
         return {"family": self.family, "link": self.link, "nb_theta": self._nb_theta_given}
 
-    def with_formula(self, formula: str | None = None) -> FittedModel:
+    def with_formula(self, formula: str | None = None, data: Any = None) -> FittedModel:
         return type(self)(
-            formula or self.formula, self.data, family=self.family, link=self.link, nb_theta=self._nb_theta_given
+            formula or self.formula,
+            self.data if data is None else data,
+            family=self.family,
+            link=self.link,
+            nb_theta=self._nb_theta_given,
         )
 
     def fit(
@@ -158,18 +165,7 @@ class Glmer(MixedModel):
         frame, weight_name, core_contrasts = self._prepare_fit(factors, ordered, weights, contrasts, options)
         try:
             self._fit = _core.GlmerFit.fit(
-                self.formula,
-                frame,
-                FAMILIES[self.family],
-                link=link,
-                nagq=nAGQ,
-                weights=weight_name,
-                contrasts=core_contrasts,
-                derivatives=True if self.control.derivatives is None else self.control.derivatives,
-                max_feval=max_feval,
-                optimizer=self.control.settings,
-                nb_theta=nb_theta,
-                tol_pwrss=float(tol_pwrss),
+                self.formula, frame, FAMILIES[self.family], **self._core_arguments(weight_name, core_contrasts)
             )
         except NumericalError as e:
             if "not positive definite" not in str(e):
@@ -188,6 +184,37 @@ class Glmer(MixedModel):
             print(self.summary_text())
         assert self.coefs is not None
         return self.coefs
+
+    def _core_arguments(self, weight_name: str | None, core_contrasts: list[Any]) -> dict[str, Any]:
+        """The core's fit arguments from the recorded ``fit()`` options."""
+        o = self._fit_options
+        return {
+            "link": o["link"],
+            "nagq": o["nAGQ"],
+            "weights": weight_name,
+            "contrasts": core_contrasts,
+            "derivatives": True if self.control.derivatives is None else self.control.derivatives,
+            "max_feval": o["max_feval"],
+            "optimizer": self.control.settings,
+            "nb_theta": o["nb_theta"],
+            "tol_pwrss": float(o["tol_pwrss"]),
+        }
+
+    def _estimates(self) -> dict[str, Any]:
+        return {**super()._estimates(), "core": dict(self._fit.estimates())}
+
+    def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:
+        """The fit at the saved estimates, without optimizing (the core
+        rebuilds PIRLS's last state; see :mod:`mixedmodels.io`)."""
+        self.control = control_from_fit(options["control"], options["old_optimizer"])
+        frame, weight_name, core_contrasts = self._prepare_saved_fit(options)
+        core = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in estimates["core"].items()}
+        self._fit = _core.GlmerFit.at_estimates(
+            self.formula, frame, FAMILIES[self.family], core, **self._core_arguments(weight_name, core_contrasts)
+        )
+        self.nAGQ = int(options["nAGQ"])
+        self.link = self._fit.link
+        self._finish_fit(summarize=False, verbose=False, no_warnings=True)
 
     def _coef_table(self) -> pl.DataFrame:
         """glmer's coefficient table: asymptotic z tests; for the logit link
@@ -221,6 +248,15 @@ class Glmer(MixedModel):
                     }
                 )
         return pl.DataFrame(cols)
+
+    def drop1(self, scope: Sequence[str] | None = None) -> pl.DataFrame:
+        """lme4's ``drop1(m, test = "Chisq")``: each fixed term that can be
+        dropped while respecting marginality is removed by a refit (maximum
+        likelihood, this fit's options) and tested by a likelihood-ratio test
+        (columns ``term, npar, logLik, AIC, LRT, Df, P-val``). See
+        :func:`mixedmodels.drop1.drop1`."""
+        self._check_fitted()
+        return drop1_module.drop1(self, scope=scope)
 
     @property
     def nb_theta(self) -> float | None:

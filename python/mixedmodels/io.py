@@ -12,9 +12,15 @@ A model file is one self-describing zip archive:
   from a bootstrap, which is not redrawn).
 
 Loading rebuilds the fitted model from the data at the stored estimates
-without optimizing (a linear mixed model; a generalized one is refitted,
-deterministically, until the core can rebuild it at (theta, beta)): every
-result, ``predict``, ``anova`` and ``post_hoc`` is then the saved model's. A
+without optimizing: a linear mixed model at its covariance parameters
+``theta``; a generalized one (``Glmer``, every family and ``nAGQ``) at
+``theta``, ``beta``, the conditional modes and the linear predictor of
+PIRLS's last working weights, with the optimizer's record and the Hessian's
+covariance as they were; a GLM (``Lm(family=...)``) at ``beta`` and its last
+IRLS weights. Least squares (``Lm``, ``Lm2``) is closed-form: its one solve
+is repeated, and neither the bootstrap nor the permutations are (their
+results are in ``coefs``). Every result, ``predict``, ``anova`` and
+``post_hoc`` is then the saved model's. A
 file from a newer format version is refused with a message naming the
 versions. The same state serves ``pickle`` and ``copy.deepcopy`` of a model
 (so joblib and multiprocessing work).

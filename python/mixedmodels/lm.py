@@ -20,6 +20,7 @@ from scipy import stats
 from scipy.special import expit
 
 from mixedmodels import _core
+from mixedmodels import drop1 as drop1_module
 from mixedmodels._args import reject_keywords, seed_value, whole_number
 from mixedmodels._fitargs import (
     check_conf_int,
@@ -40,6 +41,7 @@ __all__ = ["Lm"]
 
 FAMILIES = ("gaussian", "binomial", "poisson", "gamma", "inverse_gaussian")
 _CORE_FAMILY = {"gamma": "Gamma", "inverse_gaussian": "inverse.gaussian"}
+_CODING_OPTIONS = ("factors", "ordered", "contrasts")
 
 
 # ------------------------------------------------------------------- Lm
@@ -79,8 +81,8 @@ class Lm(FittedModel):
     def is_generalized(self) -> bool:  # type: ignore[override]
         return self.family != "gaussian"
 
-    def with_formula(self, formula: str | None = None) -> FittedModel:
-        return type(self)(formula or self.formula, self.data, self.family, self.link)
+    def with_formula(self, formula: str | None = None, data: Any = None) -> FittedModel:
+        return type(self)(formula or self.formula, self.data if data is None else data, self.family, self.link)
 
     def _init_arguments(self) -> dict[str, Any]:
         return {"family": self.family, "link": self.link}
@@ -145,11 +147,11 @@ class Lm(FittedModel):
             raise DataError("weights= a column of group variances is for linear models; pass an array of weights")
         if robust_est == "cluster" and cluster is None:
             raise DataError("robust='cluster' needs cluster= (the column naming the clusters)")
-        group_weights = weights if isinstance(weights, str) else None
-        prior = None if isinstance(weights, str) else weights
-        extra = [c for c in (group_weights, cluster if robust_est == "cluster" else None) if c is not None]
-        check_columns(self.data.columns, extra)
         options = {
+            "factors": factors,
+            "ordered": ordered,
+            "contrasts": contrasts,
+            "weights": weights,
             "robust": robust,
             "n_lags": n_lags,
             "cluster": cluster,
@@ -160,39 +162,12 @@ class Lm(FittedModel):
             "permute": permute,
             "seed": seed,
         }
-        _, weight_name, core_contrasts = self._prepare_fit(factors, ordered, prior, contrasts, options)
-        if rank:
-            self._frame = rank_columns(self._frame, self.columns_read(groups=False))
-        self.ranked_data = bool(rank)
-        names = [*self._columns, *extra, *([weight_name] if weight_name else [])]
-        frame = self.core_frame(self._frame, names)
         if verbose:
             kind = "rank" if rank else "linear"
             print(f"Fitting {kind} model with {robust_est} standard errors and {conf_int} 95% confidence intervals...")
-        if self.is_generalized:
-            self._fit = _core.GlmFit.fit(
-                self.formula,
-                frame,
-                family=_CORE_FAMILY.get(self.family, self.family),
-                link=self.link,
-                weights=weight_name,
-                contrasts=core_contrasts,
-            )
-        else:
-            self._fit = _core.LmFit.fit(
-                self.formula,
-                frame,
-                weights=weight_name,
-                weight_groups=group_weights,
-                welch_df=bool(wls_dof_correction),
-                robust=robust_est,
-                n_lags=n_lags,
-                cluster=cluster if robust_est == "cluster" else None,
-                contrasts=core_contrasts,
-            )
-        self.estimator = "WLS" if weights is not None else ("IRLS" if self.is_generalized else "OLS")
-        self.se_type, self.ci_type, self.sig_type = inference_labels(robust_est, conf_int, n_boot, n_perm)
-        coefs = self._finish_fit(summarize=False, verbose=False, no_warnings=True)
+        self._fit_core(options)
+        coefs = self.coefs
+        assert coefs is not None
         seed_int = seed_value(seed)
         if conf_int == "boot":
             lower, upper, skipped = self._fit.bootstrap_intervals(n_boot, seed_int)
@@ -207,6 +182,75 @@ class Lm(FittedModel):
         if summarize:
             print(self.summary_text())
         return self.coefs
+
+    def _fit_core(self, options: dict[str, Any], estimates: dict[str, Any] | None = None) -> None:
+        """The core's fit from ``fit()``'s checked ``options`` (all of them):
+        least squares or IRLS, without the bootstrap or permutations. With
+        saved ``estimates`` a generalized fit is rebuilt at them without
+        iterating; least squares is closed-form (one solve, nothing to save)."""
+        weights = options["weights"]
+        robust_est = robust_name(options["robust"], "hc1")
+        cluster = options["cluster"] if robust_est == "cluster" else None
+        group_weights = weights if isinstance(weights, str) else None
+        prior = None if isinstance(weights, str) else weights
+        extra = [c for c in (group_weights, cluster) if c is not None]
+        check_columns(self.data.columns, extra)
+        coding = {k: options[k] for k in _CODING_OPTIONS}
+        rest = {k: v for k, v in options.items() if k not in _CODING_OPTIONS}
+        _, weight_name, core_contrasts = self._prepare_fit(**coding, weights=prior, options=rest)
+        if options["rank"]:
+            self._frame = rank_columns(self._frame, self.columns_read(groups=False))
+        self.ranked_data = bool(options["rank"])
+        names = [*self._columns, *extra, *([weight_name] if weight_name else [])]
+        frame = self.core_frame(self._frame, names)
+        glm_args = {
+            "family": _CORE_FAMILY.get(self.family, self.family),
+            "link": self.link,
+            "weights": weight_name,
+            "contrasts": core_contrasts,
+        }
+        if self.is_generalized and estimates:
+            beta, eta_weights = list(estimates["beta"]), list(estimates["eta_weights"])
+            iterations, converged = int(estimates["iterations"]), bool(estimates["converged"])
+            self._fit = _core.GlmFit.at_estimates(
+                self.formula, frame, beta, eta_weights, iterations, converged, **glm_args
+            )
+        elif self.is_generalized:
+            self._fit = _core.GlmFit.fit(self.formula, frame, **glm_args)
+        else:
+            self._fit = _core.LmFit.fit(
+                self.formula,
+                frame,
+                weights=weight_name,
+                weight_groups=group_weights,
+                welch_df=bool(options["wls_dof_correction"]),
+                robust=robust_est,
+                n_lags=options["n_lags"],
+                cluster=cluster,
+                contrasts=core_contrasts,
+            )
+        self.estimator = "WLS" if weights is not None else ("IRLS" if self.is_generalized else "OLS")
+        n_perm = permutations(options["permute"], [])
+        self.se_type, self.ci_type, self.sig_type = inference_labels(
+            robust_est, options["conf_int"], options["n_boot"], n_perm
+        )
+        self._finish_fit(summarize=False, verbose=False, no_warnings=True)
+
+    def _estimates(self) -> dict[str, Any]:
+        if not self.is_generalized:
+            return {}
+        f = self._fit
+        return {
+            "beta": [float(b) for b in f.beta],
+            "eta_weights": np.asarray(f.eta_weights),
+            "iterations": int(f.iterations),
+            "converged": bool(f.converged),
+        }
+
+    def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:
+        """The fit at the saved estimates, without the bootstrap or
+        permutations (their results are in the saved ``coefs``)."""
+        self._fit_core(options, estimates)
 
     def _collect_results(self) -> None:
         super()._collect_results()
@@ -274,6 +318,14 @@ class Lm(FittedModel):
         if self.is_generalized:
             return float(self._fit.deviance)
         return float(np.sum(np.asarray(self.residuals("pearson")) ** 2))
+
+    def drop1(self, scope: Sequence[str] | None = None) -> pl.DataFrame:
+        """R's ``drop1(lm, test = "F")`` for a linear model: each fixed term
+        that can be dropped while respecting marginality is removed by a refit
+        and tested by F = (increase of the residual sum of squares / its df) /
+        (residual mean square of this fit); columns as ``Lmer.anova()``."""
+        self._check_fitted()
+        return drop1_module.drop1(self, scope=scope)
 
     def to_corrs(self, corr_type: str = "semi", ztrans_corrs: bool = False) -> pl.DataFrame:
         """Each predictor's semi-partial (``"semi"``) or partial (``"partial"``)

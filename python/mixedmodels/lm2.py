@@ -80,8 +80,8 @@ class Lm2(FittedModel):
         self.ranked_data = False
         self.iscorrs: bool | str = False
 
-    def with_formula(self, formula: str | None = None) -> FittedModel:
-        return type(self)(formula or self.formula, self.data, self.group)
+    def with_formula(self, formula: str | None = None, data: Any = None) -> FittedModel:
+        return type(self)(formula or self.formula, self.data if data is None else data, self.group, self.family)
 
     def _init_arguments(self) -> dict[str, Any]:
         return {"group": self.group, "family": self.family}
@@ -135,12 +135,13 @@ class Lm2(FittedModel):
         robust_est = robust_name(robust, "hc0")
         if robust_est == "cluster" and cluster is None:
             raise DataError("robust='cluster' needs cluster= (the column naming the clusters)")
-        corrs = to_corrs if to_corrs is False or to_corrs is None else ("semi" if to_corrs is True else to_corrs)
+        corrs = _corr_kind(to_corrs)
         if corrs and corrs not in ("semi", "partial"):
             raise DataError("to_corrs must be 'semi' or 'partial'")
-        extra = [*self.groups, *([cluster] if robust_est == "cluster" else [])]
-        check_columns(self.data.columns, extra)
         options = {
+            "factors": factors,
+            "ordered": ordered,
+            "contrasts": contrasts,
             "robust": robust,
             "n_lags": n_lags,
             "cluster": cluster,
@@ -153,27 +154,11 @@ class Lm2(FittedModel):
             "perm_on": perm_on,
             "seed": seed,
         }
-        self._prepare_fit(factors, ordered, None, contrasts, options)
-        if rank:
-            self._frame = rank_columns(self._frame, self.columns_read(groups=False), over=self.groups)
-        self.ranked_data = bool(rank)
-        frame = self.core_frame(self._frame, [*self._columns, *extra])
         if verbose:
             print(f"Fitting {self.formula} in each group of {', '.join(self.groups)}...")
-        self._fit = _core.Lm2Fit.fit(
-            self.formula,
-            frame,
-            self.groups,
-            to_corrs=corrs or None,
-            ztrans_corrs=bool(ztrans_corrs),
-            robust=robust_est,
-            n_lags=n_lags,
-            cluster=cluster if robust_est == "cluster" else None,
-            contrasts=self._coding.contrasts,
-        )
-        self.iscorrs = corrs or False
-        self.se_type, self.ci_type, self.sig_type = inference_labels(robust_est, conf_int, n_boot, n_perm)
-        coefs = self._finish_fit(summarize=False, verbose=False, no_warnings=True)
+        self._fit_core(options)
+        coefs = self.coefs
+        assert coefs is not None
         seed_int = seed_value(seed)
         if conf_int == "boot":
             lower, upper = self._fit.bootstrap_intervals(n_boot, seed_int)
@@ -187,6 +172,45 @@ class Lm2(FittedModel):
         if summarize:
             print(self.summary_text())
         return self.coefs
+
+    def _fit_core(self, options: dict[str, Any]) -> None:
+        """The core's fit from ``fit()``'s checked ``options`` (all of them):
+        each group's least squares and the second level, without the
+        bootstrap or permutations (closed-form: a saved model is rebuilt by it)."""
+        robust_est = robust_name(options["robust"], "hc0")
+        cluster = options["cluster"] if robust_est == "cluster" else None
+        corrs = _corr_kind(options["to_corrs"])
+        extra = [*self.groups, *([cluster] if cluster is not None else [])]
+        check_columns(self.data.columns, extra)
+        coding = {k: options[k] for k in ("factors", "ordered", "contrasts")}
+        rest = {k: v for k, v in options.items() if k not in coding}
+        self._prepare_fit(**coding, weights=None, options=rest)
+        if options["rank"]:
+            self._frame = rank_columns(self._frame, self.columns_read(groups=False), over=self.groups)
+        self.ranked_data = bool(options["rank"])
+        frame = self.core_frame(self._frame, [*self._columns, *extra])
+        self._fit = _core.Lm2Fit.fit(
+            self.formula,
+            frame,
+            self.groups,
+            to_corrs=corrs or None,
+            ztrans_corrs=bool(options["ztrans_corrs"]),
+            robust=robust_est,
+            n_lags=options["n_lags"],
+            cluster=cluster,
+            contrasts=self._coding.contrasts,
+        )
+        self.iscorrs = corrs or False
+        n_perm = permutations(options["permute"], [])
+        self.se_type, self.ci_type, self.sig_type = inference_labels(
+            robust_est, options["conf_int"], options["n_boot"], n_perm
+        )
+        self._finish_fit(summarize=False, verbose=False, no_warnings=True)
+
+    def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:
+        """The saved fit rebuilt by its closed-form solve, without the
+        bootstrap or permutations (their results are in the saved ``coefs``)."""
+        self._fit_core(options)
 
     def _collect_results(self) -> None:
         f = self._fit
@@ -281,3 +305,8 @@ class Lm2(FittedModel):
         return plots.plot_summary(
             self, figsize, error_bars, ranef, axlim, plot_intercept, ranef_alpha, coef_fmt, orient, 0, ax
         )
+
+
+def _corr_kind(to_corrs: bool | str | None) -> str | bool | None:
+    """``to_corrs`` as the core takes it: False/None, ``"semi"`` (for True) or ``"partial"``."""
+    return to_corrs if to_corrs is False or to_corrs is None else ("semi" if to_corrs is True else to_corrs)

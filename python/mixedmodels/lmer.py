@@ -14,6 +14,8 @@ import numpy as np
 import polars as pl
 
 from mixedmodels import _core, anova_table, compare, contest, diagnostics, intervals, plots
+from mixedmodels import drop1 as drop1_module
+from mixedmodels import step as step_module
 from mixedmodels._args import reject_keywords, whole_number
 from mixedmodels._fitargs import permutations, summarize_alias
 from mixedmodels._stats import significance, t_pvalues, wald_interval
@@ -186,13 +188,12 @@ class Lmer(MixedModel):
 
     def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:
         """The fit at saved estimates, without optimizing (see :mod:`mixedmodels.io`)."""
-        frame, weight_name, core_contrasts = self._prepare_fit(
-            options["factors"],
-            options["ordered"],
-            options["weights"],
-            options["contrasts"],
-            {k: v for k, v in options.items() if k not in ("factors", "ordered", "weights", "contrasts")},
-        )
+        frame, weight_name, core_contrasts = self._prepare_saved_fit(options)
+        if options.get("rank"):
+            rank_group, exclude = options["rank_group"], options["rank_exclude_cols"]
+            self._frame = self._ranked_frame(rank_group, exclude, options["factors"], [])
+            frame = self.core_frame(self._frame, [*self._columns, *([weight_name] if weight_name else [])])
+        self.ranked_data = bool(options.get("rank"))
         opt = estimates["optsummary"]
         record = (
             opt["optimizer"],
@@ -319,6 +320,40 @@ class Lmer(MixedModel):
         term (slopes reduced to intercepts, intercepts removed)."""
         self._check_fitted()
         return compare.ranova(self, reduce_terms=reduce_terms)
+
+    def drop1(self, ddf: str = "Satterthwaite", scope: Sequence[str] | None = None) -> pl.DataFrame:
+        """lmerTest's ``drop1``: an F test for each fixed term that can be
+        dropped while respecting marginality (no other term contains it),
+        with Satterthwaite's or Kenward-Roger's df; nothing is refitted.
+        Columns as :meth:`anova`. See :func:`mixedmodels.drop1.drop1`."""
+        self._check_fitted()
+        return drop1_module.drop1(self, ddf=ddf, scope=scope)
+
+    def step(
+        self,
+        alpha_random: float = 0.1,
+        alpha_fixed: float = 0.05,
+        reduce_random: bool = True,
+        reduce_fixed: bool = True,
+        ddf: str = "Satterthwaite",
+        keep: Sequence[str] = (),
+    ) -> step_module.StepResult:
+        """lmerTest's ``step``: backward elimination of the random-effect
+        terms (likelihood-ratio tests of :meth:`ranova`, p > ``alpha_random``
+        removed first the largest), then of the fixed terms (F tests of
+        :meth:`drop1`, p > ``alpha_fixed``). Returns a
+        :class:`~mixedmodels.step.StepResult` with the ``random`` and
+        ``fixed`` elimination tables and the final ``model``."""
+        self._check_fitted()
+        return step_module.step(
+            self,
+            ddf=ddf,
+            alpha_random=alpha_random,
+            alpha_fixed=alpha_fixed,
+            reduce_random=reduce_random,
+            reduce_fixed=reduce_fixed,
+            keep=keep,
+        )
 
     def bootstrap(self, n_boot: int = 500, seed: int | None = None, progress: bool | None = None) -> pl.DataFrame:
         """Parametric bootstrap replicates (a row each: sd/cor parameters,

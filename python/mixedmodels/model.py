@@ -30,6 +30,7 @@ from mixedmodels._table import result_table
 from mixedmodels.contrasts import Coding
 from mixedmodels.exceptions import DataError, UnavailableError
 from mixedmodels.sources import source_of
+from mixedmodels.update_formula import update_formula
 
 __all__ = ["FittedModel", "FixedTerm", "Residuals"]
 
@@ -131,6 +132,12 @@ class FittedModel:
         self.contrast_codes = coding.contrast_codes or None
         return coding.core_frame(frame, names), weight_name, coding.contrasts
 
+    def _prepare_saved_fit(self, options: dict[str, Any]) -> tuple[CoreFrame, str | None, list[Any]]:
+        """:meth:`_prepare_fit` with a saved model's recorded ``fit()`` options."""
+        coding = ("factors", "ordered", "weights", "contrasts")
+        rest = {k: v for k, v in options.items() if k not in coding}
+        return self._prepare_fit(*(options[k] for k in coding), rest)
+
     def _finish_fit(self, summarize: bool, verbose: bool, no_warnings: bool) -> pl.DataFrame:
         """Collect the results of the core's fit, warn, print."""
         self.fitted = True
@@ -210,10 +217,35 @@ class FittedModel:
         self._check_fitted()
         return {k: v for k, v in self._fit_options.items() if k not in _DISPLAY_OPTIONS}
 
-    def with_formula(self, formula: str | None = None) -> FittedModel:
-        """An unfitted model of the same kind (and family) on the same data,
-        with ``formula`` (default: this model's)."""
-        return type(self)(formula or self.formula, self.data)
+    def with_formula(self, formula: str | None = None, data: Any = None) -> FittedModel:
+        """An unfitted model of the same kind (and family) on the same data
+        (or ``data``), with ``formula`` (default: this model's)."""
+        return type(self)(formula or self.formula, self.data if data is None else data)
+
+    def update(self, formula: str | None = None, data: Any = None, **fit_options: Any) -> FittedModel:
+        """A new model fitted like this one, with changes: R's ``update()``.
+
+        ``formula`` is an update formula in R's syntax, ``.`` standing for
+        this model's left or right side: ``". ~ . + x"`` adds a term,
+        ``". ~ . - x"`` removes one (``- a:b`` from ``a * b`` leaves
+        ``a + b``), ``". ~ . - (Days | Subject) + (1 | Subject)"`` replaces
+        a random-effect term, ``"log(.) ~ ."`` transforms the response; a
+        formula without ``.`` replaces the model's (see
+        :func:`mixedmodels.update_formula.update_formula`, which refuses
+        to remove a term the model does not have). ``data`` replaces the
+        data; ``fit_options`` replace or add ``fit()`` arguments (``REML=False``,
+        ``weights=...``); the others, and REML or ML, are this fit's. The
+        new model is fitted quietly (``summarize=False`` unless given) and
+        returned; this one is not changed."""
+        options = {k: v for k, v in self.fit_options.items() if v is not None}  # None: the default
+        if self.is_mixed:
+            options["REML"] = self.REML
+        options["summarize"] = False
+        options.update(fit_options)
+        new_formula = self.formula if formula is None else update_formula(self.formula, formula)
+        model = self.with_formula(new_formula, data)
+        model.fit(**options)  # type: ignore[attr-defined]
+        return model
 
     # ------------------------------------------------ the rows of the fit
     @property
@@ -416,17 +448,14 @@ class FittedModel:
         return {}
 
     def _estimates(self) -> dict[str, Any]:
-        """What rebuilds the fit without optimizing; nothing for models whose
-        fit is closed-form (they are refitted)."""
+        """What rebuilds the fit without optimizing (plain data); nothing for
+        a closed-form fit."""
         return {}
 
     def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:
-        """Refit with the saved ``fit()`` arguments (fits are deterministic:
-        the same estimates); a model class that can do better overrides this."""
-        with _warnings.catch_warnings():
-            _warnings.simplefilter("ignore")
-            given = {k: v for k, v in options.items() if v is not None}  # None: the default
-            self.fit(summarize=False, **given)  # type: ignore[attr-defined]
+        """Rebuild the core's fit from the saved ``fit()`` ``options`` at the
+        saved ``estimates``, without optimizing; every model class does."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------ showing
     def summary(self) -> pl.DataFrame:

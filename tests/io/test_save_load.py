@@ -134,27 +134,129 @@ def test_files_of_a_newer_format_or_of_another_kind_are_refused(sleep, tmp_path)
         load_model(not_zip)
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda d: mm.Lm("DV ~ IV1 + IV3", data=d),
-        lambda d: mm.Lm("DV_l ~ IV1 + IV3", data=d, family="binomial"),
-        lambda d: mm.Lm2("DV ~ IV3 + IV2", group="Group", data=d),
-    ],
-    ids=["Lm", "Lm-binomial", "Lm2"],
-)
-def test_save_load_and_pickle_of_the_other_model_classes(make, tmp_path):
-    data = mm.load_dataset("sample_data")
-    m = make(data)
-    m.fit(summarize=False)
-    for again in (load_model(save_model(m, tmp_path / "m.mm")), pickle.loads(pickle.dumps(m)), copy.deepcopy(m)):
+def _no_fit(*args, **kwargs):
+    raise AssertionError("load_model fitted the model again")
+
+
+def _load_without_fitting(model, path, monkeypatch, core_class, entries=("fit",)):
+    """Save ``model`` and load it with the core's fit ``entries`` (and the
+    model's own ``fit``) raising, so that any refit fails the test."""
+    save_model(model, path)
+    with monkeypatch.context() as patch:
+        for name in entries:
+            patch.setattr(core_class, name, _no_fit)
+        patch.setattr(type(model), "fit", _no_fit)
+        return load_model(path)
+
+
+def _glmer_cases():
+    cbpp = mm.load_dataset("cbpp")
+    cbind = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+    dietox = mm.load_dataset("dietox").filter(pl.col("Time") <= 4)
+    grouse = mm.load_dataset("grouseticks")
+    return {
+        "binomial-probit-nAGQ0": (mm.Lmer(cbind, data=cbpp, family="binomial"), {"link": "probit", "nAGQ": 0}),
+        "binomial-nAGQ9": (mm.Lmer(cbind, data=cbpp, family="binomial"), {"nAGQ": 9}),
+        "gamma-log": (mm.Lmer("Weight ~ Time + (1 | Pig)", data=dietox, family="gamma"), {"link": "log"}),
+        "inverse_gaussian": (mm.Lmer("Weight ~ Time + (1 | Pig)", data=dietox, family="inverse_gaussian"), {}),
+        "negative_binomial": (mm.Lmer("TICKS ~ YEAR + (1 | BROOD)", data=grouse, family="negative_binomial"), {}),
+        "negative_binomial-given": (
+            mm.Lmer("TICKS ~ YEAR + (1 | BROOD)", data=grouse, family="negative_binomial", nb_theta=2.5),
+            {},
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", list(_glmer_cases()))
+def test_glmms_of_every_family_load_without_optimizing(case, tmp_path, monkeypatch):
+    m, options = _glmer_cases()[case]
+    m.fit(summarize=False, no_warnings=True, **options)
+    loaded = _load_without_fitting(m, tmp_path / "m.mm", monkeypatch, _core.GlmerFit)
+    _same(m, loaded)
+    assert (loaded.nAGQ, loaded.link, loaded.nb_theta) == (m.nAGQ, m.link, m.nb_theta)
+    assert loaded.optsummary == m.optsummary  # the optimizer's record, evaluations included
+    assert loaded.summary_text() == m.summary_text()
+    assert np.array_equal(loaded.vcov, m.vcov) and loaded.deviance == m.deviance
+    assert np.array_equal(loaded.predict(m.data, pred_type="link"), m.predict(m.data, pred_type="link"))
+    factors = [t.label for t in m.fixed_terms if not any(t.numeric)]
+    for term in factors:
+        for a, b in zip(loaded.post_hoc(term, summarize=False), m.post_hoc(term, summarize=False), strict=True):
+            assert a.equals(b)
+    # a GLMM's anova is the likelihood-ratio comparison with another model
+    null = mm.Lmer(m.formula.split("~")[0] + "~ 1 + (1 | " + m.formula.split("(1 | ")[1], data=m.data, family=m.family)
+    null.fit(summarize=False, no_warnings=True, **options)
+    assert mm.anova(null, loaded).equals(mm.anova(null, m))
+
+
+def _lm_cases():
+    d = mm.load_dataset("sample_data")
+    weighted = {"weights": "IV3", "robust": "hc3", "conf_int": "boot", "n_boot": 50, "permute": 20, "seed": 1}
+    return {
+        "Lm": (mm.Lm("DV ~ IV1 + IV3", data=d), {}),
+        "Lm-weighted-boot-permute": (mm.Lm("DV ~ IV1 + IV2", data=d.with_columns(pl.col("IV3").cast(str))), weighted),
+        "Lm-rank-cluster": (mm.Lm("DV ~ IV1 + IV3", data=d), {"rank": True, "robust": "cluster", "cluster": "Group"}),
+        "Lm-binomial": (mm.Lm("DV_l ~ IV1 + IV3", data=d), {}),
+        "Lm-poisson": (mm.Lm("IV3 ~ IV1", data=d.with_columns(pl.col("IV3") * 2), family="poisson"), {}),
+        "Lm2": (mm.Lm2("DV ~ IV3 + IV2", group="Group", data=d), {"conf_int": "boot", "n_boot": 50, "seed": 2}),
+        "Lm2-corrs-permute": (
+            mm.Lm2("DV ~ IV3 + IV2", group="Group", data=d),
+            {"to_corrs": "partial", "permute": 20, "seed": 3},
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", list(_lm_cases()))
+def test_the_other_model_classes_load_without_fitting(case, tmp_path, monkeypatch):
+    m, options = _lm_cases()[case]
+    if case == "Lm-binomial":
+        m = mm.Lm(m.formula, data=m.data, family="binomial")
+    m.fit(summarize=False, no_warnings=True, **options)
+    if m.is_generalized:  # IRLS is not run again
+        loaded = _load_without_fitting(m, tmp_path / "m.mm", monkeypatch, _core.GlmFit)
+    else:  # least squares is closed-form, one solve; neither bootstrap nor permutations run again
+        core = _core.Lm2Fit if isinstance(m, mm.Lm2) else _core.LmFit
+        resampling = ("bootstrap_intervals", "permutation_test")
+        loaded = _load_without_fitting(m, tmp_path / "m.mm", monkeypatch, core, resampling)
+    copies = (loaded, pickle.loads(pickle.dumps(m)), copy.deepcopy(m))
+    for again in copies:
         assert type(again) is type(m) and again.formula == m.formula and again.family == m.family
         assert again.coefs.equals(m.coefs) and again.data.equals(m.data)
         assert again.logLike == m.logLike and again.warnings == m.warnings
+        assert again.summary_text() == m.summary_text() and np.array_equal(again.vcov, m.vcov, equal_nan=True)
+        assert np.array_equal(again.design_matrix.to_numpy(), m.design_matrix.to_numpy())
+        assert (again.fits is None and m.fits is None) or np.array_equal(again.fits, m.fits, equal_nan=True)
+        if isinstance(m, mm.Lm2):
+            assert again.fixef.equals(m.fixef)
+        elif not m.ranked_data:
+            assert np.array_equal(again.predict(m.data), m.predict(m.data), equal_nan=True)
+    if isinstance(m, mm.Lm) and m.is_generalized:
+        assert loaded._fit.iterations == m._fit.iterations and np.array_equal(loaded.vcov, m.vcov)
 
 
-def test_save_load_gamma_glmm(tmp_path):
-    data = mm.load_dataset("dietox").filter(pl.col("Time") <= 4)
-    m = mm.Lmer("Weight ~ Time + (1 | Pig)", data=data, family="gamma")
-    m.fit(summarize=False, link="log")
-    _same(m, load_model(save_model(m, tmp_path / "gamma.mm")))
+def test_a_saved_generalized_fit_of_other_data_is_refused(glmms, tmp_path):
+    m = glmms[0]
+    path = save_model(m, tmp_path / "m.mm")
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    metadata = json.loads(parts["metadata.json"])
+    metadata["estimates"]["core"]["beta"] = metadata["estimates"]["core"]["beta"][:2]
+    parts["metadata.json"] = json.dumps(metadata).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, content in parts.items():
+            z.writestr(name, content)
+    with pytest.raises(mm.DataError, match="the saved beta has 2 values but the model of these data has 4"):
+        load_model(path)
+
+
+def test_a_rank_fit_loads_on_the_ranks(tmp_path, monkeypatch):
+    m = mm.Lmer("DV ~ IV1 + (1 | Group)", data=mm.load_dataset("sample_data"))
+    m.fit(summarize=False, rank=True, rank_group="IV3", no_warnings=True)
+    loaded = _load_without_fitting(m, tmp_path / "m.mm", monkeypatch, _core.LmerFit)
+    _same_fit(m, loaded)
+    assert loaded.ranked_data
+
+
+def _same_fit(a: mm.MixedModel, b: mm.MixedModel) -> None:
+    """The results of the core's fits (not the saved tables) are equal."""
+    assert np.array_equal(a.fits, b.fits) and np.array_equal(a.vcov, b.vcov)
+    assert all(a.ranef[g].equals(b.ranef[g]) for g in a.ranef)

@@ -17,6 +17,7 @@ use crate::convert::{contrasts_from_py, matrix_rowmajor, optimizer_settings};
 use crate::errors::to_py;
 use crate::fitted::PyMixedFit;
 use crate::frame::{with_frame, PyFrame};
+use crate::saved::{estimates_from_dict, estimates_to_dict};
 
 #[pyclass(name = "GlmerFit", module = "mixedmodels._core", extends = PyMixedFit, frozen)]
 pub struct PyGlmer {
@@ -45,18 +46,70 @@ impl PyGlmer {
         nb_theta: Option<f64>,
         tol_pwrss: f64,
     ) -> PyResult<Py<PyGlmer>> {
-        let mut family = Family::parse(family, link).map_err(to_py)?;
-        if let Some(theta) = nb_theta {
-            family = family.with_nb_theta(theta).map_err(to_py)?;
-        }
-        let contrasts = contrasts_from_py(contrasts)?;
-        let base = OptimizerSettings { max_feval, ..GlmerOptions::default().optimizer };
-        let optimizer = optimizer_settings(base, optimizer)?;
-        let options = GlmerOptions { family, nagq, contrasts, weights, optimizer, derivatives, tol_pwrss };
+        let options = glmer_options(
+            family,
+            link,
+            nagq,
+            weights,
+            contrasts,
+            derivatives,
+            max_feval,
+            optimizer,
+            nb_theta,
+            tol_pwrss,
+        )?;
         let inner = with_frame(&frame, |df| py.detach(|| Glmer::fit(formula, df, &options)).map_err(to_py))?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyGlmer { inner }))
+    }
+
+    /// The model at saved estimates (`estimates()` of its fit), without
+    /// optimizing: a saved model loaded again. The other arguments are the
+    /// fit's (`nb_theta` the one given to it, None when it was estimated).
+    #[staticmethod]
+    #[pyo3(signature = (formula, frame, family, estimates, link=None, nagq=1, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None, nb_theta=None, tol_pwrss=1e-7))]
+    #[allow(clippy::too_many_arguments)]
+    fn at_estimates(
+        py: Python<'_>,
+        formula: &str,
+        frame: PyFrame<'_>,
+        family: &str,
+        estimates: &Bound<'_, PyDict>,
+        link: Option<&str>,
+        nagq: usize,
+        weights: Option<String>,
+        contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
+        derivatives: bool,
+        max_feval: usize,
+        optimizer: Option<HashMap<String, f64>>,
+        nb_theta: Option<f64>,
+        tol_pwrss: f64,
+    ) -> PyResult<Py<PyGlmer>> {
+        let options = glmer_options(
+            family,
+            link,
+            nagq,
+            weights,
+            contrasts,
+            derivatives,
+            max_feval,
+            optimizer,
+            nb_theta,
+            tol_pwrss,
+        )?;
+        let saved = estimates_from_dict(estimates)?;
+        let inner =
+            with_frame(&frame, |df| py.detach(|| Glmer::at_estimates(formula, df, &options, &saved)).map_err(to_py))?;
+        let inner = Arc::new(inner);
+        let base = PyMixedFit::new(inner.clone());
+        Py::new(py, PyClassInitializer::from(base).add_subclass(PyGlmer { inner }))
+    }
+
+    /// What `at_estimates` rebuilds this fit from: plain numbers, lists and
+    /// dicts (see `mixedmodels::glmm::saved`).
+    fn estimates<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        estimates_to_dict(py, &self.inner.estimates())
     }
 
     /// Permutation p-values of the fixed effects' z statistics: `n_perm`
@@ -140,4 +193,28 @@ impl PyGlmer {
         let family = self.inner.fit.family;
         format!("<GlmerFit {} obs, {} family ({} link)>", self.inner.rows.len(), family.dist.name(), family.link.name())
     }
+}
+
+/// The core's options from `fit`'s arguments (`family` and `link` by R's names).
+#[allow(clippy::too_many_arguments)]
+fn glmer_options(
+    family: &str,
+    link: Option<&str>,
+    nagq: usize,
+    weights: Option<String>,
+    contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
+    derivatives: bool,
+    max_feval: usize,
+    optimizer: Option<HashMap<String, f64>>,
+    nb_theta: Option<f64>,
+    tol_pwrss: f64,
+) -> PyResult<GlmerOptions> {
+    let mut family = Family::parse(family, link).map_err(to_py)?;
+    if let Some(theta) = nb_theta {
+        family = family.with_nb_theta(theta).map_err(to_py)?;
+    }
+    let contrasts = contrasts_from_py(contrasts)?;
+    let base = OptimizerSettings { max_feval, ..GlmerOptions::default().optimizer };
+    let optimizer = optimizer_settings(base, optimizer)?;
+    Ok(GlmerOptions { family, nagq, contrasts, weights, optimizer, derivatives, tol_pwrss })
 }

@@ -10,6 +10,7 @@ mod functions;
 mod glmer;
 mod lm;
 mod lmer;
+mod saved;
 mod sums;
 
 use pyo3::prelude::*;

@@ -246,6 +246,39 @@ impl PyGlm {
         })
     }
 
+    /// The fit that ended at `beta` (its last IRLS step's working weights at
+    /// `eta_weights`), rebuilt without iterating: a saved model loaded again.
+    #[staticmethod]
+    #[pyo3(signature = (formula, frame, beta, eta_weights, iterations, converged, family="binomial", link=None, weights=None, contrasts=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn at_estimates(
+        py: Python<'_>,
+        formula: &str,
+        frame: PyFrame<'_>,
+        beta: Vec<f64>,
+        eta_weights: Vec<f64>,
+        iterations: usize,
+        converged: bool,
+        family: &str,
+        link: Option<String>,
+        weights: Option<String>,
+        contrasts: Option<Vec<(String, Bound<'_, PyAny>)>>,
+    ) -> PyResult<PyGlm> {
+        let options = GlmOptions { family: family.into(), link, contrasts: contrasts_from_py(contrasts)?, weights };
+        with_frame(&frame, |df| {
+            let rebuild = || Glm::at_estimates(formula, df, &options, beta, eta_weights, iterations, converged);
+            let inner = py.detach(rebuild).map_err(to_py)?;
+            Ok(PyGlm { inner })
+        })
+    }
+
+    /// The linear predictor of the last IRLS step's working weights (what
+    /// `at_estimates` rebuilds the fit from, with `beta`).
+    #[getter]
+    fn eta_weights<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_slice(py, &self.inner.fit.eta_weights)
+    }
+
     #[getter]
     fn fixed_names(&self) -> Vec<String> {
         self.inner.fixed_names.clone()

@@ -83,6 +83,10 @@ pub struct GlmmFit {
     pub eta: Vec<f64>,
     pub mu: Vec<f64>,
     pub u: Vec<f64>,
+    /// The linear predictor whose working weights made PIRLS's last factor
+    /// (see [`PirlsState::eta_weights`]): with (theta, beta, u) it rebuilds
+    /// the fit without optimizing ([`crate::glmm::saved`]).
+    pub eta_weights: Vec<f64>,
     pub singular: bool,
     pub stage1: OptSummary,
     pub stage2: OptSummary,
@@ -523,7 +527,7 @@ impl Glmer {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn results(
+    pub(crate) fn results(
         &self,
         theta: &[f64],
         beta: &[f64],
@@ -545,21 +549,7 @@ impl Glmer {
             1.0
         };
         let par = &self.pirls.joint.par;
-        let ranef = (0..par.terms.len())
-            .map(|k| {
-                let t = &par.terms[k];
-                let mut lam = vec![0.0; t.q * t.q];
-                par.fill_lambda(theta, k, &mut lam);
-                let offset: usize = par.terms[..k].iter().map(|x| x.q * x.nlevels).sum();
-                let mut b = vec![0.0; t.q * t.nlevels];
-                for j in 0..t.nlevels {
-                    for row in 0..t.q {
-                        b[j * t.q + row] = (0..t.q).map(|c| lam[c * t.q + row] * s.u[offset + j * t.q + c]).sum();
-                    }
-                }
-                b
-            })
-            .collect();
+        let ranef = self.pirls.joint.ranef_from_u(&s.u, theta);
         // lme4's npar: a negative binomial's theta counts, estimated or given (lme4 looks at the family's name).
         let npar = beta.len() + theta.len() + usize::from(fam.has_scale()) + usize::from(fam.nb_theta().is_some());
         let loglik = -objective / 2.0;
@@ -594,6 +584,7 @@ impl Glmer {
             eta: s.eta.clone(),
             mu: s.mu.clone(),
             u: s.u.clone(),
+            eta_weights: s.eta_weights.clone(),
             singular,
             stage1,
             stage2,
@@ -686,6 +677,7 @@ fn empty_fit(family: Family) -> GlmmFit {
         eta: vec![],
         mu: vec![],
         u: vec![],
+        eta_weights: vec![],
         singular: false,
         stage1: empty.clone(),
         stage2: empty,
@@ -714,13 +706,12 @@ impl Glmer {
             .map(|s| {
                 let mut rng = replicate_rng(seed, s as u64);
                 let mut u = self.fit.u.clone();
-                let mut offset = 0;
-                for (t, &keep) in self.pirls.modes.terms.iter().zip(conditioned) {
-                    let size = t.q() * t.nlevels();
+                for (k, &keep) in conditioned.iter().enumerate() {
                     if !keep {
-                        u[offset..offset + size].iter_mut().for_each(|v| *v = rng.sample::<f64, _>(StandardNormal));
+                        for i in self.pirls.modes.u_indices(k) {
+                            u[i] = rng.sample::<f64, _>(StandardNormal);
+                        }
                     }
-                    offset += size;
                 }
                 let eta = self.pirls.linear_predictor(&self.fit.theta, &self.fit.beta, &u);
                 (0..r.n())

@@ -240,6 +240,29 @@ fn synthetic_sparse_crossed_rest() {
     check_model(&mut m, None, 18, "banded, supernodal rest");
 }
 
+/// `(x || g)` on the first grouping factor: its intercept and slope share
+/// the first block (one term of two columns, a diagonal lambda).
+#[test]
+fn zero_correlation_first_term_shares_the_first_block() {
+    let df = synthetic(1500, &[("g", 120), ("h", 40)], Layout::Crossed, 21);
+    for (reml, weights) in [(true, None), (false, Some(weights_for(1500, 22))), (true, Some(weights_for(1500, 23)))] {
+        let mut m = model("y ~ x + (x || g) + (1 | h)", &df, weights.clone(), reml);
+        assert_eq!((m.terms.len(), m.system.terms.len(), m.system.terms[0].q), (3, 2, 2));
+        check_model(&mut m, None, 24, "(x || g) merged, crossed");
+        let mut m = model("y ~ x + (1 + x || g)", &df, weights.clone(), reml);
+        assert_eq!((m.system.terms.len(), m.cp.m), (1, 0));
+        check_model(&mut m, None, 25, "(x || g) alone");
+        // Two vector terms on g: a 4 x 4 block-diagonal lambda.
+        let mut m = model("y ~ x + (1 + x | g) + (0 + x2 + x | g) + (1 | h)", &df, weights, reml);
+        assert_eq!((m.system.terms.len(), m.system.terms[0].q), (2, 4));
+        check_model(&mut m, None, 26, "two vector terms on g merged");
+    }
+    let df = synthetic(2400, &[("class", 600), ("school", 120)], Layout::Nested, 27);
+    let mut m = model("y ~ x + (x || class) + (1 | school)", &df, Some(weights_for(2400, 28)), true);
+    assert_eq!(m.system.terms.len(), 2);
+    check_model(&mut m, None, 29, "(x || class) merged, nested");
+}
+
 #[test]
 fn vector_first_term_alone() {
     let df = synthetic(800, &[("g", 90)], Layout::Crossed, 13);

@@ -166,3 +166,13 @@ fn crossed_rest_is_dense_and_exact() {
     check("y ~ x + (1 | class) + (1 | other)", &df, &[vec![0.6, 0.9], vec![1.5, 0.1]], true);
     check("y ~ x + (1 + x | other) + (1 | class)", &df, &[vec![0.6, 0.2, 0.5, 0.9]], true);
 }
+
+#[test]
+fn zero_correlation_terms_sharing_the_first_block_are_exact() {
+    // (x || class): the intercept and the slope share the first block.
+    let df = data(900, 300, 100, 20);
+    let thetas = [vec![0.7, 0.4, 1.3], vec![0.0, 0.9, 0.5], vec![1.2, 0.0, 0.3]];
+    check("y ~ x + (x || class) + (1 | school)", &df, &thetas, false);
+    let df = data(600, 150, 30, 80);
+    check("y ~ x + (x || class) + (1 | other)", &df, &thetas, true);
+}

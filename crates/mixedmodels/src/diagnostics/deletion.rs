@@ -28,7 +28,7 @@ const CHUNKS_PER_THREAD: usize = 4;
 impl<'a> DeletionSystem<'a> {
     /// `full`'s factor at the fitted theta.
     pub fn new(full: &'a LinearMixedModel) -> DeletionSystem<'a> {
-        let scatter = RowScatter::new(&full.cp, &full.terms);
+        let scatter = RowScatter::new(&full.cp, full.system_terms());
         let y_shifted = shifted_response(full);
         DeletionSystem { full, scatter, y_shifted }
     }
@@ -36,7 +36,7 @@ impl<'a> DeletionSystem<'a> {
     /// The share of `rows` in the full cross-products.
     pub fn share(&self, rows: &[usize]) -> RowsShare {
         let f = self.full;
-        let data = RowData { x: &f.x, y: &self.y_shifted, weights: f.weights.as_deref(), terms: &f.terms };
+        let data = RowData { x: &f.x, y: &self.y_shifted, weights: f.weights.as_deref(), terms: f.system_terms() };
         f.cp.rows_share(&self.scatter, data, rows)
     }
 

@@ -19,7 +19,7 @@ pub type Coord = (usize, f64);
 
 pub struct Rows<'a> {
     pub model: &'a LinearMixedModel,
-    /// Each term's lambda (q x q, column-major, lower), at the model's theta.
+    /// Each system term's lambda (q x q, column-major, lower), at the model's theta.
     lambdas: Vec<Vec<f64>>,
     /// sqrt of the prior weights (None: all 1).
     sqrt_w: Option<Vec<f64>>,
@@ -30,11 +30,11 @@ pub struct Rows<'a> {
 impl<'a> Rows<'a> {
     /// The model's factor must be at its fitted theta.
     pub fn new(model: &'a LinearMixedModel) -> Rows<'a> {
-        let lambdas = (0..model.par.terms.len())
+        let lambdas = (0..model.system.terms.len())
             .map(|k| {
-                let q = model.par.terms[k].q;
+                let q = model.system.terms[k].q;
                 let mut l = vec![0.0; q * q];
-                model.par.fill_lambda(&model.theta, k, &mut l);
+                model.system.fill_lambda(&model.theta, k, &mut l);
                 l
             })
             .collect();
@@ -66,12 +66,13 @@ impl<'a> Rows<'a> {
         self.model.terms[0].refs[i] as usize
     }
 
-    /// m_i = sqrt(w_i) Lambda' z_i as (coordinate, value) pairs, term by term.
+    /// m_i = sqrt(w_i) Lambda' z_i as (coordinate, value) pairs, term by
+    /// term of the blocked system.
     pub fn random_coords(&self, i: usize, out: &mut Vec<Coord>) {
         out.clear();
         let cp = &self.model.cp;
         let s = self.scale(i);
-        for (k, t) in self.model.terms.iter().enumerate() {
+        for (k, t) in self.model.system_terms().iter().enumerate() {
             let q = t.q();
             let z = t.z_row(i);
             let lam = &self.lambdas[k];

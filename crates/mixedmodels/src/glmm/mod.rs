@@ -8,8 +8,10 @@ pub mod pirls;
 pub mod quadrature;
 pub mod response;
 pub mod rows;
+pub mod saved;
 pub mod start;
 
 pub use family::{Distribution, Family, Link};
 pub use pirls::{GlmmResponse, Mode, Pirls, PirlsState};
+pub use saved::GlmmEstimates;
 pub use start::PirlsStart;

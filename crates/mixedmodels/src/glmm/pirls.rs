@@ -88,6 +88,10 @@ pub struct PirlsState {
     /// Penalized deviance: sum of deviance residuals + |u|^2.
     pub pdev: f64,
     pub iterations: usize,
+    /// The linear predictor whose working weights made the last factor
+    /// (that of `ld_l2`): the iterate before the last. With (theta, beta, u)
+    /// it rebuilds the state without iterating ([`Pirls::state_at`]).
+    pub eta_weights: Vec<f64>,
 }
 
 /// PIRLS workspace: two linear-model systems on the design (with X for the
@@ -125,7 +129,7 @@ impl Pirls {
         let mut joint = LinearMixedModel::new(x.clone(), p, resp.y.clone(), terms.clone(), Some(ones.clone()), false)?;
         let mut modes = LinearMixedModel::new(vec![], 0, resp.y.clone(), terms, Some(ones), false)?;
         for system in [&mut joint, &mut modes] {
-            system.cp.prepare_refills(&system.terms);
+            system.prepare_refills();
         }
         let eta_start: Vec<f64> =
             (0..n).map(|i| resp.family.linkfun(resp.family.mustart(resp.y[i], resp.weights[i]))).collect();
@@ -182,23 +186,7 @@ impl Pirls {
 
     /// b = Lambda(theta) u, term by term (level-major, q values a level).
     fn random_effects(&self, theta: &[f64], u: &[f64]) -> Vec<Vec<f64>> {
-        let m = &self.joint;
-        let mut offset = 0;
-        let mut out = Vec::with_capacity(m.terms.len());
-        for (k, shape) in m.par.terms.iter().enumerate() {
-            let q = shape.q;
-            let mut lam = vec![0.0; q * q];
-            m.par.fill_lambda(theta, k, &mut lam);
-            let mut b = vec![0.0; q * shape.nlevels];
-            for j in 0..shape.nlevels {
-                for r in 0..q {
-                    b[j * q + r] = (0..q).map(|c| lam[c * q + r] * u[offset + j * q + c]).sum();
-                }
-            }
-            offset += q * shape.nlevels;
-            out.push(b);
-        }
-        out
+        self.joint.ranef_from_u(u, theta)
     }
 
     /// eta on a chunk of rows: offset + X beta + sum over terms of z b[level].
@@ -292,7 +280,16 @@ impl Pirls {
         if !valid.into_iter().all(|ok| ok.is_some()) {
             return Err(Error::Numerical("the linear predictor left the family's range".into()));
         }
-        let from = PirlsState { beta: beta.to_vec(), u: u.to_vec(), eta, mu, ld_l2: 0.0, pdev: 0.0, iterations: 0 };
+        let from = PirlsState {
+            beta: beta.to_vec(),
+            u: u.to_vec(),
+            eta,
+            mu,
+            ld_l2: 0.0,
+            pdev: 0.0,
+            iterations: 0,
+            eta_weights: vec![],
+        };
         self.iterate(theta, from, mode, None, eta0.is_some(), tol)
     }
 
@@ -326,8 +323,12 @@ impl Pirls {
         let mut first = true;
         let mut old = f64::MAX;
         let mut ld_l2;
+        let mut eta_weights = vec![0.0; n];
         for iter in 0..self.max_iter {
             self.iterations += 1;
+            // The working weights of this step are those of the current eta
+            // (the start's, for a step from a prepared start).
+            eta_weights.copy_from_slice(&eta);
             let system = match start.take() {
                 Some(s) => s.first_system(&beta),
                 None => {
@@ -383,11 +384,57 @@ impl Pirls {
                 return Err(Error::Numerical("PIRLS: step halving failed to reduce the deviance".into()));
             }
             if ((old - pdev) / pdev).abs() < tol && self.step_is_small(&old_beta, &new_beta, &old_u, &new_u) {
-                return Ok(PirlsState { beta, u, eta, mu, ld_l2, pdev, iterations: iter + 1 });
+                return Ok(PirlsState { beta, u, eta, mu, ld_l2, pdev, iterations: iter + 1, eta_weights });
             }
             old = pdev;
         }
         Err(Error::Numerical(format!("PIRLS did not converge in {} iterations", self.max_iter)))
+    }
+
+    /// The state PIRLS ended in at (theta, beta) with modes `u`, rebuilt
+    /// without iterating: eta, mu and the penalized deviance from (theta,
+    /// beta, u), and the factor of the mode's weighted system at the working
+    /// weights of `eta_weights` (the iterate before the last, see
+    /// [`PirlsState::eta_weights`]), as the iterations left it. Every
+    /// number is computed as the iterations computed it, so the state (and
+    /// the Laplace deviance, the quadrature and the conditional variances
+    /// read from it) is the original's: a saved fit loaded again.
+    pub fn state_at(
+        &mut self,
+        theta: &[f64],
+        beta: &[f64],
+        u: &[f64],
+        eta_weights: Vec<f64>,
+        mode: Mode,
+    ) -> Result<PirlsState> {
+        let n = self.resp.n();
+        let (mut w, mut z) = (vec![0.0; n], vec![0.0; n]);
+        let mut mu_w = vec![0.0; n];
+        let mut eta_w = eta_weights.clone();
+        let valid = rows::for_chunks(&mut mu_w, &mut eta_w, |rows, mu, eta| self.mu_rows(rows, eta, mu, false));
+        if !valid.into_iter().all(|ok| ok.is_some()) || !self.working(&eta_weights, &mu_w, &mut w, &mut z) {
+            return Err(Error::Numerical("the saved PIRLS state is outside the family's range".into()));
+        }
+        let system = match mode {
+            Mode::Joint => &mut self.joint,
+            Mode::ModesOnly => {
+                z.iter_mut().zip(&self.x_times(beta)).for_each(|(v, b)| *v -= b);
+                &mut self.modes
+            }
+        };
+        system.set_weights_and_response(&w, &z);
+        system.set_theta(theta);
+        if !system.factor.ok {
+            return Err(Error::Numerical("PIRLS: the weighted system is not positive definite".into()));
+        }
+        let ld_l2 = system.pieces().ld_l2;
+        let (mut eta, mut mu) = (vec![0.0; n], vec![0.0; n]);
+        let b = self.random_effects(theta, u);
+        let pdev = self
+            .eta_mu_deviance(&b, beta, &mut eta, &mut mu)
+            .map(|d| d + sum_sq(u))
+            .ok_or_else(|| Error::Numerical("the saved estimates leave the family's range".into()))?;
+        Ok(PirlsState { beta: beta.to_vec(), u: u.to_vec(), eta, mu, ld_l2, pdev, iterations: 0, eta_weights })
     }
 
     /// lme4's rule looks at the penalized deviance only, which is flat at

@@ -116,10 +116,10 @@ fn evaluate(m: &LinearMixedModel, points: &[Vec<f64>]) -> Vec<Probe> {
     points
         .par_chunks(chunk)
         .flat_map_iter(|pts| {
-            let mut f = BlockedFactor::new(&m.cp, &m.par);
+            let mut f = BlockedFactor::new(&m.cp, &m.system);
             pts.iter()
                 .map(|t| {
-                    f.update(&m.cp, &m.par, t);
+                    f.update(&m.cp, &m.system, t);
                     let pieces = f.pieces(&m.cp);
                     let objective = if f.ok { objective_from(pieces, n, p, reml, lw) } else { f64::INFINITY };
                     Probe { pieces, objective, vcov: f.unscaled_vcov(p) }
@@ -155,14 +155,14 @@ fn evaluate_gradients(m: &LinearMixedModel, points: &[Vec<f64>]) -> Vec<Gradient
     points
         .par_chunks(chunk)
         .flat_map_iter(|pts| {
-            let mut f = BlockedFactor::new(&m.cp, &m.par);
-            let mut ws = GradientWorkspace::new(&m.cp, &m.par, f.l21_dense.is_some());
+            let mut f = BlockedFactor::new(&m.cp, &m.system);
+            let mut ws = GradientWorkspace::new(&m.cp, &m.system, f.l21_dense.is_some());
             pts.iter()
                 .map(|t| {
-                    f.update(&m.cp, &m.par, t);
+                    f.update(&m.cp, &m.system, t);
                     let mut grad = GradientPieces::zeros(k);
                     if f.ok {
-                        ws.compute(&m.cp, &m.par, &mut f, t, reml, &mut grad);
+                        ws.compute(&m.cp, &m.system, &mut f, t, reml, &mut grad);
                     } else {
                         grad = GradientPieces { ld_l2: vec![f64::NAN; k], ..grad };
                     }

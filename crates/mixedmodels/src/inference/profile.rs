@@ -353,7 +353,7 @@ fn fixed_profile(ml: &LinearMixedModel, j: usize, estimate: f64, theta: &[f64]) 
     set_without_column(&mut cp, &base, j, shift - estimate);
     let beta_ols: Vec<f64> = (0..ml.p()).filter(|&i| i != j).map(|i| ml.beta_ols[i]).collect();
     let terms = ml.terms.iter().map(ReTerm::without_rows).collect();
-    let mut model = LinearMixedModel::from_cross_products(cp, terms, false, beta_ols, theta.to_vec());
+    let mut model = LinearMixedModel::from_cross_products(cp, terms, ml.system.merged, false, beta_ols, theta.to_vec());
     model.set_theta(theta);
     Box::new(FixedProfile { model, base, j, shift, estimate, theta: theta.to_vec() })
 }

@@ -36,6 +36,9 @@ pub struct GlmFit {
     pub iterations: usize,
     pub converged: bool,
     pub warnings: Vec<String>,
+    /// The linear predictor whose working weights made the last step (and
+    /// the covariance): with beta it rebuilds the fit ([`glm_at`]).
+    pub eta_weights: Vec<f64>,
 }
 
 /// Fit `response` on X (n x p, full column rank); `intercept` says whether
@@ -53,8 +56,10 @@ pub fn fit_glm(x: &[f64], n: usize, p: usize, response: &GlmmResponse, intercept
     let mut iterations = 0;
     let mut last_step: Option<LeastSquares> = None;
     let mut beta = vec![0.0; p];
+    let mut eta_weights = eta.clone();
     for iter in 1..=MAX_ITERATIONS {
         iterations = iter;
+        eta_weights.copy_from_slice(&eta);
         let (z, working_w) = working_response(family, y, w, offset, &eta, &mu);
         let step = LeastSquares::new(x, n, p, Some(&working_w));
         beta = step.coefficients(&z);
@@ -88,7 +93,51 @@ pub fn fit_glm(x: &[f64], n: usize, p: usize, response: &GlmmResponse, intercept
         beta_old = Some(beta.clone());
     }
     let step = last_step.ok_or_else(|| Error::Numerical("glm: no iteration ran".into()))?;
-    summarize(n, p, response, intercept, beta, eta, mu, step, iterations, converged)
+    let last = LastStep { step, eta_weights, iterations, converged };
+    summarize(n, p, response, intercept, beta, eta, mu, last)
+}
+
+/// The fit that ended at `beta`, its last step's working weights those of
+/// `eta_weights`, rebuilt without iterating (a saved model loaded again):
+/// every number is computed as [`fit_glm`] computed it.
+#[allow(clippy::too_many_arguments)]
+pub fn glm_at(
+    x: &[f64],
+    n: usize,
+    p: usize,
+    response: &GlmmResponse,
+    intercept: bool,
+    beta: Vec<f64>,
+    eta_weights: Vec<f64>,
+    iterations: usize,
+    converged: bool,
+) -> Result<GlmFit> {
+    if beta.len() != p || eta_weights.len() != n {
+        return Err(Error::Argument(format!(
+            "the saved fit has {} coefficients and {} rows, the model of these data {p} and {n}",
+            beta.len(),
+            eta_weights.len()
+        )));
+    }
+    let family = response.family;
+    let mu_weights: Vec<f64> = eta_weights.iter().map(|e| family.linkinv(*e)).collect();
+    let (_, working_w) =
+        working_response(family, &response.y, &response.weights, &response.offset, &eta_weights, &mu_weights);
+    let step = LeastSquares::new(x, n, p, Some(&working_w));
+    let deviance_of =
+        |mu: &[f64]| (0..n).map(|i| family.dev_resid(response.y[i], mu[i], response.weights[i])).sum::<f64>();
+    let (eta, mu, _) = predictor(x, n, p, &beta, &response.offset, family, &deviance_of);
+    let last = LastStep { step, eta_weights, iterations, converged };
+    summarize(n, p, response, intercept, beta, eta, mu, last)
+}
+
+/// IRLS's last step: its weighted least squares, the linear predictor of its
+/// working weights, and how the iterations ended.
+struct LastStep {
+    step: LeastSquares,
+    eta_weights: Vec<f64>,
+    iterations: usize,
+    converged: bool,
 }
 
 /// The working response and working weights of one IRLS step.
@@ -137,10 +186,9 @@ fn summarize(
     beta: Vec<f64>,
     eta: Vec<f64>,
     mu: Vec<f64>,
-    last_step: LeastSquares,
-    iterations: usize,
-    converged: bool,
+    last: LastStep,
 ) -> Result<GlmFit> {
+    let LastStep { step: last_step, eta_weights, iterations, converged } = last;
     let family = response.family;
     let (y, w) = (&response.y, &response.weights);
     let deviance: f64 = (0..n).map(|i| family.dev_resid(y[i], mu[i], w[i])).sum();
@@ -197,6 +245,7 @@ fn summarize(
         iterations,
         converged,
         warnings,
+        eta_weights,
     })
 }
 

@@ -10,8 +10,8 @@
 //! allocated once; `update` allocates nothing.
 
 use super::crossprod::CrossProducts;
-use super::lambda::Parameterization;
 use super::rest::{RestFactor, RestPattern};
+use super::system::SystemTerms;
 use rayon::prelude::*;
 
 use crate::linalg::{self, small, DenseCholesky};
@@ -79,7 +79,7 @@ pub struct Pieces {
 }
 
 impl BlockedFactor {
-    pub fn new(cp: &CrossProducts, par: &Parameterization) -> Self {
+    pub fn new(cp: &CrossProducts, par: &SystemTerms) -> Self {
         let k = cp.p + 1;
         let qmax = par.terms.iter().map(|t| t.q).max().unwrap_or(1);
         BlockedFactor {
@@ -110,7 +110,7 @@ impl BlockedFactor {
     }
 
     /// Refactor for a new theta.
-    pub fn update(&mut self, cp: &CrossProducts, par: &Parameterization, theta: &[f64]) {
+    pub fn update(&mut self, cp: &CrossProducts, par: &SystemTerms, theta: &[f64]) {
         for (kk, l) in self.lambdas.iter_mut().enumerate() {
             par.fill_lambda(theta, kk, l);
         }
@@ -169,7 +169,7 @@ impl BlockedFactor {
 
     /// S = L22 L22' = lambda_R' Z_R'Z_R lambda_R + I - sum_j L21_j L21_j', and
     /// T = lambda_R' Z_R'[X y] - sum_j L21_j L_{X1,j}' (so L_{XR}' = L22^{-1} T).
-    fn rest(&mut self, cp: &CrossProducts, _par: &Parameterization) -> bool {
+    fn rest(&mut self, cp: &CrossProducts, _par: &SystemTerms) -> bool {
         let (m, q0, k) = (cp.m, cp.q0, cp.p + 1);
         if m == 0 {
             return true;

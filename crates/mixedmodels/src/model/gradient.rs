@@ -33,9 +33,9 @@
 
 use super::blocked::BlockedFactor;
 use super::crossprod::CrossProducts;
-use super::lambda::Parameterization;
 use super::rest::RestPattern;
 use super::rest_inverse::RestInverse;
+use super::system::SystemTerms;
 use crate::linalg::{self, small};
 
 /// The derivatives over theta of the objective's pieces (see `Pieces`).
@@ -104,7 +104,7 @@ pub struct GradientWorkspace {
 
 impl GradientWorkspace {
     /// `factor_keeps_l21_dense`: the factor's [`BlockedFactor::l21_dense`] is kept.
-    pub fn new(cp: &CrossProducts, par: &Parameterization, factor_keeps_l21_dense: bool) -> Self {
+    pub fn new(cp: &CrossProducts, par: &SystemTerms, factor_keeps_l21_dense: bool) -> Self {
         let (q0, l0, m, k, p) = (cp.q0, cp.l0, cp.m, cp.p + 1, cp.p);
         let qmax = par.terms.iter().map(|t| t.q).max().unwrap_or(1);
         let mut hr_offset = Vec::with_capacity(cp.rest_blocks.len());
@@ -157,7 +157,7 @@ impl GradientWorkspace {
     pub fn compute(
         &mut self,
         cp: &CrossProducts,
-        par: &Parameterization,
+        par: &SystemTerms,
         factor: &mut BlockedFactor,
         theta: &[f64],
         reml: bool,
@@ -493,43 +493,37 @@ impl GradientWorkspace {
     }
 
     /// The gradient pieces, parameter by parameter: sums over the levels of
-    /// its term of products of rows (l, r) and (l, c).
-    fn assemble(&self, cp: &CrossProducts, par: &Parameterization, reml: bool, out: &mut GradientPieces) {
+    /// its term of products of rows (l, r) and (l, c), (r, c) its position
+    /// in the term's lambda.
+    fn assemble(&self, cp: &CrossProducts, par: &SystemTerms, reml: bool, out: &mut GradientPieces) {
         let (q0, m, p, k) = (cp.q0, cp.m, cp.p, cp.p + 1);
         let first = cp.l0 * q0;
         for (kk, t) in par.terms.iter().enumerate() {
             let q = t.q;
-            let mut i = t.theta_offset;
-            for c in 0..q {
-                for r in c..q {
-                    let (mut ld, mut rx, mut rss) = (0.0, 0.0, 0.0);
-                    for l in 0..t.nlevels {
-                        if kk == 0 {
-                            let (hr, qc, base) = (l * q0 * q0, l * q0 * k, l * q0);
-                            ld += self.h1[hr + r * q0 + c];
-                            rss += self.resid[base + r] * self.u_hat[base + c];
-                            if reml {
-                                let rxb = l * q0 * p;
-                                rx +=
-                                    (0..p).map(|x| self.q1[qc + x * q0 + c] * self.rx1[rxb + x * q0 + r]).sum::<f64>();
-                            }
-                        } else {
-                            let bi = cp.term_first_block[kk] + l;
-                            let b = cp.rest_blocks[bi];
-                            ld += self.hr[self.hr_offset[bi] + r * q + c];
-                            rss += self.resid[first + b.row + r] * self.u_hat[first + b.row + c];
-                            if reml {
-                                rx += (0..p)
-                                    .map(|x| self.qr[x * m + b.row + c] * self.rxr[x * m + b.row + r])
-                                    .sum::<f64>();
-                            }
+            for &(i, r, c) in &t.entries {
+                let (mut ld, mut rx, mut rss) = (0.0, 0.0, 0.0);
+                for l in 0..t.nlevels {
+                    if kk == 0 {
+                        let (hr, qc, base) = (l * q0 * q0, l * q0 * k, l * q0);
+                        ld += self.h1[hr + r * q0 + c];
+                        rss += self.resid[base + r] * self.u_hat[base + c];
+                        if reml {
+                            let rxb = l * q0 * p;
+                            rx += (0..p).map(|x| self.q1[qc + x * q0 + c] * self.rx1[rxb + x * q0 + r]).sum::<f64>();
+                        }
+                    } else {
+                        let bi = cp.term_first_block[kk] + l;
+                        let b = cp.rest_blocks[bi];
+                        ld += self.hr[self.hr_offset[bi] + r * q + c];
+                        rss += self.resid[first + b.row + r] * self.u_hat[first + b.row + c];
+                        if reml {
+                            rx += (0..p).map(|x| self.qr[x * m + b.row + c] * self.rxr[x * m + b.row + r]).sum::<f64>();
                         }
                     }
-                    out.ld_l2[i] = 2.0 * ld;
-                    out.ld_rx2[i] = if reml { -2.0 * rx } else { 0.0 };
-                    out.pwrss[i] = -2.0 * rss;
-                    i += 1;
                 }
+                out.ld_l2[i] = 2.0 * ld;
+                out.ld_rx2[i] = if reml { -2.0 * rx } else { 0.0 };
+                out.pwrss[i] = -2.0 * rss;
             }
         }
     }

@@ -5,6 +5,7 @@ use super::blocked::{BlockedFactor, Pieces};
 use super::crossprod::CrossProducts;
 use super::gradient::{GradientPieces, GradientWorkspace};
 use super::lambda::Parameterization;
+use super::system::{terms_on_first_factor, SystemTerms};
 use crate::design::ReTerm;
 use crate::error::{Error, Result};
 use crate::linalg::{self, small, WeightedGram};
@@ -23,6 +24,10 @@ pub struct LinearMixedModel {
     /// Fixed-effects matrix, n x p column-major.
     pub x: Vec<f64>,
     pub terms: Vec<ReTerm>,
+    /// The blocked system's terms (the public terms, or some sharing the first block).
+    pub system: SystemTerms,
+    /// The system terms' rows when some public terms share the first block.
+    system_rows: Option<Vec<ReTerm>>,
     pub weights: Option<Vec<f64>>,
     /// The least-squares fit of y on X, subtracted from y in the cross-products.
     pub beta_ols: Vec<f64>,
@@ -91,11 +96,13 @@ impl LinearMixedModel {
         let beta_ols = least_squares(&x, p, &y, weights.as_deref(), &mut ls_workspace);
         let y_shift: Vec<f64> =
             (0..n).map(|i| y[i] - (0..p).map(|c| x[c * n + i] * beta_ols[c]).sum::<f64>()).collect();
-        let cp = CrossProducts::new(&x, p, &y_shift, weights.as_deref(), &terms);
-        let resid_ols = y_shift;
         let shapes: Vec<(usize, usize)> = terms.iter().map(|t| (t.q(), t.nlevels())).collect();
         let par = Parameterization::new(&shapes);
-        let factor = BlockedFactor::new(&cp, &par);
+        let system = SystemTerms::new(&par, terms_on_first_factor(&terms));
+        let system_rows = system.merged_rows(&terms);
+        let cp = CrossProducts::new(&x, p, &y_shift, weights.as_deref(), system_rows.as_deref().unwrap_or(&terms));
+        let resid_ols = y_shift;
+        let factor = BlockedFactor::new(&cp, &system);
         let theta = par.initial_theta();
         let start = super::start::moment_start(&resid_ols, &terms, &par);
         let mut m = LinearMixedModel {
@@ -108,6 +115,8 @@ impl LinearMixedModel {
             y,
             x,
             terms,
+            system,
+            system_rows,
             weights,
             beta_ols,
             feval: 0,
@@ -125,16 +134,20 @@ impl LinearMixedModel {
     /// from the cross-products (the criterion, estimates, derivatives,
     /// conditional modes and variances) works as for a model with rows;
     /// what reads the rows does not (see [`LinearMixedModel::holds_rows`]).
+    /// `merged`: how many leading terms share the first block in `cp`'s
+    /// layout (1: none; see [`SystemTerms`]).
     pub fn from_cross_products(
         cp: CrossProducts,
         terms: Vec<ReTerm>,
+        merged: usize,
         reml: bool,
         beta_ols: Vec<f64>,
         start: Vec<f64>,
     ) -> Self {
         let shapes: Vec<(usize, usize)> = terms.iter().map(|t| (t.q(), t.nlevels())).collect();
         let par = Parameterization::new(&shapes);
-        let factor = BlockedFactor::new(&cp, &par);
+        let system = SystemTerms::new(&par, merged);
+        let factor = BlockedFactor::new(&cp, &system);
         let theta = par.initial_theta();
         let mut m = LinearMixedModel {
             cp,
@@ -146,6 +159,8 @@ impl LinearMixedModel {
             y: vec![],
             x: vec![],
             terms,
+            system,
+            system_rows: None,
             weights: None,
             beta_ols,
             feval: 0,
@@ -179,7 +194,7 @@ impl LinearMixedModel {
     /// A model on the same design, with its own factor workspace (one a thread).
     pub fn replicate(&self) -> LinearMixedModel {
         let cp = self.cp.clone();
-        let factor = BlockedFactor::new(&cp, &self.par);
+        let factor = BlockedFactor::new(&cp, &self.system);
         let mut m = LinearMixedModel {
             cp,
             par: self.par.clone(),
@@ -190,6 +205,8 @@ impl LinearMixedModel {
             y: self.y.clone(),
             x: self.x.clone(),
             terms: self.terms.clone(),
+            system: self.system.clone(),
+            system_rows: self.system_rows.clone(),
             weights: self.weights.clone(),
             beta_ols: self.beta_ols.clone(),
             feval: 0,
@@ -199,6 +216,13 @@ impl LinearMixedModel {
         let theta = m.theta.clone();
         m.set_theta(&theta);
         m
+    }
+
+    /// Keep the rows' scatter positions for refills of the cross-products
+    /// (PIRLS refills them at every step).
+    pub fn prepare_refills(&mut self) {
+        let terms = self.system_rows.as_deref().unwrap_or(&self.terms);
+        self.cp.prepare_refills(terms);
     }
 
     /// Swap in a new response (offset already subtracted); the design stays.
@@ -215,7 +239,8 @@ impl LinearMixedModel {
         self.beta_ols = least_squares(&self.x, p, y, self.weights.as_deref(), &mut self.ls_workspace);
         let y_shift: Vec<f64> =
             (0..n).map(|i| y[i] - (0..p).map(|c| self.x[c * n + i] * self.beta_ols[c]).sum::<f64>()).collect();
-        self.cp.set_response(&self.x, &y_shift, self.weights.as_deref(), &self.terms);
+        let terms = self.system_rows.as_deref().unwrap_or(&self.terms);
+        self.cp.set_response(&self.x, &y_shift, self.weights.as_deref(), terms);
         self.y.copy_from_slice(y);
     }
 
@@ -249,7 +274,8 @@ impl LinearMixedModel {
                 *v -= x * b;
             }
         }
-        self.cp.fill(&self.x, &self.y, Some(weights), &self.terms);
+        let terms = self.system_rows.as_deref().unwrap_or(&self.terms);
+        self.cp.fill(&self.x, &self.y, Some(weights), terms);
         // PIRLS uses the factor, not this objective: skip the n logs of
         // log|W| and make any objective computed from here on NaN.
         self.cp.log_weights = f64::NAN;
@@ -264,6 +290,13 @@ impl LinearMixedModel {
         self.cp.n
     }
 
+    /// The rows of the blocked system's terms (the cross-products' layout):
+    /// the public terms, or the merged first block and the others (see
+    /// [`SystemTerms`]).
+    pub fn system_terms(&self) -> &[ReTerm] {
+        self.system_rows.as_deref().unwrap_or(&self.terms)
+    }
+
     pub fn p(&self) -> usize {
         self.cp.p
     }
@@ -271,7 +304,7 @@ impl LinearMixedModel {
     /// Refactor at `theta` (the one expensive step).
     pub fn set_theta(&mut self, theta: &[f64]) -> &mut Self {
         self.theta.copy_from_slice(theta);
-        self.factor.update(&self.cp, &self.par, theta);
+        self.factor.update(&self.cp, &self.system, theta);
         self.feval += 1;
         self
     }
@@ -301,9 +334,9 @@ impl LinearMixedModel {
             return false;
         }
         let ws = self.gradient.get_or_insert_with(|| {
-            Box::new(GradientWorkspace::new(&self.cp, &self.par, self.factor.l21_dense.is_some()))
+            Box::new(GradientWorkspace::new(&self.cp, &self.system, self.factor.l21_dense.is_some()))
         });
-        ws.compute(&self.cp, &self.par, &mut self.factor, &self.theta, self.reml, out);
+        ws.compute(&self.cp, &self.system, &mut self.factor, &self.theta, self.reml, out);
         true
     }
 
@@ -394,22 +427,39 @@ impl LinearMixedModel {
 
     /// The conditional modes b = Lambda u, one vector a term (level-major, q values a level).
     pub fn ranef(&self) -> Vec<Vec<f64>> {
-        let u = self.u();
-        let mut out = Vec::with_capacity(self.terms.len());
+        self.ranef_from_u(&self.u(), &self.theta)
+    }
+
+    /// The positions of public term `k`'s spherical effects in u (the
+    /// blocked system's layout), level by level.
+    pub fn u_indices(&self, k: usize) -> Vec<usize> {
+        let (s, at) = self.system.locate(k);
+        let start: usize = self.system.terms[..s].iter().map(|t| t.q * t.nlevels).sum();
+        let (qs, q) = (self.system.terms[s].q, self.par.terms[k].q);
+        (0..self.system.terms[s].nlevels).flat_map(|j| (0..q).map(move |c| start + j * qs + at + c)).collect()
+    }
+
+    /// b = Lambda(theta) u for spherical effects `u` in the blocked
+    /// system's layout, one vector a public term (level-major).
+    pub fn ranef_from_u(&self, u: &[f64], theta: &[f64]) -> Vec<Vec<f64>> {
+        let mut system = Vec::with_capacity(self.system.terms.len());
         let mut offset = 0;
-        for (k, t) in self.par.terms.iter().enumerate() {
+        for (s, t) in self.system.terms.iter().enumerate() {
             let mut lam = vec![0.0; t.q * t.q];
-            self.par.fill_lambda(&self.theta, k, &mut lam);
+            self.system.fill_lambda(theta, s, &mut lam);
             let mut b = vec![0.0; t.q * t.nlevels];
             for j in 0..t.nlevels {
                 for r in 0..t.q {
-                    b[j * t.q + r] = (0..t.q).map(|c| lam[c * t.q + r] * u[offset + j * t.q + c]).sum();
+                    b[j * t.q + r] = (0..=r).map(|c| lam[c * t.q + r] * u[offset + j * t.q + c]).sum();
                 }
             }
             offset += t.q * t.nlevels;
-            out.push(b);
+            system.push(b);
         }
-        out
+        if self.system.merged == 1 {
+            return system;
+        }
+        self.par.terms.iter().enumerate().map(|(k, t)| self.system.public_values(&system, k, t.q)).collect()
     }
 
     /// X beta + Z b (without the offset).
@@ -448,11 +498,11 @@ impl LinearMixedModel {
             Some(sinv) => self.sinv_blocks_dense(&sinv),
             None => self.sinv_blocks_by_solves(),
         };
-        let lambdas: Vec<Vec<f64>> = (0..self.par.terms.len())
-            .map(|k| {
-                let q = self.par.terms[k].q;
+        let lambdas: Vec<Vec<f64>> = (0..self.system.terms.len())
+            .map(|s| {
+                let q = self.system.terms[s].q;
                 let mut l = vec![0.0; q * q];
-                self.par.fill_lambda(&self.theta, k, &mut l);
+                self.system.fill_lambda(&self.theta, s, &mut l);
                 l
             })
             .collect();
@@ -498,16 +548,32 @@ impl LinearMixedModel {
         out.push(first);
         // The rest.
         let mut offset = 0;
-        for (k, t) in self.par.terms.iter().enumerate().skip(1) {
+        for (s, t) in self.system.terms.iter().enumerate().skip(1) {
             let q = t.q;
             let mut blocks = Vec::with_capacity(t.nlevels * q * q);
             for _ in 0..t.nlevels {
-                blocks.extend(sandwich(&lambdas[k], &rest_blocks[offset..offset + q * q], q));
+                blocks.extend(sandwich(&lambdas[s], &rest_blocks[offset..offset + q * q], q));
                 offset += q * q;
             }
             out.push(blocks);
         }
-        out
+        if self.system.merged == 1 {
+            return out;
+        }
+        // A merged first block: each public term's diagonal block of it.
+        (0..self.par.terms.len())
+            .map(|k| {
+                let (s, at) = self.system.locate(k);
+                let (q, qs) = (self.par.terms[k].q, self.system.terms[s].q);
+                if q == qs {
+                    return out[s].clone();
+                }
+                out[s]
+                    .chunks_exact(qs * qs)
+                    .flat_map(|level| (0..q).flat_map(move |c| (0..q).map(move |r| level[(at + c) * qs + at + r])))
+                    .collect()
+            })
+            .collect()
     }
 
     /// From a dense S^{-1}: L21_j' S^{-1} L21_j for each first-term level j

@@ -12,6 +12,7 @@ pub mod rest;
 pub mod rest_inverse;
 pub mod scatter;
 pub mod start;
+pub mod system;
 
 pub use blocked::{BlockedFactor, Pieces};
 pub use crossprod::CrossProducts;

@@ -231,13 +231,14 @@ fn z_products(cp: &CrossProducts, b: &[f64]) -> (Vec<f64>, Vec<f64>) {
     (out, xz)
 }
 
-/// b* = sigma Lambda u*, u* ~ N(0, I), in the layout of u (first term, then the rest's rows).
+/// b* = sigma Lambda u*, u* ~ N(0, I), in the layout of u (the blocked
+/// system's terms: first term, then the rest's rows).
 fn draw_modes(model: &LinearMixedModel, theta: &[f64], sigma: f64, rng: &mut Xoshiro256PlusPlus) -> Vec<f64> {
     let mut b = Vec::new();
-    for (k, t) in model.par.terms.iter().enumerate() {
+    for (k, t) in model.system.terms.iter().enumerate() {
         let q = t.q;
         let mut lam = vec![0.0; q * q];
-        model.par.fill_lambda(theta, k, &mut lam);
+        model.system.fill_lambda(theta, k, &mut lam);
         for _ in 0..t.nlevels {
             let u: Vec<f64> = (0..q).map(|_| rng.sample::<f64, _>(StandardNormal)).collect();
             b.extend((0..q).map(|r| sigma * (0..q).map(|c| lam[c * q + r] * u[c]).sum::<f64>()));

@@ -22,7 +22,7 @@ impl Lmer {
         let fixed_names = fixed_keep.iter().map(|&j| plan.x_names[j].clone()).collect();
         let assign = fixed_keep.iter().map(|&j| plan.x_assign[j]).collect();
         spec.fixed_keep = fixed_keep;
-        let mut model = LinearMixedModel::from_cross_products(cp, terms, options.reml, beta_ols, start);
+        let mut model = LinearMixedModel::from_cross_products(cp, terms, 1, options.reml, beta_ols, start);
         let mut fit = rayon::scope(|_| fit::fit(&mut model, &options.fit, None))?;
         fit.warnings.splice(0..0, dropped_warnings(plan.n_rows - plan.n_complete, &spec));
         Ok(Lmer::without_rows(spec, model, fit, fixed_names, assign, plan.n_rows, options.clone(), x_gram))
