@@ -157,6 +157,15 @@ def run_worker(engine: str, files: list[str], theta_file: Path | None) -> dict:
     return result
 
 
+def previous_results(path: Path) -> list[dict]:
+    """An earlier run's results, each with the load average at the end of that run when it
+    did not record its own."""
+    run = json.loads(path.read_text())
+    for r in run["results"]:
+        r.setdefault("load_average_after", run["args"].get("load_after"))
+    return run["results"]
+
+
 def load_average() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
@@ -166,7 +175,8 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
         "# Out-of-core fits",
         "",
         f"`{FORMULA}`, {LEVELS[0]:,} x {LEVELS[1]:,} crossed levels; `--rows {args.rows:g}`, "
-        f"`--memory-rows {args.memory_rows:g}`. Load average before/after: {args.load_before} / {args.load_after}.",
+        f"`--memory-rows {args.memory_rows:g}`. Load average (1, 5, 15 min) before/after this invocation: "
+        f"{args.load_before} / {args.load_after}; each row has its own, at the end of its fit.",
         "",
         "| engine | rows | fit (s) | total (s) | CPU (s) | load after | peak RSS (MB) | evals | (Intercept) | x "
         "| theta | sigma |",
@@ -177,7 +187,7 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
             lines.append(f"| {r['engine']} | – | – | – | – | – | – | – | {r['error'][:80]} | | | |")
             continue
         cpu = f"{r['cpu_seconds']:.0f}" if "cpu_seconds" in r else "–"
-        load = ", ".join(f"{v:.1f}" for v in r.get("load_average_after", [])) or "–"
+        load = ", ".join(f"{v:.1f}" for v in r.get("load_average_after") or []) or "–"
         lines.append(
             f"| {r['engine']} | {r['rows']:,} | {r['fit_seconds']:.1f} | {r['seconds']:.1f} | {cpu} | {load} | "
             f"{r['peak_rss_mb']:.0f} | "
@@ -245,7 +255,7 @@ def main() -> None:
     generate(rows, directory)
     args.load_before = load_average()
     theta_file = directory / "memory_theta.json"
-    results = [r for path in args.previous for r in json.loads(Path(path).read_text())["results"]]
+    results = [r for path in args.previous for r in previous_results(Path(path))]
     for engine in filter(None, args.engines.split(",")):
         small = engine == "memory" or engine.endswith("-small")
         files = files_for(directory, small_rows if small else rows)
