@@ -73,6 +73,24 @@ def confint(
     )
 
 
+def profile(model: Any, level: float = 0.95) -> pl.DataFrame:
+    """The likelihood profiles behind ``confint(method="profile")``, as lme4's
+    ``profile(m)`` in long form: ``term, value, zeta``, where zeta is the
+    signed square root of the ML deviance's rise with the parameter held at
+    ``value`` and the others re-optimized; the rows are the points the search
+    for the interval's ends at ``level`` evaluated (the estimate, zeta 0,
+    among them), in increasing value for each parameter."""
+    if model.is_generalized:
+        raise DataError("likelihood profiles are available for linear mixed models only")
+    if not 0 < level < 1:
+        raise DataError(f"level must be between 0 and 1, not {level}")
+    names = parameter_names(model)
+    rows = [
+        (name, x, z) for name, (_, _, points) in zip(names, model.core.profile(level), strict=True) for x, z in points
+    ]
+    return pl.DataFrame(rows, schema={"term": pl.String, "value": pl.Float64, "zeta": pl.Float64}, orient="row")
+
+
 def bootstrap(model: Any, n_boot: int = 500, seed: int | None = None, progress: bool | None = None) -> pl.DataFrame:
     """Parametric bootstrap replicates (lme4's bootMer with new random
     effects): one row a replicate, columns the sd/cor parameters, `sigma` and

@@ -362,9 +362,18 @@ class Lmer(MixedModel):
         self._check_fitted()
         return intervals.bootstrap(self, n_boot=n_boot, seed=seed, progress=progress)
 
+    def profile(self, level: float = 0.95) -> pl.DataFrame:
+        """The likelihood profiles behind ``confint(method="profile")`` (lme4's
+        ``profile(m)``): ``term, value, zeta``; see
+        :func:`mixedmodels.intervals.profile` and :meth:`plot_profile`."""
+        self._check_fitted()
+        return intervals.profile(self, level=level)
+
     def plot_profile(self, level: float = 0.95, wald: bool = True, ax: Any = None) -> Any:
-        """The profile-likelihood intervals of every parameter, beside the Wald
-        ones; returns the Figure (see :func:`mixedmodels.plots.plot_profile`)."""
+        """The zeta trace of every parameter's likelihood profile with its
+        profile interval's ends and, for the fixed effects, the Wald line, as
+        lme4's ``xyplot(profile(m))``; returns the Figure (see
+        :func:`mixedmodels.plots.plot_profile`)."""
         self._check_fitted()
         return plots.plot_profile(self, level=level, wald=wald, ax=ax)
 

@@ -128,19 +128,38 @@ def test_caterpillar_matches_lme4_condvar(sleep):
         plots.plot_ranef(sleep, group="Days")
 
 
-def test_profile_plot_draws_the_profile_intervals(sleep):
+def test_profile_plot_draws_the_zeta_traces_and_the_profile_intervals(sleep):
     fig = plots.plot_profile(sleep)
-    profile = {r["term"]: (r["lower"], r["upper"]) for r in REFERENCE["confint_profile"]}
+    lme4 = {r["term"]: (r["lower"], r["upper"]) for r in REFERENCE["confint_profile"]}
     table = sleep.confint(method="profile")
+    traces = sleep.profile()
+    z = Z
     axes = [a for a in fig.axes if a.get_visible()]
-    assert [a.get_title() for a in axes] == table["term"].to_list()
+    assert (
+        [a.get_title() for a in axes] == table["term"].to_list() == traces["term"].unique(maintain_order=True).to_list()
+    )
     for a, (term, lower, upper) in zip(axes, table.iter_rows(), strict=True):
-        (thick,) = [line for line in a.lines if line.get_label() == "profile"]
-        assert np.asarray(thick.get_xdata()) == pytest.approx([lower, upper])
-        if term in profile:  # lme4's confint(profile(m))
-            assert [lower, upper] == pytest.approx(list(profile[term]), rel=1e-3)
+        trace = traces.filter(pl.col("term") == term)
+        x, zeta = trace["value"].to_numpy(), trace["zeta"].to_numpy()
+        assert np.all(np.diff(x) > 0) and np.all(np.diff(zeta) > 0)  # a profile's zeta rises with the parameter
+        # the interval's ends are where the trace crosses -+z (lme4's confint(profile(m)))
+        assert np.interp([-z, z], zeta, x) == pytest.approx([lower, upper], rel=1e-6)
+        if term in lme4:
+            assert [lower, upper] == pytest.approx(list(lme4[term]), rel=1e-3)
+        (line,) = [line for line in a.lines if line.get_label() == "profile"]
+        drawn = np.column_stack([line.get_xdata(), line.get_ydata()])
+        assert drawn == pytest.approx(np.column_stack([x, zeta])[np.abs(zeta) <= 1.3 * z])
+        (ends,) = [c for c in a.collections if c.get_label() == "interval"]
+        assert [seg[0, 0] for seg in ends.get_segments()] == pytest.approx([lower, upper])
+        assert [seg[1, 1] for seg in ends.get_segments()] == pytest.approx([-z, z])
+        wald = [line for line in a.lines if line.get_label() == "Wald"]
+        assert len(wald) == (term in sleep.fixed_names)
     (estimate,) = [line for line in axes[-1].lines if line.get_label() == "estimate"]
     assert estimate.get_xdata()[0] == pytest.approx(sleep.beta[1])
+    glmm = mm.Lmer("incidence ~ period + (1 | herd)", data=mm.load_dataset("cbpp"), family="poisson")
+    glmm.fit(summarize=False)
+    with pytest.raises(mm.DataError, match="linear mixed models only"):
+        mm.intervals.profile(glmm)
 
 
 def test_residual_diagnostics(sleep):

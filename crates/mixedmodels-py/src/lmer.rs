@@ -22,6 +22,7 @@ use crate::convert::{
 use crate::errors::{data_error, to_py};
 use crate::fitted::PyMixedFit;
 use crate::frame::{with_frame, PyFrame};
+use crate::saved::opt_summary_to_dict;
 use crate::sums::PyReducedStats;
 
 #[pyclass(name = "LmerFit", module = "mixedmodels._core", extends = PyMixedFit, frozen)]
@@ -161,16 +162,7 @@ impl PyLmer {
 
     /// The optimizer's record.
     fn optsummary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let o = &self.inner.fit.opt;
-        let d = PyDict::new(py);
-        d.set_item("optimizer", &o.optimizer)?;
-        d.set_item("initial", &o.initial)?;
-        d.set_item("final", &o.final_theta)?;
-        d.set_item("fmin", o.fmin)?;
-        d.set_item("feval", o.feval)?;
-        d.set_item("geval", o.geval)?;
-        d.set_item("status", &o.status)?;
-        d.set_item("converged", o.converged)?;
+        let d = opt_summary_to_dict(py, &self.inner.fit.opt)?;
         d.set_item("derivative_evaluations", self.inner.fit.derivs.as_ref().map_or(0, |x| x.evaluations))?;
         Ok(d)
     }
@@ -220,10 +212,13 @@ impl PyLmer {
         Ok((matrix(py, phi_adj, p, p)?, df))
     }
 
-    /// Profile confidence intervals: (lower, upper) for sd/cor..., sigma, then each fixed effect.
-    fn profile(&self, py: Python<'_>, level: f64) -> PyResult<Vec<(f64, f64)>> {
+    /// Profile confidence intervals with their zeta traces: (lower, upper,
+    /// [(x, zeta), ...]) for sd/cor..., sigma, then each fixed effect.
+    #[allow(clippy::type_complexity)]
+    fn profile(&self, py: Python<'_>, level: f64) -> PyResult<Vec<(f64, f64, Vec<(f64, f64)>)>> {
         let inner = &self.inner;
-        py.detach(|| mixedmodels::inference::profile::profile_intervals(inner, level)).map_err(to_py)
+        let traces = py.detach(|| mixedmodels::inference::profile::profile_traces(inner, level)).map_err(to_py)?;
+        Ok(traces.into_iter().map(|t| (t.lower, t.upper, t.points)).collect())
     }
 
     /// Parametric bootstrap replicates first..first+count: a dict of arrays,

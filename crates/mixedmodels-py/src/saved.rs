@@ -1,4 +1,4 @@
-//! A fitted GLMM's estimates as a Python dict and back (a saved model:
+//! A fitted GLMM's estimates (and any optimizer record) as a Python dict and back (a saved model:
 //! `mixedmodels.io` writes the dict as JSON, `GlmerFit.at_estimates` reads it).
 
 use mixedmodels::glmm::negbin::ThetaSearch;
@@ -72,7 +72,8 @@ pub fn estimates_from_dict(d: &Bound<'_, PyDict>) -> PyResult<GlmmEstimates> {
     })
 }
 
-fn opt_summary_to_dict<'py>(py: Python<'py>, o: &OptSummary) -> PyResult<Bound<'py, PyDict>> {
+/// The optimizer's record as a dict (`final` is `final_theta`).
+pub fn opt_summary_to_dict<'py>(py: Python<'py>, o: &OptSummary) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("optimizer", &o.optimizer)?;
     d.set_item("initial", &o.initial)?;

@@ -1,17 +1,24 @@
-"""The profile-likelihood intervals of a linear mixed model
-(``confint(method="profile")``, lme4's ``confint(profile(m))``), each
-parameter in its own panel: the estimate, the profile interval (thick) and,
-where there is one, the Wald interval (thin) for comparison. A profile
-interval that is not symmetric about the estimate, unlike the Wald one, is
-what the profile shows that the Wald approximation misses."""
+"""The likelihood profiles of a linear mixed model, as lme4's
+``xyplot(profile(m))``: one panel a parameter (lme4's names), its zeta trace
+(the signed square root of the ML deviance's rise as the parameter moves from
+its estimate with the others re-optimized, :meth:`Lmer.profile`), the
+horizontal lines zeta = -+ z of the level, and the profile interval's ends
+where the trace crosses them (``confint(method="profile")``). Where there is
+one, the Wald interval's straight line zeta = (x - estimate) / SE is drawn
+too: a trace that bends away from it is what the Wald approximation misses."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+from scipy import stats
+
 from mixedmodels.plots._figure import panels
 
 __all__ = ["plot_profile"]
+
+_SHOWN = 1.3  # the trace is drawn out to |zeta| = 1.3 z
 
 
 def plot_profile(
@@ -21,32 +28,33 @@ def plot_profile(
     figsize: tuple[float, float] | None = None,
     ax: Any = None,
 ) -> Any:
-    """One panel a parameter (lme4's names: ``sd_(Intercept)|Subject``,
-    ``cor_...``, ``sigma``, the fixed effects) with its profile interval at
-    ``level`` and, with ``wald``, its Wald interval. Returns the Figure."""
-    profile = model.confint(method="profile", level=level)
-    wald_ci = model.confint(method="Wald", level=level) if wald else None
-    estimates = dict(zip(model.sd_cor_names, model.sd_cor, strict=True))
-    estimates["sigma"] = model.sigma
-    estimates.update(zip(model.fixed_names, model.beta, strict=True))
-    terms = profile["term"].to_list()
+    """One panel a parameter (``sd_(Intercept)|Subject``, ``cor_...``,
+    ``sigma``, the fixed effects): the zeta trace, the interval's ends at
+    ``level`` and, with ``wald``, the Wald line of the fixed effects. Returns
+    the Figure."""
+    traces = model.profile(level=level)
+    intervals = model.confint(method="profile", level=level)
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    se = dict(zip(model.fixed_names, np.sqrt(np.diag(model.vcov)), strict=True))
+    terms = intervals["term"].to_list()
     n = len(terms)
-    figsize = figsize or (4 * min(n, 3), 1.9 * -(-n // 3))
+    figsize = figsize or (4 * min(n, 3), 3 * -(-n // 3))
     fig, axes = panels(n, ax, figsize)
-    for a, (term, lower, upper) in zip(axes, profile.iter_rows(), strict=True):
-        a.plot([lower, upper], [1, 1], "-", color="black", linewidth=4, solid_capstyle="butt", label="profile")
-        if wald_ci is not None:
-            w_lower, w_upper = wald_ci.row(by_predicate=_is(term))[1:]
-            if w_lower is not None and w_upper is not None:
-                a.plot([w_lower, w_upper], [0, 0], "-", color="grey", linewidth=1.5, label="Wald")
-        a.plot([estimates[term]], [1], "o", color="white", markeredgecolor="black", ms=7, zorder=3, label="estimate")
-        a.set_yticks([0, 1], ["Wald", "profile"] if wald_ci is not None else ["", "profile"])
-        a.set_ylim(-0.6, 1.6)
+    for i, (a, (term, lower, upper)) in enumerate(zip(axes, intervals.iter_rows(), strict=True)):
+        trace = traces.filter(traces["term"] == term)
+        x, zeta = trace["value"].to_numpy(), trace["zeta"].to_numpy()
+        shown = np.abs(zeta) <= _SHOWN * z  # the search's far overshoots would squash the panel
+        x, zeta = x[shown], zeta[shown]
+        estimate = float(x[np.argmin(np.abs(zeta))])
+        a.plot(x, zeta, "-", color="black", marker=".", ms=4, label="profile")
+        a.axhline(-z, color="grey", linestyle=":", linewidth=1)
+        a.axhline(z, color="grey", linestyle=":", linewidth=1)
+        a.vlines([lower, upper], [0, 0], [-z, z], colors="tab:blue", linewidth=1.5, label="interval")
+        if wald and term in se:
+            ends = np.array([x.min(), x.max()])
+            a.plot(ends, (ends - estimate) / se[term], "--", color="tab:orange", linewidth=1, label="Wald")
+        a.plot([estimate], [0], "o", color="white", markeredgecolor="black", ms=6, zorder=3, label="estimate")
         a.set_title(term, fontsize="medium")
+        if i % 3 == 0:
+            a.set_ylabel("zeta")
     return fig
-
-
-def _is(term: str) -> Any:
-    import polars as pl
-
-    return pl.col("term") == term

@@ -210,15 +210,18 @@ fn set_without_column(cp: &mut CrossProducts, base: &CrossProducts, j: usize, c:
     }
 }
 
-/// zeta = sign(x - x-hat) sqrt(D(x) - D-hat).
-fn zeta(p: &mut dyn Profile, x: f64, base: f64) -> f64 {
+/// zeta = sign(x - x-hat) sqrt(D(x) - D-hat), kept in `trace` as (x, zeta).
+fn zeta(p: &mut dyn Profile, x: f64, base: f64, trace: &mut Vec<(f64, f64)>) -> f64 {
     let d = p.deviance(x) - base;
-    (x - p.estimate()).signum() * d.max(0.0).sqrt()
+    let z = (x - p.estimate()).signum() * d.max(0.0).sqrt();
+    trace.push((x, z));
+    z
 }
 
 /// The end of the interval on one side (`dir` = +1 or -1): the x where
 /// zeta = dir * target, or the parameter's bound if zeta never gets there.
-fn interval_end(p: &mut dyn Profile, base: f64, target: f64, dir: f64, scale: f64) -> f64 {
+/// Every (x, zeta) evaluated on the way is added to `trace`.
+fn interval_end(p: &mut dyn Profile, base: f64, target: f64, dir: f64, scale: f64, trace: &mut Vec<(f64, f64)>) -> f64 {
     let (lo, hi) = p.bounds();
     let bound = if dir > 0.0 { hi } else { lo };
     let est = p.estimate();
@@ -226,7 +229,7 @@ fn interval_end(p: &mut dyn Profile, base: f64, target: f64, dir: f64, scale: f6
     let (mut x0, mut z0) = (est, 0.0);
     let mut step = scale.max(1e-8);
     let mut x1 = (est + dir * step).clamp(lo, hi);
-    let mut z1 = zeta(p, x1, base);
+    let mut z1 = zeta(p, x1, base, trace);
     // March outwards with secant steps until zeta passes the target.
     let mut tries = 0;
     while (z1 - goal) * dir < 0.0 {
@@ -243,7 +246,7 @@ fn interval_end(p: &mut dyn Profile, base: f64, target: f64, dir: f64, scale: f6
         x0 = x1;
         z0 = z1;
         x1 = next;
-        z1 = zeta(p, x1, base);
+        z1 = zeta(p, x1, base, trace);
         tries += 1;
     }
     // Illinois-corrected regula falsi on [x0, x1], where zeta - goal changes sign.
@@ -251,7 +254,7 @@ fn interval_end(p: &mut dyn Profile, base: f64, target: f64, dir: f64, scale: f6
     let mut side = 0;
     for _ in 0..60 {
         let c = (a * fb - b * fa) / (fb - fa);
-        let fc = zeta(p, c, base) - goal;
+        let fc = zeta(p, c, base, trace) - goal;
         if fc.abs() < 1e-8 || (b - a).abs() < 1e-10 * (1.0 + c.abs()) {
             return c;
         }
@@ -274,9 +277,27 @@ fn interval_end(p: &mut dyn Profile, base: f64, target: f64, dir: f64, scale: f6
     (a * fb - b * fa) / (fb - fa)
 }
 
+/// One parameter's profile: its interval at the level and the (x, zeta)
+/// points the search for the interval's ends evaluated, the estimate's
+/// (x-hat, 0) among them, in increasing x: what lme4's `profile()` tabulates
+/// and `xyplot(profile(m))` draws (zeta against the parameter), here on the
+/// points the root search chose rather than on a grid.
+#[derive(Debug, Clone)]
+pub struct ProfileTrace {
+    pub lower: f64,
+    pub upper: f64,
+    pub points: Vec<(f64, f64)>,
+}
+
 /// Profile confidence intervals for every parameter, in lme4's order
 /// (sd/cor, sigma, fixed effects): (lower, upper) pairs.
 pub fn profile_intervals(m: &Lmer, level: f64) -> Result<Vec<(f64, f64)>> {
+    Ok(profile_traces(m, level)?.into_iter().map(|t| (t.lower, t.upper)).collect())
+}
+
+/// The profile of every parameter, in lme4's order (sd/cor, sigma, fixed
+/// effects): the intervals of [`profile_intervals`] with their zeta traces.
+pub fn profile_traces(m: &Lmer, level: f64) -> Result<Vec<ProfileTrace>> {
     if !(0.0 < level && level < 1.0) {
         return Err(Error::Argument(format!("level must be between 0 and 1, not {level}")));
     }
@@ -312,9 +333,13 @@ pub fn profile_intervals(m: &Lmer, level: f64) -> Result<Vec<(f64, f64)>> {
                 fixed_profile(&ml, j, beta[j], &opt.final_theta)
             };
             let scale = if w < nvar { pars[w].abs().max(1e-3) * 0.05 } else { se[w - nvar] * 0.5 };
-            let lo = interval_end(prof.as_mut(), base, target, -1.0, scale);
-            let hi = interval_end(prof.as_mut(), base, target, 1.0, scale);
-            (lo, hi)
+            let mut points = vec![(prof.estimate(), 0.0)];
+            let lower = interval_end(prof.as_mut(), base, target, -1.0, scale, &mut points);
+            let upper = interval_end(prof.as_mut(), base, target, 1.0, scale, &mut points);
+            points.retain(|(x, z)| x.is_finite() && z.is_finite());
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            points.dedup_by(|a, b| a.0 == b.0);
+            ProfileTrace { lower, upper, points }
         })
         .collect();
     Ok(intervals)
