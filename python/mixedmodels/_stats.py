@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import stats
+from scipy.special import expit
 
 Z975 = float(stats.norm.ppf(0.975))
 
@@ -20,6 +21,22 @@ def significance(p: float) -> str:
         if p <= cutoff:
             return stars
     return ""
+
+
+def odds_ratio_columns(beta: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> dict[str, np.ndarray]:
+    """pymer4's columns of a logit model's coefficient table: the odds ratios
+    (``OR``) and probabilities (``Prob``) of the estimates and of their
+    interval's ends. An enormous estimate (a separated fit) gives inf, not an
+    overflow warning."""
+    with np.errstate(over="ignore"):
+        return {
+            "OR": np.exp(beta),
+            "OR_2.5_ci": np.exp(lower),
+            "OR_97.5_ci": np.exp(upper),
+            "Prob": expit(beta),
+            "Prob_2.5_ci": expit(lower),
+            "Prob_97.5_ci": expit(upper),
+        }
 
 
 def t_pvalues(t: np.ndarray, df: np.ndarray) -> np.ndarray:

@@ -12,13 +12,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
-from scipy.special import expit
 
 from mixedmodels import _core
 from mixedmodels import drop1 as drop1_module
 from mixedmodels._args import reject_keywords, whole_number
 from mixedmodels._fitargs import permutations, summarize_alias
-from mixedmodels._stats import significance, wald_interval, z_pvalues
+from mixedmodels._stats import odds_ratio_columns, significance, wald_interval, z_pvalues
 from mixedmodels._summary import glmer_summary
 from mixedmodels.control import control_from_fit
 from mixedmodels.exceptions import DataError, NumericalError, UnavailableError
@@ -235,18 +234,7 @@ class Glmer(MixedModel):
             "Sig": [significance(v) for v in p],
         }
         if self._fit.link == "logit":
-            # inf, not an overflow warning, for the enormous estimates of a separated fit
-            with np.errstate(over="ignore"):
-                cols.update(
-                    {
-                        "OR": np.exp(beta),
-                        "OR_2.5_ci": np.exp(lo),
-                        "OR_97.5_ci": np.exp(hi),
-                        "Prob": expit(beta),
-                        "Prob_2.5_ci": expit(lo),
-                        "Prob_97.5_ci": expit(hi),
-                    }
-                )
+            cols.update(odds_ratio_columns(beta, lo, hi))
         return pl.DataFrame(cols)
 
     def drop1(self, scope: Sequence[str] | None = None) -> pl.DataFrame:

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 from scipy import stats
-from scipy.special import expit
 
 from mixedmodels import _core
 from mixedmodels import drop1 as drop1_module
@@ -32,7 +31,7 @@ from mixedmodels._fitargs import (
     with_permutations,
 )
 from mixedmodels._frame import check_columns, missing_rows, to_polars
-from mixedmodels._stats import significance, t_pvalues, z_pvalues
+from mixedmodels._stats import odds_ratio_columns, significance, t_pvalues, z_pvalues
 from mixedmodels._summary_lm import glm_summary, lm_summary
 from mixedmodels.exceptions import DataError
 from mixedmodels.model import FittedModel, Residuals
@@ -284,18 +283,7 @@ class Lm(FittedModel):
             cols.update({"2.5_ci": beta - q * se, "97.5_ci": beta + q * se, "SE": se})
             cols.update({"Z-stat": stat, "P-val": p, "Sig": [significance(v) for v in p]})
             if f.link == "logit":
-                lo, hi = cols["2.5_ci"], cols["97.5_ci"]
-                with np.errstate(over="ignore"):
-                    cols.update(
-                        {
-                            "OR": np.exp(beta),
-                            "OR_2.5_ci": np.exp(lo),
-                            "OR_97.5_ci": np.exp(hi),
-                            "Prob": expit(beta),
-                            "Prob_2.5_ci": expit(lo),
-                            "Prob_97.5_ci": expit(hi),
-                        }
-                    )
+                cols.update(odds_ratio_columns(beta, cols["2.5_ci"], cols["97.5_ci"]))
             return pl.DataFrame(cols)
         df = np.full(len(beta), float(f.df if not self.is_generalized else f.df_residual))
         with np.errstate(invalid="ignore"):

@@ -133,20 +133,20 @@ def _update_rhs(old: _Formula, rhs: str, new: str) -> _Formula:
 
 def _fixed_part(out: _Formula, added: list[str], removed: list[str], old: _Formula, new: str) -> None:
     """The fixed terms and offsets of ``added`` minus ``removed``, as R's
-    ``terms()`` simplifies them; every removed term must be there to remove."""
+    ``terms()`` simplifies them; a removal must remove something (``- a * b``
+    from ``a:b`` removes ``a:b``, as in R; ``- z`` without ``z`` is refused)."""
     plus = " + ".join(added) if added else "1"
-    have = _core.formula_structure(f"y ~ {plus}")
+    have = _parse(f"y ~ {plus}", new)
     present = {frozenset(v) for v in have["term_variables"]}
     for text in removed:
-        gone = _core.formula_structure(f"y ~ {text}")
-        for label, variables in zip(gone["terms"], gone["term_variables"], strict=True):
-            if frozenset(variables) not in present:
-                raise FormulaError(
-                    f"'{new}': cannot remove '{label}': the model's fixed part has no such term "
-                    f"(its terms: {', '.join(old.terms) or 'none'})"
-                )
+        gone = _parse(f"y ~ {text}", new)
+        if not any(frozenset(v) in present for v in gone["term_variables"]):
+            raise FormulaError(
+                f"'{new}': cannot remove '{text}': the model's fixed part has no such term "
+                f"(its terms: {', '.join(old.terms) or 'none'})"
+            )
     text = plus + "".join(f" - ({t})" for t in removed)
-    parsed = _core.formula_structure(f"y ~ {text}")
+    parsed = _parse(f"y ~ {text}", new)
     out.terms = list(parsed["terms"])
     out.offsets = list(dict.fromkeys(parsed["offsets"]))
     out.intercept = out.intercept and bool(have["intercept"])  # a "- 1" inside a piece
@@ -155,7 +155,7 @@ def _fixed_part(out: _Formula, added: list[str], removed: list[str], old: _Formu
 def _change_bars(bars: list[dict[str, Any]], sign: str, text: str, new: str) -> None:
     """Add (``+``) or remove (``-``) the random-effect term(s) of ``text``
     (lme4's expansion of ``||`` and ``/`` gives several)."""
-    for bar in _core.formula_structure(f"y ~ 1 + {text}")["bars"]:
+    for bar in _parse(f"y ~ 1 + {text}", new)["bars"]:
         index = next((i for i, b in enumerate(bars) if _same_bar(b, bar)), None)
         if sign == "+":
             if index is None:
@@ -168,6 +168,16 @@ def _change_bars(bars: list[dict[str, Any]], sign: str, text: str, new: str) -> 
             )
         else:
             del bars[index]
+
+
+def _parse(formula: str, new: str) -> dict[str, Any]:
+    """The core's structure of a formula assembled from pieces of ``new``; its
+    errors name ``new``, the formula the user wrote."""
+    try:
+        return dict(_core.formula_structure(formula))
+    except FormulaError as e:
+        reason = str(e).splitlines()[0]
+        raise FormulaError(f"'{new}': {reason.split(' (at position')[0]}") from None
 
 
 def _same_bar(a: dict[str, Any], b: dict[str, Any]) -> bool:
