@@ -421,6 +421,19 @@ def build_cases(quick: bool = False) -> dict[str, Case]:
             speedup_target={"lme4": 50.0},
         ),
         Case(
+            name="slopes_all_fit",
+            kind="diagnostics",
+            formula=diag_formula,
+            description=(
+                "the same data: the model refitted with every optimizer (ours: all_fit(), BOBYQA, Nelder-Mead and"
+                " BFGS in parallel; R: lme4's allFit(), its seven optimizers serially) and the table of the refits"
+                + (" (--quick size)" if quick else "")
+            ),
+            data=diag_data,
+            tools=("ours", "lme4"),
+            params={"task": "all_fit", "group": "g"},
+        ),
+        Case(
             name="insteval_influence_obs",
             kind="diagnostics",
             formula=INSTEVAL_FORMULA,

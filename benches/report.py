@@ -533,7 +533,21 @@ def diagnostics_agreement(case: Mapping[str, Any], entry: Mapping[str, Any]) -> 
         return f"Cook's D (lme4's scaling) {max(diffs):.1e}"
     if task == "logo_cv":
         return f"RMSE {relative_difference(found['rmse'], ours['rmse']):.1e}"
+    if task == "all_fit":
+        return _all_fit_agreement(ours, found)
     return "–"
+
+
+def _all_fit_agreement(ours: Mapping[str, Any], found: Mapping[str, Any]) -> str:
+    """The lowest objective of each tool's refits, and how many of its
+    optimizers converged (lme4 runs more optimizers than ours)."""
+
+    def best(objectives: Iterable[float | None]) -> float:
+        return min(v for v in objectives if v is not None and math.isfinite(v))
+
+    difference = relative_difference(best(found["objective"]), best(ours["objective"]))
+    counts = f"{sum(found['converged'])}/{len(found['converged'])} converged"
+    return f"lowest objective {difference:.1e}; {counts}"
 
 
 def _diagnostics_row(case: Mapping[str, Any], name: str, entry: Mapping[str, Any], reference_time: float | None) -> str:

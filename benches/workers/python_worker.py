@@ -531,6 +531,14 @@ def diagnostics_ours(spec: dict[str, Any], model: Any) -> dict[str, Any]:
     if task == "logo_cv":
         cv = model.cross_validate(group=params["group"], progress=False)
         return {"rmse": cv.scores["rmse"]}
+    if task == "all_fit":
+        table = model.all_fit()
+        return {
+            "optimizers": table["optimizer"].to_list(),
+            "objective": table["objective"].to_list(),
+            "converged": table["converged"].to_list(),
+            "seconds": table["seconds"].to_list(),
+        }
     if task == "influence_obs":
         table = model.influence(leverage=("overall", "fixef", "ranef", "ranef.uc"))
         return {"rows": table.height, "max_cooksd": float(table["cooksd"].max())}

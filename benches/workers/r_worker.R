@@ -29,7 +29,8 @@
 # (a refit without each group, started at the fitted theta; serial, its default)
 # and its cooks.distance(); "logo_cv": a loop of lmer() refits without each
 # level of params$group, each predicting the level's rows with
-# predict(re.form = NA), and the pooled RMSE.
+# predict(re.form = NA), and the pooled RMSE; "all_fit": lme4's allFit(m)
+# (its default optimizers, serially: its default) and summary() of it.
 #
 # Kind "regression": timed, `repeat` times: params$task "lm2": lme4::lmList(y ~
 # x | g) and a t.test() of each column of its coef(); "lm_permute": lm() and
@@ -298,6 +299,19 @@ diagnostics_task <- function(spec, model, dat) {
       sq <- sq + sum((test[[response]] - stats::predict(refit, newdata = test, re.form = NA))^2)
     }
     return(list(rmse = sqrt(sq / nrow(dat))))
+  }
+  if (identical(spec$params$task, "all_fit")) {
+    fits <- lme4::allFit(model, verbose = FALSE)
+    s <- summary(fits)
+    ok <- s$which.OK
+    objective <- rep(NA_real_, length(fits))
+    objective[ok] <- -2 * unname(s$llik)  # the REML criterion of a REML fit
+    converged <- rep(FALSE, length(fits))
+    converged[ok] <- vapply(s$msgs, function(m) length(m) == 0, TRUE)
+    seconds <- rep(NA_real_, length(fits))
+    seconds[ok] <- unname(s$times[, "elapsed"])
+    return(list(optimizers = I(names(fits)), objective = I(objective), converged = I(converged),
+                seconds = I(seconds)))
   }
   stop("R worker cannot run diagnostics task ", spec$params$task)
 }

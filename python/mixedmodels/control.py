@@ -4,28 +4,35 @@ list(xtol_abs = 1e-8, maxfun = 1e5)"``) or as a dict (``{"optimizer":
 "bobyqa", "maxfun": 100000, "xtol_abs": 1e-8, "check.conv.singular":
 "ignore"}``; ``optCtrl`` may also be a nested dict).
 
-Two optimizers run here (docs/performance.md): a projected BFGS method on the
-analytic gradient of the profiled criterion (``"bfgs"``, the default of
-linear mixed models where it is faster) and Powell's BOBYQA (``"bobyqa"``,
-lme4's default family; GLMMs' stage 2). ``"auto"`` lets the fit choose. The
-settings map onto them:
+Three optimizers run linear mixed models here (docs/performance.md): a
+projected BFGS method on the analytic gradient of the profiled criterion
+(``"bfgs"``, the default where it is faster), Powell's BOBYQA (``"bobyqa"``,
+lme4's default family) and a bounded Nelder-Mead simplex (``"nelder_mead"``,
+lme4's ``Nelder_Mead``). ``"auto"`` lets the fit choose. GLMMs run BOBYQA in
+both stages (``all_fit()`` tries Nelder-Mead on them too). The settings map
+onto them:
 
 =====================================  ==========================================
 lme4                                   here
 =====================================  ==========================================
-``optimizer``                          ``"bobyqa"``, ``"nloptwrap"``,
-                                       ``"Nelder_Mead"``, ``"nmkbw"``: BOBYQA
-                                       (derivative-free, as those);
-                                       ``"nlminbwrap"``, ``"optimx"``: BFGS
-                                       (quasi-Newton, as those); ``"bfgs"``,
-                                       ``"auto"``: ours. The name asked for is
-                                       kept in ``model.control``.
+``optimizer``                          ``"bobyqa"``, ``"nloptwrap"``: BOBYQA;
+                                       ``"Nelder_Mead"``, ``"nmkbw"``:
+                                       Nelder-Mead; ``"nlminbwrap"``,
+                                       ``"optimx"``: BFGS (quasi-Newton, as
+                                       those); ``"bfgs"``, ``"bobyqa"``,
+                                       ``"nelder_mead"``, ``"auto"``: ours. The
+                                       name asked for is kept in
+                                       ``model.control``.
 ``maxfun``, ``maxeval``, ``maxit``     the most objective evaluations
-``xtol_abs``, ``xtol_rel``,            BOBYQA's final trust-region radius (its
-``XtolRel``, ``rhoend``                tolerance on theta)
-``rhobeg``                             the first trust-region radius
+``xtol_abs``, ``xtol_rel``,            BOBYQA's final trust-region radius, or
+``XtolRel``, ``rhoend``                Nelder-Mead's tolerance on the
+                                       simplex's vertices (relative to
+                                       max(1, abs(theta)))
+``rhobeg``                             the first trust-region radius (the
+                                       first simplex's edge)
 ``ftol_abs``, ``FtolAbs``,             stop when a stage improves the criterion
-``ftol_rel``, ``FtolRel``              by less (nloptr's rule)
+``ftol_rel``, ``FtolRel``              by less (nloptr's rule), or when the
+                                       simplex's values spread by less
 ``calc.derivs``                        derivatives at the optimum (convergence
                                        checks, Satterthwaite df)
 ``check.conv.grad``, ``.hess``,        ``"ignore"`` drops those warnings,
@@ -35,7 +42,8 @@ lme4                                   here
 
 BOBYQA's tolerances (``xtol_*``, ``rhoend``, ``rhobeg``, ``ftol_*``) without
 an optimizer name tune lme4's default, BOBYQA, so they select it; with
-``"bfgs"`` they are an error. Any other key is an error naming it.
+``"bfgs"`` they are an error; Nelder-Mead takes them as above. Any other key
+is an error naming it.
 """
 
 from __future__ import annotations
@@ -54,9 +62,10 @@ METHODS = {
     "auto": "auto",
     "bfgs": "bfgs",
     "bobyqa": "bobyqa",
+    "nelder_mead": "nelder_mead",
     "nloptwrap": "bobyqa",
-    "Nelder_Mead": "bobyqa",
-    "nmkbw": "bobyqa",
+    "Nelder_Mead": "nelder_mead",
+    "nmkbw": "nelder_mead",
     "nlminbwrap": "bfgs",
     "optimx": "bfgs",
 }
@@ -101,8 +110,9 @@ class Control:
 
     @property
     def method(self) -> str:
-        """The core's method: ``"auto"``, ``"bfgs"`` or ``"bobyqa"`` (of the
-        first name where glmerControl gives one a stage)."""
+        """The core's method: ``"auto"``, ``"bfgs"``, ``"bobyqa"`` or
+        ``"nelder_mead"`` (of the first name where glmerControl gives one a
+        stage)."""
         tuned = [k for k in self.settings if k in _BOBYQA_SETTINGS]
         if self.optimizer is None:
             return "bobyqa" if tuned else "auto"
@@ -112,7 +122,7 @@ class Control:
                 f"control: {', '.join(tuned)} tune BOBYQA; optimizer {self.optimizer!r} runs BFGS, "
                 "which takes maxfun only (or ask for optimizer='bobyqa')"
             )
-        return "bobyqa" if tuned else method
+        return "bobyqa" if tuned and method != "nelder_mead" else method
 
     def with_optimizer(self, optimizer: str | None) -> Control:
         """``fit(optimizer=...)`` on top of ``control``: a name from

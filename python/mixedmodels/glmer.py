@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
-from mixedmodels import _core
+from mixedmodels import _core, intervals
 from mixedmodels import drop1 as drop1_module
 from mixedmodels._args import reject_keywords, whole_number
 from mixedmodels._fitargs import permutations, summarize_alias
@@ -53,7 +53,6 @@ class Glmer(MixedModel):
         "contest": "contest() is for linear mixed models; use post_hoc() for the contrasts of a GLMM",
         "step": "step() is lmerTest's backward elimination for linear mixed models; for a GLMM use drop1() "
         "and update()",
-        "bootstrap": "the parametric bootstrap is available for linear mixed models",
         "hlm_resid": "HLMdiag's residual tables are for linear mixed models; use residuals(type=...) of a GLMM",
         "hlm_augment": "HLMdiag's residual tables are for linear mixed models; use influence(approx=False)",
         "plot_hlm_resid": "residual plots from hlm_resid() are for linear mixed models; see plot_diagnostics()",
@@ -150,8 +149,8 @@ class Glmer(MixedModel):
         notes: list[str] = []
         n_perm = permutations(permute, notes)
         self.control = control_from_fit(control, old_optimizer)
-        if conf_int != "Wald":
-            raise DataError("only Wald intervals are available for generalized linear mixed models")
+        if conf_int not in intervals.METHODS:
+            raise DataError(f"conf_int must be 'Wald', 'profile' or 'boot', not '{conf_int}'")
         # 0 is PIRLS alone, 1 the Laplace approximation; lme4's Gauss-Hermite rules stop at 100 points.
         nAGQ = whole_number(nAGQ, "nAGQ", minimum=0, maximum=_core.MAX_AGQ_POINTS)
         max_feval = whole_number(max_feval, "max_feval", minimum=1)
@@ -179,6 +178,8 @@ class Glmer(MixedModel):
         self.link = self._fit.link
         self._finish_fit(summarize=False, verbose=verbose, no_warnings=True)
         self._finish_pymer4_fit(n_perm, seed, notes, no_warnings)
+        if conf_int != "Wald":
+            self._intervals_from(conf_int, n_boot, seed)
         if summarize:
             print(self.summary_text())
         assert self.coefs is not None

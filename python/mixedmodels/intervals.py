@@ -1,13 +1,15 @@
 """Confidence intervals for a fitted mixed model: Wald, profile likelihood and
 parametric bootstrap, with lme4's row names (`sd_(Intercept)|Subject`,
 `cor_Days.(Intercept)|Subject`, `sigma`, then the fixed effects). Generalized
-models have Wald intervals (and no `sigma` row).
+models have no `sigma` row.
 
-The profile and the bootstrap run in the Rust core: the profile on the ML
-deviance of the model refitted with ML, as lme4 1.1-31 does (so REML and ML
-fits get the same profile intervals), the bootstrap with rayon, each
-replicate seeded from (seed, replicate number) so the draws do not depend on
-the number of threads or on how the work is chunked.
+The profile and the bootstrap run in the Rust core: the profile of a linear
+model on the ML deviance of the model refitted with ML, as lme4 1.1-31 does
+(so REML and ML fits get the same profile intervals), that of a GLMM on the
+deviance it minimised (Laplace or quadrature; families without a dispersion
+parameter); the bootstrap with rayon, each replicate seeded from (seed,
+replicate number) so the draws do not depend on the number of threads or on
+how the work is chunked.
 """
 
 from __future__ import annotations
@@ -44,8 +46,6 @@ def confint(
     the variance parameters, as lme4)."""
     if method not in METHODS:
         raise DataError(f"method must be one of {', '.join(METHODS)}, not '{method}'")
-    if model.is_generalized and method != "Wald":
-        raise DataError("only Wald intervals are available for generalized linear mixed models")
     if not 0 < level < 1:
         raise DataError(f"level must be between 0 and 1, not {level}")
     names = parameter_names(model)
@@ -119,7 +119,8 @@ def bootstrap(model: Any, n_boot: int = 500, seed: int | None = None, progress: 
     cols: dict[str, Any] = {}
     for j, name in enumerate(model.sd_cor_names):
         cols[name] = sd_cor[:, j]
-    cols["sigma"] = sigma
+    if not model.is_generalized:
+        cols["sigma"] = sigma
     for j, name in enumerate(model.fixed_names):
         cols[name] = beta[:, j]
     return pl.DataFrame(cols).fill_nan(None)

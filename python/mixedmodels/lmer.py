@@ -110,7 +110,8 @@ class Lmer(MixedModel):
 
         ``optimizer`` chooses the optimizer of theta: ``"bfgs"`` (a projected
         BFGS method on the analytic gradient), ``"bobyqa"`` (Powell's
-        derivative-free method, lme4's default family), or lme4's names
+        derivative-free method, lme4's default family), ``"nelder_mead"`` (a
+        bounded Nelder-Mead simplex), or lme4's names
         (see :mod:`mixedmodels.control`); by default the fit takes BFGS
         except where a gradient costs too much (docs/performance.md).
         """
@@ -240,15 +241,6 @@ class Lmer(MixedModel):
             cols.update({"T-stat": t})
         return pl.DataFrame(cols)
 
-    def _intervals_from(self, method: str, n_boot: int, seed: int | None = None) -> None:
-        """Fill the coefs' interval columns from profile or bootstrap intervals."""
-        assert self.coefs is not None
-        ci = self.confint(method=method, n_boot=n_boot, seed=seed)
-        fixed = ci.filter(pl.col("term").is_in(self.coefs["term"].to_list()))
-        self.coefs = self.coefs.with_columns(
-            pl.Series("2.5_ci", fixed["lower"].to_numpy()), pl.Series("97.5_ci", fixed["upper"].to_numpy())
-        )
-
     # ----------------------------------------------------------- results
     @property
     def deviance(self) -> float:
@@ -354,13 +346,6 @@ class Lmer(MixedModel):
             reduce_fixed=reduce_fixed,
             keep=keep,
         )
-
-    def bootstrap(self, n_boot: int = 500, seed: int | None = None, progress: bool | None = None) -> pl.DataFrame:
-        """Parametric bootstrap replicates (a row each: sd/cor parameters,
-        `sigma`, fixed effects), refitted in parallel in Rust; reproducible
-        for a given ``seed`` whatever the number of threads."""
-        self._check_fitted()
-        return intervals.bootstrap(self, n_boot=n_boot, seed=seed, progress=progress)
 
     def profile(self, level: float = 0.95) -> pl.DataFrame:
         """The likelihood profiles behind ``confint(method="profile")`` (lme4's

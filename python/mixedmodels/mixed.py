@@ -12,8 +12,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
+from scipy.special import expit
 
 from mixedmodels import _core
+from mixedmodels import all_fit as _all_fit
 from mixedmodels import cross_validation as _cross_validation
 from mixedmodels import diagnostics as _diagnostics
 from mixedmodels import intervals as _intervals
@@ -313,12 +315,47 @@ class MixedModel(FittedModel):
         progress: bool | None = None,
     ) -> pl.DataFrame:
         """Confidence intervals (`term, lower, upper`) for the sd/cor parameters,
-        `sigma` and the fixed effects: ``"Wald"``, and for linear mixed models
-        ``"profile"`` (likelihood profile; lme4 profiles the ML deviance even
-        for REML fits, and so do we) or ``"boot"`` (parametric bootstrap
-        percentiles, ``n_boot`` refits)."""
+        `sigma` (linear models) and the fixed effects: ``"Wald"``,
+        ``"profile"`` (likelihood profile; lme4 profiles the ML deviance of a
+        linear model even for REML fits, and so do we; a GLMM's Laplace or
+        quadrature deviance) or ``"boot"`` (parametric bootstrap percentiles,
+        ``n_boot`` refits, reproducible for a ``seed``)."""
         self._check_fitted()
         return _intervals.confint(self, method=method, level=level, n_boot=n_boot, seed=seed, progress=progress)
+
+    def bootstrap(self, n_boot: int = 500, seed: int | None = None, progress: bool | None = None) -> pl.DataFrame:
+        """Parametric bootstrap replicates (a row each: sd/cor parameters,
+        `sigma` for linear models, fixed effects), refitted in parallel in
+        Rust; reproducible for a given ``seed`` whatever the number of threads."""
+        self._check_fitted()
+        return _intervals.bootstrap(self, n_boot=n_boot, seed=seed, progress=progress)
+
+    def all_fit(self, optimizers: Sequence[str] | None = None, max_feval: int = 100_000) -> pl.DataFrame:
+        """The model refitted with every optimizer (``"bobyqa"``,
+        ``"nelder_mead"`` and, for linear mixed models, ``"bfgs"``; or those
+        in ``optimizers``), in parallel in Rust, each from the fit's start:
+        lme4's ``allFit``, the check a convergence warning calls for. Returns
+        a table with a row an optimizer, as ``summary(allFit(m))``:
+        ``optimizer``, ``converged``, ``objective``, ``loglik``,
+        ``max_diff_objective``, ``feval``, ``seconds``, ``messages``, the
+        fixed effects, the sd/cor parameters, ``sigma`` (families with a
+        scale) and ``theta``. See docs/convergence.md."""
+        self._check_fitted()
+        return _all_fit.all_fit(self, optimizers, max_feval)
+
+    def _intervals_from(self, method: str, n_boot: int, seed: int | None = None) -> None:
+        """Fill the coefs' interval columns (and their odds-ratio and
+        probability versions) from profile or bootstrap intervals."""
+        assert self.coefs is not None
+        ci = self.confint(method=method, n_boot=n_boot, seed=seed)
+        fixed = ci.filter(pl.col("term").is_in(self.coefs["term"].to_list()))
+        lo, hi = fixed["lower"].to_numpy(), fixed["upper"].to_numpy()
+        columns = [pl.Series("2.5_ci", lo), pl.Series("97.5_ci", hi)]
+        if "OR_2.5_ci" in self.coefs.columns:
+            with np.errstate(over="ignore"):
+                columns += [pl.Series("OR_2.5_ci", np.exp(lo)), pl.Series("OR_97.5_ci", np.exp(hi))]
+            columns += [pl.Series("Prob_2.5_ci", expit(lo)), pl.Series("Prob_97.5_ci", expit(hi))]
+        self.coefs = self.coefs.with_columns(columns)
 
     def post_hoc(
         self,

@@ -46,11 +46,13 @@ def test_lmer_with_a_family_is_a_glmer(sleep: pl.DataFrame) -> None:
 
 def test_each_class_exposes_what_works_for_it(lmm: mm.Lmer, glmm: mm.Glmer) -> None:
     assert (lmm.is_generalized, lmm.is_mixed, glmm.is_generalized, glmm.is_mixed) == (False, True, True, True)
-    for name in ("anova", "ranova", "contest", "bootstrap"):
+    for name in ("anova", "ranova", "contest"):
         assert callable(getattr(lmm, name))
         assert not hasattr(glmm, name)
         with pytest.raises(mm.DataError, match="linear mixed models"):
             getattr(glmm, name)
+    for name in ("bootstrap", "confint"):  # the parametric bootstrap and profiles of both kinds
+        assert callable(getattr(lmm, name)) and callable(getattr(glmm, name))
     with pytest.raises(AttributeError, match="no attribute 'no_such_thing'"):
         _ = glmm.no_such_thing  # type: ignore[attr-defined]
 

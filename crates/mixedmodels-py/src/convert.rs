@@ -2,16 +2,18 @@
 //! (handed to numpy without a copy), contrast specifications in, the names of
 //! enums parsed at the boundary, and the dicts of random-effects terms.
 
+use mixedmodels::all_fit::{available_methods, OptimizerFit};
 use mixedmodels::data::FitRows;
 use mixedmodels::design::{Contrasts, ReForm};
 use mixedmodels::fitted::MixedFit;
 use mixedmodels::glmm::Link;
 use mixedmodels::inference::DdfMethod;
+use mixedmodels::resample::Replicate;
 use mixedmodels::residuals::ResidualKind;
 use numpy::npyffi::NPY_ORDER;
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
 
 use crate::errors::{data_error, to_py};
 use mixedmodels::optim::{Method, OptimizerSettings};
@@ -117,8 +119,9 @@ pub fn term_dicts<'py>(py: Python<'py>, fit: &dyn MixedFit) -> PyResult<Vec<Boun
 
 /// The core's optimizer method by its name (`"auto"`, `"bfgs"`, `"bobyqa"`).
 pub fn optimizer_method(name: &str) -> PyResult<Method> {
-    Method::parse(name)
-        .ok_or_else(|| data_error(format!("unknown optimizer '{name}' (known: 'auto', 'bfgs', 'bobyqa')")))
+    Method::parse(name).ok_or_else(|| {
+        data_error(format!("unknown optimizer '{name}' (known: 'auto', 'bfgs', 'bobyqa', 'nelder_mead')"))
+    })
 }
 
 /// Optimizer settings from Python: `base` with the entries of `overrides`
@@ -148,4 +151,94 @@ pub fn optimizer_settings(
         )));
     }
     Ok(s)
+}
+
+/// Bootstrap replicates as a dict of arrays, one row a replicate (theta,
+/// sd_cor, beta; sigma, objective, feval), NaN for refits that failed.
+pub fn replicates_dict<'py>(
+    py: Python<'py>,
+    reps: &[Option<Replicate>],
+    k: usize,
+    p: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let count = reps.len();
+    let d = PyDict::new(py);
+    d.set_item("theta", matrix(py, replicate_columns(reps, k, |r| r.theta.clone()), count, k)?)?;
+    d.set_item("sd_cor", matrix(py, replicate_columns(reps, k, |r| r.sd_cor.clone()), count, k)?)?;
+    d.set_item("beta", matrix(py, replicate_columns(reps, p, |r| r.beta.clone()), count, p)?)?;
+    d.set_item("sigma", vector(py, replicate_columns(reps, 1, |r| vec![r.sigma])))?;
+    d.set_item("objective", vector(py, replicate_columns(reps, 1, |r| vec![r.objective])))?;
+    d.set_item("feval", vector(py, replicate_columns(reps, 1, |r| vec![r.feval as f64])))?;
+    Ok(d)
+}
+
+/// `width` values of each replicate as the columns of a (replicates x width)
+/// column-major matrix; NaN where the refit failed.
+fn replicate_columns(reps: &[Option<Replicate>], width: usize, get: impl Fn(&Replicate) -> Vec<f64>) -> Vec<f64> {
+    let count = reps.len();
+    let mut out = vec![f64::NAN; count * width];
+    for (i, r) in reps.iter().enumerate() {
+        if let Some(r) = r {
+            for (j, v) in get(r).into_iter().enumerate() {
+                out[j * count + i] = v;
+            }
+        }
+    }
+    out
+}
+
+/// The optimizers `all_fit` runs: those named, or every one available for
+/// the kind of model; a method a GLMM has no objective for is an error.
+pub fn all_fit_methods(names: Option<Vec<String>>, generalized: bool) -> PyResult<Vec<Method>> {
+    let available = available_methods(generalized);
+    let Some(names) = names else { return Ok(available) };
+    if names.is_empty() {
+        return Err(data_error("optimizers must name at least one optimizer".into()));
+    }
+    let mut methods = Vec::new();
+    for name in &names {
+        let method = optimizer_method(name)?;
+        if !available.contains(&method) {
+            let known: Vec<&str> = available.iter().map(|m| m.name()).collect();
+            return Err(data_error(format!(
+                "optimizer '{name}' is not available for this model in all_fit (available: {})",
+                known.join(", ")
+            )));
+        }
+        if !methods.contains(&method) {
+            methods.push(method);
+        }
+    }
+    Ok(methods)
+}
+
+/// `all_fit`'s refits as a list of dicts, one an optimizer: `optimizer`,
+/// `seconds`, `error` (None, or why the refit failed) and, for a refit that
+/// ran, `objective`, `loglik`, `theta`, `sd_cor`, `sigma`, `beta`, `feval`,
+/// `converged`, `status`, `warnings`.
+pub fn optimizer_fits_list<'py>(py: Python<'py>, fits: &[OptimizerFit]) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for f in fits {
+        let d = PyDict::new(py);
+        d.set_item("optimizer", f.method.name())?;
+        d.set_item("seconds", f.seconds)?;
+        match &f.outcome {
+            Err(e) => d.set_item("error", e)?,
+            Ok(r) => {
+                d.set_item("error", py.None())?;
+                d.set_item("objective", r.objective)?;
+                d.set_item("loglik", r.loglik)?;
+                d.set_item("theta", r.theta.clone())?;
+                d.set_item("sd_cor", r.sd_cor.clone())?;
+                d.set_item("sigma", r.sigma)?;
+                d.set_item("beta", r.beta.clone())?;
+                d.set_item("feval", r.feval)?;
+                d.set_item("converged", r.converged)?;
+                d.set_item("status", &r.status)?;
+                d.set_item("warnings", r.warnings.clone())?;
+            }
+        }
+        out.append(d)?;
+    }
+    Ok(out)
 }

@@ -4,15 +4,18 @@
 use std::sync::Arc;
 
 use mixedmodels::glmer::{Glmer, GlmerOptions};
+use mixedmodels::glmm::bootstrap::parametric_bootstrap;
 use mixedmodels::glmm::Family;
+use mixedmodels::inference::profile_glmm::glmm_profile_intervals;
 use mixedmodels::optim::OptimizerSettings;
 use mixedmodels::permutation::glmm_permutation_test;
 use numpy::{PyArray1, PyArray2};
 use std::collections::HashMap;
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
 
+use crate::convert::{all_fit_methods, optimizer_fits_list, replicates_dict};
 use crate::convert::{contrasts_from_py, matrix_rowmajor, optimizer_settings};
 use crate::errors::to_py;
 use crate::fitted::PyMixedFit;
@@ -187,6 +190,36 @@ impl PyGlmer {
             d.set_item("nb_theta_evaluations", search.evaluations)?;
         }
         Ok(d)
+    }
+
+    /// Profile confidence intervals: (lower, upper) for sd/cor..., then each fixed effect.
+    fn profile(&self, py: Python<'_>, level: f64) -> PyResult<Vec<(f64, f64)>> {
+        let inner = &self.inner;
+        py.detach(|| glmm_profile_intervals(inner, level)).map_err(to_py)
+    }
+
+    /// Parametric bootstrap replicates first..first+count: a dict of arrays,
+    /// one row a replicate (theta, sd_cor, beta; sigma, objective, feval),
+    /// NaN for refits that failed.
+    fn bootstrap<'py>(&self, py: Python<'py>, first: u64, count: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
+        let inner = &self.inner;
+        let reps = py.detach(|| parametric_bootstrap(inner, first, count, seed));
+        replicates_dict(py, &reps, inner.fit.theta.len(), inner.fit.beta.len())
+    }
+
+    /// The model refitted with each optimizer (None: every one available),
+    /// in parallel: a list of dicts (see `convert::optimizer_fits_list`).
+    #[pyo3(signature = (optimizers, max_feval))]
+    fn all_fit<'py>(
+        &self,
+        py: Python<'py>,
+        optimizers: Option<Vec<String>>,
+        max_feval: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let methods = all_fit_methods(optimizers, true)?;
+        let inner = &self.inner;
+        let fits = py.detach(|| inner.all_fit(&methods, max_feval));
+        optimizer_fits_list(py, &fits)
     }
 
     fn __repr__(&self) -> String {

@@ -9,15 +9,15 @@ use mixedmodels::fit::FitOptions;
 use mixedmodels::lmer::{Lmer, LmerOptions};
 use mixedmodels::optim::{OptSummary, OptimizerSettings};
 use mixedmodels::permutation::permutation_test;
-use mixedmodels::resample::Replicate;
 use numpy::PyArray2;
 use std::collections::HashMap;
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
 
 use crate::convert::{
-    contrasts_from_py, matrix, matrix_rowmajor, optimizer_method, optimizer_settings, vector, DdfArg,
+    all_fit_methods, contrasts_from_py, matrix, matrix_rowmajor, optimizer_fits_list, optimizer_method,
+    optimizer_settings, replicates_dict, DdfArg,
 };
 use crate::errors::{data_error, to_py};
 use crate::fitted::PyMixedFit;
@@ -227,33 +227,25 @@ impl PyLmer {
     fn bootstrap<'py>(&self, py: Python<'py>, first: u64, count: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
         let inner = &self.inner;
         let reps = py.detach(|| inner.parametric_bootstrap(first, count, seed)).map_err(to_py)?;
-        let (k, p) = (inner.model.par.ntheta(), inner.fit.p);
-        let d = PyDict::new(py);
-        d.set_item("theta", matrix(py, replicate_columns(&reps, k, |r| r.theta.clone()), count, k)?)?;
-        d.set_item("sd_cor", matrix(py, replicate_columns(&reps, k, |r| r.sd_cor.clone()), count, k)?)?;
-        d.set_item("beta", matrix(py, replicate_columns(&reps, p, |r| r.beta.clone()), count, p)?)?;
-        d.set_item("sigma", vector(py, replicate_columns(&reps, 1, |r| vec![r.sigma])))?;
-        d.set_item("objective", vector(py, replicate_columns(&reps, 1, |r| vec![r.objective])))?;
-        d.set_item("feval", vector(py, replicate_columns(&reps, 1, |r| vec![r.feval as f64])))?;
-        Ok(d)
+        replicates_dict(py, &reps, inner.model.par.ntheta(), inner.fit.p)
+    }
+
+    /// The model refitted with each optimizer (None: every one available),
+    /// in parallel: a list of dicts (see `convert::optimizer_fits_list`).
+    #[pyo3(signature = (optimizers, max_feval))]
+    fn all_fit<'py>(
+        &self,
+        py: Python<'py>,
+        optimizers: Option<Vec<String>>,
+        max_feval: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let methods = all_fit_methods(optimizers, false)?;
+        let inner = &self.inner;
+        let fits = py.detach(|| inner.all_fit(&methods, max_feval));
+        optimizer_fits_list(py, &fits)
     }
 
     fn __repr__(&self) -> String {
         format!("<LmerFit {} obs, {} fixed effects>", self.inner.fit.n, self.inner.fit.p)
     }
-}
-
-/// `width` values of each replicate as the columns of a (replicates x width)
-/// column-major matrix; NaN where the refit failed.
-fn replicate_columns(reps: &[Option<Replicate>], width: usize, get: impl Fn(&Replicate) -> Vec<f64>) -> Vec<f64> {
-    let count = reps.len();
-    let mut out = vec![f64::NAN; count * width];
-    for (i, r) in reps.iter().enumerate() {
-        if let Some(r) = r {
-            for (j, v) in get(r).into_iter().enumerate() {
-                out[j * count + i] = v;
-            }
-        }
-    }
-    out
 }

@@ -6,7 +6,8 @@ use crate::linalg::{self, small};
 use crate::model::gradient::GradientPieces;
 use crate::model::{LinearMixedModel, Parameterization};
 use crate::optim::{
-    bobyqa_minimize, quasi_newton_minimize, Method, OptSummary, OptimizerSettings, QuasiNewtonSettings,
+    bobyqa_minimize, nelder_mead_minimize, quasi_newton_minimize, Method, OptSummary, OptimizerSettings,
+    QuasiNewtonSettings,
 };
 
 #[derive(Debug, Clone)]
@@ -28,6 +29,9 @@ impl Default for FitOptions {
 pub const SINGULAR_TOL: f64 = 1e-4;
 /// lme4's `check.conv.grad` tolerance.
 const GRAD_TOL: f64 = 2e-3;
+/// What a convergence warning suggests: lme4's advice, refit with every
+/// optimizer and compare (`allFit`).
+pub const ALL_FIT_HINT: &str = "; compare the optimizers' fits with m.all_fit()";
 /// lme4's `check.conv.hess` tolerance.
 const HESS_TOL: f64 = 1e-6;
 
@@ -69,6 +73,7 @@ pub fn optimize(m: &mut LinearMixedModel, start: &[f64], settings: OptimizerSett
     let opt = match settings.method.resolve(m.par.ntheta(), m.cp.m, m.cp.pattern.is_dense()) {
         Method::Bobyqa | Method::Auto => minimize_bobyqa(m, start, &lower, settings)?,
         Method::Bfgs => minimize_bfgs(m, start, &lower, settings)?,
+        Method::NelderMead => minimize_nelder_mead(m, start, &lower, settings)?,
     };
     m.set_theta(&opt.final_theta);
     Ok(opt)
@@ -86,6 +91,23 @@ fn minimize_bobyqa(
     let largest = start.iter().fold(0.0f64, |a, v| a.max(v.abs()));
     settings.rho_begin = settings.rho_begin.min((0.2 * largest).max(1e-3));
     let mut opt = bobyqa_minimize(|t| m.objective_at(t), start, lower, settings)?;
+    snap_to_boundary(m, &mut opt, lower);
+    Ok(opt)
+}
+
+/// The bounded Nelder-Mead simplex from the same first step as BOBYQA's
+/// trust region, its result snapped to the boundary as BOBYQA's.
+fn minimize_nelder_mead(
+    m: &mut LinearMixedModel,
+    start: &[f64],
+    lower: &[f64],
+    settings: OptimizerSettings,
+) -> Result<OptSummary> {
+    let mut settings = settings;
+    let largest = start.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    settings.rho_begin = settings.rho_begin.min((0.2 * largest).max(1e-3));
+    let upper = vec![f64::INFINITY; start.len()];
+    let mut opt = nelder_mead_minimize(|t| m.objective_at(t), start, lower, &upper, settings)?;
     snap_to_boundary(m, &mut opt, lower);
     Ok(opt)
 }
@@ -367,7 +389,7 @@ pub fn check_convergence(grad_full: &[f64], hess_full: &[f64], free: &[usize], s
     if let Some(hinv_g) = solve_with_cholesky(&hess, k, &grad) {
         let max = hinv_g.iter().zip(&grad).map(|(s, g)| s.abs().min(g.abs())).fold(0.0, f64::max);
         if max > GRAD_TOL {
-            out.push(format!("Model failed to converge with max|grad| = {max:.6} (tol = {GRAD_TOL})"));
+            out.push(format!("Model failed to converge with max|grad| = {max:.6} (tol = {GRAD_TOL}){ALL_FIT_HINT}"));
         }
     } else if !singular {
         out.push("unable to evaluate scaled gradient".into());
@@ -377,7 +399,9 @@ pub fn check_convergence(grad_full: &[f64], hess_full: &[f64], free: &[usize], s
         let vmax = vals.iter().cloned().fold(f64::MIN, f64::max);
         let vmin = vals.iter().cloned().fold(f64::MAX, f64::min);
         if negative > 0 {
-            out.push(format!("Model failed to converge: degenerate Hessian with {negative} negative eigenvalues"));
+            out.push(format!(
+                "Model failed to converge: degenerate Hessian with {negative} negative eigenvalues{ALL_FIT_HINT}"
+            ));
         } else if vmax * HESS_TOL > 1.0 {
             out.push("Model is nearly unidentifiable: very large eigenvalue - Rescale variables?".into());
         } else if vmin / vmax < HESS_TOL {

@@ -19,7 +19,7 @@ use crate::glmm::quadrature::{agq_deviance, gh_rule, saturated_deviance, MAX_AGQ
 use crate::glmm::response::glmm_response;
 use crate::glmm::start::PirlsStart;
 use crate::linalg;
-use crate::optim::{bobyqa_minimize, InterpolationPoints, OptSummary, OptimizerSettings};
+use crate::optim::{minimize_without_gradient, InterpolationPoints, OptSummary, OptimizerSettings};
 use crate::residuals::{self, ResidualKind};
 use crate::setup::{setup_warnings, ModelFrame};
 
@@ -234,13 +234,29 @@ impl Glmer {
     /// prior weights and offsets stay), its first stage started at this fit's
     /// theta: the refit of a permutation test.
     pub fn refit_response(&self, y: Vec<f64>, derivatives: bool) -> Result<GlmmFit> {
+        let mut g = self.on_same_rows(y, GlmerOptions { derivatives, ..self.options.clone() })?;
+        g.optimize_from(self.fit.theta.clone())?;
+        Ok(g.fit)
+    }
+
+    /// The model refitted to the same data with other options (another
+    /// optimizer, for `all_fit`) from lme4's start. A negative binomial
+    /// keeps the fit's theta.
+    pub fn refit_with_options(&self, options: GlmerOptions) -> Result<GlmmFit> {
+        let mut g = self.on_same_rows(self.pirls.resp.y.clone(), options)?;
+        g.optimize()?;
+        Ok(g.fit)
+    }
+
+    /// The model, not fitted, on the same rows with response `y` (the
+    /// trials, prior weights and offsets stay) and `options`.
+    fn on_same_rows(&self, y: Vec<f64>, options: GlmerOptions) -> Result<Glmer> {
         let r = &self.pirls.resp;
         let mut resp = GlmmResponse::new(r.family, y, r.trials.clone(), r.weights.clone(), r.offset.clone());
         resp.warnings = r.warnings.clone();
         let mut pirls = Pirls::new(resp, self.pirls.x.clone(), self.pirls.p, self.pirls.joint.terms.clone())?;
         (pirls.tol, pirls.step_tol) = (self.pirls.tol, self.pirls.step_tol);
-        let options = GlmerOptions { derivatives, ..self.options.clone() };
-        let mut g = Glmer {
+        Ok(Glmer {
             spec: self.spec.clone(),
             pirls,
             fit: empty_fit(r.family),
@@ -249,9 +265,7 @@ impl Glmer {
             rows: self.rows.clone(),
             options,
             nb_search: None,
-        };
-        g.optimize_from(self.fit.theta.clone())?;
-        Ok(g.fit)
+        })
     }
 
     /// Both stages (one with nAGQ = 0) from `theta0`, then the results.
@@ -308,13 +322,15 @@ impl Glmer {
         let lp0 = self.pirls.run(&theta0, &b0, &u0, Mode::Joint, Some(&eta_start), self.pirls.tol)?;
         let mut start1 = self.pirls.prepare_start(lp0, Mode::Joint)?;
         let pirls = &mut self.pirls;
-        let stage1 = bobyqa_minimize(
+        let upper = vec![f64::INFINITY; lower.len()];
+        let stage1 = minimize_without_gradient(
             |theta| match run_from(pirls, theta, &[], &mut start1) {
                 Some(s) => pirls.laplace(&s),
                 None => f64::INFINITY,
             },
             &theta0,
             &lower,
+            &upper,
             self.options.optimizer,
         )?;
         let s1 = run_from(&mut self.pirls, &stage1.final_theta, &[], &mut start1)
@@ -363,13 +379,15 @@ impl Glmer {
         };
         let settings =
             OptimizerSettings { rho_begin: 0.2f64.min(self.options.optimizer.rho_begin), ..self.options.optimizer };
-        let stage2 = bobyqa_minimize(
+        let upper2 = vec![f64::INFINITY; lower2.len()];
+        let stage2 = minimize_without_gradient(
             |x| match objective(pirls, x, &mut stage.start) {
                 Some((v, _)) => v,
                 None => f64::INFINITY,
             },
             &start,
             &lower2,
+            &upper2,
             settings,
         )?;
         let mut xopt = stage2.final_theta.clone();
@@ -684,63 +702,5 @@ fn empty_fit(family: Family) -> GlmmFit {
         derivative_evaluations: 0,
         pirls_iterations: 0,
         warnings: vec![],
-    }
-}
-
-impl Glmer {
-    /// `nsim` simulated responses from the fitted model (on the response's
-    /// scale: proportions for a binomial model), with the estimated random
-    /// effects of the terms flagged in `conditioned` (one flag a term) and new
-    /// ones for the others. Replicate i draws from its own generator seeded
-    /// by (seed, i).
-    pub fn simulate(&self, nsim: usize, conditioned: &[bool], seed: u64) -> Vec<Vec<f64>> {
-        use rand::RngExt;
-        use rand_distr::{Binomial, Distribution as _, Gamma, InverseGaussian, Poisson, StandardNormal};
-
-        use crate::glmm::Distribution;
-        use crate::resample::replicate_rng;
-        let r = &self.pirls.resp;
-        let fam = self.fit.family;
-        let disp = self.fit.sigma * self.fit.sigma;
-        (0..nsim)
-            .map(|s| {
-                let mut rng = replicate_rng(seed, s as u64);
-                let mut u = self.fit.u.clone();
-                for (k, &keep) in conditioned.iter().enumerate() {
-                    if !keep {
-                        for i in self.pirls.modes.u_indices(k) {
-                            u[i] = rng.sample::<f64, _>(StandardNormal);
-                        }
-                    }
-                }
-                let eta = self.pirls.linear_predictor(&self.fit.theta, &self.fit.beta, &u);
-                (0..r.n())
-                    .map(|i| {
-                        let mu = fam.linkinv(eta[i]);
-                        match fam.dist {
-                            Distribution::Binomial => {
-                                let trials = r.trials[i].round().max(1.0) as u64;
-                                let draws = Binomial::new(trials, mu.clamp(0.0, 1.0))
-                                    .map_or(0.0, |d| d.sample(&mut rng) as f64);
-                                draws / trials as f64
-                            }
-                            Distribution::Poisson => Poisson::new(mu).map_or(0.0, |d| d.sample(&mut rng)),
-                            Distribution::Gamma => {
-                                Gamma::new(1.0 / disp, mu * disp).map_or(f64::NAN, |d| d.sample(&mut rng))
-                            }
-                            Distribution::InverseGaussian => {
-                                InverseGaussian::new(mu, 1.0 / disp).map_or(f64::NAN, |d| d.sample(&mut rng))
-                            }
-                            // rnbinom(size = theta, mu): Poisson with a Gamma(theta, mu / theta) mean.
-                            Distribution::NegativeBinomial { theta } => Gamma::new(theta, mu / theta)
-                                .ok()
-                                .map(|g| g.sample(&mut rng))
-                                .and_then(|lambda| Poisson::new(lambda).ok())
-                                .map_or(0.0, |d| d.sample(&mut rng)),
-                        }
-                    })
-                    .collect()
-            })
-            .collect()
     }
 }

@@ -58,6 +58,7 @@
 //!   [`permutation`]: permutation tests of the fixed effects;
 //!   [`residuals`]: residuals by kind.
 //! - [`glmm`], [`glmer`]: families, PIRLS, quadrature and the glmer fit.
+//! - [`all_fit`]: a model refitted with every optimizer (lme4's `allFit`).
 //! - [`fitted`]: what both kinds of fit answer (the [`fitted::MixedFit`] trait).
 //! - [`lm`]: linear, generalized linear and two-stage models without random
 //!   effects (pymer4's `Lm` and `Lm2`), with sandwich covariances, permutation
@@ -68,6 +69,7 @@ pub mod error;
 pub mod formula;
 
 pub use error::{Error, Result};
+pub mod all_fit;
 pub mod data;
 pub mod design;
 pub mod diagnostics;

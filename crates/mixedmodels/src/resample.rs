@@ -15,6 +15,9 @@ use crate::lmer::Lmer;
 use crate::model::LinearMixedModel;
 use crate::optim::OptimizerSettings;
 
+/// The generator of a replicate.
+pub type Rng = Xoshiro256PlusPlus;
+
 /// The generator of replicate `i` for a given seed (SplitMix-style mixing).
 pub fn replicate_rng(seed: u64, i: u64) -> Xoshiro256PlusPlus {
     let mut z = seed ^ i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);

@@ -2,6 +2,8 @@
 //! accepts it, penalized iteratively reweighted least squares and adaptive
 //! Gauss-Hermite quadrature. The fit itself is `crate::glmer`.
 
+pub mod bootstrap;
+pub mod deviance;
 pub mod family;
 pub mod negbin;
 pub mod pirls;
@@ -9,6 +11,7 @@ pub mod quadrature;
 pub mod response;
 pub mod rows;
 pub mod saved;
+pub mod simulate;
 pub mod start;
 
 pub use family::{Distribution, Family, Link};

@@ -6,6 +6,7 @@ pub mod derivatives;
 pub mod hypothesis;
 pub mod kenward_roger;
 pub mod profile;
+pub mod profile_glmm;
 pub mod satterthwaite;
 
 pub use derivatives::{derivatives, Derivatives};

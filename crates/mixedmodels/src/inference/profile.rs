@@ -25,7 +25,7 @@ use crate::optim::{bobyqa_minimize_bounded, OptimizerSettings};
 const LOG_2PI: f64 = 1.837_877_066_409_345_5;
 
 /// The deviance as a function of one parameter with the others minimised out.
-trait Profile {
+pub(crate) trait Profile {
     fn estimate(&self) -> f64;
     fn bounds(&self) -> (f64, f64);
     /// D(x) minimised over the other parameters (warm-started internally).
@@ -117,14 +117,26 @@ impl Profile for VarianceProfile {
 /// Minimise `f` over a box with BOBYQA on a scale where every parameter
 /// starts near 1; returns the minimiser (original scale) and the minimum.
 fn minimize_scaled(
-    mut f: impl FnMut(&[f64]) -> f64,
+    f: impl FnMut(&[f64]) -> f64,
     start: &[f64],
     lower: &[f64],
     upper: &[f64],
 ) -> Option<(Vec<f64>, f64)> {
     let scale: Vec<f64> = start.iter().map(|v| v.abs().max(0.1)).collect();
-    let to_scaled = |v: &[f64]| -> Vec<f64> { v.iter().zip(&scale).map(|(a, s)| a / s).collect() };
-    let unscale = |v: &[f64]| -> Vec<f64> { v.iter().zip(&scale).map(|(a, s)| a * s).collect() };
+    minimize_on_scale(f, start, &scale, lower, upper)
+}
+
+/// Minimise `f` over a box with BOBYQA on the parameters divided by `scale`
+/// (each parameter's natural unit: its value, its standard error).
+pub(crate) fn minimize_on_scale(
+    mut f: impl FnMut(&[f64]) -> f64,
+    start: &[f64],
+    scale: &[f64],
+    lower: &[f64],
+    upper: &[f64],
+) -> Option<(Vec<f64>, f64)> {
+    let to_scaled = |v: &[f64]| -> Vec<f64> { v.iter().zip(scale).map(|(a, s)| a / s).collect() };
+    let unscale = |v: &[f64]| -> Vec<f64> { v.iter().zip(scale).map(|(a, s)| a * s).collect() };
     let settings = OptimizerSettings { rho_begin: 0.05, rho_end: 1e-7, max_feval: 5000, ..Default::default() };
     let o = bobyqa_minimize_bounded(
         |sub| f(&unscale(sub)),
@@ -221,7 +233,14 @@ fn zeta(p: &mut dyn Profile, x: f64, base: f64, trace: &mut Vec<(f64, f64)>) -> 
 /// The end of the interval on one side (`dir` = +1 or -1): the x where
 /// zeta = dir * target, or the parameter's bound if zeta never gets there.
 /// Every (x, zeta) evaluated on the way is added to `trace`.
-fn interval_end(p: &mut dyn Profile, base: f64, target: f64, dir: f64, scale: f64, trace: &mut Vec<(f64, f64)>) -> f64 {
+pub(crate) fn interval_end(
+    p: &mut dyn Profile,
+    base: f64,
+    target: f64,
+    dir: f64,
+    scale: f64,
+    trace: &mut Vec<(f64, f64)>,
+) -> f64 {
     let (lo, hi) = p.bounds();
     let bound = if dir > 0.0 { hi } else { lo };
     let est = p.estimate();

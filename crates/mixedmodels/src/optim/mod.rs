@@ -5,14 +5,20 @@
 //!   default for linear mixed models);
 //! - `bobyqa`: Powell's derivative-free BOBYQA (lme4's default optimizer
 //!   family) through the `bobyqa` crate, for objectives without a gradient
-//!   (a GLMM's Laplace deviance) and on request.
+//!   (a GLMM's Laplace deviance) and on request;
+//! - `nelder_mead`: a bounded Nelder-Mead simplex, lme4's `Nelder_Mead`,
+//!   on request (and in `all_fit`).
 
 mod bobyqa;
 pub mod brent;
+mod nelder_mead;
 mod quasi_newton;
 
 pub use self::bobyqa::{bobyqa_minimize, bobyqa_minimize_bounded};
+pub use nelder_mead::nelder_mead_minimize;
 pub use quasi_newton::{quasi_newton_minimize, QuasiNewtonSettings};
+
+use crate::error::Result;
 
 /// What the optimizer did (MixedModels.jl's `OptSummary`).
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +45,8 @@ pub enum Method {
     Bfgs,
     /// Powell's derivative-free BOBYQA ([`bobyqa_minimize`]).
     Bobyqa,
+    /// The bounded Nelder-Mead simplex ([`nelder_mead_minimize`]).
+    NelderMead,
 }
 
 impl Method {
@@ -48,6 +56,7 @@ impl Method {
             Method::Auto => "auto",
             Method::Bfgs => "bfgs",
             Method::Bobyqa => "bobyqa",
+            Method::NelderMead => "nelder_mead",
         }
     }
 
@@ -56,8 +65,26 @@ impl Method {
             "auto" => Some(Method::Auto),
             "bfgs" => Some(Method::Bfgs),
             "bobyqa" => Some(Method::Bobyqa),
+            "nelder_mead" | "nelder-mead" | "neldermead" => Some(Method::NelderMead),
             _ => None,
         }
+    }
+}
+
+/// Minimise `f` within [lower, upper] without derivatives: Nelder-Mead when
+/// `settings.method` asks for it, BOBYQA otherwise (objectives without a
+/// gradient, such as a GLMM's Laplace deviance, run BOBYQA for `Auto` and
+/// `Bfgs`).
+pub fn minimize_without_gradient(
+    f: impl FnMut(&[f64]) -> f64,
+    start: &[f64],
+    lower: &[f64],
+    upper: &[f64],
+    settings: OptimizerSettings,
+) -> Result<OptSummary> {
+    match settings.method {
+        Method::NelderMead if !start.is_empty() => nelder_mead_minimize(f, start, lower, upper, settings),
+        _ => bobyqa_minimize_bounded(f, start, lower, upper, settings),
     }
 }
 
