@@ -1,20 +1,23 @@
 """Out-of-core fits at scale: ``y ~ x + (1 | g1) + (1 | g2)`` with 20,000 x 2,000
 crossed levels, written as Parquet files, fitted by each engine in a process of its
-own whose peak memory is measured (the kernel's maximum resident set size of that
-process, from ``wait4``), against an in-memory fit of a smaller version drawn by the
-same generator (the first files of the same data).
+own whose peak memory and CPU time are measured (the kernel's maximum resident set
+size of that process and its user + system time, from ``wait4``), against an
+in-memory fit of a smaller version drawn by the same generator (the first files of
+the same data).
 
-    python benches/out_of_core.py --rows 100e6 --memory-rows 10e6
-    python benches/out_of_core.py --rows 2e6 --memory-rows 2e6 --engines polars,memory   # quick
+    python benches/out_of_core.py --rows 100e6 --memory-rows 10e6 --engines memory,polars-small,polars
+    python benches/out_of_core.py --rows 2e6 --memory-rows 2e6 --engines memory,polars   # quick
 
 The data go to ``--dir`` (default /tmp/mixedmodels-ooc: not the repository), 5
-million rows a file. Results: ``benches/results/out_of_core.json`` and ``.md``.
-Engines: ``polars`` (a LazyFrame over the files, the streaming default), ``memory``
-(the first ``--memory-rows`` rows read into a polars DataFrame and fitted in
-memory), ``polars-small`` (the same smaller data fitted out of core: the exact
-comparison with ``memory``), ``dask`` (a LocalCluster of 2 processes on
-127.0.0.1), ``spark`` (``local[2]`` on 127.0.0.1, UI off). For Dask and Spark the
-peak memory is the driver's (the workers and the JVM are other processes).
+million rows a file. Results: ``benches/results/out_of_core/latest.json`` and
+``latest.md`` (``--previous`` adds the results of earlier runs to the report).
+Engines: ``memory`` (the first ``--memory-rows`` rows read into a polars DataFrame
+and fitted in memory), ``polars`` (a LazyFrame over the files, the streaming
+default), ``dask`` (a LocalCluster of 2 processes on 127.0.0.1), ``spark``
+(``local[2]`` on 127.0.0.1, UI off); ``-small`` after an out-of-core engine fits the
+first ``--memory-rows`` rows (the exact comparison with ``memory``). For Dask and
+Spark the peak memory and CPU time are the driver's (the workers and the JVM are
+other processes). See benches/README.md.
 """
 
 from __future__ import annotations
@@ -70,12 +73,13 @@ def worker(engine: str, files: list[str]) -> dict:
     warnings.simplefilter("ignore")
     start = time.perf_counter()
     extra: dict = {}
-    if engine in ("polars", "polars-small"):
+    kind = engine.removesuffix("-small")
+    if kind == "polars":
         data = pl.scan_parquet(files)
-    elif engine == "memory":
+    elif kind == "memory":
         data = pl.read_parquet(files)
         extra["load_seconds"] = time.perf_counter() - start
-    elif engine == "dask":
+    elif kind == "dask":
         import dask.dataframe as dd
         from distributed import Client, LocalCluster
 
@@ -83,7 +87,7 @@ def worker(engine: str, files: list[str]) -> dict:
         client = Client(cluster)
         extra["startup_seconds"] = time.perf_counter() - start
         data = dd.read_parquet(files)
-    elif engine == "spark":
+    elif kind == "spark":
         from pyspark.sql import SparkSession
 
         spark = (
@@ -122,17 +126,17 @@ def worker(engine: str, files: list[str]) -> dict:
     theta_file = os.environ.get("OOC_THETA")
     if theta_file and Path(theta_file).exists():
         out["criterion_at_memory_theta"] = m.objective_at(json.loads(Path(theta_file).read_text()))
-    if engine == "dask":
+    if kind == "dask":
         client.close()
         cluster.close()
-    if engine == "spark":
+    if kind == "spark":
         spark.stop()
     return out
 
 
-def run_worker(engine: str, files: list[str], theta_file: Path) -> dict:
-    """The worker in a process of its own; its peak memory from wait4."""
-    env = dict(os.environ, OOC_THETA=str(theta_file))
+def run_worker(engine: str, files: list[str], theta_file: Path | None) -> dict:
+    """The worker in a process of its own; its peak memory and CPU time from wait4."""
+    env = dict(os.environ, OOC_THETA=str(theta_file or ""))
     proc = subprocess.Popen(
         [sys.executable, __file__, "--worker", engine, "--files", *files],
         stdout=subprocess.PIPE,
@@ -148,7 +152,18 @@ def run_worker(engine: str, files: list[str], theta_file: Path) -> dict:
         return {"engine": engine, "error": f"exit {proc.returncode}: {output[-500:]}"}
     result = json.loads(output.strip().splitlines()[-1])
     result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
+    result["load_average_after"] = load_average()
     return result
+
+
+def previous_results(path: Path) -> list[dict]:
+    """An earlier run's results, each with the load average at the end of that run when it
+    did not record its own."""
+    run = json.loads(path.read_text())
+    for r in run["results"]:
+        r.setdefault("load_average_after", run["args"].get("load_after"))
+    return run["results"]
 
 
 def load_average() -> list[float]:
@@ -160,32 +175,65 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
         "# Out-of-core fits",
         "",
         f"`{FORMULA}`, {LEVELS[0]:,} x {LEVELS[1]:,} crossed levels; `--rows {args.rows:g}`, "
-        f"`--memory-rows {args.memory_rows:g}`. Load average before/after: {args.load_before} / {args.load_after}.",
+        f"`--memory-rows {args.memory_rows:g}`. Load average (1, 5, 15 min) before/after this invocation: "
+        f"{args.load_before} / {args.load_after}; each row has its own, at the end of its fit.",
         "",
-        "| engine | rows | fit (s) | total (s) | peak RSS (MB) | evaluations | (Intercept) | x | theta | sigma |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| engine | rows | fit (s) | total (s) | CPU (s) | load after | peak RSS (MB) | evals | (Intercept) | x "
+        "| theta | sigma |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['engine']} | – | – | – | – | – | {r['error'][:80]} | | | |")
+            lines.append(f"| {r['engine']} | – | – | – | – | – | – | – | {r['error'][:80]} | | | |")
             continue
+        cpu = f"{r['cpu_seconds']:.0f}" if "cpu_seconds" in r else "–"
+        load = ", ".join(f"{v:.1f}" for v in r.get("load_average_after") or []) or "–"
         lines.append(
-            f"| {r['engine']} | {r['rows']:,} | {r['fit_seconds']:.1f} | {r['seconds']:.1f} | {r['peak_rss_mb']:.0f} | "
+            f"| {r['engine']} | {r['rows']:,} | {r['fit_seconds']:.1f} | {r['seconds']:.1f} | {cpu} | {load} | "
+            f"{r['peak_rss_mb']:.0f} | "
             f"{r['feval']} | {r['beta'][0]:.6f} | {r['beta'][1]:.6f} | "
             f"{', '.join(f'{t:.6f}' for t in r['theta'])} | {r['sigma']:.6f} |"
         )
-    memory = next((r for r in results if r["engine"] == "memory" and "error" not in r), None)
-    small = next((r for r in results if r["engine"] == "polars-small" and "error" not in r), None)
-    if memory and small:
-        rel = lambda a, b: max(abs(x - y) / max(abs(x), 1e-300) for x, y in zip(a, b, strict=True))  # noqa: E731
-        lines += [
-            "",
-            f"Out of core against in memory on the same {memory['rows']:,} rows: criterion at the in-memory theta "
-            f"{abs(small['criterion_at_memory_theta'] / (-2 * memory['loglik']) - 1):.1e} relative (REML criterion), "
-            f"beta {rel(memory['beta'], small['beta']):.1e}, SE {rel(memory['se'], small['se']):.1e}, "
-            f"df {rel(memory['df'], small['df']):.1e}, theta {rel(memory['theta'], small['theta']):.1e}.",
-        ]
+    lines += ["", *agreement(results)]
     return "\n".join(lines) + "\n"
+
+
+def relative(a: list[float], b: list[float]) -> float:
+    return max(abs(x - y) / max(abs(x), 1e-300) for x, y in zip(a, b, strict=True))
+
+
+def agreement(results: list[dict]) -> list[str]:
+    """Each out-of-core fit against the in-memory fit: exactly (same rows: the criterion at
+    the in-memory theta and the estimates) or statistically (more rows of the same
+    generator: differences in units of the in-memory fit's standard errors)."""
+    memory = next((r for r in results if r["engine"] == "memory" and "error" not in r), None)
+    if memory is None:
+        return []
+    lines = []
+
+    def sigma(r: dict) -> float:
+        return relative([memory["sigma"]], [r["sigma"]])
+
+    for r in results:
+        if r["engine"] == "memory" or "error" in r:
+            continue
+        if r["rows"] == memory["rows"]:
+            crit = r["criterion_at_memory_theta"]
+            crit_text = "–" if crit is None else f"{abs(crit / (-2 * memory['loglik']) - 1):.1e}"
+            lines.append(
+                f"- {r['engine']} against in memory, the same {r['rows']:,} rows: REML criterion at the in-memory "
+                f"theta {crit_text} relative; beta {relative(memory['beta'], r['beta']):.1e}, "
+                f"SE {relative(memory['se'], r['se']):.1e}, df {relative(memory['df'], r['df']):.1e}, "
+                f"theta {relative(memory['theta'], r['theta']):.1e}, sigma {sigma(r):.1e}."
+            )
+        else:
+            z = [abs(a - b) / s for a, b, s in zip(r["beta"], memory["beta"], memory["se"], strict=True)]
+            lines.append(
+                f"- {r['engine']} ({r['rows']:,} rows) against in memory ({memory['rows']:,} rows of the same "
+                f"generator): beta differ by {', '.join(f'{v:.2f}' for v in z)} in-memory SEs; theta "
+                f"{relative(memory['theta'], r['theta']):.1e}, sigma {sigma(r):.1e} relative."
+            )
+    return lines
 
 
 def main() -> None:
@@ -194,7 +242,8 @@ def main() -> None:
     parser.add_argument("--memory-rows", type=float, default=10e6)
     parser.add_argument("--dir", default="/tmp/mixedmodels-ooc")
     parser.add_argument("--engines", default="memory,polars-small,polars,dask,spark")
-    parser.add_argument("--output-dir", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--output-dir", default=str(Path(__file__).parent / "results" / "out_of_core"))
+    parser.add_argument("--previous", nargs="*", default=[], help="results (JSON) of earlier runs to report with")
     parser.add_argument("--worker")
     parser.add_argument("--files", nargs="*")
     args = parser.parse_args()
@@ -206,10 +255,11 @@ def main() -> None:
     generate(rows, directory)
     args.load_before = load_average()
     theta_file = directory / "memory_theta.json"
-    results = []
-    for engine in args.engines.split(","):
-        files = files_for(directory, small_rows if engine in ("memory", "polars-small") else rows)
-        result = run_worker(engine, files, theta_file)
+    results = [r for path in args.previous for r in previous_results(Path(path))]
+    for engine in filter(None, args.engines.split(",")):
+        small = engine == "memory" or engine.endswith("-small")
+        files = files_for(directory, small_rows if small else rows)
+        result = run_worker(engine, files, theta_file if small and engine != "memory" else None)
         if engine == "memory" and "theta" in result:
             theta_file.write_text(json.dumps(result["theta"]))
         results.append(result)
@@ -217,8 +267,8 @@ def main() -> None:
     args.load_after = load_average()
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "out_of_core.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
-    (out / "out_of_core.md").write_text(report(results, args))
+    (out / "latest.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
+    (out / "latest.md").write_text(report(results, args))
     print(report(results, args))
 
 
