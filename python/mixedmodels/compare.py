@@ -203,6 +203,25 @@ def ranova(model: FittedModel, reduce_terms: bool = True) -> pl.DataFrame:
             raise DataError("number of rows in use has changed: remove missing values?")
         rows.append((name, k, ll))
 
+    return lr_drop_table(rows)
+
+
+# ---------------------------------------------------------------- helpers
+LRT_SCHEMA = {
+    "term": pl.String,
+    "npar": pl.Int64,
+    "logLik": pl.Float64,
+    "AIC": pl.Float64,
+    "LRT": pl.Float64,
+    "Df": pl.Int64,
+    "P-val": pl.Float64,
+}
+
+
+def lr_drop_table(rows: list[tuple[str, int, float]]) -> ResultTable:
+    """The likelihood-ratio table of ranova(), drop1() and step(): ``rows`` are
+    (term, npar, logLik), the full model (``<none>``) first, then one a reduced
+    model, each tested against the full one."""
     ll0, k0 = rows[0][2], rows[0][1]
     lrt, df, pval = _lr_test_columns([(2.0 * (ll0 - ll), k0 - k) for _, k, ll in rows[1:]])
     return ResultTable(
@@ -215,19 +234,10 @@ def ranova(model: FittedModel, reduce_terms: bool = True) -> pl.DataFrame:
             "Df": df,
             "P-val": pval,
         },
-        schema={
-            "term": pl.String,
-            "npar": pl.Int64,
-            "logLik": pl.Float64,
-            "AIC": pl.Float64,
-            "LRT": pl.Float64,
-            "Df": pl.Int64,
-            "P-val": pl.Float64,
-        },
+        schema=LRT_SCHEMA,
     )
 
 
-# ---------------------------------------------------------------- helpers
 def _lr_test_columns(
     tests: list[tuple[float, int]],
 ) -> tuple[list[float | None], list[int | None], list[float | None]]:

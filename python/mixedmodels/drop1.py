@@ -26,21 +26,11 @@ from scipy import stats
 from mixedmodels._stats import significance, zapsmall
 from mixedmodels._table import result_table
 from mixedmodels.anova_table import COLUMNS, anova_contrasts
-from mixedmodels.compare import _chisq_sf, _drop_scope
+from mixedmodels.compare import _drop_scope, lr_drop_table
 from mixedmodels.contest import F_SCHEMA, check_ddf, f_test
 from mixedmodels.exceptions import DataError
 
 __all__ = ["drop1", "marginal_terms"]
-
-LRT_SCHEMA = {
-    "term": pl.String,
-    "npar": pl.Int64,
-    "logLik": pl.Float64,
-    "AIC": pl.Float64,
-    "LRT": pl.Float64,
-    "Df": pl.Int64,
-    "P-val": pl.Float64,
-}
 
 
 def marginal_terms(model: Any) -> list[str]:
@@ -188,19 +178,4 @@ def _lrt_table(model: Any, terms: list[str]) -> pl.DataFrame:
         if reduced.nobs != model.nobs:
             raise DataError("number of rows in use has changed: remove missing values?")
         rows.append((term, reduced.npar, float(reduced.logLike)))
-    k0, ll0 = rows[0][1], rows[0][2]
-    tests = [(2.0 * (ll0 - ll), k0 - k) for _, k, ll in rows[1:]]
-    return result_table(
-        pl.DataFrame(
-            {
-                "term": [r[0] for r in rows],
-                "npar": [r[1] for r in rows],
-                "logLik": [r[2] for r in rows],
-                "AIC": [-2.0 * r[2] + 2.0 * r[1] for r in rows],
-                "LRT": [None, *(t for t, _ in tests)],
-                "Df": [None, *(d for _, d in tests)],
-                "P-val": [None, *(_chisq_sf(t, d) for t, d in tests)],
-            },
-            schema=LRT_SCHEMA,
-        )
-    )
+    return lr_drop_table(rows)

@@ -30,7 +30,7 @@ import polars as pl
 
 from mixedmodels import _core
 from mixedmodels._table import result_table
-from mixedmodels.compare import _formula_text, _reductions, ranova
+from mixedmodels.compare import LRT_SCHEMA, _formula_text, _reductions, ranova
 from mixedmodels.contest import check_ddf
 from mixedmodels.drop1 import drop1
 from mixedmodels.exceptions import DataError
@@ -143,19 +143,8 @@ def _reduce_random(model: Any, alpha: float) -> tuple[pl.DataFrame, Any]:
         table = ranova(current)
     kept = [] if table is None else [r | {"eliminated": 0} for r in table.rows(named=True)[1:]]
     columns = ["term", "eliminated", "npar", "logLik", "AIC", "LRT", "Df", "P-val"]
-    schema = {"eliminated": pl.Int64, **dict(table.schema if table is not None else _RANOVA_SCHEMA)}
+    schema = {"eliminated": pl.Int64, **dict(table.schema if table is not None else LRT_SCHEMA)}
     return result_table(pl.DataFrame(eliminated + kept, schema=schema).select(columns)), current
-
-
-_RANOVA_SCHEMA = {
-    "term": pl.String,
-    "npar": pl.Int64,
-    "logLik": pl.Float64,
-    "AIC": pl.Float64,
-    "LRT": pl.Float64,
-    "Df": pl.Int64,
-    "P-val": pl.Float64,
-}
 
 
 def _refit_options(model: Any) -> dict[str, Any]:
