@@ -15,7 +15,7 @@ impl Lmer {
     /// Fit from the sums of a pass over the data planned by `plan`.
     /// `options.weights` and `options.contrasts` were the plan's business.
     pub fn fit_sums(plan: &SumsPlan, stats: ReducedStats, options: &LmerOptions) -> Result<Lmer> {
-        let Assembled { cp, terms, beta_ols, start, fixed_keep, x_gram } = assemble(plan, stats)?;
+        let Assembled { cp, terms, beta_ols, start, fixed_keep, x_gram, group_pieces } = assemble(plan, stats)?;
         let mut spec = plan.spec.clone();
         spec.fixed_dropped =
             (0..plan.x_names.len()).filter(|j| !fixed_keep.contains(j)).map(|j| plan.x_names[j].clone()).collect();
@@ -25,6 +25,8 @@ impl Lmer {
         let mut model = LinearMixedModel::from_cross_products(cp, terms, 1, options.reml, beta_ols, start);
         let mut fit = rayon::scope(|_| fit::fit(&mut model, &options.fit, None))?;
         fit.warnings.splice(0..0, dropped_warnings(plan.n_rows - plan.n_complete, &spec));
-        Ok(Lmer::without_rows(spec, model, fit, fixed_names, assign, plan.n_rows, options.clone(), x_gram))
+        let mut lmer = Lmer::without_rows(spec, model, fit, fixed_names, assign, plan.n_rows, options.clone(), x_gram);
+        lmer.group_pieces = group_pieces;
+        Ok(lmer)
     }
 }
