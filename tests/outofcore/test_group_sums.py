@@ -105,7 +105,7 @@ def test_cross_validation_by_group(pairs, i):
 
 
 def test_what_needs_the_rows_is_refused(pairs):
-    mem, ooc = pairs[0]
+    ooc = pairs[0][1]
     attempts = {
         "single rows": lambda: ooc.influence(),
         "hat matrix": lambda: ooc.influence(level="g1", leverage="overall"),

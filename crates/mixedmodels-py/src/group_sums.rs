@@ -25,7 +25,8 @@ pub fn influence_groups_sums<'py>(
     let m = &model.inner;
     let got = py.detach(|| group_sums::influence(m, factor, exact)).map_err(to_py)?;
     let d = PyDict::new(py);
-    let column = |f: fn(&diagnostics::Measures) -> f64| PyArray1::from_vec(py, got.iter().map(|e| f(&e.measures)).collect());
+    let column =
+        |f: fn(&diagnostics::Measures) -> f64| PyArray1::from_vec(py, got.iter().map(|e| f(&e.measures)).collect());
     d.set_item("cooksd", column(|x| x.cooksd))?;
     d.set_item("mdffits", column(|x| x.mdffits))?;
     d.set_item("covtrace", column(|x| x.covtrace))?;

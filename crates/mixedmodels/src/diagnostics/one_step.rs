@@ -160,7 +160,13 @@ pub fn sets(inv: &PlsInverse, rows: &Rows, sigma: f64, sets: &[Vec<usize>], loca
 /// The one-step measures of a downdated `work` refactored at the full
 /// data's `theta` (exact GLS with V fixed): `beta` and `v_factor` are the
 /// full fit's fixed effects and vcov.
-pub fn refactored(work: &mut LinearMixedModel, theta: &[f64], beta: &[f64], sigma: f64, v_factor: &SpdFactor) -> Measures {
+pub fn refactored(
+    work: &mut LinearMixedModel,
+    theta: &[f64],
+    beta: &[f64],
+    sigma: f64,
+    v_factor: &SpdFactor,
+) -> Measures {
     work.set_theta(theta);
     if !work.factor.ok {
         return Measures::NAN;
