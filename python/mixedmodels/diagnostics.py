@@ -202,6 +202,11 @@ def hlm_resid(
     them (``intercept``, ``days``).
     """
     model._check_fitted()
+    if model.streamed:
+        raise DataError(
+            "HLMdiag's residuals are a row's (and, by group, least-squares fits on each group's rows): an "
+            "out-of-core fit holds only the sums over its rows; fit in memory for them"
+        )
     if standardize not in (False, True, "semi"):
         raise DataError(f"standardize must be False, True or 'semi', not {standardize!r}")
     if not isinstance(include_ls, bool):
