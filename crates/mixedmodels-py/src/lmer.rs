@@ -21,6 +21,7 @@ use crate::convert::{
 };
 use crate::errors::{data_error, to_py};
 use crate::fitted::PyMixedFit;
+use crate::progress::run_watched;
 use crate::frame::{with_frame, PyFrame};
 use crate::saved::opt_summary_to_dict;
 use crate::sums::PyReducedStats;
@@ -33,7 +34,7 @@ pub struct PyLmer {
 #[pymethods]
 impl PyLmer {
     #[staticmethod]
-    #[pyo3(signature = (formula, frame, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None, method="auto"))]
+    #[pyo3(signature = (formula, frame, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None, method="auto", progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         py: Python<'_>,
@@ -46,12 +47,15 @@ impl PyLmer {
         max_feval: usize,
         optimizer: Option<HashMap<String, f64>>,
         method: &str,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyLmer>> {
         let contrasts = contrasts_from_py(contrasts)?;
         let method = optimizer_method(method)?;
         let optimizer = optimizer_settings(OptimizerSettings { max_feval, method, ..Default::default() }, optimizer)?;
         let options = LmerOptions { reml, contrasts, weights, fit: FitOptions { optimizer, start: None, derivatives } };
-        let inner = with_frame(&frame, |df| py.detach(|| Lmer::fit(formula, df, &options)).map_err(to_py))?;
+        let inner = with_frame(&frame, |df| {
+            run_watched(py, progress, |observer| Lmer::fit_observed(formula, df, &options, Some(observer)))
+        })?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
