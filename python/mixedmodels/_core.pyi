@@ -176,6 +176,7 @@ class LmerFit(MixedFit):
         max_feval: int = 10000,
         optimizer: dict[str, float] | None = None,
         method: str = "auto",
+        progress: Callable[[dict[str, Any]], bool] | None = None,
     ) -> LmerFit: ...
     @property
     def holds_rows(self) -> bool: ...

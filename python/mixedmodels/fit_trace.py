@@ -173,8 +173,12 @@ class FitTrace:
         seconds = time.perf_counter() - self.started
         state = "converged" if optsummary.get("converged", True) else "NOT converged"
         evaluations = self.last.evaluation if self.last is not None else 0
-        gradients = optsummary.get("geval", 0)
-        counted = f"{evaluations} evaluations" + (f" ({gradients} with the gradient)" if gradients else "")
+        notes = []
+        if optsummary.get("geval"):
+            notes.append(f"{optsummary['geval']} with the gradient")
+        if optsummary.get("derivative_evaluations"):
+            notes.append(f"{optsummary['derivative_evaluations']} more for the derivatives at the optimum")
+        counted = f"{evaluations} evaluations" + (f" ({'; '.join(notes)})" if notes else "")
         best = f", {self.criterion} {self.last.best:.6f}" if self.last is not None else ""
         status = optsummary.get("status", "")
         self._write(f"{state} after {counted} in {seconds:.2f} s{best}: {status}")

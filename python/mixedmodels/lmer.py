@@ -150,7 +150,7 @@ class Lmer(MixedModel):
         derivatives = ddf != "lme4" if self.control.derivatives is None else self.control.derivatives
         trace = FitTrace(verbose, "REML criterion" if REML else "deviance")
         if self.source is not None:
-            self._fit_out_of_core(ddf, weight_name, REML, derivatives, max_feval, n_perm)
+            self._fit_out_of_core(ddf, weight_name, REML, derivatives, max_feval, n_perm, trace)
         else:
             self._fit = _core.LmerFit.fit(
                 self.formula,
@@ -166,11 +166,8 @@ class Lmer(MixedModel):
             )
         self.REML = REML
         self.ddf = ddf if derivatives else "lme4"
-        # An out-of-core fit is not watched: the optimizer's record after it.
-        report = trace.printing and self.source is not None
-        coefs = self._finish_fit(summarize=False, verbose=report, no_warnings=True)
-        if self.source is None:
-            trace.finish(self.optsummary)
+        coefs = self._finish_fit(summarize=False, verbose=False, no_warnings=True)
+        trace.finish(self.optsummary)
         self._finish_pymer4_fit(n_perm, seed, notes, no_warnings)
         coefs = self.coefs
         if conf_int != "Wald":
@@ -181,7 +178,14 @@ class Lmer(MixedModel):
         return coefs
 
     def _fit_out_of_core(
-        self, ddf: str, weights: str | None, reml: bool, derivatives: bool, max_feval: int, n_perm: int
+        self,
+        ddf: str,
+        weights: str | None,
+        reml: bool,
+        derivatives: bool,
+        max_feval: int,
+        n_perm: int,
+        trace: FitTrace,
     ) -> None:
         """The fit from sums over the source's rows (see :mod:`mixedmodels.sources`)."""
         assert self.source is not None
@@ -201,6 +205,7 @@ class Lmer(MixedModel):
             max_feval,
             self.control.settings,
             self.control.method,
+            trace.callback,
         )
 
     def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:

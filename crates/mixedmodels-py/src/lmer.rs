@@ -64,7 +64,8 @@ impl PyLmer {
     /// Fit from the reduced statistics of an out-of-core pass (the plan's
     /// weights and contrasts apply); the fit holds no rows.
     #[staticmethod]
-    #[pyo3(signature = (stats, reml=true, derivatives=true, max_feval=10000, optimizer=None, method="auto"))]
+    #[pyo3(signature = (stats, reml=true, derivatives=true, max_feval=10000, optimizer=None, method="auto", progress=None))]
+    #[allow(clippy::too_many_arguments)]
     fn fit_sums(
         py: Python<'_>,
         stats: &PyReducedStats,
@@ -73,6 +74,7 @@ impl PyLmer {
         max_feval: usize,
         optimizer: Option<HashMap<String, f64>>,
         method: &str,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyLmer>> {
         let method = optimizer_method(method)?;
         let optimizer = optimizer_settings(OptimizerSettings { max_feval, method, ..Default::default() }, optimizer)?;
@@ -83,7 +85,8 @@ impl PyLmer {
             fit: FitOptions { optimizer, start: None, derivatives },
         };
         let (plan, reduced) = (stats.plan.clone(), stats.take()?);
-        let inner = py.detach(|| Lmer::fit_sums(&plan, reduced, &options)).map_err(to_py)?;
+        let inner =
+            run_watched(py, progress, |observer| Lmer::fit_sums_observed(&plan, reduced, &options, Some(observer)))?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
