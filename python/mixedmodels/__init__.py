@@ -14,7 +14,7 @@ from mixedmodels.datasets import list_datasets, load_dataset
 from mixedmodels.exceptions import (
     ColumnError,
     DataError,
-    FitStopped,
+    FitStoppedError,
     FormulaError,
     MixedModelsError,
     NumericalError,
@@ -30,7 +30,7 @@ from mixedmodels.sm import MixedLM, mixedlm
 __all__ = [
     "ColumnError",
     "DataError",
-    "FitStopped",
+    "FitStoppedError",
     "FittedModel",
     "FormulaError",
     "Glmer",

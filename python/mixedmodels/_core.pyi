@@ -13,6 +13,7 @@ __all__ = [
     "MAX_AGQ_POINTS",
     "ColumnError",
     "DataError",
+    "FitStoppedError",
     "FormulaError",
     "GlmFit",
     "GlmerFit",
@@ -22,7 +23,6 @@ __all__ = [
     "MixedFit",
     "MixedModelsError",
     "NumericalError",
-    "FitStopped",
     "ReducedStats",
     "SumsAccumulator",
     "SumsPlan",
@@ -53,7 +53,7 @@ class FormulaError(MixedModelsError, ValueError): ...
 class ColumnError(MixedModelsError, ValueError): ...
 class DataError(MixedModelsError, ValueError): ...
 class NumericalError(MixedModelsError, ArithmeticError): ...
-class FitStopped(MixedModelsError, RuntimeError): ...
+class FitStoppedError(MixedModelsError, RuntimeError): ...
 
 # A column for the core: float64 numbers, or a factor (uint32 codes, levels, ordered).
 _Column: TypeAlias = npt.NDArray[np.float64] | tuple[npt.NDArray[np.uint32], list[str], bool]

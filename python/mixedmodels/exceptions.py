@@ -7,14 +7,14 @@ cannot support the model raise :class:`DataError` (all three are
 value errors, ``ValueError``); unavoidable numerical failures raise
 :class:`NumericalError` (an ``ArithmeticError``). A fit whose progress
 callback asked it to stop (``fit(verbose=callback)``) raises
-:class:`FitStopped` (a ``RuntimeError``). :class:`KeywordError` is
+:class:`FitStoppedError` (a ``RuntimeError``). :class:`KeywordError` is
 also a ``TypeError``, :class:`UnavailableError` an ``AttributeError``.
 """
 
 from mixedmodels._core import (
     ColumnError,
     DataError,
-    FitStopped,
+    FitStoppedError,
     FormulaError,
     MixedModelsError,
     NumericalError,
@@ -23,7 +23,7 @@ from mixedmodels._core import (
 __all__ = [
     "ColumnError",
     "DataError",
-    "FitStopped",
+    "FitStoppedError",
     "FormulaError",
     "KeywordError",
     "MixedModelsError",

@@ -7,7 +7,7 @@ every evaluation that lowers the best criterion by at least
 evaluations, the time). ``verbose=2`` prints every evaluation. A callable
 receives a :class:`FitRecord` at every evaluation instead (nothing is
 printed), to collect the trace or draw it; returning ``True`` or raising
-``StopIteration`` stops the fit with :class:`~mixedmodels.exceptions.FitStopped`,
+``StopIteration`` stops the fit with :class:`~mixedmodels.exceptions.FitStoppedError`,
 and any other exception it raises ends the fit and propagates. Ctrl-C
 interrupts a fit at its next evaluation with ``KeyboardInterrupt``, with or
 without ``verbose``.

@@ -121,7 +121,7 @@ class Lmer(MixedModel):
         convergence, evaluations and time), ``verbose=2`` every evaluation; a
         callable receives a :class:`~mixedmodels.fit_trace.FitRecord` at each
         evaluation instead (return True or raise ``StopIteration`` to stop
-        the fit with :class:`~mixedmodels.exceptions.FitStopped`). See
+        the fit with :class:`~mixedmodels.exceptions.FitStoppedError`). See
         :mod:`mixedmodels.fit_trace`. Ctrl-C interrupts a fit at its next
         evaluation (``KeyboardInterrupt``).
         """

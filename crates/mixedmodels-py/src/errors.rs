@@ -33,7 +33,7 @@ impl Kind {
             Kind::Column => "ColumnError",
             Kind::Data => "DataError",
             Kind::Numerical => "NumericalError",
-            Kind::Stopped => "FitStopped",
+            Kind::Stopped => "FitStoppedError",
         }
     }
 

@@ -19,8 +19,8 @@ use crate::convert::{all_fit_methods, optimizer_fits_list, replicates_dict};
 use crate::convert::{contrasts_from_py, matrix_rowmajor, optimizer_settings};
 use crate::errors::to_py;
 use crate::fitted::PyMixedFit;
-use crate::progress::run_watched;
 use crate::frame::{with_frame, PyFrame};
+use crate::progress::run_watched;
 use crate::saved::{estimates_from_dict, estimates_to_dict};
 
 #[pyclass(name = "GlmerFit", module = "mixedmodels._core", extends = PyMixedFit, frozen)]

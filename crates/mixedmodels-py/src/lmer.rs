@@ -21,8 +21,8 @@ use crate::convert::{
 };
 use crate::errors::{data_error, to_py};
 use crate::fitted::PyMixedFit;
-use crate::progress::run_watched;
 use crate::frame::{with_frame, PyFrame};
+use crate::progress::run_watched;
 use crate::saved::opt_summary_to_dict;
 use crate::sums::PyReducedStats;
 

@@ -21,7 +21,7 @@ const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 
 /// Run `work` (a core fit given an observer) with `callback` receiving each
 /// record as a dict; the callback's exception, a KeyboardInterrupt, or
-/// `FitStopped` (the callback returned True) is raised in place of the result.
+/// `FitStoppedError` (the callback returned True) is raised in place of the result.
 pub fn run_watched<T: Send>(
     py: Python<'_>,
     callback: Option<Py<PyAny>>,

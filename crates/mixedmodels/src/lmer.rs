@@ -129,9 +129,8 @@ impl Lmer {
         let mut monitor = Monitor::new(observer);
         // On a worker thread of rayon's pool, as `Glmer::fit`: the parallel
         // steps then share the pool's threads with the fit.
-        let fit = rayon::scope(|_| {
-            fit::fit_observed(&mut setup.model, &options.fit, setup.offset.as_deref(), &mut monitor)
-        })?;
+        let fit =
+            rayon::scope(|_| fit::fit_observed(&mut setup.model, &options.fit, setup.offset.as_deref(), &mut monitor))?;
         Ok(setup.into_lmer(fit, options))
     }
 

@@ -159,7 +159,7 @@ impl<'o> Monitor<'o> {
     pub fn check(&self) -> Result<()> {
         if self.stopped {
             return Err(Error::Interrupted(format!(
-                "the fit was stopped by its progress observer after {} evaluations",
+                "the fit was stopped on request after {} evaluations",
                 self.evaluation
             )));
         }
