@@ -11,6 +11,7 @@ mod glmer;
 mod group_sums;
 mod lm;
 mod lmer;
+mod progress;
 mod saved;
 mod sums;
 
