@@ -4,6 +4,9 @@ frames, and refuses what needs the rows, saying why."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -158,3 +161,41 @@ def test_anova_types_one_and_two_from_the_sums(pair):
         )
     with pytest.raises(UnavailableError, match="type=1 or type=2"):
         ooc.anova(type=3)
+
+
+MEASURE_PEAK = """
+import os, numpy as np, polars as pl, mixedmodels as mm
+from mixedmodels.sources import base
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return float(line.split()[1]) * 1024
+
+n, l1, l2 = 300_000, 3000, 800
+rng = np.random.default_rng(1)
+g1, g2 = rng.integers(0, l1, n), rng.integers(0, l2, n)
+x = rng.normal(size=n)
+y = x + rng.normal(size=l1)[g1] + rng.normal(size=l2)[g2] + rng.normal(size=n)
+lazy = pl.DataFrame({"y": y, "x": x, "g1": g1, "g2": g2}).lazy()
+base.GROUP_SUMS_MAX_BYTES = 0
+estimates, check = [], base.check_memory
+base.check_memory = lambda plan, n: estimates.append(plan.memory_estimate(n, os.cpu_count() or 1)[0]) or check(plan, n)
+mm.Lmer("y ~ x + (1 | g1) + (1 | g2)", data=lazy.head(2000)).fit(summarize=False)  # the engine started
+before = status("VmRSS:")
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # the peak resident size starts again from here
+mm.Lmer("y ~ x + (1 | g1) + (1 | g2)", data=lazy).fit(summarize=False)
+print(estimates[-1], status("VmHWM:") - before)
+"""
+
+
+def test_memory_estimate_bounds_a_measured_fit_from_above():
+    """The estimate counts what the pass and the fit allocate: above the peak
+    resident memory a fit adds (measured by the kernel, in a process of its
+    own), and within a small factor of it (not the loose bound it was)."""
+    if not os.access("/proc/self/clear_refs", os.W_OK):
+        pytest.skip("needs Linux's /proc/self/clear_refs to reset the peak resident size")
+    out = subprocess.run([sys.executable, "-c", MEASURE_PEAK], capture_output=True, text=True, check=True)
+    estimate, measured = (float(v) for v in out.stdout.split()[-2:])
+    assert measured <= estimate <= 4 * measured, (estimate, measured)
