@@ -14,6 +14,7 @@ from mixedmodels.datasets import list_datasets, load_dataset
 from mixedmodels.exceptions import (
     ColumnError,
     DataError,
+    FitStoppedError,
     FormulaError,
     MixedModelsError,
     NumericalError,
@@ -29,6 +30,7 @@ from mixedmodels.sm import MixedLM, mixedlm
 __all__ = [
     "ColumnError",
     "DataError",
+    "FitStoppedError",
     "FittedModel",
     "FormulaError",
     "Glmer",

@@ -1,5 +1,6 @@
 """Type stubs for the Rust extension module (crates/mixedmodels-py)."""
 
+from collections.abc import Callable
 from typing import Any, TypeAlias, final
 
 import numpy as np
@@ -12,6 +13,7 @@ __all__ = [
     "MAX_AGQ_POINTS",
     "ColumnError",
     "DataError",
+    "FitStoppedError",
     "FormulaError",
     "GlmFit",
     "GlmerFit",
@@ -51,6 +53,7 @@ class FormulaError(MixedModelsError, ValueError): ...
 class ColumnError(MixedModelsError, ValueError): ...
 class DataError(MixedModelsError, ValueError): ...
 class NumericalError(MixedModelsError, ArithmeticError): ...
+class FitStoppedError(MixedModelsError, RuntimeError): ...
 
 # A column for the core: float64 numbers, or a factor (uint32 codes, levels, ordered).
 _Column: TypeAlias = npt.NDArray[np.float64] | tuple[npt.NDArray[np.uint32], list[str], bool]
@@ -163,6 +166,7 @@ class LmerFit(MixedFit):
         max_feval: int = 10000,
         optimizer: dict[str, float] | None = None,
         method: str = "auto",
+        progress: Callable[[dict[str, Any]], bool] | None = None,
     ) -> LmerFit: ...
     @staticmethod
     def fit_sums(
@@ -172,6 +176,7 @@ class LmerFit(MixedFit):
         max_feval: int = 10000,
         optimizer: dict[str, float] | None = None,
         method: str = "auto",
+        progress: Callable[[dict[str, Any]], bool] | None = None,
     ) -> LmerFit: ...
     @property
     def holds_rows(self) -> bool: ...
@@ -219,6 +224,7 @@ class GlmerFit(MixedFit):
         optimizer: dict[str, float] | None = None,
         nb_theta: float | None = None,
         tol_pwrss: float = 1e-7,
+        progress: Callable[[dict[str, Any]], bool] | None = None,
     ) -> GlmerFit: ...
     @staticmethod
     def at_estimates(

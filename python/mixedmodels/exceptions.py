@@ -5,13 +5,16 @@ Python user expects. Errors in the formula raise :class:`FormulaError`; a
 missing or unusable column raises :class:`ColumnError`; data or arguments that
 cannot support the model raise :class:`DataError` (all three are
 value errors, ``ValueError``); unavoidable numerical failures raise
-:class:`NumericalError` (an ``ArithmeticError``). :class:`KeywordError` is
+:class:`NumericalError` (an ``ArithmeticError``). A fit whose progress
+callback asked it to stop (``fit(verbose=callback)``) raises
+:class:`FitStoppedError` (a ``RuntimeError``). :class:`KeywordError` is
 also a ``TypeError``, :class:`UnavailableError` an ``AttributeError``.
 """
 
 from mixedmodels._core import (
     ColumnError,
     DataError,
+    FitStoppedError,
     FormulaError,
     MixedModelsError,
     NumericalError,
@@ -20,6 +23,7 @@ from mixedmodels._core import (
 __all__ = [
     "ColumnError",
     "DataError",
+    "FitStoppedError",
     "FormulaError",
     "KeywordError",
     "MixedModelsError",

@@ -21,6 +21,7 @@ from mixedmodels._stats import odds_ratio_columns, significance, wald_interval, 
 from mixedmodels._summary import glmer_summary
 from mixedmodels.control import control_from_fit
 from mixedmodels.exceptions import DataError, NumericalError, UnavailableError
+from mixedmodels.fit_trace import Callback, FitTrace
 from mixedmodels.mixed import MixedModel
 from mixedmodels.model import FittedModel, check_binomial_response
 
@@ -108,7 +109,7 @@ class Glmer(MixedModel):
         ordered: bool = False,
         REML: bool = False,
         summarize: bool = True,
-        verbose: bool = False,
+        verbose: bool | int | Callback = False,
         no_warnings: bool = False,
         weights: str | Sequence[float] | np.ndarray | None = None,
         contrasts: Mapping[str, Any] | None = None,
@@ -143,7 +144,12 @@ class Glmer(MixedModel):
         ``old_optimizer=True`` asks for bobyqa, which every fit here runs.
         ``permute=N`` replaces the p-values by those of N refits with the
         response shuffled within the grouping factors' cells (``Num_perm``,
-        ``Perm-P-val``), reproducible for a ``seed``."""
+        ``Perm-P-val``), reproducible for a ``seed``.
+
+        ``verbose=True`` (or 1) prints both stages' progress while they run,
+        ``verbose=2`` every evaluation, and a callable receives each
+        :class:`~mixedmodels.fit_trace.FitRecord` instead (see
+        :mod:`mixedmodels.fit_trace` and :meth:`Lmer.fit <mixedmodels.lmer.Lmer.fit>`)."""
         summarize = summarize_alias(summarize, unsupported)
         reject_keywords("Glmer.fit", unsupported)
         notes: list[str] = []
@@ -161,9 +167,14 @@ class Glmer(MixedModel):
         options = {"max_feval": max_feval, "nAGQ": nAGQ, "link": link, "control": control}
         options.update(old_optimizer=old_optimizer, nb_theta=nb_theta, tol_pwrss=tol_pwrss)
         frame, weight_name, core_contrasts = self._prepare_fit(factors, ordered, weights, contrasts, options)
+        trace = FitTrace(verbose, "deviance")
         try:
             self._fit = _core.GlmerFit.fit(
-                self.formula, frame, FAMILIES[self.family], **self._core_arguments(weight_name, core_contrasts)
+                self.formula,
+                frame,
+                FAMILIES[self.family],
+                **self._core_arguments(weight_name, core_contrasts),
+                progress=trace.callback,
             )
         except NumericalError as e:
             if "not positive definite" not in str(e):
@@ -176,7 +187,8 @@ class Glmer(MixedModel):
             ) from e
         self.nAGQ = nAGQ
         self.link = self._fit.link
-        self._finish_fit(summarize=False, verbose=verbose, no_warnings=True)
+        self._finish_fit(summarize=False, verbose=False, no_warnings=True)
+        trace.finish(self.optsummary)
         self._finish_pymer4_fit(n_perm, seed, notes, no_warnings)
         if conf_int != "Wald":
             self._intervals_from(conf_int, n_boot, seed)

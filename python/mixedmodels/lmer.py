@@ -22,6 +22,7 @@ from mixedmodels._stats import significance, t_pvalues, wald_interval
 from mixedmodels._summary import lmer_summary
 from mixedmodels.control import control_from_fit
 from mixedmodels.exceptions import DataError, UnavailableError
+from mixedmodels.fit_trace import Callback, FitTrace
 from mixedmodels.glmer import Glmer
 from mixedmodels.mixed import MixedModel
 from mixedmodels.model import check_binomial_response
@@ -66,7 +67,7 @@ class Lmer(MixedModel):
         ordered: bool = False,
         REML: bool = True,
         summarize: bool = True,
-        verbose: bool = False,
+        verbose: bool | int | Callback = False,
         no_warnings: bool = False,
         weights: str | Sequence[float] | np.ndarray | None = None,
         contrasts: Mapping[str, Any] | None = None,
@@ -114,6 +115,15 @@ class Lmer(MixedModel):
         bounded Nelder-Mead simplex), or lme4's names
         (see :mod:`mixedmodels.control`); by default the fit takes BFGS
         except where a gradient costs too much (docs/performance.md).
+
+        ``verbose=True`` (or 1) prints the optimizer's progress while it runs
+        (the evaluations that improve the criterion visibly, then a line with
+        convergence, evaluations and time), ``verbose=2`` every evaluation; a
+        callable receives a :class:`~mixedmodels.fit_trace.FitRecord` at each
+        evaluation instead (return True or raise ``StopIteration`` to stop
+        the fit with :class:`~mixedmodels.exceptions.FitStoppedError`). See
+        :mod:`mixedmodels.fit_trace`. Ctrl-C interrupts a fit at its next
+        evaluation (``KeyboardInterrupt``).
         """
         summarize = summarize_alias(summarize, unsupported)
         reject_keywords("Lmer.fit", unsupported)
@@ -138,8 +148,9 @@ class Lmer(MixedModel):
             frame = self.core_frame(self._frame, [*self._columns, *([weight_name] if weight_name else [])])
         self.ranked_data = bool(rank)
         derivatives = ddf != "lme4" if self.control.derivatives is None else self.control.derivatives
+        trace = FitTrace(verbose, "REML criterion" if REML else "deviance")
         if self.source is not None:
-            self._fit_out_of_core(ddf, weight_name, REML, derivatives, max_feval, n_perm)
+            self._fit_out_of_core(ddf, weight_name, REML, derivatives, max_feval, n_perm, trace)
         else:
             self._fit = _core.LmerFit.fit(
                 self.formula,
@@ -151,10 +162,12 @@ class Lmer(MixedModel):
                 max_feval=max_feval,
                 optimizer=self.control.settings,
                 method=method,
+                progress=trace.callback,
             )
         self.REML = REML
         self.ddf = ddf if derivatives else "lme4"
-        coefs = self._finish_fit(summarize=False, verbose=verbose, no_warnings=True)
+        coefs = self._finish_fit(summarize=False, verbose=False, no_warnings=True)
+        trace.finish(self.optsummary)
         self._finish_pymer4_fit(n_perm, seed, notes, no_warnings)
         coefs = self.coefs
         if conf_int != "Wald":
@@ -165,7 +178,14 @@ class Lmer(MixedModel):
         return coefs
 
     def _fit_out_of_core(
-        self, ddf: str, weights: str | None, reml: bool, derivatives: bool, max_feval: int, n_perm: int
+        self,
+        ddf: str,
+        weights: str | None,
+        reml: bool,
+        derivatives: bool,
+        max_feval: int,
+        n_perm: int,
+        trace: FitTrace,
     ) -> None:
         """The fit from sums over the source's rows (see :mod:`mixedmodels.sources`)."""
         assert self.source is not None
@@ -185,6 +205,7 @@ class Lmer(MixedModel):
             max_feval,
             self.control.settings,
             self.control.method,
+            trace.callback,
         )
 
     def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@
 //! the module loads; `mixedmodels.exceptions` re-exports them.
 
 use mixedmodels::Error;
-use pyo3::exceptions::{PyArithmeticError, PyException, PyValueError};
+use pyo3::exceptions::{PyArithmeticError, PyException, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
@@ -20,10 +20,11 @@ pub enum Kind {
     Column,
     Data,
     Numerical,
+    Stopped,
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [Kind::Base, Kind::Formula, Kind::Column, Kind::Data, Kind::Numerical];
+    const ALL: [Kind; 6] = [Kind::Base, Kind::Formula, Kind::Column, Kind::Data, Kind::Numerical, Kind::Stopped];
 
     fn name(self) -> &'static str {
         match self {
@@ -32,6 +33,7 @@ impl Kind {
             Kind::Column => "ColumnError",
             Kind::Data => "DataError",
             Kind::Numerical => "NumericalError",
+            Kind::Stopped => "FitStoppedError",
         }
     }
 
@@ -42,6 +44,7 @@ impl Kind {
             Kind::Column => "A column is missing or holds values the model cannot use (a ValueError).",
             Kind::Data => "The data or an argument cannot support the model (a ValueError).",
             Kind::Numerical => "A numerical failure the input made unavoidable (an ArithmeticError).",
+            Kind::Stopped => "The fit was stopped by its progress callback before it finished (a RuntimeError).",
         }
     }
 
@@ -51,12 +54,13 @@ impl Kind {
             Kind::Base => py.get_type::<PyException>(),
             Kind::Formula | Kind::Column | Kind::Data => py.get_type::<PyValueError>(),
             Kind::Numerical => py.get_type::<PyArithmeticError>(),
+            Kind::Stopped => py.get_type::<PyRuntimeError>(),
         }
     }
 }
 
-static TYPES: [PyOnceLock<Py<PyType>>; 5] =
-    [PyOnceLock::new(), PyOnceLock::new(), PyOnceLock::new(), PyOnceLock::new(), PyOnceLock::new()];
+static TYPES: [PyOnceLock<Py<PyType>>; 6] =
+    [PyOnceLock::new(), PyOnceLock::new(), PyOnceLock::new(), PyOnceLock::new(), PyOnceLock::new(), PyOnceLock::new()];
 
 /// The class of `kind`, made on first use.
 pub fn exception_type(py: Python<'_>, kind: Kind) -> PyResult<Bound<'_, PyType>> {
@@ -94,6 +98,7 @@ pub fn to_py(e: Error) -> PyErr {
         Error::Column { .. } => Kind::Column,
         Error::Data(_) | Error::Argument(_) => Kind::Data,
         Error::Numerical(_) => Kind::Numerical,
+        Error::Interrupted(_) => Kind::Stopped,
     };
     new_error(kind, e.to_string())
 }

@@ -20,6 +20,7 @@ use crate::convert::{contrasts_from_py, matrix_rowmajor, optimizer_settings};
 use crate::errors::to_py;
 use crate::fitted::PyMixedFit;
 use crate::frame::{with_frame, PyFrame};
+use crate::progress::run_watched;
 use crate::saved::{estimates_from_dict, estimates_to_dict};
 
 #[pyclass(name = "GlmerFit", module = "mixedmodels._core", extends = PyMixedFit, frozen)]
@@ -32,7 +33,7 @@ impl PyGlmer {
     /// `family` and `link` by R's names, parsed here; `nb_theta` fixes a
     /// negative binomial's theta (None: estimated, as glmer.nb).
     #[staticmethod]
-    #[pyo3(signature = (formula, frame, family, link=None, nagq=1, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None, nb_theta=None, tol_pwrss=1e-7))]
+    #[pyo3(signature = (formula, frame, family, link=None, nagq=1, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None, nb_theta=None, tol_pwrss=1e-7, progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         py: Python<'_>,
@@ -48,6 +49,7 @@ impl PyGlmer {
         optimizer: Option<HashMap<String, f64>>,
         nb_theta: Option<f64>,
         tol_pwrss: f64,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyGlmer>> {
         let options = glmer_options(
             family,
@@ -61,7 +63,9 @@ impl PyGlmer {
             nb_theta,
             tol_pwrss,
         )?;
-        let inner = with_frame(&frame, |df| py.detach(|| Glmer::fit(formula, df, &options)).map_err(to_py))?;
+        let inner = with_frame(&frame, |df| {
+            run_watched(py, progress, |observer| Glmer::fit_observed(formula, df, &options, Some(observer)))
+        })?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyGlmer { inner }))

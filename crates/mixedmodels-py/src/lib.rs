@@ -10,6 +10,7 @@ mod functions;
 mod glmer;
 mod lm;
 mod lmer;
+mod progress;
 mod saved;
 mod sums;
 

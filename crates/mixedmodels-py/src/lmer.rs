@@ -22,6 +22,7 @@ use crate::convert::{
 use crate::errors::{data_error, to_py};
 use crate::fitted::PyMixedFit;
 use crate::frame::{with_frame, PyFrame};
+use crate::progress::run_watched;
 use crate::saved::opt_summary_to_dict;
 use crate::sums::PyReducedStats;
 
@@ -33,7 +34,7 @@ pub struct PyLmer {
 #[pymethods]
 impl PyLmer {
     #[staticmethod]
-    #[pyo3(signature = (formula, frame, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None, method="auto"))]
+    #[pyo3(signature = (formula, frame, reml=true, weights=None, contrasts=None, derivatives=true, max_feval=10000, optimizer=None, method="auto", progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         py: Python<'_>,
@@ -46,12 +47,15 @@ impl PyLmer {
         max_feval: usize,
         optimizer: Option<HashMap<String, f64>>,
         method: &str,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyLmer>> {
         let contrasts = contrasts_from_py(contrasts)?;
         let method = optimizer_method(method)?;
         let optimizer = optimizer_settings(OptimizerSettings { max_feval, method, ..Default::default() }, optimizer)?;
         let options = LmerOptions { reml, contrasts, weights, fit: FitOptions { optimizer, start: None, derivatives } };
-        let inner = with_frame(&frame, |df| py.detach(|| Lmer::fit(formula, df, &options)).map_err(to_py))?;
+        let inner = with_frame(&frame, |df| {
+            run_watched(py, progress, |observer| Lmer::fit_observed(formula, df, &options, Some(observer)))
+        })?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
@@ -60,7 +64,8 @@ impl PyLmer {
     /// Fit from the reduced statistics of an out-of-core pass (the plan's
     /// weights and contrasts apply); the fit holds no rows.
     #[staticmethod]
-    #[pyo3(signature = (stats, reml=true, derivatives=true, max_feval=10000, optimizer=None, method="auto"))]
+    #[pyo3(signature = (stats, reml=true, derivatives=true, max_feval=10000, optimizer=None, method="auto", progress=None))]
+    #[allow(clippy::too_many_arguments)]
     fn fit_sums(
         py: Python<'_>,
         stats: &PyReducedStats,
@@ -69,6 +74,7 @@ impl PyLmer {
         max_feval: usize,
         optimizer: Option<HashMap<String, f64>>,
         method: &str,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyLmer>> {
         let method = optimizer_method(method)?;
         let optimizer = optimizer_settings(OptimizerSettings { max_feval, method, ..Default::default() }, optimizer)?;
@@ -79,7 +85,8 @@ impl PyLmer {
             fit: FitOptions { optimizer, start: None, derivatives },
         };
         let (plan, reduced) = (stats.plan.clone(), stats.take()?);
-        let inner = py.detach(|| Lmer::fit_sums(&plan, reduced, &options)).map_err(to_py)?;
+        let inner =
+            run_watched(py, progress, |observer| Lmer::fit_sums_observed(&plan, reduced, &options, Some(observer)))?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))

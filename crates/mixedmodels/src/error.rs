@@ -17,6 +17,8 @@ pub enum Error {
     Numerical(String),
     /// An argument outside its domain (a negative number of bootstrap draws, ...).
     Argument(String),
+    /// The fit was stopped on request (its progress observer asked to stop).
+    Interrupted(String),
 }
 
 impl Error {
@@ -38,7 +40,7 @@ impl fmt::Display for Error {
                 write!(f, "{message} (at position {col} of the formula)\n  {formula}\n  {}^", " ".repeat(col))
             }
             Error::Column { column, message } => write!(f, "column '{column}': {message}"),
-            Error::Data(m) | Error::Numerical(m) | Error::Argument(m) => f.write_str(m),
+            Error::Data(m) | Error::Numerical(m) | Error::Argument(m) | Error::Interrupted(m) => f.write_str(m),
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::linalg::{self, small};
 use crate::model::gradient::GradientPieces;
 use crate::model::{LinearMixedModel, Parameterization};
 use crate::optim::{
-    bobyqa_minimize, nelder_mead_minimize, quasi_newton_minimize, Method, OptSummary, OptimizerSettings,
+    bobyqa_minimize, nelder_mead_minimize, quasi_newton_minimize, Method, Monitor, OptSummary, OptimizerSettings,
     QuasiNewtonSettings,
 };
 
@@ -69,12 +69,24 @@ pub struct LmmFit {
 /// Optimise theta only (no results beyond the optimizer's): the inner step
 /// of refits (bootstrap, profiles). The model is left at the optimum.
 pub fn optimize(m: &mut LinearMixedModel, start: &[f64], settings: OptimizerSettings) -> Result<OptSummary> {
+    optimize_observed(m, start, settings, &mut Monitor::none())
+}
+
+/// [`optimize`], each evaluation of the criterion reported to `monitor`
+/// (which may stop the run: then [`Error::Interrupted`]).
+pub fn optimize_observed(
+    m: &mut LinearMixedModel,
+    start: &[f64],
+    settings: OptimizerSettings,
+    monitor: &mut Monitor<'_>,
+) -> Result<OptSummary> {
     let lower = m.par.lower_bounds();
     let opt = match settings.method.resolve(m.par.ntheta(), m.cp.m, m.cp.pattern.is_dense()) {
-        Method::Bobyqa | Method::Auto => minimize_bobyqa(m, start, &lower, settings)?,
-        Method::Bfgs => minimize_bfgs(m, start, &lower, settings)?,
-        Method::NelderMead => minimize_nelder_mead(m, start, &lower, settings)?,
+        Method::Bobyqa | Method::Auto => minimize_bobyqa(m, start, &lower, settings, monitor),
+        Method::Bfgs => minimize_bfgs(m, start, &lower, settings, monitor),
+        Method::NelderMead => minimize_nelder_mead(m, start, &lower, settings, monitor),
     };
+    let opt = monitor.finish(opt)?;
     m.set_theta(&opt.final_theta);
     Ok(opt)
 }
@@ -86,12 +98,14 @@ fn minimize_bobyqa(
     start: &[f64],
     lower: &[f64],
     settings: OptimizerSettings,
+    monitor: &mut Monitor<'_>,
 ) -> Result<OptSummary> {
     let mut settings = settings;
     let largest = start.iter().fold(0.0f64, |a, v| a.max(v.abs()));
     settings.rho_begin = settings.rho_begin.min((0.2 * largest).max(1e-3));
-    let mut opt = bobyqa_minimize(|t| m.objective_at(t), start, lower, settings)?;
-    snap_to_boundary(m, &mut opt, lower);
+    monitor.optimizer("bobyqa");
+    let mut opt = bobyqa_minimize(|t| monitor.objective(t, || m.objective_at(t)), start, lower, settings)?;
+    snap_to_boundary(m, &mut opt, lower, monitor);
     Ok(opt)
 }
 
@@ -102,13 +116,15 @@ fn minimize_nelder_mead(
     start: &[f64],
     lower: &[f64],
     settings: OptimizerSettings,
+    monitor: &mut Monitor<'_>,
 ) -> Result<OptSummary> {
     let mut settings = settings;
     let largest = start.iter().fold(0.0f64, |a, v| a.max(v.abs()));
     settings.rho_begin = settings.rho_begin.min((0.2 * largest).max(1e-3));
     let upper = vec![f64::INFINITY; start.len()];
-    let mut opt = nelder_mead_minimize(|t| m.objective_at(t), start, lower, &upper, settings)?;
-    snap_to_boundary(m, &mut opt, lower);
+    monitor.optimizer("nelder_mead");
+    let mut opt = nelder_mead_minimize(|t| monitor.objective(t, || m.objective_at(t)), start, lower, &upper, settings)?;
+    snap_to_boundary(m, &mut opt, lower, monitor);
     Ok(opt)
 }
 
@@ -123,17 +139,24 @@ fn minimize_bfgs(
     start: &[f64],
     lower: &[f64],
     settings: OptimizerSettings,
+    monitor: &mut Monitor<'_>,
 ) -> Result<OptSummary> {
     let k = start.len();
     let upper = vec![f64::INFINITY; k];
     let qn = QuasiNewtonSettings { max_feval: settings.max_feval, ..Default::default() };
     let mut pieces = GradientPieces::zeros(k);
-    let mut opt = quasi_newton_minimize(|t, g| m.objective_gradient_at(t, g, &mut pieces), start, lower, &upper, qn)?;
+    let mut fg = |m: &mut LinearMixedModel, monitor: &mut Monitor<'_>, t: &[f64], g: &mut [f64]| {
+        monitor.objective_gradient(t, g, |g| m.objective_gradient_at(t, g, &mut pieces))
+    };
+    monitor.optimizer("bfgs");
+    let mut opt = quasi_newton_minimize(|t, g| fg(m, monitor, t, g), start, lower, &upper, qn)?;
+    monitor.check()?;
     for _ in 0..k {
-        let Some(off) = off_boundary_start(m, &mut opt, lower) else { break };
+        let Some(off) = off_boundary_start(m, &mut opt, lower, monitor) else { break };
         let (feval, geval) = (opt.feval, opt.geval);
-        let restarted =
-            quasi_newton_minimize(|t, g| m.objective_gradient_at(t, g, &mut pieces), &off, lower, &upper, qn)?;
+        monitor.optimizer("bfgs");
+        let restarted = quasi_newton_minimize(|t, g| fg(m, monitor, t, g), &off, lower, &upper, qn)?;
+        monitor.check()?;
         let (restart_feval, restart_geval) = (restarted.feval, restarted.geval);
         if restarted.fmin < opt.fmin {
             opt = OptSummary { initial: opt.initial, ..restarted };
@@ -153,7 +176,7 @@ fn minimize_bfgs(
     // the two ends is kept (docs/performance.md, "The optimizer").
     if (0..k).any(|i| lower[i] == 0.0 && opt.final_theta[i] < NEAR_BOUNDARY) {
         let (feval, geval) = (opt.feval, opt.geval);
-        let other = minimize_bobyqa(m, start, lower, settings)?;
+        let other = minimize_bobyqa(m, start, lower, settings, monitor)?;
         let other_feval = other.feval;
         opt = if other.fmin < opt.fmin {
             OptSummary { status: format!("{} (BOBYQA's end kept)", other.status), ..other }
@@ -178,14 +201,20 @@ const EDGE_STEP: f64 = 1e-4;
 
 /// A point off the bound with a lower criterion, if a diagonal element on
 /// its bound has one (evaluations added to `opt`).
-fn off_boundary_start(m: &mut LinearMixedModel, opt: &mut OptSummary, lower: &[f64]) -> Option<Vec<f64>> {
+fn off_boundary_start(
+    m: &mut LinearMixedModel,
+    opt: &mut OptSummary,
+    lower: &[f64],
+    monitor: &mut Monitor<'_>,
+) -> Option<Vec<f64>> {
     let mut best: Option<(f64, Vec<f64>)> = None;
+    monitor.optimizer("boundary");
     for i in 0..opt.final_theta.len() {
         if !(lower[i] == 0.0 && opt.final_theta[i] == 0.0) {
             continue;
         }
         for trial in edge_probes(&m.par, &opt.final_theta, i) {
-            let f = m.objective_at(&trial);
+            let f = monitor.objective(&trial, || m.objective_at(&trial));
             opt.feval += 1;
             if f < opt.fmin && best.as_ref().is_none_or(|(fb, _)| f < *fb) {
                 best = Some((f, trial));
@@ -252,6 +281,16 @@ fn edge_probes(par: &Parameterization, theta: &[f64], i: usize) -> Vec<Vec<f64>>
 
 /// Optimise theta and collect the results. `offset` is added back to the fitted values.
 pub fn fit(m: &mut LinearMixedModel, options: &FitOptions, offset: Option<&[f64]>) -> Result<LmmFit> {
+    fit_observed(m, options, offset, &mut Monitor::none())
+}
+
+/// [`fit`], each evaluation of the optimizer reported to `monitor`.
+pub fn fit_observed(
+    m: &mut LinearMixedModel,
+    options: &FitOptions,
+    offset: Option<&[f64]>,
+    monitor: &mut Monitor<'_>,
+) -> Result<LmmFit> {
     let start = options.start.clone().unwrap_or_else(|| m.start.clone());
     if start.len() != m.par.ntheta() {
         return Err(Error::Argument(format!(
@@ -260,7 +299,7 @@ pub fn fit(m: &mut LinearMixedModel, options: &FitOptions, offset: Option<&[f64]
             m.par.ntheta()
         )));
     }
-    let opt = optimize(m, &start, options.optimizer)?;
+    let opt = optimize_observed(m, &start, options.optimizer, monitor)?;
     results(m, opt, options.derivatives, offset)
 }
 
@@ -268,13 +307,14 @@ pub fn fit(m: &mut LinearMixedModel, options: &FitOptions, offset: Option<&[f64]
 /// rarely on it. Diagonal elements below the singular tolerance are set to
 /// zero when that does not raise the objective (as MixedModels.jl does), so
 /// a boundary fit reports theta = 0 exactly, as lme4's bobyqa does.
-pub(crate) fn snap_to_boundary(m: &mut LinearMixedModel, opt: &mut OptSummary, lower: &[f64]) {
+fn snap_to_boundary(m: &mut LinearMixedModel, opt: &mut OptSummary, lower: &[f64], monitor: &mut Monitor<'_>) {
+    monitor.optimizer("boundary");
     for i in 0..opt.final_theta.len() {
         let t = opt.final_theta[i];
         if lower[i] == 0.0 && t != 0.0 && t.abs() < SINGULAR_TOL {
             let mut trial = opt.final_theta.clone();
             trial[i] = 0.0;
-            let f = m.objective_at(&trial);
+            let f = monitor.objective(&trial, || m.objective_at(&trial));
             opt.feval += 1;
             if f <= opt.fmin + 1e-10 * opt.fmin.abs().max(1.0) {
                 opt.final_theta = trial;

@@ -19,7 +19,9 @@ use crate::glmm::quadrature::{agq_deviance, gh_rule, saturated_deviance, MAX_AGQ
 use crate::glmm::response::glmm_response;
 use crate::glmm::start::PirlsStart;
 use crate::linalg;
-use crate::optim::{minimize_without_gradient, InterpolationPoints, OptSummary, OptimizerSettings};
+use crate::optim::{
+    minimize_without_gradient, InterpolationPoints, Method, Monitor, Observer, OptSummary, OptimizerSettings,
+};
 use crate::residuals::{self, ResidualKind};
 use crate::setup::{setup_warnings, ModelFrame};
 
@@ -134,15 +136,31 @@ impl Glmer {
     /// (nAGQ = 0); for a negative binomial family whose theta is not given,
     /// also theta, as `glmer.nb` ([`crate::glmm::negbin`]).
     pub fn fit(formula: &str, data: &DataFrame, options: &GlmerOptions) -> Result<Glmer> {
+        Glmer::fit_observed(formula, data, options, None)
+    }
+
+    /// [`Glmer::fit`], each evaluation of the two stages' optimizer reported
+    /// to `observer` as it happens (see [`crate::optim::progress`]; a
+    /// negative binomial whose theta is estimated reports every refit of
+    /// the search); a [`Flow::Stop`](crate::optim::Flow::Stop) ends the fit
+    /// with [`Error::Interrupted`].
+    pub fn fit_observed(
+        formula: &str,
+        data: &DataFrame,
+        options: &GlmerOptions,
+        observer: Option<Observer<'_>>,
+    ) -> Result<Glmer> {
         let mut g = Glmer::new(formula, data, options)?;
+        let mut monitor = Monitor::new(observer);
         // On a worker thread of rayon's pool: the parallel steps inside then
         // share the pool's threads with the fit instead of adding a thread
         // that competes with them for the cores.
-        if g.pirls.resp.family.estimates_nb_theta() {
-            rayon::scope(|_| negbin::estimate_theta(&mut g))?;
+        let out = if g.pirls.resp.family.estimates_nb_theta() {
+            rayon::scope(|_| negbin::estimate_theta(&mut g, &mut monitor))
         } else {
-            rayon::scope(|_| g.optimize())?;
-        }
+            rayon::scope(|_| g.optimize(&mut monitor))
+        };
+        monitor.finish(out)?;
         Ok(g)
     }
 
@@ -192,9 +210,9 @@ impl Glmer {
     }
 
     /// Both stages (one with nAGQ = 0) from lme4's start, then the results.
-    pub(crate) fn optimize(&mut self) -> Result<()> {
+    pub(crate) fn optimize(&mut self, monitor: &mut Monitor<'_>) -> Result<()> {
         let theta0 = self.pirls.joint.par.initial_theta();
-        self.optimize_from(theta0)
+        self.optimize_from(theta0, monitor)
     }
 
     /// The model refitted on some of its rows (indices into the fit's rows;
@@ -226,7 +244,7 @@ impl Glmer {
             options,
             nb_search: None,
         };
-        g.optimize_from(self.fit.theta.clone())?;
+        g.optimize_from(self.fit.theta.clone(), &mut Monitor::none())?;
         Ok(g.fit)
     }
 
@@ -235,7 +253,7 @@ impl Glmer {
     /// theta: the refit of a permutation test.
     pub fn refit_response(&self, y: Vec<f64>, derivatives: bool) -> Result<GlmmFit> {
         let mut g = self.on_same_rows(y, GlmerOptions { derivatives, ..self.options.clone() })?;
-        g.optimize_from(self.fit.theta.clone())?;
+        g.optimize_from(self.fit.theta.clone(), &mut Monitor::none())?;
         Ok(g.fit)
     }
 
@@ -244,7 +262,7 @@ impl Glmer {
     /// keeps the fit's theta.
     pub fn refit_with_options(&self, options: GlmerOptions) -> Result<GlmmFit> {
         let mut g = self.on_same_rows(self.pirls.resp.y.clone(), options)?;
-        g.optimize()?;
+        g.optimize(&mut Monitor::none())?;
         Ok(g.fit)
     }
 
@@ -269,8 +287,8 @@ impl Glmer {
     }
 
     /// Both stages (one with nAGQ = 0) from `theta0`, then the results.
-    fn optimize_from(&mut self, theta0: Vec<f64>) -> Result<()> {
-        let (stage1, s1) = self.stage1(theta0)?;
+    fn optimize_from(&mut self, theta0: Vec<f64>, monitor: &mut Monitor<'_>) -> Result<()> {
+        let (stage1, s1) = self.stage1(theta0, monitor)?;
         if self.options.nagq == 0 {
             return self.finish_pirls_only(stage1, s1);
         }
@@ -282,16 +300,16 @@ impl Glmer {
         let center = s1.beta.clone();
         let start = self.pirls.prepare_start(s1, Mode::ModesOnly)?;
         let mut stage = SecondStage { center, scale, start };
-        self.second_stage(stage1, &theta1, &mut stage)
+        self.second_stage(stage1, &theta1, &mut stage, monitor)
     }
 
     /// Refit with another family (a negative binomial's new theta), as lme4's
     /// `refit()`: the second stage only, from the current estimates, with
     /// PIRLS started from the current linear predictor.
-    pub(crate) fn refit_family(&mut self, family: Family, derivatives: bool) -> Result<()> {
+    pub(crate) fn refit_family(&mut self, family: Family, derivatives: bool, monitor: &mut Monitor<'_>) -> Result<()> {
         if self.options.nagq == 0 {
             self.pirls.set_family(family);
-            return self.optimize();
+            return self.optimize(monitor);
         }
         let (theta, beta, eta) = (self.fit.theta.clone(), self.fit.beta.clone(), self.fit.eta.clone());
         let stage1 = self.fit.stage1.clone();
@@ -308,14 +326,14 @@ impl Glmer {
         let mut stage = SecondStage { center: beta, scale, start };
         let keep = self.options.derivatives;
         self.options.derivatives = derivatives;
-        let out = self.second_stage(stage1, &theta, &mut stage);
+        let out = self.second_stage(stage1, &theta, &mut stage, monitor);
         self.options.derivatives = keep;
         out
     }
 
     /// Stage 1: theta, with beta updated inside PIRLS (lme4's nAGQ = 0
     /// deviance). Returns the optimizer's record and PIRLS at its optimum.
-    fn stage1(&mut self, theta0: Vec<f64>) -> Result<(OptSummary, PirlsState)> {
+    fn stage1(&mut self, theta0: Vec<f64>, monitor: &mut Monitor<'_>) -> Result<(OptSummary, PirlsState)> {
         let lower = self.pirls.joint.par.lower_bounds();
         let eta_start = self.pirls.eta_start.clone();
         let (b0, u0) = (vec![0.0; self.pirls.p], vec![0.0; self.pirls.q()]);
@@ -323,16 +341,25 @@ impl Glmer {
         let mut start1 = self.pirls.prepare_start(lp0, Mode::Joint)?;
         let pirls = &mut self.pirls;
         let upper = vec![f64::INFINITY; lower.len()];
+        monitor.phase("stage 1");
+        monitor.optimizer(derivative_free_name(self.options.optimizer.method));
         let stage1 = minimize_without_gradient(
-            |theta| match run_from(pirls, theta, &[], &mut start1) {
-                Some(s) => pirls.laplace(&s),
-                None => f64::INFINITY,
+            |theta| {
+                if monitor.stopped() {
+                    return f64::NAN;
+                }
+                let s = run_from(pirls, theta, &[], &mut start1);
+                let v = s.as_ref().map_or(f64::INFINITY, |s| pirls.laplace(s));
+                let beta = s.as_ref().map(|s| s.beta.as_slice());
+                monitor.report(v, theta, beta, None, Some(pirls.iterations));
+                v
             },
             &theta0,
             &lower,
             &upper,
             self.options.optimizer,
-        )?;
+        );
+        let stage1 = monitor.finish(stage1)?;
         let s1 = run_from(&mut self.pirls, &stage1.final_theta, &[], &mut start1)
             .ok_or_else(|| Error::Numerical("PIRLS failed at the first stage's optimum".into()))?;
         Ok((stage1, s1))
@@ -359,7 +386,13 @@ impl Glmer {
 
     /// Stage 2: (theta, t) with beta = center + scale * t on the Laplace or
     /// quadrature deviance, from `theta0` and t = 0; then the results.
-    fn second_stage(&mut self, stage1: OptSummary, theta0: &[f64], stage: &mut SecondStage) -> Result<()> {
+    fn second_stage(
+        &mut self,
+        stage1: OptSummary,
+        theta0: &[f64],
+        stage: &mut SecondStage,
+        monitor: &mut Monitor<'_>,
+    ) -> Result<()> {
         let ntheta = self.pirls.joint.par.ntheta();
         let lower = self.pirls.joint.par.lower_bounds();
         let p = self.pirls.p;
@@ -380,16 +413,26 @@ impl Glmer {
         let settings =
             OptimizerSettings { rho_begin: 0.2f64.min(self.options.optimizer.rho_begin), ..self.options.optimizer };
         let upper2 = vec![f64::INFINITY; lower2.len()];
+        monitor.phase("stage 2");
+        monitor.optimizer(derivative_free_name(settings.method));
         let stage2 = minimize_without_gradient(
-            |x| match objective(pirls, x, &mut stage.start) {
-                Some((v, _)) => v,
-                None => f64::INFINITY,
+            |x| {
+                if monitor.stopped() {
+                    return f64::NAN;
+                }
+                let v = objective(pirls, x, &mut stage.start).map_or(f64::INFINITY, |(v, _)| v);
+                if monitor.is_watching() {
+                    let beta: Vec<f64> = (0..p).map(|j| center[j] + scale[j] * x[ntheta + j]).collect();
+                    monitor.report(v, &x[..ntheta], Some(&beta), None, Some(pirls.iterations));
+                }
+                v
             },
             &start,
             &lower2,
             &upper2,
             settings,
-        )?;
+        );
+        let stage2 = monitor.finish(stage2)?;
         let mut xopt = stage2.final_theta.clone();
         // Snap tiny diagonal elements of theta to the boundary when that does not raise the deviance.
         for i in 0..ntheta {
@@ -658,6 +701,14 @@ impl Glmer {
 fn run_from(p: &mut Pirls, theta: &[f64], beta: &[f64], start: &mut PirlsStart) -> Option<PirlsState> {
     let tol = p.tol;
     p.run_from(theta, beta, start, tol).ok()
+}
+
+/// The name of the method [`minimize_without_gradient`] runs for `method`.
+fn derivative_free_name(method: Method) -> &'static str {
+    match method {
+        Method::NelderMead => "nelder_mead",
+        _ => "bobyqa",
+    }
 }
 
 /// The record of an optimisation stage that did not run.

@@ -21,7 +21,7 @@ use crate::fit::{self, FitOptions, LmmFit};
 use crate::formula::ModelFormula;
 use crate::inference::KenwardRoger;
 use crate::model::LinearMixedModel;
-use crate::optim::OptSummary;
+use crate::optim::{Monitor, Observer, OptSummary};
 use crate::resample::Replicate;
 use crate::residuals::{self, ResidualKind};
 use crate::setup::{setup_warnings, ModelFrame};
@@ -112,10 +112,25 @@ impl Setup {
 
 impl Lmer {
     pub fn fit(formula: &str, data: &DataFrame, options: &LmerOptions) -> Result<Lmer> {
+        Lmer::fit_observed(formula, data, options, None)
+    }
+
+    /// [`Lmer::fit`], each evaluation of the optimizer reported to
+    /// `observer` as it happens (see [`crate::optim::progress`]); a
+    /// [`Flow::Stop`](crate::optim::Flow::Stop) ends the fit with
+    /// [`Error::Interrupted`].
+    pub fn fit_observed(
+        formula: &str,
+        data: &DataFrame,
+        options: &LmerOptions,
+        observer: Option<Observer<'_>>,
+    ) -> Result<Lmer> {
         let mut setup = Setup::new(formula, data, options)?;
+        let mut monitor = Monitor::new(observer);
         // On a worker thread of rayon's pool, as `Glmer::fit`: the parallel
         // steps then share the pool's threads with the fit.
-        let fit = rayon::scope(|_| fit::fit(&mut setup.model, &options.fit, setup.offset.as_deref()))?;
+        let fit =
+            rayon::scope(|_| fit::fit_observed(&mut setup.model, &options.fit, setup.offset.as_deref(), &mut monitor))?;
         Ok(setup.into_lmer(fit, options))
     }
 

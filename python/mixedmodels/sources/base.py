@@ -11,7 +11,7 @@ asks for). :meth:`Source.fit_lmer` runs the steps with the core in between;
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -131,8 +131,11 @@ class Source:
         max_feval: int,
         optimizer: dict[str, float] | None = None,
         method: str = "auto",
+        progress: Callable[[dict[str, Any]], bool] | None = None,
     ) -> tuple[Any, StreamedFit]:
-        """The two passes and the fit: (the core's LmerFit, what predictions need)."""
+        """The two passes and the fit: (the core's LmerFit, what predictions
+        need); ``progress`` receives the optimizer's records (see
+        :mod:`mixedmodels.fit_trace`)."""
         schema = self.schema()
         probe = _core.SumsSetup(formula, schema, _empty_pilot(schema, coding), coding.contrasts, weights)
         used = list(probe.used)
@@ -146,7 +149,13 @@ class Source:
         fit = StreamedFit(plan, distinct, requests, used, coding)
         stats = self.second_pass(fit)
         core = _core.LmerFit.fit_sums(
-            stats, reml=reml, derivatives=derivatives, max_feval=max_feval, optimizer=optimizer, method=method
+            stats,
+            reml=reml,
+            derivatives=derivatives,
+            max_feval=max_feval,
+            optimizer=optimizer,
+            method=method,
+            progress=progress,
         )
         return core, fit
 

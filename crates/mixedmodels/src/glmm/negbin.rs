@@ -13,6 +13,7 @@ use super::family::{Distribution, Family};
 use crate::error::{Error, Result};
 use crate::glmer::Glmer;
 use crate::optim::brent::brent_minimize;
+use crate::optim::Monitor;
 
 /// How theta was estimated.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +49,7 @@ const LOG_TOL: f64 = 1e-5;
 /// Fit `g` (set up with a negative binomial family of unknown theta),
 /// estimating theta. The fit left in `g` is the GLMM at the estimate, with
 /// the derivatives the options ask for.
-pub(crate) fn estimate_theta(g: &mut Glmer) -> Result<()> {
+pub(crate) fn estimate_theta(g: &mut Glmer, monitor: &mut Monitor<'_>) -> Result<()> {
     let nb = g.pirls.resp.family;
     let derivatives = g.options.derivatives;
     g.options.derivatives = false;
@@ -56,15 +57,15 @@ pub(crate) fn estimate_theta(g: &mut Glmer) -> Result<()> {
     g.pirls.step_tol = SEARCH_STEP_TOL;
     // The Poisson fit whose means start theta.ml.
     g.pirls.set_family(Family { dist: Distribution::Poisson, link: nb.link });
-    g.optimize()?;
+    g.optimize(monitor)?;
     let r = &g.pirls.resp;
     let initial = theta_ml(&r.y, &g.fit.mu, &r.weights)?;
     g.pirls.set_family(at_theta(nb, initial));
-    g.optimize()?;
+    g.optimize(monitor)?;
     let (lo, hi) = (initial.ln() - LOG_INTERVAL, initial.ln() + LOG_INTERVAL);
     let mut failure = None;
     let best = brent_minimize(
-        |log_theta| match g.refit_family(at_theta(nb, log_theta.exp()), false) {
+        |log_theta| match g.refit_family(at_theta(nb, log_theta.exp()), false, monitor) {
             Ok(()) => g.fit.objective_lme4,
             Err(e) => {
                 failure.get_or_insert(e);
@@ -78,7 +79,8 @@ pub(crate) fn estimate_theta(g: &mut Glmer) -> Result<()> {
     if !best.fx.is_finite() {
         return Err(failure.unwrap_or_else(|| Error::Numerical("no negative binomial fit succeeded".into())));
     }
-    g.refit_family(at_theta(nb, best.x.exp()), derivatives)?;
+    monitor.check()?;
+    g.refit_family(at_theta(nb, best.x.exp()), derivatives, monitor)?;
     g.options.derivatives = derivatives;
     if best.x - lo < 10.0 * LOG_TOL || hi - best.x < 10.0 * LOG_TOL {
         g.fit.warnings.push(format!(

@@ -12,10 +12,12 @@
 mod bobyqa;
 pub mod brent;
 mod nelder_mead;
+pub mod progress;
 mod quasi_newton;
 
 pub use self::bobyqa::{bobyqa_minimize, bobyqa_minimize_bounded};
 pub use nelder_mead::nelder_mead_minimize;
+pub use progress::{Flow, Monitor, Observer, Progress};
 pub use quasi_newton::{quasi_newton_minimize, QuasiNewtonSettings};
 
 use crate::error::Result;

@@ -9,12 +9,24 @@ use crate::error::Result;
 use crate::fit;
 use crate::lmer::{Lmer, LmerOptions};
 use crate::model::LinearMixedModel;
+use crate::optim::{Monitor, Observer};
 use crate::setup::dropped_warnings;
 
 impl Lmer {
     /// Fit from the sums of a pass over the data planned by `plan`.
     /// `options.weights` and `options.contrasts` were the plan's business.
     pub fn fit_sums(plan: &SumsPlan, stats: ReducedStats, options: &LmerOptions) -> Result<Lmer> {
+        Lmer::fit_sums_observed(plan, stats, options, None)
+    }
+
+    /// [`Lmer::fit_sums`], each evaluation of the optimizer reported to
+    /// `observer` (as [`Lmer::fit_observed`]).
+    pub fn fit_sums_observed(
+        plan: &SumsPlan,
+        stats: ReducedStats,
+        options: &LmerOptions,
+        observer: Option<Observer<'_>>,
+    ) -> Result<Lmer> {
         let Assembled { cp, terms, beta_ols, start, fixed_keep, x_gram } = assemble(plan, stats)?;
         let mut spec = plan.spec.clone();
         spec.fixed_dropped =
@@ -23,7 +35,8 @@ impl Lmer {
         let assign = fixed_keep.iter().map(|&j| plan.x_assign[j]).collect();
         spec.fixed_keep = fixed_keep;
         let mut model = LinearMixedModel::from_cross_products(cp, terms, 1, options.reml, beta_ols, start);
-        let mut fit = rayon::scope(|_| fit::fit(&mut model, &options.fit, None))?;
+        let mut monitor = Monitor::new(observer);
+        let mut fit = rayon::scope(|_| fit::fit_observed(&mut model, &options.fit, None, &mut monitor))?;
         fit.warnings.splice(0..0, dropped_warnings(plan.n_rows - plan.n_complete, &spec));
         Ok(Lmer::without_rows(spec, model, fit, fixed_names, assign, plan.n_rows, options.clone(), x_gram))
     }
