@@ -20,6 +20,7 @@ import polars as pl
 import pytest
 
 import mixedmodels as mm
+from mixedmodels.fit_trace import FitRecord
 
 HERE = Path(__file__).parents[1] / "fixtures" / "maximal"
 POLISHED = json.loads((HERE / "polished.json").read_text())
@@ -32,12 +33,13 @@ def fitted(request):
     ref = POLISHED[request.param]
     data = pl.read_csv(HERE / ref["data"])
     m = mm.Lmer(FORMULA, data=data)
-    m.fit(REML=ref["REML"], summarize=False, no_warnings=True)
-    return m, ref
+    trace: list[FitRecord] = []
+    m.fit(REML=ref["REML"], summarize=False, no_warnings=True, verbose=trace.append)
+    return m, ref, trace
 
 
 def test_criterion_at_lme4s_polished_optimum(fitted):
-    m, ref = fitted
+    m, ref, _ = fitted
     polished = ref["polished"]
     assert (m.deviance - polished) / polished < 1e-6, (m.deviance, polished, m.optsummary)
     assert abs(m.deviance - polished) / polished < 1e-6
@@ -45,19 +47,34 @@ def test_criterion_at_lme4s_polished_optimum(fitted):
 
 def test_same_criterion_as_lme4s_at_its_theta(fitted):
     # The criteria are the same function: R's devfun at the polished theta.
-    m, ref = fitted
+    m, ref, _ = fitted
     assert abs(m.objective_at(ref["theta"]) - ref["devfun_at_theta"]) / ref["devfun_at_theta"] < 1e-10
 
 
 def test_optimizer_record_names_what_ran(fitted):
-    m, ref = fitted
+    m, ref, trace = fitted
     o = m.optsummary
     assert o["converged"]
+    assert len(trace) == o["feval"], "feval counts every evaluation the fit made"
     if ref["singular"]:
         # The boundary fit's second start ran, and both runs' evaluations are counted.
         assert o["optimizer"] == "bfgs+bobyqa" and o["feval"] > o["geval"] > 0
+        assert {r.optimizer for r in trace} >= {"bfgs", "bobyqa"}
     else:
         assert o["optimizer"] == "bfgs" and o["feval"] == o["geval"] < 100
+
+
+def test_a_boundary_fit_keeping_the_bfgs_end_counts_both_runs():
+    # Dyestuff2's variance is 0: BFGS and then BOBYQA from lme4's start both end there, and BFGS's
+    # end is kept. Its record once counted BFGS's evaluations twice and BOBYQA's not at all.
+    m = mm.Lmer("Yield ~ 1 + (1 | Batch)", data=mm.load_dataset("dyestuff2"))
+    trace: list[FitRecord] = []
+    m.fit(summarize=False, no_warnings=True, verbose=trace.append)
+    o = m.optsummary
+    assert o["optimizer"] == "bfgs+bobyqa" and "BFGS's end kept" in o["status"]
+    assert o["final"] == [0.0]
+    assert len(trace) == o["feval"] > 2 * o["geval"]
+    assert any(r.optimizer == "bobyqa" for r in trace)
 
 
 def test_lme4s_deviance_with_reml_true_is_the_ml_deviance():
