@@ -18,6 +18,7 @@ import polars as pl
 from mixedmodels._args import whole_number
 from mixedmodels._table import result_table
 from mixedmodels.exceptions import DataError
+from mixedmodels.fit_trace import Callback, FitTrace
 
 if TYPE_CHECKING:
     from mixedmodels.mixed import MixedModel
@@ -28,7 +29,12 @@ OPTIMIZERS = ("bobyqa", "nelder_mead", "bfgs")
 """Every optimizer there is; GLMMs have no ``"bfgs"`` (their deviance has no gradient here)."""
 
 
-def all_fit(model: MixedModel, optimizers: Sequence[str] | None = None, max_feval: int = 100_000) -> pl.DataFrame:
+def all_fit(
+    model: MixedModel,
+    optimizers: Sequence[str] | None = None,
+    max_feval: int = 100_000,
+    verbose: bool | int | Callback = False,
+) -> pl.DataFrame:
     """A table of the refits, one row an optimizer: ``optimizer``,
     ``converged`` (the optimizer said so and no convergence check warned),
     ``objective`` (the criterion minimised: REML criterion or deviance),
@@ -36,7 +42,10 @@ def all_fit(model: MixedModel, optimizers: Sequence[str] | None = None, max_feva
     table), ``feval``, ``seconds``, ``messages`` (the optimizer's status,
     the refit's warnings, or why it failed), then the fixed effects, the
     random effects' standard deviations and correlations (lme4's
-    ``sdcor``), ``sigma`` for families with a scale, and ``theta``."""
+    ``sdcor``), ``sigma`` for families with a scale, and ``theta``.
+    ``verbose`` shows the refits' progress as ``fit(verbose=...)`` does (see
+    :mod:`mixedmodels.fit_trace`); the records of the refits, which run side
+    by side, interleave, each naming its ``refit``."""
     if optimizers is not None:
         if isinstance(optimizers, str):
             optimizers = [optimizers]
@@ -44,8 +53,13 @@ def all_fit(model: MixedModel, optimizers: Sequence[str] | None = None, max_feva
         if unknown:
             raise DataError(f"unknown optimizer {unknown[0]!r} in all_fit (known: {', '.join(OPTIMIZERS)})")
     max_feval = whole_number(max_feval, "max_feval", minimum=1)
-    fits = model.core.all_fit(list(optimizers) if optimizers is not None else None, max_feval)
-    return result_table(_table(model, fits))
+    chosen = list(optimizers) if optimizers is not None else None
+    names = chosen or [o for o in OPTIMIZERS if not (model.is_generalized and o == "bfgs")]
+    trace = FitTrace(verbose, "deviance" if model.is_generalized or not model.REML else "REML criterion", names)
+    fits = model.core.all_fit(chosen, max_feval, progress=trace.callback)
+    table = _table(model, fits)
+    trace.finish_refits(table["objective"].to_list())
+    return result_table(table)
 
 
 def _table(model: MixedModel, fits: list[dict[str, Any]]) -> pl.DataFrame:

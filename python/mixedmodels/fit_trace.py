@@ -10,7 +10,8 @@ printed), to collect the trace or draw it; returning ``True`` or raising
 ``StopIteration`` stops the fit with :class:`~mixedmodels.exceptions.FitStoppedError`,
 and any other exception it raises ends the fit and propagates. Ctrl-C
 interrupts a fit at its next evaluation with ``KeyboardInterrupt``, with or
-without ``verbose``.
+without ``verbose``. ``all_fit(verbose=...)`` watches its refits the same way:
+they run side by side, so their records interleave, each naming its ``refit``.
 
 The records come from the core's optimizers as they evaluate the criterion
 (lme4's ``verbose = 2`` prints the same numbers, one line per evaluation).
@@ -19,6 +20,7 @@ The records come from the core's optimizers as they evaluate the criterion
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -60,6 +62,8 @@ class FitRecord:
     - ``pirls_iterations``: the PIRLS iterations of a GLMM fit so far (None
       for linear models).
     - ``elapsed``: seconds since the fit started.
+    - ``refit``: the optimizer of the ``all_fit`` refit the record belongs to
+      (None for a fit); ``evaluation`` and ``best`` are the refit's own.
     """
 
     phase: str
@@ -73,6 +77,7 @@ class FitRecord:
     gradient_norm: float | None
     pirls_iterations: int | None
     elapsed: float
+    refit: str | None = None
 
 
 Callback = Callable[[FitRecord], Any]
@@ -82,17 +87,23 @@ class FitTrace:
     """The progress of one fit: the core's callback, and the printing of
     ``verbose=1``/``2`` (see the module's documentation)."""
 
-    def __init__(self, verbose: bool | int | Callback | None, criterion: str) -> None:
+    def __init__(
+        self, verbose: bool | int | Callback | None, criterion: str, refits: Sequence[str] | None = None
+    ) -> None:
         self.level, self.user = _verbose_level(verbose)
         self.criterion = criterion
+        self.refits = None if refits is None else list(refits)
         self.started = time.perf_counter()
-        self.printed_best = float("inf")
-        self.phase = ""
+        # The best criterion printed, by refit and phase.
+        self.printed_best: dict[tuple[str | None, str], float] = {}
         self.headed = False
-        # The columns, chosen from the first record: the phase for GLMMs,
-        # the gradient's norm for optimizers that compute it, PIRLS's count.
-        self.columns: tuple[bool, bool, bool] = (False, False, False)
+        # The columns, chosen from the first record: the refit (all_fit), the
+        # phase (GLMMs), the gradient's norm (optimizers that compute it),
+        # PIRLS's count (GLMMs).
+        self.columns: tuple[bool, bool, bool, bool] = (False, False, False, False)
         self.last: FitRecord | None = None
+        # all_fit's refits report from several threads.
+        self.lock = threading.Lock()
 
     @property
     def callback(self) -> Callable[[dict[str, Any]], bool] | None:
@@ -117,45 +128,51 @@ class FitTrace:
             gradient_norm=raw["gradient_norm"],
             pirls_iterations=raw["pirls_iterations"],
             elapsed=time.perf_counter() - self.started,
+            refit=raw.get("refit"),
         )
-        self.last = record
-        if self.user is not None:
-            try:
-                return self.user(record) is True
-            except StopIteration:
-                return True
-        self._print(record)
-        return False
+        with self.lock:
+            self.last = record
+            if self.user is not None:
+                try:
+                    return self.user(record) is True
+                except StopIteration:
+                    return True
+            self._print(record)
+            return False
 
     def _print(self, r: FitRecord) -> None:
         if not self.headed:
             self.headed = True
-            self.columns = (r.phase != "theta", r.gradient_norm is not None, r.pirls_iterations is not None)
+            gradient = r.gradient_norm is not None or (self.refits is not None and "bfgs" in self.refits)
+            self.columns = (r.refit is not None, r.phase != "theta", gradient, r.pirls_iterations is not None)
             self._write(self._header(r))
-        new_phase = r.phase != self.phase
-        if new_phase:
-            self.phase = r.phase
-            self.printed_best = float("inf")
-        visible = r.improved and self.printed_best - r.best >= VISIBLE_IMPROVEMENT
+        key = (r.refit, r.phase)
+        new_phase = key not in self.printed_best
+        visible = r.improved and self.printed_best.get(key, float("inf")) - r.best >= VISIBLE_IMPROVEMENT
         if self.level >= 2 or new_phase or visible:
-            self.printed_best = min(self.printed_best, r.best)
+            self.printed_best[key] = min(self.printed_best.get(key, float("inf")), r.best)
             self._write(self._row(r))
 
     def _header(self, r: FitRecord) -> str:
         what = "every evaluation" if self.level >= 2 else f"improvements of at least {VISIBLE_IMPROVEMENT:g}"
-        title = f"{self.criterion} by {r.optimizer}, {len(r.theta)} theta"
+        if self.refits is not None:
+            title = f"{self.criterion} of the refits by {', '.join(self.refits)} (side by side), {len(r.theta)} theta"
+        else:
+            title = f"{self.criterion} by {r.optimizer}, {len(r.theta)} theta"
         if r.beta is not None:
             title += f", {len(r.beta)} beta"
-        phase, gradient, pirls = self.columns
-        columns = f"{'eval':>6}  " + (f"{'phase':<8} " if phase else "") + f"{'optimizer':<11} "
+        refit, phase, gradient, pirls = self.columns
+        columns = (f"{'refit':<11} " if refit else "") + f"{'eval':>6}  "
+        columns += (f"{'phase':<8} " if phase else "") + f"{'optimizer':<11} "
         columns += f"{'criterion':>14} {'best':>14}"
         columns += (f" {'|grad|':>9}" if gradient else "") + (f" {'PIRLS':>6}" if pirls else "")
         columns += "  theta" + (" | beta" if r.beta is not None else "")
         return f"{title} (showing {what})\n{columns}"
 
     def _row(self, r: FitRecord) -> str:
-        phase, gradient, pirls = self.columns
-        line = f"{r.evaluation:>6}  " + (f"{r.phase:<8} " if phase else "") + f"{r.optimizer:<11} "
+        refit, phase, gradient, pirls = self.columns
+        line = (f"{r.refit or '':<11} " if refit else "") + f"{r.evaluation:>6}  "
+        line += (f"{r.phase:<8} " if phase else "") + f"{r.optimizer:<11} "
         line += f"{r.objective:>14.6f} {r.best:>14.6f}"
         if gradient:
             line += f" {'' if r.gradient_norm is None else f'{r.gradient_norm:.3g}':>9}"
@@ -182,6 +199,15 @@ class FitTrace:
         best = f", {self.criterion} {self.last.best:.6f}" if self.last is not None else ""
         status = optsummary.get("status", "")
         self._write(f"{state} after {counted} in {seconds:.2f} s{best}: {status}")
+
+    def finish_refits(self, objectives: Sequence[float]) -> None:
+        """The final line of ``all_fit(verbose=1/2)``: the refits' time and lowest criterion."""
+        if not self.printing:
+            return
+        seconds = time.perf_counter() - self.started
+        finite = [v for v in objectives if v == v]
+        lowest = f", lowest {self.criterion} {min(finite):.6f}" if finite else ""
+        self._write(f"{len(objectives)} refits in {seconds:.2f} s{lowest}")
 
     @staticmethod
     def _write(text: str) -> None:

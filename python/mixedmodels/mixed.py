@@ -26,6 +26,7 @@ from mixedmodels._fitargs import rank_columns, with_permutations
 from mixedmodels._frame import check_columns, missing_rows, to_polars
 from mixedmodels.control import Control
 from mixedmodels.exceptions import DataError, UnavailableError
+from mixedmodels.fit_trace import Callback
 from mixedmodels.model import FittedModel, Residuals
 from mixedmodels.sources import source_of
 
@@ -330,7 +331,9 @@ class MixedModel(FittedModel):
         self._check_fitted()
         return _intervals.bootstrap(self, n_boot=n_boot, seed=seed, progress=progress)
 
-    def all_fit(self, optimizers: Sequence[str] | None = None, max_feval: int = 100_000) -> pl.DataFrame:
+    def all_fit(
+        self, optimizers: Sequence[str] | None = None, max_feval: int = 100_000, verbose: bool | int | Callback = False
+    ) -> pl.DataFrame:
         """The model refitted with every optimizer (``"bobyqa"``,
         ``"nelder_mead"`` and, for linear mixed models, ``"bfgs"``; or those
         in ``optimizers``), in parallel in Rust, each from the fit's start:
@@ -339,9 +342,11 @@ class MixedModel(FittedModel):
         ``optimizer``, ``converged``, ``objective``, ``loglik``,
         ``max_diff_objective``, ``feval``, ``seconds``, ``messages``, the
         fixed effects, the sd/cor parameters, ``sigma`` (families with a
-        scale) and ``theta``. See docs/convergence.md."""
+        scale) and ``theta``. ``verbose`` shows the refits' progress as
+        :meth:`fit` does (see :mod:`mixedmodels.fit_trace`). See
+        docs/convergence.md."""
         self._check_fitted()
-        return _all_fit.all_fit(self, optimizers, max_feval)
+        return _all_fit.all_fit(self, optimizers, max_feval, verbose)
 
     def _intervals_from(self, method: str, n_boot: int, seed: int | None = None) -> None:
         """Fill the coefs' interval columns (and their odds-ratio and

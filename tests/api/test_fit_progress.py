@@ -163,3 +163,16 @@ def test_ctrl_c_interrupts_the_fit(sleepstudy):
 def test_bad_verbose_values_are_rejected(sleepstudy):
     with pytest.raises(mm.DataError, match="verbose must be"):
         mm.Lmer(SLEEP, data=sleepstudy).fit(summarize=False, verbose="loud")
+
+
+def test_all_fit_reports_each_refit_and_stops_on_request(sleepstudy):
+    m = mm.Lmer(SLEEP, data=sleepstudy)
+    m.fit(summarize=False)
+    trace: list[FitRecord] = []
+    table = m.all_fit(verbose=trace.append)
+    for row in table.iter_rows(named=True):
+        mine = [r for r in trace if r.refit == row["optimizer"]]
+        assert [r.evaluation for r in mine] == list(range(1, row["feval"] + 1))
+        assert min(r.objective for r in mine) == pytest.approx(row["objective"], abs=1e-8)
+    with pytest.raises(mm.FitStoppedError, match="refits were stopped on request"):
+        m.all_fit(verbose=lambda r: r.refit == "nelder_mead" and r.evaluation == 10)

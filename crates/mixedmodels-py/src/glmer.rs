@@ -7,7 +7,7 @@ use mixedmodels::glmer::{Glmer, GlmerOptions};
 use mixedmodels::glmm::bootstrap::parametric_bootstrap;
 use mixedmodels::glmm::Family;
 use mixedmodels::inference::profile_glmm::glmm_profile_intervals;
-use mixedmodels::optim::OptimizerSettings;
+use mixedmodels::optim::{OptimizerSettings, Progress};
 use mixedmodels::permutation::glmm_permutation_test;
 use numpy::{PyArray1, PyArray2};
 use std::collections::HashMap;
@@ -64,7 +64,10 @@ impl PyGlmer {
             tol_pwrss,
         )?;
         let inner = with_frame(&frame, |df| {
-            run_watched(py, progress, |observer| Glmer::fit_observed(formula, df, &options, Some(observer)))
+            run_watched(py, progress, |watch| {
+                let mut observer = |p: &Progress<'_>| watch.observe(None, p);
+                Glmer::fit_observed(formula, df, &options, Some(&mut observer))
+            })
         })?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
@@ -213,16 +216,19 @@ impl PyGlmer {
 
     /// The model refitted with each optimizer (None: every one available),
     /// in parallel: a list of dicts (see `convert::optimizer_fits_list`).
-    #[pyo3(signature = (optimizers, max_feval))]
+    #[pyo3(signature = (optimizers, max_feval, progress=None))]
     fn all_fit<'py>(
         &self,
         py: Python<'py>,
         optimizers: Option<Vec<String>>,
         max_feval: usize,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let methods = all_fit_methods(optimizers, true)?;
         let inner = &self.inner;
-        let fits = py.detach(|| inner.all_fit(&methods, max_feval));
+        let fits = run_watched(py, progress, |watch| {
+            Ok(inner.all_fit_observed(&methods, max_feval, Some(&|method, p| watch.observe(Some(method.name()), p))))
+        })?;
         optimizer_fits_list(py, &fits)
     }
 

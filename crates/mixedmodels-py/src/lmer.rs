@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use mixedmodels::fit::FitOptions;
 use mixedmodels::lmer::{Lmer, LmerOptions};
-use mixedmodels::optim::{OptSummary, OptimizerSettings};
+use mixedmodels::optim::{OptSummary, OptimizerSettings, Progress};
 use mixedmodels::permutation::permutation_test;
 use numpy::PyArray2;
 use std::collections::HashMap;
@@ -54,7 +54,10 @@ impl PyLmer {
         let optimizer = optimizer_settings(OptimizerSettings { max_feval, method, ..Default::default() }, optimizer)?;
         let options = LmerOptions { reml, contrasts, weights, fit: FitOptions { optimizer, start: None, derivatives } };
         let inner = with_frame(&frame, |df| {
-            run_watched(py, progress, |observer| Lmer::fit_observed(formula, df, &options, Some(observer)))
+            run_watched(py, progress, |watch| {
+                let mut observer = |p: &Progress<'_>| watch.observe(None, p);
+                Lmer::fit_observed(formula, df, &options, Some(&mut observer))
+            })
         })?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
@@ -85,8 +88,10 @@ impl PyLmer {
             fit: FitOptions { optimizer, start: None, derivatives },
         };
         let (plan, reduced) = (stats.plan.clone(), stats.take()?);
-        let inner =
-            run_watched(py, progress, |observer| Lmer::fit_sums_observed(&plan, reduced, &options, Some(observer)))?;
+        let inner = run_watched(py, progress, |watch| {
+            let mut observer = |p: &Progress<'_>| watch.observe(None, p);
+            Lmer::fit_sums_observed(&plan, reduced, &options, Some(&mut observer))
+        })?;
         let inner = Arc::new(inner);
         let base = PyMixedFit::new(inner.clone());
         Py::new(py, PyClassInitializer::from(base).add_subclass(PyLmer { inner }))
@@ -239,16 +244,19 @@ impl PyLmer {
 
     /// The model refitted with each optimizer (None: every one available),
     /// in parallel: a list of dicts (see `convert::optimizer_fits_list`).
-    #[pyo3(signature = (optimizers, max_feval))]
+    #[pyo3(signature = (optimizers, max_feval, progress=None))]
     fn all_fit<'py>(
         &self,
         py: Python<'py>,
         optimizers: Option<Vec<String>>,
         max_feval: usize,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let methods = all_fit_methods(optimizers, false)?;
         let inner = &self.inner;
-        let fits = py.detach(|| inner.all_fit(&methods, max_feval));
+        let fits = run_watched(py, progress, |watch| {
+            Ok(inner.all_fit_observed(&methods, max_feval, Some(&|method, p| watch.observe(Some(method.name()), p))))
+        })?;
         optimizer_fits_list(py, &fits)
     }
 

@@ -10,43 +10,67 @@ use std::sync::mpsc::{channel, RecvTimeoutError};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use mixedmodels::optim::{Flow, Observer, Progress};
+use mixedmodels::optim::{Flow, Progress};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::errors::to_py;
+use crate::errors::{new_error, to_py, Kind};
 
 /// How often the waiting thread checks for signals.
 const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 
-/// Run `work` (a core fit given an observer) with `callback` receiving each
-/// record as a dict; the callback's exception, a KeyboardInterrupt, or
-/// `FitStoppedError` (the callback returned True) is raised in place of the result.
-pub fn run_watched<T: Send>(
-    py: Python<'_>,
+/// The Python side of a watched run, shared by the threads that report to it.
+pub struct Watch {
     callback: Option<Py<PyAny>>,
-    work: impl for<'o> FnOnce(Observer<'o>) -> mixedmodels::Result<T> + Send,
-) -> PyResult<T> {
-    let stop = AtomicBool::new(false);
-    let failure: Mutex<Option<PyErr>> = Mutex::new(None);
-    let mut observer = |record: &Progress<'_>| -> Flow {
-        if stop.load(Ordering::Relaxed) {
+    /// Set after a signal or a failed callback: every observer stops.
+    stop: AtomicBool,
+    /// The callback returned a true value.
+    asked: AtomicBool,
+    failure: Mutex<Option<PyErr>>,
+}
+
+impl Watch {
+    /// The observer's answer to `record` (of the refit `refit`, for `all_fit`).
+    pub fn observe(&self, refit: Option<&str>, record: &Progress<'_>) -> Flow {
+        if self.stop.load(Ordering::Relaxed) {
             return Flow::Stop;
         }
-        let Some(callback) = &callback else { return Flow::Continue };
-        match Python::attach(|py| call(py, callback, record)) {
+        let Some(callback) = &self.callback else { return Flow::Continue };
+        match Python::attach(|py| call(py, callback, refit, record)) {
             Ok(false) => Flow::Continue,
-            Ok(true) => Flow::Stop,
+            Ok(true) => {
+                self.asked.store(true, Ordering::Relaxed);
+                Flow::Stop
+            }
             Err(e) => {
-                keep_first(&failure, e);
+                self.fail(e);
                 Flow::Stop
             }
         }
-    };
+    }
+
+    fn fail(&self, e: PyErr) {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut slot = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(e);
+    }
+}
+
+/// Run `work` (a core fit given the watch to report to) with `callback`
+/// receiving each record as a dict; the callback's exception, a
+/// KeyboardInterrupt, or `FitStoppedError` (the callback returned True) is
+/// raised in place of the result.
+pub fn run_watched<T: Send>(
+    py: Python<'_>,
+    callback: Option<Py<PyAny>>,
+    work: impl FnOnce(&Watch) -> mixedmodels::Result<T> + Send,
+) -> PyResult<T> {
+    let watch =
+        Watch { callback, stop: AtomicBool::new(false), asked: AtomicBool::new(false), failure: Mutex::new(None) };
     let (done, mut finished) = channel();
     let outcome = std::thread::scope(|s| {
-        let fit = s.spawn(move || {
-            let out = work(&mut observer);
+        let fit = s.spawn(|| {
+            let out = work(&watch);
             let _ = done.send(());
             out
         });
@@ -56,8 +80,7 @@ pub fn run_watched<T: Send>(
             match received {
                 Err(RecvTimeoutError::Timeout) => {
                     if let Err(e) = py.check_signals() {
-                        keep_first(&failure, e);
-                        stop.store(true, Ordering::Relaxed);
+                        watch.fail(e);
                     }
                 }
                 Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
@@ -66,20 +89,24 @@ pub fn run_watched<T: Send>(
         fit.join()
     });
     let outcome = outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+    if let Some(e) = watch.failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
-    outcome.map_err(to_py)
-}
-
-fn keep_first(slot: &Mutex<Option<PyErr>>, e: PyErr) {
-    let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
-    slot.get_or_insert(e);
+    match outcome {
+        // The core's `Interrupted` (a fit stopped on request) is a FitStoppedError.
+        Err(e) => Err(to_py(e)),
+        // Refits (`all_fit`) keep going after one of them stopped: the stop is the outcome.
+        Ok(_) if watch.asked.load(Ordering::Relaxed) => {
+            Err(new_error(Kind::Stopped, "the refits were stopped on request by their progress callback".into()))
+        }
+        Ok(out) => Ok(out),
+    }
 }
 
 /// Call `callback(record)`; true when it asks to stop.
-fn call(py: Python<'_>, callback: &Py<PyAny>, record: &Progress<'_>) -> PyResult<bool> {
+fn call(py: Python<'_>, callback: &Py<PyAny>, refit: Option<&str>, record: &Progress<'_>) -> PyResult<bool> {
     let d = PyDict::new(py);
+    d.set_item("refit", refit)?;
     d.set_item("phase", record.phase)?;
     d.set_item("optimizer", record.optimizer)?;
     d.set_item("evaluation", record.evaluation)?;

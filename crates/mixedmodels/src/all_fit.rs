@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::fit::{self, FitOptions};
 use crate::glmer::{Glmer, GlmerOptions, GlmmFit};
 use crate::lmer::Lmer;
-use crate::optim::{Method, OptimizerSettings};
+use crate::optim::{Flow, Method, Monitor, Observer, OptimizerSettings, Progress};
 
 /// The optimizers lme4's `allFit` would try that exist here: BOBYQA and
 /// Nelder-Mead for every model, and BFGS on the analytic gradient for linear
@@ -59,6 +59,12 @@ pub struct Refit {
     pub warnings: Vec<String>,
 }
 
+/// An observer of refits running side by side: called from each refit's
+/// thread with its method and each of its records (see
+/// [`crate::optim::progress`]); [`Flow::Stop`] ends that refit (its outcome
+/// is then the [`crate::Error::Interrupted`] message).
+pub type SharedObserver<'o> = &'o (dyn Fn(Method, &Progress<'_>) -> Flow + Sync);
+
 /// Each of `methods` on `work`, in parallel, timed.
 fn run_all(methods: &[Method], work: impl Fn(Method) -> Result<Refit> + Sync) -> Vec<OptimizerFit> {
     methods
@@ -76,11 +82,23 @@ impl Lmer {
     /// the fit's optimizer settings but for `max_feval` (lme4's `allFit`
     /// gives every optimizer `maxfun = 1e5`).
     pub fn all_fit(&self, methods: &[Method], max_feval: usize) -> Vec<OptimizerFit> {
+        self.all_fit_observed(methods, max_feval, None)
+    }
+
+    /// [`Lmer::all_fit`], each refit's evaluations reported to `observer`.
+    pub fn all_fit_observed(
+        &self,
+        methods: &[Method],
+        max_feval: usize,
+        observer: Option<SharedObserver<'_>>,
+    ) -> Vec<OptimizerFit> {
         run_all(methods, |method| {
             let mut model = self.model.replicate();
             let optimizer = OptimizerSettings { method, max_feval, ..self.options.fit.optimizer };
             let options = FitOptions { optimizer, derivatives: true, ..self.options.fit.clone() };
-            let f = fit::fit(&mut model, &options, self.offset.as_deref())?;
+            let mut report = |p: &Progress<'_>| observer.map_or(Flow::Continue, |o| o(method, p));
+            let mut monitor = Monitor::new(observer.map(|_| &mut report as Observer<'_>));
+            let f = fit::fit_observed(&mut model, &options, self.offset.as_deref(), &mut monitor)?;
             Ok(Refit {
                 objective: f.objective,
                 loglik: f.loglik,
@@ -102,10 +120,22 @@ impl Glmer {
     /// start), each with the fit's settings but for `max_feval`. A negative
     /// binomial keeps its theta.
     pub fn all_fit(&self, methods: &[Method], max_feval: usize) -> Vec<OptimizerFit> {
+        self.all_fit_observed(methods, max_feval, None)
+    }
+
+    /// [`Glmer::all_fit`], each refit's evaluations reported to `observer`.
+    pub fn all_fit_observed(
+        &self,
+        methods: &[Method],
+        max_feval: usize,
+        observer: Option<SharedObserver<'_>>,
+    ) -> Vec<OptimizerFit> {
         run_all(methods, |method| {
             let optimizer = OptimizerSettings { method, max_feval, ..self.options.optimizer };
             let options = GlmerOptions { optimizer, derivatives: true, ..self.options.clone() };
-            let f = self.refit_with_options(options)?;
+            let mut report = |p: &Progress<'_>| observer.map_or(Flow::Continue, |o| o(method, p));
+            let mut monitor = Monitor::new(observer.map(|_| &mut report as Observer<'_>));
+            let f = self.refit_with_options_observed(options, &mut monitor)?;
             Ok(self.refit_summary(f))
         })
     }

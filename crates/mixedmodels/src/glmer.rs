@@ -261,8 +261,14 @@ impl Glmer {
     /// optimizer, for `all_fit`) from lme4's start. A negative binomial
     /// keeps the fit's theta.
     pub fn refit_with_options(&self, options: GlmerOptions) -> Result<GlmmFit> {
+        self.refit_with_options_observed(options, &mut Monitor::none())
+    }
+
+    /// [`Glmer::refit_with_options`], its evaluations reported to `monitor`.
+    pub fn refit_with_options_observed(&self, options: GlmerOptions, monitor: &mut Monitor<'_>) -> Result<GlmmFit> {
         let mut g = self.on_same_rows(self.pirls.resp.y.clone(), options)?;
-        g.optimize(&mut Monitor::none())?;
+        let out = g.optimize(monitor);
+        monitor.finish(out)?;
         Ok(g.fit)
     }
 

@@ -103,3 +103,25 @@ fn a_stop_request_ends_the_fit_with_interrupted() {
     let out = Glmer::fit_observed(formula, &read_csv("cbpp.csv"), &options, Some(&mut observer));
     assert!(matches!(out, Err(Error::Interrupted(_))));
 }
+
+#[test]
+fn all_fit_reports_each_refit_from_its_own_thread() {
+    let m =
+        Lmer::fit("Reaction ~ Days + (Days | Subject)", &read_csv("sleepstudy.csv"), &LmerOptions::default()).unwrap();
+    let methods = [Method::Bobyqa, Method::NelderMead, Method::Bfgs];
+    let seen = std::sync::Mutex::new(Vec::new());
+    let observer = |method: Method, p: &Progress<'_>| {
+        seen.lock().unwrap().push((method, p.evaluation));
+        Flow::Continue
+    };
+    let fits = m.all_fit_observed(&methods, 100_000, Some(&observer));
+    let seen = seen.into_inner().unwrap();
+    for f in &fits {
+        let refit = f.outcome.as_ref().unwrap();
+        let mine: Vec<usize> = seen.iter().filter(|(method, _)| *method == f.method).map(|(_, e)| *e).collect();
+        assert_eq!(mine, (1..=refit.feval).collect::<Vec<_>>(), "{:?}", f.method);
+    }
+    assert_eq!(fits.iter().map(|f| f.outcome.clone().unwrap()).collect::<Vec<_>>(), {
+        m.all_fit(&methods, 100_000).into_iter().map(|f| f.outcome.unwrap()).collect::<Vec<_>>()
+    });
+}
