@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mixedmodels import _core
+from mixedmodels import _core, group_sums
 from mixedmodels._args import seed_value, whole_number
 from mixedmodels._progress import run_in_chunks
 from mixedmodels.diagnostics import level_values, model_warning
@@ -48,12 +48,12 @@ class CVResult:
     the refit), and one column a score. ``scores``: each score over every
     held-out row. ``predictions``: one row a row of the fit: ``row`` (its
     position in the data), ``fold``, the observed ``y`` and the out-of-fold
-    ``prediction``.
+    ``prediction``; None for an out-of-core fit (its rows stay in the source).
     """
 
     folds: pl.DataFrame
     scores: dict[str, float]
-    predictions: pl.DataFrame
+    predictions: pl.DataFrame | None
 
 
 def cross_validate(
@@ -72,7 +72,12 @@ def cross_validate(
     score names (:data:`SCORES`) and functions ``(y, yhat) -> float``.
     ``refit``: ``"REML"`` or ``"ML"`` for the training fits of a linear model
     (a generalized model is refitted by its own criterion). ``seed`` fixes the
-    shuffle of k folds (None: a random one)."""
+    shuffle of k folds (None: a random one).
+
+    An out-of-core fit (``m.streamed``) holds out whole levels of one of its
+    grouping factors and scores them from its reduced statistics
+    (:mod:`mixedmodels.group_sums`): rmse and r2, the same folds and numbers
+    as in memory, no ``predictions``."""
     model._check_fitted()
     scorers = _scorers(scoring)
     if refit not in ("REML", "ML"):
@@ -81,6 +86,8 @@ def cross_validate(
         raise DataError(f"split must be 'group' or 'observation', not {split!r}")
     k = None if folds is None else whole_number(folds, "folds", minimum=2)
     seed = seed_value(seed)
+    if model.streamed:
+        return _streamed(model, group, k, scorers, seed, refit == "REML", split)
     if split == "observation":
         if k is None:
             raise DataError("observation folds need a number of folds: folds=k")
@@ -137,6 +144,46 @@ def cross_validate(
         }
     )
     return CVResult(folds=table.fill_nan(None), scores=scores, predictions=per_row.fill_nan(None))
+
+
+def _streamed(
+    model: Any, group: str | None, k: int | None, scorers: dict[str, Scorer | None], seed: int, reml: bool, split: str
+) -> CVResult:
+    """Group folds of an out-of-core fit, scored from its sums."""
+    if split == "observation":
+        raise DataError(
+            "observation folds hold out single rows: an out-of-core fit holds sums by level of its grouping "
+            "factors, not each row's share; use split='group', or fit in memory"
+        )
+    custom = [name for name, f in scorers.items() if f is not None]
+    if custom:
+        raise DataError(
+            f"score functions ({', '.join(custom)}) need each held-out row's prediction, which an out-of-core fit "
+            "does not form: use 'rmse' or 'r2'"
+        )
+    groups = list(dict.fromkeys(t.group for t in model.random_terms))
+    if group is not None and group not in groups:
+        raise DataError(
+            f"group {group!r}: an out-of-core fit holds out levels of its grouping factors ({', '.join(groups)}), "
+            "whose sums it has; other columns need the rows"
+        )
+    name = _group_name(model, group)
+    labels, nlevels = group_sums.level_labels(model, name)
+    fold_levels, _ = _core.cv_group_folds(np.arange(nlevels, dtype=np.uint32), nlevels, k, seed)
+    fold_levels = [list(f) for f in fold_levels]
+    per_fold, n, converged, pooled = group_sums.cross_validate_groups(model, name, fold_levels, list(scorers), reml)
+    failed = sum(not np.isfinite(v) for v in per_fold[next(iter(per_fold))])
+    if failed:
+        model_warning(f"{failed} of {len(fold_levels)} training refits failed: the scores leave them out")
+    values = labels.to_list()
+    key_values = [[values[i] for i in f] for f in fold_levels]
+    key = pl.DataFrame({name: [f[0] for f in key_values] if k is None else key_values})
+    table = key.with_columns(
+        pl.Series("n", n, dtype=pl.Int64),
+        pl.Series("converged", converged, dtype=pl.Boolean),
+        *(pl.Series(s, v, dtype=pl.Float64) for s, v in per_fold.items()),
+    )
+    return CVResult(folds=table.fill_nan(None), scores=pooled, predictions=None)
 
 
 def _scorers(scoring: Any) -> dict[str, Scorer | None]:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mixedmodels import _core
+from mixedmodels import _core, group_sums
 from mixedmodels._progress import run_in_chunks
 from mixedmodels.exceptions import DataError
 
@@ -59,11 +59,19 @@ def influence(
     ``rvc.D11``, ...: refit / full - 1 of each variance component. Generalized
     models have exact refits only (Cook's distance and MDFFITS on the
     Hessian-based covariance of the fixed effects) and no leverage.
+
+    An out-of-core fit (``m.streamed``) deletes whole levels of a grouping
+    factor from its reduced statistics (:mod:`mixedmodels.group_sums`): the
+    same measures as in memory, without leverage (a row's) and without
+    observation-level deletion.
     """
     model._check_fitted()
     if not isinstance(approx, bool):
         raise DataError(f"approx must be True or False, not {approx!r}")
     kinds = _leverage_types(model, leverage)
+    if model.streamed:
+        # from the per-group pieces of the reduced statistics (no pass over the rows)
+        return group_sums.influence_groups(model, _level(model, level), approx, None if leverage is None else kinds)
     if model.is_generalized and approx:
         raise DataError(
             "the one-step formulas (approx=True) rest on a linear model's marginal covariance; "
@@ -194,6 +202,11 @@ def hlm_resid(
     them (``intercept``, ``days``).
     """
     model._check_fitted()
+    if model.streamed:
+        raise DataError(
+            "HLMdiag's residuals are a row's (and, by group, least-squares fits on each group's rows): an "
+            "out-of-core fit holds only the sums over its rows; fit in memory for them"
+        )
     if standardize not in (False, True, "semi"):
         raise DataError(f"standardize must be False, True or 'semi', not {standardize!r}")
     if not isinstance(include_ls, bool):

@@ -139,8 +139,9 @@ def test_dask_local_cluster(in_memory, parquet, dask_client, data, i):
     ooc = fit(formula, dd.read_parquet(parquet), kw)
     check_same_fit(in_memory[i], ooc)
     close(in_memory[i].fits, fitted_values(ooc), AT_OPTIMUM)
-    if i == 0:  # predictions on new data stay in their engine (one fit serves both checks)
+    if i == 0:  # predictions on new data stay in their engine (one fit serves these checks)
         check_predictions_stay_in_dask(in_memory[i], ooc, data)
+        check_group_deletion(in_memory[i], ooc, "g2")
 
 
 @pytest.mark.parametrize("i", range(len(MODELS)), ids=[f for f, _ in MODELS])
@@ -155,6 +156,23 @@ def test_spark_local(in_memory, parquet, spark, i):
         joined = pl.from_pandas(fits).join(mem, on=["y", "x"], suffix="_mem")
         assert joined.height == mem.height
         close(joined["fits_mem"], joined["fits"], AT_OPTIMUM)
+
+
+def check_group_deletion(mem: mm.Lmer, ooc: mm.Lmer, group: str) -> None:
+    """Exact group deletion and leave-one-group-out scores from the engine's
+    per-group pieces: the in-memory values, value by value, to 1e-8
+    (tests/outofcore/test_group_sums.py checks every model shape on polars)."""
+    a = mem.influence(level=group, approx=False, leverage=())
+    b = ooc.influence(level=group, approx=False)
+    assert a.columns == b.columns
+    assert a[group].cast(pl.String).to_list() == b[group].cast(pl.String).to_list()
+    for column in a.columns[1:]:
+        np.testing.assert_allclose(b[column], a[column], rtol=1e-8, atol=1e-10 * a[column].abs().max())
+    cv_mem = mem.cross_validate(group=group, scoring=["rmse", "r2"])
+    cv_ooc = ooc.cross_validate(group=group, scoring=["rmse", "r2"])
+    for s in ("rmse", "r2"):
+        np.testing.assert_allclose(cv_ooc.folds[s], cv_mem.folds[s], rtol=1e-8)
+        np.testing.assert_allclose(cv_ooc.scores[s], cv_mem.scores[s], rtol=1e-8)
 
 
 def check_predictions_stay_in_dask(mem: mm.Lmer, ooc: mm.Lmer, data: pl.DataFrame) -> None:

@@ -92,8 +92,10 @@ def test_refusals_name_the_reason(pair, files, data):
         ooc.simulate(2)
     with pytest.raises(DataError, match="Kenward-Roger"):
         fit(FORMULA, files, ddf="Kenward-Roger")
+    with pytest.raises(DataError, match="single rows"):
+        ooc.influence()
     with pytest.raises(DataError, match="holds only the sums"):
-        ooc.cross_validate(group="g1")
+        ooc.hlm_resid(level="g1")
     with pytest.raises(DataError, match="PIRLS"):
         mm.Glmer("I(y > 5) ~ x + (1 | g1)", data=pl.scan_parquet(files), family="binomial")
     with pytest.raises(DataError, match="give its name"):

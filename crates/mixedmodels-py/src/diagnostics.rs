@@ -30,8 +30,9 @@ impl<'py> Model<'py> {
         if let Ok(m) = obj.extract::<PyRef<'py, PyLmer>>() {
             if !m.inner.holds_rows() {
                 return Err(data_error(
-                    "diagnostics and cross-validation delete rows from the fit (their share of the \
-                     cross-products): an out-of-core fit holds only the sums over all its rows"
+                    "residuals and observation-level diagnostics need each row of the fit: an out-of-core \
+                     fit holds only the sums over its rows (whole groups are deleted from those: \
+                     influence(level=g), cross_validate(group=g))"
                         .into(),
                 ));
             }

@@ -8,6 +8,7 @@ mod fitted;
 mod frame;
 mod functions;
 mod glmer;
+mod group_sums;
 mod lm;
 mod lmer;
 mod progress;
@@ -48,6 +49,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(diagnostics::cross_validate, m)?,
         wrap_pyfunction!(diagnostics::cv_score, m)?,
         wrap_pyfunction!(diagnostics::cv_response, m)?,
+        wrap_pyfunction!(group_sums::influence_groups_sums, m)?,
+        wrap_pyfunction!(group_sums::cross_validate_groups_sums, m)?,
     ] {
         m.add_function(f)?;
     }

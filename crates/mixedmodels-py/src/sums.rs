@@ -209,6 +209,17 @@ impl PySumsPlan {
         expr_to_py(py, &self.inner.response_expr)
     }
 
+    /// The same plan, also summing the per-group pieces that deleting whole
+    /// groups needs (influence and cross-validation by group).
+    fn with_group_pieces(&self) -> PySumsPlan {
+        PySumsPlan { inner: Arc::new(self.inner.with_group_pieces()) }
+    }
+
+    /// Bytes the per-group pieces would add, for `n` complete rows.
+    fn group_pieces_bytes(&self, n: usize) -> f64 {
+        self.inner.group_pieces_bytes(n)
+    }
+
     /// The memory the fit will take: (bytes, description).
     fn memory_estimate(&self, n: usize, threads: usize) -> (f64, String) {
         let e = estimate(&self.inner, n, threads);

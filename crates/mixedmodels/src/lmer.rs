@@ -62,6 +62,8 @@ pub struct Lmer {
     noise: std::sync::OnceLock<std::result::Result<NoiseSampler, crate::Error>>,
     /// A fit without rows: X'X (unweighted, p x p), which it cannot recompute.
     x_gram: Option<Vec<f64>>,
+    /// A fit without rows: the per-group pieces of its sums, when the pass formed them.
+    pub group_pieces: Option<crate::sums::group_share::GroupPieces>,
 }
 
 /// A model set up and not yet fitted (lme4's `lFormula` + `mkLmerDevfun`).
@@ -106,6 +108,7 @@ impl Setup {
             kr: std::sync::OnceLock::new(),
             noise: std::sync::OnceLock::new(),
             x_gram: None,
+            group_pieces: None,
         }
     }
 }
@@ -182,6 +185,7 @@ impl Lmer {
             kr: std::sync::OnceLock::new(),
             noise: std::sync::OnceLock::new(),
             x_gram: Some(x_gram),
+            group_pieces: None,
         }
     }
 

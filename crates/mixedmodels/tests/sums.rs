@@ -195,3 +195,41 @@ fn the_bootstrap_draws_the_sums_with_their_covariance() {
     let joined: Vec<_> = first.into_iter().chain(second).collect();
     assert_eq!(joined, reps[..20].to_vec());
 }
+
+#[test]
+fn group_shares_from_the_pieces_are_the_rows_shares() {
+    use mixedmodels::diagnostics::deletion::DeletionSystem;
+    let d = data();
+    for (formula, weights) in [
+        ("y ~ x + f + (1 | g1) + (1 | g2)", None),
+        ("y ~ x * f + (x | g1) + (1 | g2)", Some("w")),
+        ("y ~ x + (1 | g1/g2)", None),
+    ] {
+        let options = LmerOptions { weights: weights.map(str::to_string), ..LmerOptions::default() };
+        let mem = Lmer::fit(formula, &d, &options).unwrap();
+        let (plan, rows) = plan(formula, &d, weights);
+        let plan = plan.with_group_pieces();
+        let ooc = Lmer::fit_sums(&plan, accumulate(&plan, &rows, 2), &options).unwrap();
+        let pieces = ooc.group_pieces.as_ref().expect("the plan summed the pieces");
+        let system = DeletionSystem::new(&mem.model);
+        for term in mem.terms() {
+            let deletion = pieces.deletion(&term.group).unwrap();
+            assert_eq!(deletion.nlevels(), term.nlevels(), "{formula}: {}", term.group);
+            for g in [0, term.nlevels() / 2, term.nlevels() - 1] {
+                let members: Vec<usize> = (0..term.refs.len()).filter(|&i| term.refs[i] as usize == g).collect();
+                let (mut a, mut b) = (mem.model.cp.clone(), ooc.model.cp.clone());
+                a.set_downdated(&mem.model.cp, &system.share(&members));
+                b.set_downdated(&ooc.model.cp, &deletion.share(&ooc.model.cp, &[g]));
+                let what = format!("{formula}: level {g} of {}", term.group);
+                assert_eq!((a.n, b.n), (mem.model.cp.n - members.len(), a.n), "{what}");
+                close(&a.zz0, &b.zz0, 1e-12, &what);
+                close(&a.zxy0, &b.zxy0, 1e-9, &what);
+                close(&a.cross_values, &b.cross_values, 1e-12, &what);
+                close(&a.zz_rest, &b.zz_rest, 1e-12, &what);
+                close(&a.zxy_rest, &b.zxy_rest, 1e-9, &what);
+                close(&a.xyxy, &b.xyxy, 1e-9, &what);
+                assert!((a.log_weights - b.log_weights).abs() <= 1e-10 * a.log_weights.abs().max(1.0), "{what}");
+            }
+        }
+    }
+}

@@ -25,6 +25,10 @@ from mixedmodels.exceptions import DataError
 # Rows of the pilot: enough for the centring means, few enough to be instant.
 PILOT_ROWS = 10_000
 
+# The pass also sums the per-group pieces (influence and cross-validation by
+# group, :mod:`mixedmodels.group_sums`) when they take at most this many bytes.
+GROUP_SUMS_MAX_BYTES = 256e6
+
 
 @dataclass
 class StreamedFit:
@@ -145,6 +149,8 @@ class Source:
         n_rows, n_complete, distinct, moments = self.first_pass(used, requests, setup.moment_requests())
         core_distinct = [coding.core_frame(d, d.columns, partial=True) for d in distinct]
         plan = setup.learn(core_distinct, moments, n_rows, n_complete)
+        if plan.group_pieces_bytes(n_complete) <= GROUP_SUMS_MAX_BYTES:
+            plan = plan.with_group_pieces()
         check_memory(plan, n_complete)
         fit = StreamedFit(plan, distinct, requests, used, coding)
         stats = self.second_pass(fit)

@@ -48,24 +48,49 @@ impl<'a> DeletionSystem<'a> {
         rows: &[usize],
         f: impl FnOnce(&mut LinearMixedModel) -> T,
     ) -> T {
-        let share = self.share(rows);
-        work.cp.set_downdated(&self.full.cp, &share);
-        let out = f(work);
-        work.cp.restore(&self.full.cp, &share);
-        out
+        with_share(self.full, work, &self.share(rows), f)
     }
 
     /// `f` for each deletion set, in parallel; results in the sets' order.
     pub fn par_map<T: Send>(&self, sets: &[Vec<usize>], f: impl Fn(&mut LinearMixedModel) -> T + Sync) -> Vec<T> {
-        let threads = rayon::current_num_threads().max(1);
-        let chunk = sets.len().div_ceil(threads * CHUNKS_PER_THREAD).max(1);
-        sets.par_chunks(chunk)
-            .flat_map_iter(|chunk| {
-                let mut work = self.full.replicate();
-                chunk.iter().map(|rows| self.with_deleted(&mut work, rows, &f)).collect::<Vec<_>>()
-            })
-            .collect()
+        par_map_shares(self.full, sets.len(), |i| self.share(&sets[i]), |_, work| f(work))
     }
+}
+
+/// `f` on `work` (a replicate of `full`) with `share` deleted from the
+/// cross-products; `work`'s cross-products are the full ones again afterwards.
+pub fn with_share<T>(
+    full: &LinearMixedModel,
+    work: &mut LinearMixedModel,
+    share: &RowsShare,
+    f: impl FnOnce(&mut LinearMixedModel) -> T,
+) -> T {
+    work.cp.set_downdated(&full.cp, share);
+    let out = f(work);
+    work.cp.restore(&full.cp, share);
+    out
+}
+
+/// `f(i, work)` for `count` deletions, the i-th deleting `share(i)` from
+/// `full`, in parallel (one replicate of `full` a chunk); results in order.
+/// The shares come from rows ([`DeletionSystem`]) or from the reduced
+/// statistics of an out-of-core fit (`sums::group_share`).
+pub fn par_map_shares<T: Send>(
+    full: &LinearMixedModel,
+    count: usize,
+    share: impl Fn(usize) -> RowsShare + Sync,
+    f: impl Fn(usize, &mut LinearMixedModel) -> T + Sync,
+) -> Vec<T> {
+    let threads = rayon::current_num_threads().max(1);
+    let chunk = count.div_ceil(threads * CHUNKS_PER_THREAD).max(1);
+    let indices: Vec<usize> = (0..count).collect();
+    indices
+        .par_chunks(chunk)
+        .flat_map_iter(|chunk| {
+            let mut work = full.replicate();
+            chunk.iter().map(|&i| with_share(full, &mut work, &share(i), |w| f(i, w))).collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// A refit without some rows.

@@ -14,10 +14,13 @@
 //! - [`cross_validation`]: group and observation folds, refitted on the
 //!   downdated system, predicted at the population or the group level.
 //! - [`glmm`]: deletion refits of generalized models.
+//! - [`group_sums`]: group deletion and group cross-validation of an
+//!   out-of-core fit, from its reduced statistics.
 
 pub mod cross_validation;
 pub mod deletion;
 pub mod glmm;
+pub mod group_sums;
 pub mod inverse;
 pub mod leverage;
 pub mod ls_resid;
@@ -47,7 +50,7 @@ pub fn fitted_model(m: &Lmer) -> LinearMixedModel {
     work
 }
 
-fn check_fixed_effects(m: &Lmer) -> Result<()> {
+pub(crate) fn check_fixed_effects(m: &Lmer) -> Result<()> {
     if m.fit.p == 0 {
         return Err(Error::Argument("influence measures describe the fixed effects; this model has none".into()));
     }
@@ -111,14 +114,25 @@ pub fn set_influence_exact(m: &Lmer, sets: &[Vec<usize>]) -> Result<Vec<ExactDel
     check_fixed_effects(m)?;
     check_sets(m, sets)?;
     let model = fitted_model(m);
+    let system = DeletionSystem::new(&model);
+    exact_deletions(m, &model, sets.len(), |i| system.share(&sets[i]))
+}
+
+/// Exact deletion of `count` shares of the cross-products (`share(i)`) from
+/// `model` (the fitted model at its theta): refits and their measures.
+pub(crate) fn exact_deletions(
+    m: &Lmer,
+    model: &LinearMixedModel,
+    count: usize,
+    share: impl Fn(usize) -> crate::model::RowsShare + Sync,
+) -> Result<Vec<ExactDeletion>> {
     let p = m.fit.p;
     let vcov = SpdFactor::new(&m.fit.vcov_beta, p)
         .ok_or_else(|| Error::Numerical("vcov(beta) is not positive definite".into()))?;
     let layout = VarCompLayout::new(&model.par, &m.fit.theta, m.fit.sigma);
     let full = layout.values(&model.par, &m.fit.theta, m.fit.sigma);
     let settings = warm_settings(m.options.fit.optimizer);
-    let system = DeletionSystem::new(&model);
-    let refits = system.par_map(sets, |work| deletion::refit(work, &m.fit.theta, settings));
+    let refits = deletion::par_map_shares(model, count, share, |_, work| deletion::refit(work, &m.fit.theta, settings));
     Ok(refits
         .into_iter()
         .map(|refit| match refit {

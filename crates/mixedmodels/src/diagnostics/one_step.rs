@@ -28,6 +28,7 @@ use super::measures::{measures, Measures, SpdFactor};
 use super::rows::{rows_by_level, Coord, Rows};
 use crate::error::{Error, Result};
 use crate::linalg;
+use crate::model::LinearMixedModel;
 
 /// Above this many coordinates (random effects and fixed effects) a set is
 /// refactored instead of solved locally.
@@ -144,24 +145,35 @@ pub fn sets(inv: &PlsInverse, rows: &Rows, sigma: f64, sets: &[Vec<usize>], loca
         .collect();
     // The others: refactor the downdated system at the full theta.
     let rest: Vec<Vec<usize>> = sets.iter().zip(&local).filter(|(_, l)| l.is_none()).map(|(s, _)| s.clone()).collect();
-    let mut refactored = if rest.is_empty() {
+    let mut by_refactoring = if rest.is_empty() {
         vec![]
     } else {
         let system = DeletionSystem::new(model);
         let theta = model.theta.clone();
         let beta = model.beta();
-        system.par_map(&rest, |work| {
-            work.set_theta(&theta);
-            if !work.factor.ok {
-                return Measures::NAN;
-            }
-            let deleted: Vec<f64> = work.unscaled_vcov().iter().map(|v| v * sigma * sigma).collect();
-            let delta: Vec<f64> = beta.iter().zip(work.beta()).map(|(a, b)| a - b).collect();
-            measures(&v_factor, &deleted, &delta)
-        })
+        system.par_map(&rest, |work| refactored(work, &theta, &beta, sigma, &v_factor))
     }
     .into_iter();
-    Ok(local.into_iter().map(|l| l.unwrap_or_else(|| refactored.next().expect("one result a set"))).collect())
+    Ok(local.into_iter().map(|l| l.unwrap_or_else(|| by_refactoring.next().expect("one result a set"))).collect())
+}
+
+/// The one-step measures of a downdated `work` refactored at the full
+/// data's `theta` (exact GLS with V fixed): `beta` and `v_factor` are the
+/// full fit's fixed effects and vcov.
+pub fn refactored(
+    work: &mut LinearMixedModel,
+    theta: &[f64],
+    beta: &[f64],
+    sigma: f64,
+    v_factor: &SpdFactor,
+) -> Measures {
+    work.set_theta(theta);
+    if !work.factor.ok {
+        return Measures::NAN;
+    }
+    let deleted: Vec<f64> = work.unscaled_vcov().iter().map(|v| v * sigma * sigma).collect();
+    let delta: Vec<f64> = beta.iter().zip(work.beta()).map(|(a, b)| a - b).collect();
+    measures(v_factor, &deleted, &delta)
 }
 
 /// The first-term levels a set's rows belong to, sorted.

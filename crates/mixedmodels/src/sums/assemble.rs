@@ -8,6 +8,7 @@
 //! least-squares fit on X: y - X beta_ols = c m_s, computed in the centred
 //! coordinates, where its sum of squares keeps its digits.
 
+use super::group_share::GroupPieces;
 use super::plan::{Layout, SumsPlan};
 use super::stats::ReducedStats;
 use crate::design::model_matrix::column_recipes;
@@ -34,6 +35,8 @@ pub struct Assembled {
     pub fixed_keep: Vec<usize>,
     /// X'X of the kept columns, unweighted (p x p).
     pub x_gram: Vec<f64>,
+    /// The per-group pieces, when the pass summed them.
+    pub group_pieces: Option<GroupPieces>,
 }
 
 /// The K x K Gram matrix of c (weighted, or unweighted), filled from its lower triangle.
@@ -181,6 +184,10 @@ pub fn assemble(plan: &SumsPlan, mut stats: ReducedStats) -> Result<Assembled> {
     let m = shifted_map(layout, &fixed_keep, &plan.x_centre, plan.y_centre, &beta_ols);
     check_response_varies(&g, k, &unshifted, &m, p)?;
 
+    let group_pieces = plan.layout.group_pieces.then(|| {
+        let levels = stats.pairs.iter().map(|pair| pair.levels.clone()).collect();
+        GroupPieces::new(plan, levels, std::mem::take(&mut stats.pieces), m.clone(), beta_ols.clone())
+    });
     let order = &plan.spec.bar_order;
     let mut cp = cross_structure(plan, &mut stats, &terms, n, p);
     fill_first_term(plan, &stats, &mut cp, order[0], &m);
@@ -196,7 +203,7 @@ pub fn assemble(plan: &SumsPlan, mut stats: ReducedStats) -> Result<Assembled> {
     let gu = gram(layout, global, true);
     let x_gram =
         (0..p * p).map(|i| quad(&gu, k, &m[(i % p) * k..(i % p + 1) * k], &m[(i / p) * k..(i / p + 1) * k])).collect();
-    Ok(Assembled { cp, terms, beta_ols, start, fixed_keep, x_gram })
+    Ok(Assembled { cp, terms, beta_ols, start, fixed_keep, x_gram, group_pieces: group_pieces.flatten() })
 }
 
 fn check_response_varies(g: &[f64], k: usize, unshifted: &[f64], m: &[f64], p: usize) -> Result<()> {

@@ -27,7 +27,7 @@ impl Lmer {
         options: &LmerOptions,
         observer: Option<Observer<'_>>,
     ) -> Result<Lmer> {
-        let Assembled { cp, terms, beta_ols, start, fixed_keep, x_gram } = assemble(plan, stats)?;
+        let Assembled { cp, terms, beta_ols, start, fixed_keep, x_gram, group_pieces } = assemble(plan, stats)?;
         let mut spec = plan.spec.clone();
         spec.fixed_dropped =
             (0..plan.x_names.len()).filter(|j| !fixed_keep.contains(j)).map(|j| plan.x_names[j].clone()).collect();
@@ -38,6 +38,8 @@ impl Lmer {
         let mut monitor = Monitor::new(observer);
         let mut fit = rayon::scope(|_| fit::fit_observed(&mut model, &options.fit, None, &mut monitor))?;
         fit.warnings.splice(0..0, dropped_warnings(plan.n_rows - plan.n_complete, &spec));
-        Ok(Lmer::without_rows(spec, model, fit, fixed_names, assign, plan.n_rows, options.clone(), x_gram))
+        let mut lmer = Lmer::without_rows(spec, model, fit, fixed_names, assign, plan.n_rows, options.clone(), x_gram);
+        lmer.group_pieces = group_pieces;
+        Ok(lmer)
     }
 }

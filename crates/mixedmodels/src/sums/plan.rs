@@ -54,6 +54,8 @@ pub struct Layout {
     /// Bars whose only column is the intercept (the moment start reads their
     /// unweighted sums of a weighted fit).
     pub intercept_only: Vec<bool>,
+    /// Do the tables also sum the per-group pieces ([`super::pieces`])?
+    pub group_pieces: bool,
 }
 
 impl Layout {

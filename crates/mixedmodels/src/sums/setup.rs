@@ -343,7 +343,19 @@ impl BasicColumns {
         let bad_y = y + 1 + 2 * usize::from(weights.is_some());
         let bad_weight = weights.map(|_| bad_y + 1);
         let intercept_only = formula.bars.iter().map(|b| b.lhs.intercept && b.lhs.terms.is_empty()).collect();
-        Layout { q, z_offset, nx: x_centre.len(), x_first, y, weight, log_weight, bad_y, bad_weight, intercept_only }
+        Layout {
+            q,
+            z_offset,
+            nx: x_centre.len(),
+            x_first,
+            y,
+            weight,
+            log_weight,
+            bad_y,
+            bad_weight,
+            intercept_only,
+            group_pieces: false,
+        }
     }
 
     /// The basic columns in the layout's order, with their names.

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use super::pieces::{split_rows, PieceSums};
 use super::plan::SumsPlan;
 use crate::data::{DataFrame, MISSING};
 use crate::error::{Error, Result};
@@ -31,6 +32,8 @@ pub struct ReducedStats {
     /// Per pair of bars, in the order of [`SumsPlan::pairs`].
     pub pairs: Vec<PairSums>,
     pub global: Vec<f64>,
+    /// The per-group pieces, when the plan sums them (else empty).
+    pub pieces: PieceSums,
 }
 
 /// The levels of bar `b` at each row of `keys` (the bar's grouping columns).
@@ -61,8 +64,9 @@ impl ReducedStats {
             return Err(Error::Argument("the tables do not match the plan".into()));
         }
         let mut term_sums = Vec::with_capacity(nb);
+        let mut pieces = PieceSums::default();
         for (b, (keys, values)) in terms.iter().enumerate() {
-            let width = layout.term_width(b);
+            let width = plan.tables[b].sums.len();
             let nlevels = plan.spec.groups[b].levels.len();
             check_rows(keys, values, width)?;
             let mut out = vec![0.0; nlevels * width];
@@ -70,11 +74,13 @@ impl ReducedStats {
                 let dst = &mut out[level as usize * width..(level as usize + 1) * width];
                 dst.iter_mut().zip(&values[row * width..(row + 1) * width]).for_each(|(d, v)| *d += v);
             }
-            term_sums.push(out);
+            let (sums, extra) = split_rows(out, layout.term_width(b), layout.level_piece_width());
+            term_sums.push(sums);
+            pieces.terms.push(extra);
         }
         let mut pair_sums = Vec::with_capacity(pairs.len());
         for ((a, b), (keys, values)) in plan.pairs().into_iter().zip(pairs) {
-            let width = layout.q[a] * layout.q[b];
+            let width = plan.tables[plan.pair_table(a, b)].sums.len();
             check_rows(keys, values, width)?;
             let la = bar_levels(plan, a, keys)?;
             let lb = bar_levels(plan, b, keys)?;
@@ -90,9 +96,11 @@ impl ReducedStats {
                 let start = out.values.len() - width;
                 out.values[start..].iter_mut().zip(&values[r * width..(r + 1) * width]).for_each(|(d, v)| *d += v);
             }
-            pair_sums.push(out);
+            let (sums, extra) = split_rows(out.values, layout.q[a] * layout.q[b], layout.cell_piece_width(a, b));
+            pair_sums.push(PairSums { levels: out.levels, values: sums });
+            pieces.pairs.push(extra);
         }
-        Ok(ReducedStats { terms: term_sums, pairs: pair_sums, global })
+        Ok(ReducedStats { terms: term_sums, pairs: pair_sums, global, pieces })
     }
 }
 
@@ -134,7 +142,7 @@ impl Accumulator {
     pub fn new(plan: &SumsPlan) -> Accumulator {
         let layout = &plan.layout;
         let nlevels: Vec<usize> = plan.spec.groups.iter().map(|g| g.levels.len()).collect();
-        let terms = (0..plan.nbars()).map(|b| vec![0.0; nlevels[b] * layout.term_width(b)]).collect();
+        let terms = (0..plan.nbars()).map(|b| vec![0.0; nlevels[b] * plan.tables[b].sums.len()]).collect();
         let pairs = plan
             .pairs()
             .into_iter()
@@ -143,7 +151,7 @@ impl Accumulator {
                 let keys_b = &plan.tables[b].keys;
                 let nested = keys_a.iter().all(|k| keys_b.contains(k)) || keys_b.iter().all(|k| keys_a.contains(k));
                 let cells = nlevels[a].saturating_mul(nlevels[b]);
-                let width = layout.q[a] * layout.q[b];
+                let width = plan.tables[plan.pair_table(a, b)].sums.len();
                 if !nested && cells.saturating_mul(width) <= DENSE_PAIR_CELLS {
                     PairStore::Dense {
                         lb: nlevels[b],
@@ -225,12 +233,13 @@ impl Accumulator {
     }
 
     pub fn finish(self, plan: &SumsPlan) -> ReducedStats {
-        let pairs = plan
+        let layout = &plan.layout;
+        let pairs: Vec<PairSums> = plan
             .pairs()
             .into_iter()
             .zip(self.pairs)
             .map(|((a, b), store)| {
-                let width = plan.layout.q[a] * plan.layout.q[b];
+                let width = plan.tables[plan.pair_table(a, b)].sums.len();
                 match store {
                     PairStore::Dense { lb, values, present } => {
                         let mut out = PairSums::default();
@@ -258,6 +267,27 @@ impl Accumulator {
                 }
             })
             .collect();
-        ReducedStats { terms: self.terms, pairs, global: self.global }
+        let mut pieces = PieceSums::default();
+        let terms = self
+            .terms
+            .into_iter()
+            .enumerate()
+            .map(|(b, sums)| {
+                let (sums, extra) = split_rows(sums, layout.term_width(b), layout.level_piece_width());
+                pieces.terms.push(extra);
+                sums
+            })
+            .collect();
+        let pairs = plan
+            .pairs()
+            .into_iter()
+            .zip(pairs)
+            .map(|((a, b), pair)| {
+                let (values, extra) = split_rows(pair.values, layout.q[a] * layout.q[b], layout.cell_piece_width(a, b));
+                pieces.pairs.push(extra);
+                PairSums { levels: pair.levels, values }
+            })
+            .collect();
+        ReducedStats { terms, pairs, global: self.global, pieces }
     }
 }
