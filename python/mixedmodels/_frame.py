@@ -177,9 +177,10 @@ def _factor(s: pl.Series, ordered: bool = False) -> tuple[np.ndarray, list[str],
         codes = s.to_physical().cast(pl.UInt32).fill_null(MISSING_CODE).to_numpy()
         return codes.astype(np.uint32), levels, ordered
     strings = s.cast(pl.String)
-    levels = sorted(strings.drop_nulls().unique().to_list())
+    # polars sorts strings by their UTF-8 bytes: code point order, as Python's sorted (R's C locale)
+    levels = strings.drop_nulls().unique().sort()
     codes = strings.cast(pl.Enum(levels)).to_physical().cast(pl.UInt32)
-    return codes.fill_null(MISSING_CODE).to_numpy().astype(np.uint32), levels, ordered
+    return codes.fill_null(MISSING_CODE).to_numpy().astype(np.uint32), levels.to_list(), ordered
 
 
 def core_frame(

@@ -1,6 +1,7 @@
-//! A fit that Python can watch and interrupt. The core runs on a thread of
-//! its own, without the GIL; the calling thread waits for it, checking for
-//! signals (Ctrl-C) every tenth of a second, as only the main thread can.
+//! A fit that Python can watch and interrupt. The core runs as a task of
+//! rayon's pool (where its fits run anyway), without the GIL; the calling
+//! thread waits for it, checking for signals (Ctrl-C) every tenth of a
+//! second, as only the main thread can.
 //! The core's observer attaches to the interpreter only to call the
 //! Python callback with each record, and asks the core to stop after a
 //! signal, an exception in the callback, or a true return value.
@@ -68,27 +69,28 @@ pub fn run_watched<T: Send>(
     let watch =
         Watch { callback, stop: AtomicBool::new(false), asked: AtomicBool::new(false), failure: Mutex::new(None) };
     let (done, mut finished) = channel();
-    let outcome = std::thread::scope(|s| {
-        let fit = s.spawn(|| {
-            let out = work(&watch);
-            let _ = done.send(());
-            out
+    // A panic of the task reaches this thread when the scope ends.
+    let watching = &watch;
+    let outcome = rayon::in_place_scope(|s| {
+        // `done` moves into the task: dropped if it panics, which ends the wait below.
+        s.spawn(move |_| {
+            let _ = done.send(work(watching));
         });
         loop {
             let received;
             (received, finished) = py.detach(move || (finished.recv_timeout(SIGNAL_CHECK), finished));
             match received {
+                Ok(out) => break Some(out),
                 Err(RecvTimeoutError::Timeout) => {
                     if let Err(e) = py.check_signals() {
                         watch.fail(e);
                     }
                 }
-                Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Disconnected) => break None,
             }
         }
-        fit.join()
     });
-    let outcome = outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let outcome = outcome.expect("the fit's task ended without a result or a panic");
     if let Some(e) = watch.failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }

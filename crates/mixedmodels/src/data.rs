@@ -26,14 +26,27 @@ impl Factor {
         Factor { codes, levels, ordered: false }
     }
 
-    /// Drop levels no row uses (R's `droplevels`), keeping level order.
-    pub fn drop_unused(mut self) -> Self {
+    /// Which levels some row uses.
+    fn used(&self) -> Vec<bool> {
         let mut used = vec![false; self.levels.len()];
         for &c in &self.codes {
             if c != MISSING {
                 used[c as usize] = true;
             }
         }
+        used
+    }
+
+    /// The levels some row uses, in level order (the levels of
+    /// [`Factor::drop_unused`], without copying the codes).
+    pub fn used_levels(&self) -> Vec<String> {
+        let used = self.used();
+        self.levels.iter().zip(&used).filter(|(_, u)| **u).map(|(l, _)| l.clone()).collect()
+    }
+
+    /// Drop levels no row uses (R's `droplevels`), keeping level order.
+    pub fn drop_unused(mut self) -> Self {
+        let used = self.used();
         if used.iter().all(|u| *u) {
             return self;
         }

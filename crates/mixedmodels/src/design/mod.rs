@@ -99,7 +99,7 @@ impl DesignSpec {
             .iter()
             .map(|v| VarSpec::learn_from(&v.expr, rows, contrasts))
             .collect::<Result<Vec<_>>>()?;
-        let groups = formula.bars.iter().map(|b| GroupSpec::learn(b, data)).collect::<Result<Vec<_>>>()?;
+        let groups = random::learn_groups(&formula.bars, data)?;
         let nlevels: Vec<usize> = groups.iter().map(|g| g.levels.len()).collect();
         let bar_order = random::lme4_term_order(&nlevels);
         let random_vars = if contrasts.is_empty() {
@@ -121,7 +121,7 @@ impl DesignSpec {
         spec.fixed_keep = linalg::independent_columns(&full_x.values, full_x.nrows, full_x.ncols(), RANK_TOL);
         spec.fixed_dropped =
             (0..full_x.ncols()).filter(|j| !spec.fixed_keep.contains(j)).map(|j| full_x.names[j].clone()).collect();
-        let x = full_x.select(&spec.fixed_keep);
+        let x = full_x.into_selected(&spec.fixed_keep);
         let terms = spec.re_terms_with(&values, data)?;
         for t in &terms {
             random::check_term(t, data.nrows())?;
@@ -134,7 +134,7 @@ impl DesignSpec {
     /// coefficients, and the fitted model's columns.
     pub fn fixed_matrix(&self, data: &DataFrame) -> Result<ModelMatrix> {
         let values = self.values(data)?;
-        Ok(self.full_fixed_matrix(&values, data.nrows())?.select(&self.fixed_keep))
+        Ok(self.full_fixed_matrix(&values, data.nrows())?.into_selected(&self.fixed_keep))
     }
 
     /// Each fixed-effects term: its label as R writes it, its variables, and
@@ -207,7 +207,17 @@ impl DesignSpec {
             None => (self.vars.as_slice(), values),
         };
         let table = VariableTable { specs, values, names: &names };
-        self.bar_order.iter().map(|&b| random::re_term(&self.formula.bars[b], &self.groups[b], &table, data)).collect()
+        let mut terms: Vec<ReTerm> = Vec::with_capacity(self.bar_order.len());
+        for (i, &b) in self.bar_order.iter().enumerate() {
+            let bar = &self.formula.bars[b];
+            let earlier = self.bar_order[..i].iter().position(|&o| random::same_grouping(&self.formula.bars[o], bar));
+            let refs = match earlier {
+                Some(k) => terms[k].refs.clone(),
+                None => self.groups[b].refs(data)?,
+            };
+            terms.push(random::re_term_with_refs(bar, &self.groups[b], &table, data, refs)?);
+        }
+        Ok(terms)
     }
 
     /// The sum of the formula's `offset(...)` terms, if any.

@@ -26,6 +26,15 @@ impl ModelMatrix {
         &self.values[j * self.nrows..(j + 1) * self.nrows]
     }
 
+    /// [`ModelMatrix::select`] taking the matrix: when every column is kept,
+    /// in order (a full-rank design), it is returned as it is, without a copy.
+    pub fn into_selected(self, keep: &[usize]) -> ModelMatrix {
+        if keep.iter().copied().eq(0..self.ncols()) {
+            return self;
+        }
+        self.select(keep)
+    }
+
     /// Keep only the listed columns (in the given order).
     pub fn select(&self, keep: &[usize]) -> ModelMatrix {
         let mut values = Vec::with_capacity(keep.len() * self.nrows);

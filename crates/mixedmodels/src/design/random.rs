@@ -2,7 +2,9 @@
 //! factors for `a:b`) and the per-row columns of `lhs`, as lme4's `mkReTrms`.
 
 use super::model_matrix::{model_matrix, VariableTable};
-use super::variable::{Values, VarSpec};
+use std::collections::HashMap;
+
+use super::variable::VarSpec;
 use crate::data::{DataFrame, MISSING};
 use crate::error::{Error, Result};
 use crate::formula::Bar;
@@ -96,10 +98,8 @@ impl GroupSpec {
             })
             .collect();
         let combined = combine_codes(&parts, &part_levels, data)?;
-        let mut present: Vec<u64> = combined.iter().copied().filter(|c| *c != u64::MAX).collect();
-        present.sort_unstable();
-        present.dedup();
-        let levels = present.iter().map(|&c| combined_label(c, &part_levels)).collect();
+        let levels =
+            distinct_codes(&combined, &part_levels).into_iter().map(|c| combined_label(c, &part_levels)).collect();
         Ok(GroupSpec { parts, levels })
     }
 
@@ -113,18 +113,11 @@ impl GroupSpec {
                 _ => unreachable!(),
             })
             .collect();
+        if let [part] = self.parts.as_slice() {
+            return self.single_factor_refs(part, data);
+        }
         let combined = combine_codes(&self.parts, &part_levels, data)?;
-        let labels: Vec<String> = self.levels.clone();
-        let mut index: std::collections::HashMap<&str, u32> = std::collections::HashMap::with_capacity(labels.len());
-        for (i, l) in labels.iter().enumerate() {
-            index.insert(l.as_str(), i as u32);
-        }
-        if part_levels.len() == 1 {
-            // Single factor: learned levels are a subset in order; map codes directly.
-            let map: Vec<u32> =
-                part_levels[0].iter().map(|l| index.get(l.as_str()).copied().unwrap_or(MISSING)).collect();
-            return Ok(combined.iter().map(|&c| if c == u64::MAX { MISSING } else { map[c as usize] }).collect());
-        }
+        let index = self.level_index();
         let mut cache: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
         Ok(combined
             .iter()
@@ -140,6 +133,68 @@ impl GroupSpec {
     }
 }
 
+impl GroupSpec {
+    /// Each level's position, by label.
+    fn level_index(&self) -> HashMap<&str, u32> {
+        self.levels.iter().enumerate().map(|(i, l)| (l.as_str(), i as u32)).collect()
+    }
+
+    /// [`GroupSpec::refs`] of a grouping factor of one part: its codes
+    /// as they are when its levels are the group's (the fitting data), else
+    /// mapped by label (the group's levels are a subset of the part's, in order).
+    fn single_factor_refs(&self, part: &VarSpec, data: &DataFrame) -> Result<Vec<u32>> {
+        let codes = part.factor_codes(data)?;
+        let VarSpec::Factor { levels: part_levels, .. } = part else { unreachable!() };
+        if *part_levels == self.levels {
+            return Ok(codes.into_owned());
+        }
+        let index = self.level_index();
+        let map: Vec<u32> = part_levels.iter().map(|l| index.get(l.as_str()).copied().unwrap_or(MISSING)).collect();
+        Ok(codes.iter().map(|&c| if c == MISSING { MISSING } else { map[c as usize] }).collect())
+    }
+}
+
+/// Each bar's grouping factor, learned once for bars that share one
+/// (`(x || g)` is `(1 | g) + (0 + x | g)`: one factor of many levels, read once).
+pub fn learn_groups(bars: &[Bar], data: &DataFrame) -> Result<Vec<GroupSpec>> {
+    let mut out: Vec<GroupSpec> = Vec::with_capacity(bars.len());
+    for (i, bar) in bars.iter().enumerate() {
+        let group = match (0..i).find(|&j| same_grouping(&bars[j], bar)) {
+            Some(j) => out[j].clone(),
+            None => GroupSpec::learn(bar, data)?,
+        };
+        out.push(group);
+    }
+    Ok(out)
+}
+
+/// Do two bars group by the same expressions (so the same factor)?
+pub fn same_grouping(a: &Bar, b: &Bar) -> bool {
+    a.group.len() == b.group.len() && a.group.iter().zip(&b.group).all(|(x, y)| x.deparse() == y.deparse())
+}
+
+/// The distinct combined codes present (missing left out), increasing. A
+/// table of the codes seen when their range is small next to the rows (a
+/// grouping factor of many levels: linear, no sort of the rows), else a sort.
+fn distinct_codes(combined: &[u64], part_levels: &[&Vec<String>]) -> Vec<u64> {
+    let range = part_levels.iter().try_fold(1u64, |acc, l| acc.checked_mul(l.len() as u64));
+    match range {
+        Some(r) if r <= (4 * combined.len() as u64).max(1 << 16) => {
+            let mut seen = vec![false; r as usize];
+            for &c in combined.iter().filter(|c| **c != u64::MAX) {
+                seen[c as usize] = true;
+            }
+            (0..r).filter(|&c| seen[c as usize]).collect()
+        }
+        _ => {
+            let mut present: Vec<u64> = combined.iter().copied().filter(|c| *c != u64::MAX).collect();
+            present.sort_unstable();
+            present.dedup();
+            present
+        }
+    }
+}
+
 fn wrap_factor(e: &crate::formula::Expr) -> crate::formula::Expr {
     use crate::formula::{Arg, Expr, ExprKind};
     Expr::new(ExprKind::Call { func: "factor".into(), args: vec![Arg { name: None, value: e.clone() }] }, e.pos)
@@ -149,9 +204,9 @@ fn wrap_factor(e: &crate::formula::Expr) -> crate::formula::Expr {
 fn combine_codes(parts: &[VarSpec], part_levels: &[&Vec<String>], data: &DataFrame) -> Result<Vec<u64>> {
     let mut combined = vec![0u64; data.nrows()];
     for (p, levels) in parts.iter().zip(part_levels) {
-        let Values::Factor { codes } = p.apply(data)? else { unreachable!() };
+        let codes = p.factor_codes(data)?;
         let k = levels.len() as u64;
-        for (c, &code) in combined.iter_mut().zip(&codes) {
+        for (c, &code) in combined.iter_mut().zip(codes.iter()) {
             *c = if *c == u64::MAX || code == MISSING { u64::MAX } else { *c * k + code as u64 };
         }
     }
@@ -186,6 +241,18 @@ pub fn lme4_term_order(nlevels: &[usize]) -> Vec<usize> {
 
 /// Build a term's rows from its learned grouping factor and lhs variables.
 pub fn re_term(bar: &Bar, group: &GroupSpec, vars: &VariableTable, data: &DataFrame) -> Result<ReTerm> {
+    re_term_with_refs(bar, group, vars, data, group.refs(data)?)
+}
+
+/// [`re_term`] with the rows' levels already known (`refs`: `group.refs(data)`,
+/// shared by the terms of one grouping factor).
+pub fn re_term_with_refs(
+    bar: &Bar,
+    group: &GroupSpec,
+    vars: &VariableTable,
+    data: &DataFrame,
+    refs: Vec<u32>,
+) -> Result<ReTerm> {
     let n = data.nrows();
     let mm = model_matrix(&bar.lhs, vars, n)?;
     let q = mm.ncols();
@@ -195,13 +262,7 @@ pub fn re_term(bar: &Bar, group: &GroupSpec, vars: &VariableTable, data: &DataFr
             z[i * q + j] = *v;
         }
     }
-    Ok(ReTerm {
-        group: bar.group_name.clone(),
-        levels: group.levels.clone(),
-        refs: group.refs(data)?,
-        cnames: mm.names,
-        z,
-    })
+    Ok(ReTerm { group: bar.group_name.clone(), levels: group.levels.clone(), refs, cnames: mm.names, z })
 }
 
 /// lme4's checks on a fitted term: at least two levels, fewer levels than rows,
@@ -235,7 +296,18 @@ pub fn check_term(t: &ReTerm, nobs: usize) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::lme4_term_order;
+    use super::{distinct_codes, lme4_term_order};
+
+    #[test]
+    fn distinct_codes_are_the_sorted_present_codes_by_table_or_sort() {
+        let combined = [7u64, 3, u64::MAX, 7, 0, 3, 11];
+        let small: Vec<String> = (0..12).map(|i| i.to_string()).collect();
+        // A range of 12 codes: the table of codes seen.
+        assert_eq!(distinct_codes(&combined, &[&small]), [0, 3, 7, 11]);
+        // A range beyond any table (2^40 combinations): the sort.
+        let wide: Vec<String> = vec![String::new(); 1 << 20];
+        assert_eq!(distinct_codes(&combined, &[&wide, &wide]), [0, 3, 7, 11]);
+    }
 
     #[test]
     fn terms_keep_formula_order_unless_a_later_one_has_more_levels() {

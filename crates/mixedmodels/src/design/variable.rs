@@ -3,6 +3,7 @@
 //! coefficients, centring), then *applied* to that data or to new data with
 //! the same learned state, as R's `makepredictcall` arranges for `predict`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::contrasts::{orthonormal_polynomials, Contrasts};
@@ -113,18 +114,32 @@ impl VarSpec {
                 let x = eval_numeric(expr, data)?;
                 Ok(Values::Numeric { columns: basis.evaluate(&x), suffixes: suffixes.clone() })
             }
-            VarSpec::Factor { source, levels, .. } => {
-                let (labels_codes, labels) = source.labels(data)?;
-                if labels == *levels {
-                    // The fitting data: its codes already index the learned levels.
-                    return Ok(Values::Factor { codes: labels_codes });
+            VarSpec::Factor { .. } => Ok(Values::Factor { codes: self.factor_codes(data)?.into_owned() }),
+        }
+    }
+
+    /// A factor's codes on `data`, indexing the learned levels (`MISSING`
+    /// for a level the fit did not see). Borrowed from the column when its
+    /// levels are the learned ones (the fitting data), so a grouping factor
+    /// of many rows is read without a copy.
+    pub fn factor_codes<'d>(&self, data: &'d DataFrame) -> Result<Cow<'d, [u32]>> {
+        let VarSpec::Factor { source, levels, .. } = self else {
+            return Err(Error::Data("a numeric variable has no factor codes".into()));
+        };
+        if let FactorSource::Column(name) = source {
+            if let Column::Factor(f) = data.get(name)? {
+                if f.levels == *levels {
+                    return Ok(Cow::Borrowed(&f.codes));
                 }
-                let map = level_map(&labels, levels);
-                let codes =
-                    labels_codes.iter().map(|&c| if c == MISSING { MISSING } else { map[c as usize] }).collect();
-                Ok(Values::Factor { codes })
             }
         }
+        let (labels_codes, labels) = source.labels(data)?;
+        if labels == *levels {
+            // The fitting data: its codes already index the learned levels.
+            return Ok(Cow::Owned(labels_codes));
+        }
+        let map = level_map(&labels, levels);
+        Ok(labels_codes.iter().map(|&c| if c == MISSING { MISSING } else { map[c as usize] }).collect())
     }
 }
 
@@ -217,7 +232,7 @@ fn learn_inner(expr: &Expr, rows: LearningRows, name: &str) -> Result<VarSpec> {
         }
         ExprKind::Name(col) => match data.get(col)? {
             Column::Numeric(_) => Ok(VarSpec::Numeric { expr: expr.clone() }),
-            Column::Factor(f) => Ok(factor_spec(FactorSource::Column(col.clone()), f.clone())),
+            Column::Factor(f) => Ok(factor_spec_with(FactorSource::Column(col.clone()), f.used_levels(), f.ordered)),
         },
         ExprKind::Paren(inner) => learn_inner(inner, rows, name),
         ExprKind::Call { func, args } => learn_call(expr, func, args, rows, name),
@@ -228,8 +243,13 @@ fn learn_inner(expr: &Expr, rows: LearningRows, name: &str) -> Result<VarSpec> {
 
 fn factor_spec(source: FactorSource, f: Factor) -> VarSpec {
     let f = f.drop_unused();
-    let contrasts = if f.ordered { Contrasts::Poly } else { Contrasts::Treatment };
-    VarSpec::Factor { source, levels: f.levels, contrasts }
+    factor_spec_with(source, f.levels, f.ordered)
+}
+
+/// A factor's spec from its levels in use (R's `droplevels`).
+fn factor_spec_with(source: FactorSource, levels: Vec<String>, ordered: bool) -> VarSpec {
+    let contrasts = if ordered { Contrasts::Poly } else { Contrasts::Treatment };
+    VarSpec::Factor { source, levels, contrasts }
 }
 
 fn learn_logical(expr: &Expr, data: &DataFrame) -> Result<VarSpec> {

@@ -16,6 +16,8 @@ use rayon::prelude::*;
 
 use crate::linalg::{self, small, DenseCholesky};
 
+mod first_term;
+
 /// Up to this many columns of [X y], the small-matrix Cholesky is used.
 const SMALL_XX: usize = 16;
 
@@ -115,56 +117,6 @@ impl BlockedFactor {
             par.fill_lambda(theta, kk, l);
         }
         self.ok = self.first_term(cp) && self.rest(cp, par) && self.fixed_block(cp);
-    }
-
-    /// Per level j of the first term: L11_j = chol(lambda0' B_j lambda0 + I),
-    /// L21_j = lambda_R' C_j lambda0 L11_j^{-T}, L_{X1,j}' = L11_j^{-1} lambda0' Z_0j'[X y].
-    fn first_term(&mut self, cp: &CrossProducts) -> bool {
-        let (q0, k) = (cp.q0, cp.p + 1);
-        let lam0 = &self.lambdas[0];
-        for j in 0..cp.l0 {
-            let l = &mut self.l11[j * q0 * q0..(j + 1) * q0 * q0];
-            let b = &cp.zz0[j * q0 * q0..(j + 1) * q0 * q0];
-            if q0 == 1 {
-                l[0] = (lam0[0] * lam0[0] * b[0] + 1.0).sqrt();
-            } else if q0 == 2 {
-                // An intercept and a slope, the most common vector term: closed forms.
-                if !small::factor_2x2(lam0, b, l) {
-                    return false;
-                }
-            } else {
-                small::at_m_b(lam0, b, lam0, q0, q0, q0, q0, &mut self.scratch, l);
-                for d in 0..q0 {
-                    l[d * q0 + d] += 1.0;
-                }
-                if !small::cholesky(l, q0) {
-                    return false;
-                }
-            }
-            let l = &self.l11[j * q0 * q0..(j + 1) * q0 * q0];
-            for e in cp.level_cross(j) {
-                let blk = cp.rest_blocks[e.block()];
-                let qb = blk.q;
-                let src = &cp.cross_values[e.values()..e.values() + qb * q0];
-                let dst = &mut self.l21[e.values()..e.values() + qb * q0];
-                let lam_b = &self.lambdas[blk.term];
-                if q0 == 1 && qb == 1 {
-                    dst[0] = lam_b[0] * src[0] * lam0[0] / l[0];
-                } else {
-                    small::at_m_b(lam_b, src, lam0, qb, qb, q0, q0, &mut self.scratch, dst);
-                    small::solve_right_lower_transpose(l, q0, dst, qb);
-                }
-            }
-            let src = &cp.zxy0[j * q0 * k..(j + 1) * q0 * k];
-            let dst = &mut self.lx1[j * q0 * k..(j + 1) * q0 * k];
-            if q0 == 2 {
-                small::lambda_solve_2x2(lam0, l, src, dst, k);
-            } else {
-                small::at_m(lam0, src, q0, q0, k, dst);
-                small::solve_lower(l, q0, dst, k);
-            }
-        }
-        true
     }
 
     /// S = L22 L22' = lambda_R' Z_R'Z_R lambda_R + I - sum_j L21_j L21_j', and

@@ -287,6 +287,10 @@ fn cross_structure(
 ) -> (Vec<usize>, Vec<CrossEntry>) {
     let t0 = &terms[0];
     let (l0, n) = (t0.nlevels(), t0.nrows());
+    if terms.len() == 1 {
+        // No rest: no block of Z_rest'Z_0 (and no pass over the rows to find them).
+        return (vec![0; l0 + 1], vec![]);
+    }
     let mut start = vec![0usize; l0 + 1];
     for &r in &t0.refs {
         start[r as usize + 1] += 1;

@@ -186,7 +186,9 @@ fn add_rows_scalar(
     }
 }
 
-/// Add the products of `range`'s rows into `out` (zeroed by the caller).
+/// Add the products of `range`'s rows into `out` (zeroed by the caller),
+/// with the common first-term sizes known to the compiler (it unrolls the
+/// per-row loops; the arithmetic is the same).
 fn add_rows(
     cp: &CrossProducts,
     scatter: &RowScatter,
@@ -195,7 +197,25 @@ fn add_rows(
     range: std::ops::Range<usize>,
     out: &mut RowSums,
 ) {
-    let (n, p, q0, m, k) = (cp.n, cp.p, cp.q0, cp.m, cp.p + 1);
+    match cp.q0 {
+        2 => add_rows_of(cp, scatter, terms, rows, range, out, 2),
+        3 => add_rows_of(cp, scatter, terms, rows, range, out, 3),
+        q0 => add_rows_of(cp, scatter, terms, rows, range, out, q0),
+    }
+}
+
+/// [`add_rows`] for a first term of `q0` columns.
+#[inline(always)]
+fn add_rows_of(
+    cp: &CrossProducts,
+    scatter: &RowScatter,
+    terms: &[ReTerm],
+    rows: Rows,
+    range: std::ops::Range<usize>,
+    out: &mut RowSums,
+    q0: usize,
+) {
+    let (n, p, m, k) = (cp.n, cp.p, cp.m, cp.p + 1);
     let t0 = &terms[0];
     for i in range {
         let j = t0.refs[i] as usize;

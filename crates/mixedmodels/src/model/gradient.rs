@@ -38,6 +38,8 @@ use super::rest_inverse::RestInverse;
 use super::system::SystemTerms;
 use crate::linalg::{self, small};
 
+mod levels;
+
 /// The derivatives over theta of the objective's pieces (see `Pieces`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GradientPieces {
@@ -169,11 +171,39 @@ impl GradientWorkspace {
         if let Some(sinv) = &mut self.sinv {
             sinv.compute(&factor.rest);
         }
+        if cp.m == 0 {
+            self.first_block_levels(cp, factor, reml);
+        } else {
+            self.general_passes(cp, factor, reml);
+        }
+        self.assemble(cp, par, reml, out);
+    }
+
+    /// [`GradientWorkspace::compute`] through the general passes whatever
+    /// the layout (to check the first block's own path against them).
+    #[cfg(test)]
+    fn compute_general(
+        &mut self,
+        cp: &CrossProducts,
+        par: &SystemTerms,
+        factor: &mut BlockedFactor,
+        theta: &[f64],
+        reml: bool,
+        out: &mut GradientPieces,
+    ) {
+        for (kk, l) in self.lambdas.iter_mut().enumerate() {
+            par.fill_lambda(theta, kk, l);
+        }
+        self.general_passes(cp, factor, reml);
+        self.assemble(cp, par, reml, out);
+    }
+
+    /// The passes over the first term's levels and the rest blocks, for any layout.
+    fn general_passes(&mut self, cp: &CrossProducts, factor: &mut BlockedFactor, reml: bool) {
         self.solutions(cp, factor);
         self.residual_cross_products(cp);
         self.combine_columns(cp, factor, reml);
         self.diagonal_blocks(cp, factor);
-        self.assemble(cp, par, reml, out);
     }
 
     /// Q = A^{-1} Lambda' Z'[X y] by back substitution through the factor:
@@ -530,6 +560,7 @@ impl GradientWorkspace {
 }
 
 /// dst = lambda src for lower-triangular lambda (q x q) and src (q x k).
+#[inline]
 fn lambda_times(lam: &[f64], q: usize, src: &[f64], dst: &mut [f64], k: usize) {
     for c in 0..k {
         for x in 0..q {
