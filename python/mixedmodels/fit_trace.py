@@ -50,9 +50,12 @@ class FitRecord:
       ``"boundary"`` for the checks of a fit that ended on a bound.
     - ``evaluation``: 1, 2, ... over the whole fit; the last record's is the
       fit's number of evaluations (``optsummary["feval"]``; for a GLMM the sum
-      of both stages').
+      of both stages'; for a negative binomial whose theta is estimated, as
+      ``glmer.nb``, every refit of theta's search counts, which the optimizer's
+      record, that of the last refit, does not).
     - ``objective``: the criterion at ``theta`` (REML criterion or deviance;
-      a GLMM's Laplace or quadrature deviance); ``inf`` where the point failed.
+      a GLMM's Laplace deviance, or in stage 2 of an ``nAGQ > 1`` fit the
+      quadrature deviance, on its own scale); ``inf`` where the point failed.
     - ``best``: the lowest criterion of the phase so far; ``improved``:
       whether this evaluation lowered it.
     - ``theta``: the covariance parameters (lme4's ``getME(m, "theta")``);
