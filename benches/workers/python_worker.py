@@ -84,7 +84,12 @@ def import_ours() -> None:
 def load_ours(spec: dict[str, Any]) -> Any:
     import polars as pl
 
-    return pl.read_parquet(spec["parquet"])
+    frame = pl.read_parquet(spec["parquet"])
+    # Grouping columns become factors at load time, as the R worker's colClasses and
+    # mixedlm's pandas categories do: an Enum of the sorted levels (R's level order).
+    return frame.with_columns(
+        pl.col(column).cast(pl.Enum(frame[column].unique().sort().cast(pl.String))) for column in spec["factors"]
+    )
 
 
 def fit_ours(spec: dict[str, Any], data: Any) -> Any:
