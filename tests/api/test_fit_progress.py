@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import _thread
 import itertools
+import signal
 import time
 
 import pytest
@@ -157,10 +158,16 @@ def test_ctrl_c_interrupts_the_fit(sleepstudy):
             _thread.interrupt_main()
             time.sleep(0.3)
 
-    m = mm.Lmer(SLEEP, data=sleepstudy)
-    with pytest.raises(KeyboardInterrupt):
-        m.fit(summarize=False, verbose=press_ctrl_c, optimizer="nelder_mead")
-    assert not m.fitted
+    # interrupt_main() does nothing unless Python handles SIGINT; something earlier in a full
+    # run can leave SIGINT at SIG_DFL/SIG_IGN, so install Python's own handler for this test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        m = mm.Lmer(SLEEP, data=sleepstudy)
+        with pytest.raises(KeyboardInterrupt):
+            m.fit(summarize=False, verbose=press_ctrl_c, optimizer="nelder_mead")
+        assert not m.fitted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_bad_verbose_values_are_rejected(sleepstudy):
