@@ -35,7 +35,7 @@ CASES = [
     ("y ~ x + (1 | school/class)", {"weights": "w"}, ["school", "class:school"]),
     ("y ~ x * f + (x | g1) + (1 | g2)", {"contrasts": {"f": "sum"}, "weights": "w"}, ["g2", "g1"]),
     ("y ~ x + offset(o) + (1 | g1) + (0 + x | g1)", {}, ["g1"]),
-    # Two terms of another factor (their block over the deleted rows: a triple table keyed by two factors).
+    # Two terms of another factor (their block over the deleted rows: more columns of a pair table).
     ("y ~ x + (1 | g2) + (x || g1)", {"weights": "w"}, ["g2", "g1"]),
     # Terms of two other factors, one with a slope (triples of levels).
     ("y ~ x + f + (x | g1) + (1 | g2) + (1 | school)", {"weights": "w"}, ["g1", "g2", "school"]),

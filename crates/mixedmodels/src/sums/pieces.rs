@@ -17,7 +17,8 @@
 //!   table).
 //!
 //! - for two terms of other factors, their block over R_g: sums over triples
-//!   of levels ("triple pieces", tables of their own, [`super::triples`]).
+//!   of levels ("triple pieces", [`super::triples`]: tables of their own, or
+//!   after the cell pieces of a pair table when the two terms share a factor).
 //!
 //! Engines compute the widened tables and the triple tables as they compute
 //! any table (the plan lists the products); the pieces are split from the
@@ -176,14 +177,18 @@ impl SumsPlan {
         for b in 0..plan.nbars() {
             plan.tables[b].sums.extend(layout.level_piece_products());
         }
-        for (a, b) in plan.pairs() {
+        let triples = plan.triples();
+        for (p, (a, b)) in plan.pairs().into_iter().enumerate() {
             let t = plan.pair_table(a, b);
+            let hosted: Vec<Product> =
+                plan.hosted_by(p).into_iter().flat_map(|i| layout.pair_products(triples[i].b, triples[i].c)).collect();
             plan.tables[t].sums.extend(layout.cell_piece_products(a, b));
+            plan.tables[t].sums.extend(hosted);
         }
-        // The triple tables go between the pair tables and the global row.
+        // The other triples' tables go between the pair tables and the global row.
         let global = plan.tables.pop().expect("the global row");
-        let triples: Vec<_> = plan.triples().into_iter().map(|t| plan.triple_spec(t)).collect();
-        plan.tables.extend(triples);
+        let own: Vec<_> = plan.own_table_triples().into_iter().map(|i| plan.triple_spec(triples[i])).collect();
+        plan.tables.extend(own);
         plan.tables.push(global);
         plan
     }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use super::pieces::{split_rows, PieceSums};
 use super::plan::SumsPlan;
-use super::triples::{Triple, TripleSums};
+use super::triples::{split_hosted, TripleSums};
 use crate::data::{DataFrame, MISSING};
 use crate::error::{Error, Result};
 
@@ -63,7 +63,8 @@ impl ReducedStats {
         let (terms, rest) = tables.split_at(nb);
         let (pairs, triples) = rest.split_at(plan.pairs().len());
         let mut term_sums = Vec::with_capacity(nb);
-        let mut pieces = PieceSums::default();
+        let mut pieces =
+            PieceSums { triples: vec![TripleSums::default(); plan.triples().len()], ..PieceSums::default() };
         for (b, (keys, values)) in terms.iter().enumerate() {
             let width = plan.tables[b].sums.len();
             let nlevels = plan.spec.groups[b].levels.len();
@@ -78,7 +79,7 @@ impl ReducedStats {
             pieces.terms.push(extra);
         }
         let mut pair_sums = Vec::with_capacity(pairs.len());
-        for ((a, b), (keys, values)) in plan.pairs().into_iter().zip(pairs) {
+        for (p, ((a, b), (keys, values))) in plan.pairs().into_iter().zip(pairs).enumerate() {
             let width = plan.tables[plan.pair_table(a, b)].sums.len();
             check_rows(keys, values, width)?;
             let la = bar_levels(plan, a, keys)?;
@@ -95,12 +96,14 @@ impl ReducedStats {
                 let start = out.values.len() - width;
                 out.values[start..].iter_mut().zip(&values[r * width..(r + 1) * width]).for_each(|(d, v)| *d += v);
             }
-            let (sums, extra) = split_rows(out.values, layout.q[a] * layout.q[b], layout.cell_piece_width(a, b));
+            let (sums, extra) = split_rows(out.values, layout.q[a] * layout.q[b], width - layout.q[a] * layout.q[b]);
+            pieces.pairs.push(split_hosted(plan, p, &out.levels, extra, &mut pieces.triples));
             pair_sums.push(PairSums { levels: out.levels, values: sums });
-            pieces.pairs.push(extra);
         }
-        for (t, (keys, values)) in plan.triples().into_iter().zip(triples) {
-            let width = acc_width(plan, t);
+        let all = plan.triples();
+        for (i, (keys, values)) in plan.own_table_triples().into_iter().zip(triples) {
+            let t = all[i];
+            let width = plan.triple_width(t);
             check_rows(keys, values, width)?;
             let (lf, lb, lc) =
                 (bar_levels(plan, t.f, keys)?, bar_levels(plan, t.b, keys)?, bar_levels(plan, t.c, keys)?);
@@ -108,15 +111,10 @@ impl ReducedStats {
             for (r, row) in values.chunks_exact(width.max(1)).enumerate() {
                 acc.add((lf[r], lb[r], lc[r]), row);
             }
-            pieces.triples.push(acc.finish(width));
+            pieces.triples[i] = acc.finish(width);
         }
         Ok(ReducedStats { terms: term_sums, pairs: pair_sums, global, pieces })
     }
-}
-
-/// Values a triple of levels of triple table `t` takes.
-fn acc_width(plan: &SumsPlan, t: Triple) -> usize {
-    plan.layout.q[t.b] * plan.layout.q[t.c]
 }
 
 /// Where the sums of one triple table accumulate: a slot a triple of levels seen.
@@ -209,7 +207,7 @@ impl Accumulator {
                 }
             })
             .collect();
-        let triples = vec![TripleStore::default(); plan.triples().len()];
+        let triples = vec![TripleStore::default(); plan.own_table_triples().len()];
         Accumulator { terms, pairs, triples, global: vec![0.0; layout.global_width()], rows: 0 }
     }
 
@@ -264,8 +262,9 @@ impl Accumulator {
                 }
             }
         }
-        for (ti, (t, store)) in plan.triples().into_iter().zip(&mut self.triples).enumerate() {
-            let sums = &plan.tables[plan.triple_table(ti)].sums;
+        let all = plan.triples();
+        for (j, (i, store)) in plan.own_table_triples().into_iter().zip(&mut self.triples).enumerate() {
+            let (t, sums) = (all[i], &plan.tables[plan.triple_table(j)].sums);
             let mut row = vec![0.0; sums.len()];
             for i in 0..n {
                 row.iter_mut().zip(sums).for_each(|(d, p)| *d = products(p, i));
@@ -322,7 +321,11 @@ impl Accumulator {
                 }
             })
             .collect();
-        let mut pieces = PieceSums::default();
+        let all = plan.triples();
+        let mut pieces = PieceSums { triples: vec![TripleSums::default(); all.len()], ..PieceSums::default() };
+        for (i, store) in plan.own_table_triples().into_iter().zip(self.triples) {
+            pieces.triples[i] = store.finish(plan.triple_width(all[i]));
+        }
         let terms = self
             .terms
             .into_iter()
@@ -337,14 +340,15 @@ impl Accumulator {
             .pairs()
             .into_iter()
             .zip(pairs)
-            .map(|((a, b), pair)| {
-                let (values, extra) = split_rows(pair.values, layout.q[a] * layout.q[b], layout.cell_piece_width(a, b));
-                pieces.pairs.push(extra);
+            .enumerate()
+            .map(|(p, ((a, b), pair))| {
+                let width = plan.tables[plan.pair_table(a, b)].sums.len();
+                let (values, extra) =
+                    split_rows(pair.values, layout.q[a] * layout.q[b], width - layout.q[a] * layout.q[b]);
+                pieces.pairs.push(split_hosted(plan, p, &pair.levels, extra, &mut pieces.triples));
                 PairSums { levels: pair.levels, values }
             })
             .collect();
-        pieces.triples =
-            plan.triples().into_iter().zip(self.triples).map(|(t, store)| store.finish(acc_width(plan, t))).collect();
         ReducedStats { terms, pairs, global: self.global, pieces }
     }
 }

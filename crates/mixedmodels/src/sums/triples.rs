@@ -9,14 +9,16 @@
 //! forms them as tables of their own, one a (factor F, pair of bars b < c
 //! of other factors), keyed by the grouping columns of F, b and c together
 //! (each column once). When b and c belong to the same factor (`(x || g2)`)
-//! their levels coincide and the table is keyed by F's and that factor's
-//! columns: it has the rows of the pair table of F and b.
+//! their levels coincide: the triples are the pairs (level of F, level of
+//! b), the rows of the pair table of F's bar and b, which "hosts" them (its
+//! rows also sum w z_b z_c', after the cell pieces) instead of a table.
 //!
 //! F is represented by its first bar (formula order): every bar of F has
 //! the same grouping columns and levels. Engines compute these tables as
 //! they compute any table of the plan; they come only with the per-group
 //! pieces ([`super::pieces`]).
 
+use super::pieces::split_rows;
 use super::plan::{SumsPlan, TableSpec};
 
 /// A triple table: the first bar `f` of the deleted factor and two bars
@@ -70,9 +72,37 @@ impl SumsPlan {
         }
     }
 
-    /// Index into `tables` of the i-th triple table.
-    pub fn triple_table(&self, i: usize) -> usize {
-        self.nbars() + self.pairs().len() + i
+    /// Do b and c belong to one factor (the triple is hosted by a pair table)?
+    fn hosted(&self, t: Triple) -> bool {
+        self.group_of(t.b) == self.group_of(t.c)
+    }
+
+    /// The triples (indices into `triples()`) with tables of their own, in
+    /// the order of their tables, which follow the pair tables.
+    pub fn own_table_triples(&self) -> Vec<usize> {
+        let all = self.triples();
+        (0..all.len()).filter(|&i| !self.hosted(all[i])).collect()
+    }
+
+    /// Index into `tables` of the j-th triple with a table of its own.
+    pub fn triple_table(&self, j: usize) -> usize {
+        self.nbars() + self.pairs().len() + j
+    }
+
+    /// The triples (indices into `triples()`) that pair `p` (index into
+    /// `pairs()`) hosts: those of two bars of one factor whose bar b pairs
+    /// with the deleted factor's first bar, in the order of their sums.
+    pub fn hosted_by(&self, p: usize) -> Vec<usize> {
+        let pair = self.pairs()[p];
+        let all = self.triples();
+        (0..all.len())
+            .filter(|&i| self.hosted(all[i]) && (all[i].f.min(all[i].b), all[i].f.max(all[i].b)) == pair)
+            .collect()
+    }
+
+    /// Values a triple of levels takes: sum w z_b z_c', q_b x q_c.
+    pub fn triple_width(&self, t: Triple) -> usize {
+        self.layout.q[t.b] * self.layout.q[t.c]
     }
 
     /// The table of a triple: the three bars' grouping columns, each once,
@@ -100,4 +130,47 @@ impl SumsPlan {
         }
         cells.min(n as f64)
     }
+}
+
+/// The per-group part of pair `p`'s rows (`extra`: the cell pieces, then
+/// the sums of the triples it hosts), split: the cell pieces are returned,
+/// each hosted triple's sums stored in `triples` (indexed as
+/// `SumsPlan::triples`), keyed (level of f, level of b, level of b).
+pub fn split_hosted(
+    plan: &SumsPlan,
+    p: usize,
+    levels: &[(u32, u32)],
+    extra: Vec<f64>,
+    triples: &mut [TripleSums],
+) -> Vec<f64> {
+    let hosted = plan.hosted_by(p);
+    if hosted.is_empty() {
+        return extra;
+    }
+    let (a, b) = plan.pairs()[p];
+    let all = plan.triples();
+    let widths: Vec<usize> = hosted.iter().map(|&i| plan.triple_width(all[i])).collect();
+    let row = widths.iter().sum::<usize>();
+    let (cells, sums) = split_rows(extra, plan.layout.cell_piece_width(a, b), row);
+    let mut offset = 0;
+    for (&i, &width) in hosted.iter().zip(&widths) {
+        let t = all[i];
+        // The pair's levels are (level of its first bar, of its second): f's first when f < b.
+        let mut keyed: Vec<((u32, u32, u32), usize)> = levels
+            .iter()
+            .enumerate()
+            .map(|(e, &(la, lb))| {
+                let (lf, l) = if t.f < t.b { (la, lb) } else { (lb, la) };
+                ((lf, l, l), e)
+            })
+            .collect();
+        keyed.sort_unstable();
+        let out = &mut triples[i];
+        for (key, e) in keyed {
+            out.levels.push(key);
+            out.values.extend_from_slice(&sums[e * row + offset..e * row + offset + width]);
+        }
+        offset += width;
+    }
+    cells
 }
