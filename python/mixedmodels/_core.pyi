@@ -529,8 +529,7 @@ class SumsPlan:
     def accumulator(self) -> SumsAccumulator: ...
     def stats_from_tables(
         self,
-        terms: list[tuple[_Frame, npt.NDArray[np.float64]]],
-        pairs: list[tuple[_Frame, npt.NDArray[np.float64]]],
+        tables: list[tuple[_Frame, npt.NDArray[np.float64]]],
         global_row: list[float],
     ) -> ReducedStats: ...
 

@@ -4,9 +4,10 @@ per-group pieces of its reduced statistics: no second pass over the rows.
 
 Deleting level g of a grouping factor subtracts the rows of g from every sum
 they entered: the blocks of g's own random effects (which are g's rows
-only), the sums of the one term of another factor over its cells with g
-(summed by the pass beside the fit's sums), and g's own [X y]'W[X y], count
-and log weights. The downdated system is then refitted (``approx=False``)
+only), the sums of each term of another factor over its cells with g, the
+blocks between two terms of other factors over g's rows (sums over triples
+of levels), all summed by the pass beside the fit's sums, and g's own
+[X y]'W[X y], count and log weights. The downdated system is then refitted (``approx=False``)
 or refactored at the fitted parameters (``approx=True``, HLMdiag's one-step
 measures) by the same core code as in memory, so the numbers agree with an
 in-memory fit's to rounding. A held-out group's squared prediction error,
@@ -14,10 +15,11 @@ sum (y - X beta)^2, is a quadratic form in its sums of [X y] products.
 
 What needs the rows is refused, saying why: observation-level influence
 and leverage, observation folds, the mean absolute error and score
-functions (each needs every held-out row's error), per-row predictions, and
-deleting a level of a factor when two or more terms belong to other factors
-(sums over triples of levels). ``diagnostics`` and ``cross_validation``
-call this module for out-of-core models.
+functions (each needs every held-out row's error) and per-row predictions.
+The pass forms the pieces as ``fit(group_sums=...)`` says (by default when
+they take at most ``mixedmodels.sources.base.GROUP_SUMS_MAX_BYTES``).
+``diagnostics`` and ``cross_validation`` call this module for out-of-core
+models.
 """
 
 from __future__ import annotations

@@ -81,6 +81,7 @@ class Lmer(MixedModel):
         control: str | Mapping[str, Any] | None = None,
         old_optimizer: bool = False,
         optimizer: str | None = None,
+        group_sums: bool | None = None,
         **unsupported: Any,
     ) -> pl.DataFrame:
         """Fit the model; print lmerTest's summary when ``summarize`` (or
@@ -124,6 +125,15 @@ class Lmer(MixedModel):
         the fit with :class:`~mixedmodels.exceptions.FitStoppedError`). See
         :mod:`mixedmodels.fit_trace`. Ctrl-C interrupts a fit at its next
         evaluation (``KeyboardInterrupt``).
+
+        ``group_sums`` (out-of-core fits only) controls the per-group pieces
+        the pass sums beside the fit's sums, which ``influence(level=g)`` and
+        ``cross_validate(group=g)`` need (:mod:`mixedmodels.group_sums`):
+        None (the default) forms them when they are estimated to take at most
+        ``mixedmodels.sources.base.GROUP_SUMS_MAX_BYTES`` (256 MB), True
+        always (the fit is refused with the memory estimate when they cannot
+        fit), False never. An in-memory fit deletes groups from its rows, so
+        there it must stay None.
         """
         summarize = summarize_alias(summarize, unsupported)
         reject_keywords("Lmer.fit", unsupported)
@@ -138,6 +148,7 @@ class Lmer(MixedModel):
         if conf_int not in intervals.METHODS:
             raise DataError(f"conf_int must be 'Wald', 'profile' or 'boot', not '{conf_int}'")
         max_feval = whole_number(max_feval, "max_feval", minimum=1)
+        self._check_group_sums(group_sums)
         options = {"max_feval": max_feval, "ddf": ddf, "control": control, "old_optimizer": old_optimizer}
         options["optimizer"] = optimizer
         options.update({"rank": rank, "rank_group": rank_group, "rank_exclude_cols": rank_exclude_cols})
@@ -150,7 +161,7 @@ class Lmer(MixedModel):
         derivatives = ddf != "lme4" if self.control.derivatives is None else self.control.derivatives
         trace = FitTrace(verbose, "REML criterion" if REML else "deviance")
         if self.source is not None:
-            self._fit_out_of_core(ddf, weight_name, REML, derivatives, max_feval, n_perm, trace)
+            self._fit_out_of_core(ddf, weight_name, REML, derivatives, max_feval, n_perm, trace, group_sums)
         else:
             self._fit = _core.LmerFit.fit(
                 self.formula,
@@ -186,6 +197,7 @@ class Lmer(MixedModel):
         max_feval: int,
         n_perm: int,
         trace: FitTrace,
+        group_sums: bool | None = None,
     ) -> None:
         """The fit from sums over the source's rows (see :mod:`mixedmodels.sources`)."""
         assert self.source is not None
@@ -206,7 +218,18 @@ class Lmer(MixedModel):
             self.control.settings,
             self.control.method,
             trace.callback,
+            group_sums,
         )
+
+    def _check_group_sums(self, group_sums: Any) -> None:
+        """``fit(group_sums=...)``: None, True or False, and only out of core."""
+        if group_sums is not None and not isinstance(group_sums, (bool, np.bool_)):
+            raise DataError(f"group_sums must be True, False or None, not {group_sums!r}")
+        if group_sums is not None and self.source is None:
+            raise DataError(
+                "group_sums applies to out-of-core fits (it chooses whether the pass sums the per-group pieces); "
+                "an in-memory fit deletes groups from its rows: leave group_sums=None"
+            )
 
     def _restore_fit(self, options: dict[str, Any], estimates: dict[str, Any]) -> None:
         """The fit at saved estimates, without optimizing (see :mod:`mixedmodels.io`)."""

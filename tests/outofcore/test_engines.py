@@ -144,6 +144,28 @@ def test_dask_local_cluster(in_memory, parquet, dask_client, data, i):
         check_group_deletion(in_memory[i], ooc, "g2")
 
 
+def test_dask_group_deletion_with_terms_of_two_other_factors(data, parquet, dask_client):
+    """Deleting a level with terms of two other factors needs the triple
+    tables (keyed by three factors' columns), which Dask groups as any table:
+    influence (one-step and exact) and group folds as in memory, 1e-8."""
+    import dask.dataframe as dd
+
+    formula = "y ~ x + (1 | g1) + (1 | g2) + (1 | school)"
+    mem, ooc = fit(formula, data, {}), fit(formula, dd.read_parquet(parquet), {})
+    for group in ("g1", "g2", "school"):
+        for approx in (True, False):
+            a = mem.influence(level=group, approx=approx, leverage=())
+            b = ooc.influence(level=group, approx=approx)
+            assert a.columns == b.columns
+            for column in a.columns[1:]:
+                close(a[column], b[column], 1e-8)
+        scoring = ["rmse", "r2"]
+        a = mem.cross_validate(group=group, folds=3, seed=1, scoring=scoring)
+        b = ooc.cross_validate(group=group, folds=3, seed=1, scoring=scoring)
+        for s in scoring:
+            close(a.folds[s], b.folds[s], 1e-8)
+
+
 @pytest.mark.parametrize("i", range(len(MODELS)), ids=[f for f, _ in MODELS])
 def test_spark_local(in_memory, parquet, spark, i):
     formula, kw = MODELS[i]

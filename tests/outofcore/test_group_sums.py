@@ -4,7 +4,9 @@ every measure of `influence(level=g)` (one-step and exact, with the
 relative variance changes) and every fold's and the pooled scores of
 `cross_validate(group=g)` must be the in-memory fit's, for crossed and
 nested factors, random slopes, weights, several factors' terms of one
-factor, and offsets (rmse only); what needs the rows is refused saying why.
+factor, two or more terms of other factors than the deleted one (the
+triple pieces), and offsets (rmse only); what needs the rows is refused
+saying why. ``fit(group_sums=...)`` forms the pieces or not, as asked.
 
 Agreement: 1e-8 relative, value by value (with a floor of 1e-10 of the
 column's largest value for values near zero). Measured when written: one-step
@@ -14,6 +16,7 @@ optima), CV scores 7e-12.
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -32,6 +35,10 @@ CASES = [
     ("y ~ x + (1 | school/class)", {"weights": "w"}, ["school", "class:school"]),
     ("y ~ x * f + (x | g1) + (1 | g2)", {"contrasts": {"f": "sum"}, "weights": "w"}, ["g2", "g1"]),
     ("y ~ x + offset(o) + (1 | g1) + (0 + x | g1)", {}, ["g1"]),
+    # Two terms of another factor (their block over the deleted rows: a triple table keyed by two factors).
+    ("y ~ x + (1 | g2) + (x || g1)", {"weights": "w"}, ["g2", "g1"]),
+    # Terms of two other factors, one with a slope (triples of levels).
+    ("y ~ x + f + (x | g1) + (1 | g2) + (1 | school)", {"weights": "w"}, ["g1", "g2", "school"]),
 ]
 
 
@@ -122,14 +129,44 @@ def test_what_needs_the_rows_is_refused(pairs):
         offset.cross_validate(group="g1", scoring="r2")
 
 
-def test_three_factors_need_triples(parquet):
-    m = fit("y ~ x + (1 | g1) + (1 | g2) + (1 | school)", parquet, {})
-    with pytest.raises(mm.exceptions.DataError, match="triples of levels"):
-        m.influence(level="g1", leverage=())
-
-
 def test_pieces_not_kept_above_the_limit(parquet, monkeypatch):
     monkeypatch.setattr(base, "GROUP_SUMS_MAX_BYTES", 0.0)
     m = fit("y ~ x + (1 | g1) + (1 | g2)", parquet, {})
-    with pytest.raises(mm.exceptions.DataError, match="GROUP_SUMS_MAX_BYTES"):
+    with pytest.raises(mm.exceptions.DataError, match=r"fit\(group_sums=True\)"):
         m.cross_validate(group="g1")
+
+
+def test_group_sums_argument(data, parquet, monkeypatch):
+    monkeypatch.setattr(base, "GROUP_SUMS_MAX_BYTES", 0.0)
+    formula = "y ~ x + (1 | g1) + (1 | g2)"
+    asked = fit(formula, parquet, {"group_sums": True})  # formed above the automatic limit
+    assert asked.cross_validate(group="g1", folds=3, seed=1).scores["rmse"] > 0
+    monkeypatch.setattr(base, "GROUP_SUMS_MAX_BYTES", 1e12)
+    refused = fit(formula, parquet, {"group_sums": False})  # not formed under it
+    with pytest.raises(mm.exceptions.DataError, match="group_sums"):
+        refused.influence(level="g1")
+    for bad in ("yes", 1, [True]):
+        with pytest.raises(mm.exceptions.DataError, match="group_sums must be"):
+            mm.Lmer(formula, data=parquet).fit(summarize=False, group_sums=bad)
+    with pytest.raises(mm.exceptions.DataError, match="out-of-core fits"):
+        mm.Lmer(formula, data=data).fit(summarize=False, group_sums=True)
+
+
+def test_group_sums_counted_by_the_memory_check(parquet, monkeypatch):
+    needs: list[float] = []
+    check = base.check_memory
+
+    def recording(plan, n):
+        needs.append(plan.memory_estimate(n, os.cpu_count() or 1)[0])
+        check(plan, n)
+
+    monkeypatch.setattr(base, "check_memory", recording)
+    formula = "y ~ x + (1 | g1) + (1 | g2)"
+    for asked in (False, True):
+        fit(formula, parquet, {"group_sums": asked})
+    without, with_pieces = needs
+    assert with_pieces > without
+    monkeypatch.setattr(base, "available_memory", lambda: (without + with_pieces) / 2)
+    with pytest.raises(mm.exceptions.DataError, match="reduced system needs"):
+        fit(formula, parquet, {"group_sums": True})
+    fit(formula, parquet, {"group_sums": False})

@@ -134,7 +134,8 @@ impl PySumsPlan {
     }
 
     /// The tables: (key columns, [(basic column indices, weighted)]), bars
-    /// first, then pairs of bars, then the global row (no keys).
+    /// first, then pairs of bars, then the triple pieces' tables (with the
+    /// per-group pieces), then the global row (no keys).
     fn tables(&self) -> Vec<TableDescription> {
         self.inner
             .tables
@@ -231,17 +232,17 @@ impl PySumsPlan {
         PySumsAccumulator { plan: self.inner.clone(), inner: Mutex::new(Some(Accumulator::new(&self.inner))) }
     }
 
-    /// The reduced statistics from an engine's tables: for each bar and each
-    /// pair, (key columns as a frame, sums as an array of shape (keys, sums)); the global row.
+    /// The reduced statistics from an engine's tables: for each keyed table
+    /// of `tables()` in its order (bars, pairs, triples), (key columns as a
+    /// frame, sums as an array of shape (keys, sums)); the global row.
     fn stats_from_tables(
         &self,
         py: Python<'_>,
-        terms: Vec<(PyFrame<'_>, PyReadonlyArray2<f64>)>,
-        pairs: Vec<(PyFrame<'_>, PyReadonlyArray2<f64>)>,
+        tables: Vec<(PyFrame<'_>, PyReadonlyArray2<f64>)>,
         global_row: Vec<f64>,
     ) -> PyResult<PyReducedStats> {
         let plan = &self.inner;
-        let tables = |list: &[(PyFrame<'_>, PyReadonlyArray2<f64>)]| -> PyResult<Vec<_>> {
+        let owned = |list: &[(PyFrame<'_>, PyReadonlyArray2<f64>)]| -> PyResult<Vec<_>> {
             list.iter()
                 .map(|(f, v)| {
                     let df = with_frame(f, |df| Ok(df.clone().into_owned()))?;
@@ -250,8 +251,8 @@ impl PySumsPlan {
                 })
                 .collect()
         };
-        let (terms, pairs) = (tables(&terms)?, tables(&pairs)?);
-        let stats = py.detach(|| ReducedStats::from_tables(plan, &terms, &pairs, global_row)).map_err(to_py)?;
+        let keyed = owned(&tables)?;
+        let stats = py.detach(|| ReducedStats::from_tables(plan, &keyed, global_row)).map_err(to_py)?;
         Ok(PyReducedStats { plan: plan.clone(), inner: Mutex::new(Some(stats)) })
     }
 }

@@ -14,6 +14,7 @@ fn data() -> DataFrame<'static> {
     let g1: Vec<String> = (0..n).map(|i| format!("a{}", (i * 13) % 23)).collect();
     let g2: Vec<f64> = (0..n).map(|i| ((i * 7) % 9) as f64).collect();
     let f: Vec<String> = (0..n).map(|i| ["lo", "mid", "hi"][(i * 5) % 3].to_string()).collect();
+    let g3: Vec<String> = (0..n).map(|i| format!("c{}", (i * 11 + i / 7) % 6)).collect();
     let mut x: Vec<f64> = (0..n).map(|i| noise(i, 1) * 4.0).collect();
     let w: Vec<f64> = (0..n).map(|i| 0.5 + noise(i, 2) + 0.5).collect();
     let mut y: Vec<f64> = (0..n)
@@ -33,6 +34,8 @@ fn data() -> DataFrame<'static> {
         .with_labels("g1", &g1)
         .unwrap()
         .with_labels("f", &f)
+        .unwrap()
+        .with_labels("g3", &g3)
         .unwrap()
 }
 
@@ -141,14 +144,45 @@ fn tables_keyed_by_raw_values_give_the_accumulator_sums() {
         }
         (frame, values)
     };
-    let terms: Vec<_> = (0..plan.nbars()).map(table).collect();
-    let pairs: Vec<_> = (0..plan.pairs().len()).map(|p| table(plan.nbars() + p)).collect();
-    let from_tables = ReducedStats::from_tables(&plan, &terms, &pairs, whole.global.clone()).unwrap();
+    let keyed: Vec<_> = (0..plan.global_table()).map(table).collect();
+    let from_tables = ReducedStats::from_tables(&plan, &keyed, whole.global.clone()).unwrap();
     for (a, b) in whole.terms.iter().zip(&from_tables.terms) {
         close(a, b, 1e-12, "terms");
     }
     assert_eq!(whole.pairs[0].levels, from_tables.pairs[0].levels);
     close(&whole.pairs[0].values, &from_tables.pairs[0].values, 1e-12, "pairs");
+}
+
+#[test]
+fn triple_tables_keyed_by_raw_values_give_the_accumulator_sums() {
+    let d = data();
+    let (plan, rows) = plan("y ~ x + (1 | g1) + (1 | g2) + (x || g3)", &d, None);
+    let plan = plan.with_group_pieces();
+    // Per factor, the pairs of bars of the other factors: g1 (3 pairs), g2 (3), g3 (1).
+    assert_eq!(plan.triples().len(), 7);
+    let whole = accumulate(&plan, &rows, 1);
+    let columns = basic_columns(&plan, &rows).unwrap();
+    let n = rows.nrows();
+    let table = |t: usize| -> (DataFrame, Vec<f64>) {
+        let mut frame = DataFrame::with_rows(n);
+        for k in &plan.tables[t].keys {
+            frame.push(k.clone(), rows.get(k).unwrap().clone()).unwrap();
+        }
+        let mut values = Vec::with_capacity(n * plan.tables[t].sums.len());
+        for i in 0..n {
+            for p in &plan.tables[t].sums {
+                values.push(p.columns.iter().map(|&c| columns[c][i]).product::<f64>());
+            }
+        }
+        (frame, values)
+    };
+    let keyed: Vec<_> = (0..plan.global_table()).map(table).collect();
+    let from_tables = ReducedStats::from_tables(&plan, &keyed, whole.global.clone()).unwrap();
+    assert_eq!(whole.pieces.triples.len(), 7);
+    for (a, b) in whole.pieces.triples.iter().zip(&from_tables.pieces.triples) {
+        assert_eq!(a.levels, b.levels);
+        close(&a.values, &b.values, 1e-12, "triples");
+    }
 }
 
 #[test]
@@ -204,6 +238,11 @@ fn group_shares_from_the_pieces_are_the_rows_shares() {
         ("y ~ x + f + (1 | g1) + (1 | g2)", None),
         ("y ~ x * f + (x | g1) + (1 | g2)", Some("w")),
         ("y ~ x + (1 | g1/g2)", None),
+        // Two or more terms of other factors: the triple pieces.
+        ("y ~ x + (1 | g1) + (1 | g2) + (1 | g3)", Some("w")),
+        ("y ~ x + (1 | g1) + (x || g2)", None),
+        ("y ~ x + (x | g1) + (1 | g2) + (1 | g3) + (1 | f)", None),
+        ("y ~ x + (1 | g2/g3) + (1 | g1)", None),
     ] {
         let options = LmerOptions { weights: weights.map(str::to_string), ..LmerOptions::default() };
         let mem = Lmer::fit(formula, &d, &options).unwrap();

@@ -136,10 +136,12 @@ class Source:
         optimizer: dict[str, float] | None = None,
         method: str = "auto",
         progress: Callable[[dict[str, Any]], bool] | None = None,
+        group_sums: bool | None = None,
     ) -> tuple[Any, StreamedFit]:
         """The two passes and the fit: (the core's LmerFit, what predictions
         need); ``progress`` receives the optimizer's records (see
-        :mod:`mixedmodels.fit_trace`)."""
+        :mod:`mixedmodels.fit_trace`); ``group_sums`` as ``Lmer.fit``'s
+        (:func:`with_group_sums`)."""
         schema = self.schema()
         probe = _core.SumsSetup(formula, schema, _empty_pilot(schema, coding), coding.contrasts, weights)
         used = list(probe.used)
@@ -149,8 +151,7 @@ class Source:
         n_rows, n_complete, distinct, moments = self.first_pass(used, requests, setup.moment_requests())
         core_distinct = [coding.core_frame(d, d.columns, partial=True) for d in distinct]
         plan = setup.learn(core_distinct, moments, n_rows, n_complete)
-        if plan.group_pieces_bytes(n_complete) <= GROUP_SUMS_MAX_BYTES:
-            plan = plan.with_group_pieces()
+        plan = with_group_sums(plan, n_complete, group_sums)
         check_memory(plan, n_complete)
         fit = StreamedFit(plan, distinct, requests, used, coding)
         stats = self.second_pass(fit)
@@ -164,6 +165,15 @@ class Source:
             progress=progress,
         )
         return core, fit
+
+
+def with_group_sums(plan: Any, n: int, group_sums: bool | None) -> Any:
+    """The plan, also summing the per-group pieces when ``group_sums`` is
+    True, or None and they take at most ``GROUP_SUMS_MAX_BYTES`` for ``n``
+    complete rows (``check_memory`` then counts them)."""
+    if group_sums is None:
+        group_sums = plan.group_pieces_bytes(n) <= GROUP_SUMS_MAX_BYTES
+    return plan.with_group_pieces() if group_sums else plan
 
 
 def _is_level_list(spec: Any) -> bool:

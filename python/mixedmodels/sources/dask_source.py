@@ -112,10 +112,9 @@ class DaskSource(Source):
             else:
                 lazy.append(values[list(products)].sum())
         done = dask.compute(*lazy)
-        nbars = plan.nbars
         parts = [_table(d.reset_index(), list(tables[t][0]), fit) for t, d in enumerate(done[:-1])]
         global_row = [float(v) for v in np.asarray(done[-1], dtype=float)]
-        return plan.stats_from_tables(parts[:nbars], parts[nbars:], global_row)
+        return plan.stats_from_tables(parts, global_row)
 
     def predictions(
         self, fit: StreamedFit, core: Any, frame: Any, outputs: dict[str, str], use_rfx: bool = True

@@ -98,8 +98,7 @@ class SparkSource(Source):
             else:
                 row = base.agg(*aggs).collect()[0]
                 global_row = [float(row[f"__p{j}"] or 0.0) for j in range(len(sums))]
-        nbars = plan.nbars
-        return plan.stats_from_tables(parts[:nbars], parts[nbars:], global_row)
+        return plan.stats_from_tables(parts, global_row)
 
     def predictions(
         self, fit: StreamedFit, core: Any, frame: Any, outputs: dict[str, str], use_rfx: bool = True

@@ -21,8 +21,9 @@ use crate::sums::group_share::{GroupDeletion, HeldOut};
 fn deletion_of<'a>(m: &'a Lmer, factor: &str) -> Result<GroupDeletion<'a>> {
     let Some(pieces) = &m.group_pieces else {
         return Err(Error::Data(
-            "this out-of-core fit did not sum the per-group pieces that deleting a group needs (they were \
-             estimated larger than mixedmodels.sources.base.GROUP_SUMS_MAX_BYTES): raise that limit and fit again to keep them"
+            "this out-of-core fit did not sum the per-group pieces that deleting a group needs (fit(group_sums=False), \
+             or fit(group_sums=None) with the pieces estimated larger than mixedmodels.sources.base.GROUP_SUMS_MAX_BYTES): \
+             fit again with fit(group_sums=True) to keep them"
                 .into(),
         ));
     };

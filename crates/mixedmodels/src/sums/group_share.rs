@@ -6,10 +6,14 @@
 //! For the rows R of levels G of F:
 //! - every block that involves a level in G of a term of F holds R's rows
 //!   only: its share is the block itself (read from the cross-products);
-//! - the one term of another factor (if any) loses, at each of its levels l,
-//!   the sums over the rows of (l, g), g in G: the pair table's cell pieces,
-//!   sum w z z' and sum w z c' M (M maps c = [1, x - x_pilot, y - y_pilot]
-//!   to [X y_s], `super::assemble`);
+//! - each term of another factor loses, at each of its levels l, the sums
+//!   over the rows of (l, g), g in G: the pair table's cell pieces, sum w z
+//!   z' and sum w z c' M (M maps c = [1, x - x_pilot, y - y_pilot] to
+//!   [X y_s], `super::assemble`);
+//! - each two terms b, c of other factors lose, at each pair of their levels
+//!   (l_b, l_c), sum w z_b z_c' over the rows of (g, l_b, l_c): the triple
+//!   pieces ([`super::triples`]), placed where Z_b'W Z_c sits (Z_rest'Z_0
+//!   when one is the first term, else the rest's lower triangle);
 //! - [X y_s]'W[X y_s] loses M' (sum over R of w c c') M, n the rows of R,
 //!   and the sum of log weights theirs.
 //!
@@ -19,6 +23,7 @@
 
 use super::pieces::PieceSums;
 use super::plan::{Layout, SumsPlan};
+use super::triples::Triple;
 use crate::error::{Error, Result};
 use crate::model::{CrossProducts, RowsShare};
 
@@ -34,6 +39,8 @@ pub struct GroupPieces {
     pairs: Vec<(usize, usize)>,
     /// The levels of each pair table (as `PairSums::levels`).
     pair_levels: Vec<Vec<(u32, u32)>>,
+    /// The triple tables (as `SumsPlan::triples`).
+    triples: Vec<Triple>,
     pieces: PieceSums,
     /// M_s (K x (p + 1), column-major) and the least-squares beta y_s subtracts.
     m: Vec<f64>,
@@ -69,6 +76,7 @@ impl GroupPieces {
             bar_order: plan.spec.bar_order.clone(),
             pairs: plan.pairs(),
             pair_levels,
+            triples: plan.triples(),
             pieces,
             m,
             beta_ols,
@@ -84,29 +92,42 @@ impl GroupPieces {
         if own.is_empty() {
             return Err(Error::Argument(format!("'{factor}' is not a grouping factor of the model")));
         }
-        if other.len() > 1 {
-            let names: Vec<&str> = other.iter().map(|&kk| self.bar_groups[self.bar_order[kk]].as_str()).collect();
-            return Err(Error::Data(format!(
-                "deleting a level of {factor} from an out-of-core fit needs the sums over its rows of the \
-                 products of two other terms ({}), i.e. sums over triples of levels, which the pass does not \
-                 form: with more than one term of other factors, fit the data in memory",
-                names.join(", ")
-            )));
-        }
         let own_bar = self.bar_order[own[0]];
-        let other = other.first().map(|&kk| {
-            let bar = self.bar_order[kk];
-            let (a, b) = (own_bar.min(bar), own_bar.max(bar));
-            let table = self.pairs.iter().position(|&x| x == (a, b)).expect("a pair table");
-            let levels = self.bar_levels(own_bar);
-            let mut cells = vec![Vec::new(); levels];
-            for (e, &(la, lb)) in self.pair_levels[table].iter().enumerate() {
-                let (g, l) = if own_bar == a { (la, lb) } else { (lb, la) };
-                cells[g as usize].push((l as usize, e));
-            }
-            OtherTerm { kk, bar, first: a, table, cells }
-        });
-        Ok(GroupDeletion { pieces: self, own, own_bar, other })
+        let others = other.iter().map(|&kk| self.other_term(own_bar, kk)).collect();
+        let first_bar =
+            (0..self.bar_groups.len()).find(|&b| self.bar_groups[b] == factor).expect("a bar of the factor");
+        let mut blocks = Vec::new();
+        for (i, &kb) in other.iter().enumerate() {
+            blocks.extend(other[i + 1..].iter().map(|&kc| self.other_block(first_bar, kb, kc)));
+        }
+        Ok(GroupDeletion { pieces: self, own, own_bar, others, blocks })
+    }
+
+    /// Term `kk` of another factor than `own_bar`'s, and its cells with each level of `own_bar`.
+    fn other_term(&self, own_bar: usize, kk: usize) -> OtherTerm {
+        let bar = self.bar_order[kk];
+        let (a, b) = (own_bar.min(bar), own_bar.max(bar));
+        let table = self.pairs.iter().position(|&x| x == (a, b)).expect("a pair table");
+        let mut cells = vec![Vec::new(); self.bar_levels(own_bar)];
+        for (e, &(la, lb)) in self.pair_levels[table].iter().enumerate() {
+            let (g, l) = if own_bar == a { (la, lb) } else { (lb, la) };
+            cells[g as usize].push((l as usize, e));
+        }
+        OtherTerm { kk, bar, first: a, table, cells }
+    }
+
+    /// The block between terms `kb` and `kc` of other factors than
+    /// `first_bar`'s, and its triples with each level of that factor.
+    fn other_block(&self, first_bar: usize, kb: usize, kc: usize) -> OtherBlock {
+        // The triple table orders its two bars as the formula does.
+        let (kb, kc) = if self.bar_order[kb] < self.bar_order[kc] { (kb, kc) } else { (kc, kb) };
+        let triple = Triple { f: first_bar, b: self.bar_order[kb], c: self.bar_order[kc] };
+        let table = self.triples.iter().position(|&t| t == triple).expect("a triple table");
+        let mut cells = vec![Vec::new(); self.bar_levels(first_bar)];
+        for (e, &(g, lb, lc)) in self.pieces.triples[table].levels.iter().enumerate() {
+            cells[g as usize].push((lb as usize, lc as usize, e));
+        }
+        OtherBlock { kb, kc, qb: self.layout.q[triple.b], qc: self.layout.q[triple.c], table, cells }
     }
 
     fn bar_levels(&self, bar: usize) -> usize {
@@ -150,13 +171,30 @@ struct OtherTerm {
     cells: Vec<Vec<(usize, usize)>>,
 }
 
+/// The block between two terms of other factors than the deleted one, and
+/// its triples with each deleted level.
+#[derive(Debug, Clone)]
+struct OtherBlock {
+    /// The two terms (lme4's order; kb's bar first in the formula) and their q.
+    kb: usize,
+    kc: usize,
+    qb: usize,
+    qc: usize,
+    /// The triple table's index.
+    table: usize,
+    /// For each level of the deleted factor: (level of kb, level of kc, triple index).
+    cells: Vec<Vec<(usize, usize, usize)>>,
+}
+
 /// Deleting levels of one grouping factor: the terms it touches.
 pub struct GroupDeletion<'a> {
     pieces: &'a GroupPieces,
     /// Terms (lme4's order) of the deleted factor, and the bar of the first.
     own: Vec<usize>,
     own_bar: usize,
-    other: Option<OtherTerm>,
+    /// The terms of other factors, and the blocks between each two of them.
+    others: Vec<OtherTerm>,
+    blocks: Vec<OtherBlock>,
 }
 
 /// (position, value) pairs: positions taken whole from the cross-products,
@@ -205,8 +243,12 @@ impl GroupDeletion<'_> {
             }
         }
         let (mut zz0, mut zxy0, mut zz_rest, mut zxy_rest) = (vec![], vec![], vec![], vec![]);
-        if let Some(o) = &self.other {
+        for o in &self.others {
             self.other_share(cp, o, levels, &mut zz0, &mut zxy0, &mut zz_rest, &mut zxy_rest);
+        }
+        let mut cross = vec![];
+        for block in &self.blocks {
+            self.block_share(cp, block, levels, &mut cross, &mut zz_rest);
         }
         let layout = &self.pieces.layout;
         let level = |g: usize| {
@@ -218,7 +260,7 @@ impl GroupDeletion<'_> {
         RowsShare {
             zz0: merged(whole(at.zz0, &cp.zz0), zz0),
             zxy0: merged(whole(at.zxy0, &cp.zxy0), zxy0),
-            cross_values: whole(at.cross, &cp.cross_values),
+            cross_values: merged(whole(at.cross, &cp.cross_values), cross),
             zz_rest: merged(whole(at.zz_rest, &cp.zz_rest), zz_rest),
             zxy_rest: merged(whole(at.zxy_rest, &cp.zxy_rest), zxy_rest),
             xyxy,
@@ -281,6 +323,50 @@ impl GroupDeletion<'_> {
         }
     }
 
+    /// The block between two terms of other factors over the deleted rows,
+    /// from the triple pieces: S = sum w z_b z_c' at each pair of levels.
+    fn block_share(
+        &self,
+        cp: &CrossProducts,
+        o: &OtherBlock,
+        levels: &[usize],
+        cross: &mut Vec<(usize, f64)>,
+        zz_rest: &mut Vec<(usize, f64)>,
+    ) {
+        let width = o.qb * o.qc;
+        let values = &self.pieces.pieces.triples[o.table].values;
+        for &g in levels {
+            for &(lb, lc, e) in &o.cells[g] {
+                let s = &values[e * width..(e + 1) * width];
+                // s[i + j qb] = sum w z_{b,i} z_{c,j}.
+                let at = |i: usize, j: usize| s[j * o.qb + i];
+                if o.kb == 0 || o.kc == 0 {
+                    // Z_rest'Z_0: the other term's rows, term 0's columns (q_rest x q0, column-major).
+                    let (l0, k_rest, l_rest) = if o.kb == 0 { (lb, o.kc, lc) } else { (lc, o.kb, lb) };
+                    let start = cross_entry(cp, l0, cp.term_first_block[k_rest] + l_rest);
+                    let q_rest = if o.kb == 0 { o.qc } else { o.qb };
+                    for i in 0..o.qb {
+                        for j in 0..o.qc {
+                            let (r, c) = if o.kb == 0 { (j, i) } else { (i, j) };
+                            cross.push((start + c * q_rest + r, at(i, j)));
+                        }
+                    }
+                } else {
+                    let row_b = cp.rest_blocks[cp.term_first_block[o.kb] + lb].row;
+                    let row_c = cp.rest_blocks[cp.term_first_block[o.kc] + lc].row;
+                    for i in 0..o.qb {
+                        for j in 0..o.qc {
+                            let (r, c) = (row_b + i, row_c + j);
+                            if let Some(pos) = cp.pattern.position(r.max(c), r.min(c)) {
+                                zz_rest.push((pos, at(i, j)));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The held-out rows' sums for predictions by `beta` (X beta + offset).
     pub fn held_out(&self, levels: &[usize], beta: &[f64]) -> HeldOut {
         let pieces = self.pieces;
@@ -302,6 +388,13 @@ impl GroupDeletion<'_> {
             sum_y2: response(layout.piece_unweighted_gram(y, y)),
         }
     }
+}
+
+/// The first value of the entry of Z_rest'Z_0 at level `l0` of term 0 and rest block `block`.
+fn cross_entry(cp: &CrossProducts, l0: usize, block: usize) -> usize {
+    let entries = &cp.cross[cp.cross_ptr[l0]..cp.cross_ptr[l0 + 1]];
+    let e = entries.binary_search_by_key(&block, |e| e.block()).expect("rows of the pair have an entry");
+    entries[e].values()
 }
 
 /// Every position of `cp` that involves level `g` of term `kk`.

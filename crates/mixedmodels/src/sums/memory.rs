@@ -20,6 +20,9 @@
 //! - the pass's tables of pairs until the system is assembled (not kept for
 //!   two scalar terms: their values become the cross-products).
 //!
+//! The per-group pieces, when the plan sums them ([`super::pieces`]): their
+//! own estimate, in both phases.
+//!
 //! The pass: the sums by level and of pairs (polars' accumulator: a dense
 //! array of l_a l_b cells for crossed factors up to 2^26 values, else a
 //! hash map of the pairs) and a batch of rows (a million, three copies, and
@@ -150,6 +153,12 @@ pub fn estimate(plan: &SumsPlan, n: usize, threads: usize) -> MemoryEstimate {
         let store =
             if !nested(a, b) && cells <= DENSE_PAIR_CELLS { cells * F64 } else { pairs(a, b) * HASH_SLOT_BYTES };
         pass.push((format!("a pass over pairs of {} and {}", name(a), name(b)), store + table));
+    }
+    if layout.group_pieces {
+        // Summed, split and kept: counted whole in both phases (`SumsPlan::group_pieces_bytes`).
+        let pieces = plan.group_pieces_bytes(n as usize);
+        parts.push(("the per-group pieces".to_string(), pieces));
+        pass.push(("the per-group pieces".to_string(), pieces));
     }
     let columns = (plan.basic.len() + plan.tables.iter().map(|t| t.keys.len()).sum::<usize>()) as f64;
     pass.push(("a batch of rows".to_string(), BATCH_ROWS.min(n) * columns * F64 * BATCH_COPIES + ENGINE_BYTES));

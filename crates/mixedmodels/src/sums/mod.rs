@@ -29,6 +29,7 @@ pub mod plan;
 pub mod rows;
 pub mod setup;
 pub mod stats;
+pub mod triples;
 
 pub use expr::{BinaryOp, ColumnExpr, UnaryOp};
 pub use plan::{Layout, Product, SumsPlan, TableSpec};

@@ -16,21 +16,25 @@
 //!   pair's rows, and the same for b ("cell pieces", appended to the pair's
 //!   table).
 //!
-//! Blocks between two terms of other factors restricted to R_g would need
-//! sums over triples of levels; they are not formed, so a factor is
-//! deletable from the sums when at most one term belongs to another factor.
-//! Engines compute the widened tables as they compute any table (the plan
-//! lists the products); the pieces are split from the fit's sums on arrival.
+//! - for two terms of other factors, their block over R_g: sums over triples
+//!   of levels ("triple pieces", tables of their own, [`super::triples`]).
+//!
+//! Engines compute the widened tables and the triple tables as they compute
+//! any table (the plan lists the products); the pieces are split from the
+//! fit's sums on arrival.
 
 use super::plan::{lower_index, Layout, Product, SumsPlan};
+use super::triples::TripleSums;
 
 /// The per-group pieces as they arrive: per bar, the level pieces of each
 /// level (level-major); per pair table, the cell pieces of each of its
-/// levels (in the order of `PairSums::levels`).
+/// levels (in the order of `PairSums::levels`); per triple table
+/// ([`SumsPlan::triples`]), its sums.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PieceSums {
     pub terms: Vec<Vec<f64>>,
     pub pairs: Vec<Vec<f64>>,
+    pub triples: Vec<TripleSums>,
 }
 
 fn tri(q: usize) -> usize {
@@ -176,11 +180,17 @@ impl SumsPlan {
             let t = plan.pair_table(a, b);
             plan.tables[t].sums.extend(layout.cell_piece_products(a, b));
         }
+        // The triple tables go between the pair tables and the global row.
+        let global = plan.tables.pop().expect("the global row");
+        let triples: Vec<_> = plan.triples().into_iter().map(|t| plan.triple_spec(t)).collect();
+        plan.tables.extend(triples);
+        plan.tables.push(global);
         plan
     }
 
     /// Bytes the per-group pieces add to the reduced statistics, for `n`
-    /// complete rows (each pair table at most min(l_a l_b, n) cells).
+    /// complete rows (each pair table at most min(l_a l_b, n) cells, each
+    /// triple table at most `triple_bound` triples).
     pub fn group_pieces_bytes(&self, n: usize) -> f64 {
         let mut layout = self.layout.clone();
         layout.group_pieces = true;
@@ -191,8 +201,14 @@ impl SumsPlan {
             .into_iter()
             .map(|(a, b)| (levels[a] * levels[b]).min(n as f64) * layout.cell_piece_width(a, b) as f64)
             .sum();
+        // Triple tables: q_b q_c values and three keys a triple present (bounded, see `triple_bound`).
+        let triples: f64 = self
+            .all_triples()
+            .into_iter()
+            .map(|t| self.triple_bound(t, n) * (layout.q[t.b] * layout.q[t.c] + 3) as f64)
+            .sum();
         // Summed (pass), split (stats) and kept (the model): about three copies.
-        3.0 * 8.0 * (terms + pairs)
+        3.0 * 8.0 * (terms + pairs + triples)
     }
 }
 

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use super::pieces::{split_rows, PieceSums};
 use super::plan::SumsPlan;
+use super::triples::{Triple, TripleSums};
 use crate::data::{DataFrame, MISSING};
 use crate::error::{Error, Result};
 
@@ -50,19 +51,17 @@ fn bar_levels(plan: &SumsPlan, b: usize, keys: &DataFrame) -> Result<Vec<u32>> {
 }
 
 impl ReducedStats {
-    /// From an engine's tables: for each bar and each pair, the key columns
-    /// (a frame) and the sums (row-major, one row a key); the global row.
-    pub fn from_tables(
-        plan: &SumsPlan,
-        terms: &[(DataFrame, Vec<f64>)],
-        pairs: &[(DataFrame, Vec<f64>)],
-        global: Vec<f64>,
-    ) -> Result<ReducedStats> {
+    /// From an engine's tables: for each keyed table of the plan, in its
+    /// order (bars, pairs, triples), the key columns (a frame) and the sums
+    /// (row-major, one row a key); the global row.
+    pub fn from_tables(plan: &SumsPlan, tables: &[(DataFrame, Vec<f64>)], global: Vec<f64>) -> Result<ReducedStats> {
         let layout = &plan.layout;
         let nb = plan.nbars();
-        if terms.len() != nb || pairs.len() != plan.pairs().len() || global.len() != layout.global_width() {
+        if tables.len() != plan.global_table() || global.len() != layout.global_width() {
             return Err(Error::Argument("the tables do not match the plan".into()));
         }
+        let (terms, rest) = tables.split_at(nb);
+        let (pairs, triples) = rest.split_at(plan.pairs().len());
         let mut term_sums = Vec::with_capacity(nb);
         let mut pieces = PieceSums::default();
         for (b, (keys, values)) in terms.iter().enumerate() {
@@ -100,7 +99,53 @@ impl ReducedStats {
             pair_sums.push(PairSums { levels: out.levels, values: sums });
             pieces.pairs.push(extra);
         }
+        for (t, (keys, values)) in plan.triples().into_iter().zip(triples) {
+            let width = acc_width(plan, t);
+            check_rows(keys, values, width)?;
+            let (lf, lb, lc) =
+                (bar_levels(plan, t.f, keys)?, bar_levels(plan, t.b, keys)?, bar_levels(plan, t.c, keys)?);
+            let mut acc = TripleStore::default();
+            for (r, row) in values.chunks_exact(width.max(1)).enumerate() {
+                acc.add((lf[r], lb[r], lc[r]), row);
+            }
+            pieces.triples.push(acc.finish(width));
+        }
         Ok(ReducedStats { terms: term_sums, pairs: pair_sums, global, pieces })
+    }
+}
+
+/// Values a triple of levels of triple table `t` takes.
+fn acc_width(plan: &SumsPlan, t: Triple) -> usize {
+    plan.layout.q[t.b] * plan.layout.q[t.c]
+}
+
+/// Where the sums of one triple table accumulate: a slot a triple of levels seen.
+#[derive(Debug, Clone, Default)]
+struct TripleStore {
+    slots: HashMap<(u32, u32, u32), usize>,
+    values: Vec<f64>,
+}
+
+impl TripleStore {
+    fn add(&mut self, key: (u32, u32, u32), values: &[f64]) {
+        let next = self.values.len();
+        let slot = *self.slots.entry(key).or_insert(next);
+        if slot == next {
+            self.values.extend(std::iter::repeat_n(0.0, values.len()));
+        }
+        self.values[slot..slot + values.len()].iter_mut().zip(values).for_each(|(d, v)| *d += v);
+    }
+
+    /// The sums sorted by triple.
+    fn finish(self, width: usize) -> TripleSums {
+        let mut keyed: Vec<((u32, u32, u32), usize)> = self.slots.into_iter().collect();
+        keyed.sort_unstable();
+        let mut out = TripleSums::default();
+        for (key, slot) in keyed {
+            out.levels.push(key);
+            out.values.extend_from_slice(&self.values[slot..slot + width]);
+        }
+        out
     }
 }
 
@@ -134,6 +179,7 @@ enum PairStore {
 pub struct Accumulator {
     terms: Vec<Vec<f64>>,
     pairs: Vec<PairStore>,
+    triples: Vec<TripleStore>,
     global: Vec<f64>,
     rows: usize,
 }
@@ -163,7 +209,8 @@ impl Accumulator {
                 }
             })
             .collect();
-        Accumulator { terms, pairs, global: vec![0.0; layout.global_width()], rows: 0 }
+        let triples = vec![TripleStore::default(); plan.triples().len()];
+        Accumulator { terms, pairs, triples, global: vec![0.0; layout.global_width()], rows: 0 }
     }
 
     /// Add a batch: `keys` holds the grouping columns of every bar, `columns`
@@ -215,6 +262,14 @@ impl Accumulator {
                 for (d, p) in dst.iter_mut().zip(products_ab) {
                     *d += products(p, i);
                 }
+            }
+        }
+        for (ti, (t, store)) in plan.triples().into_iter().zip(&mut self.triples).enumerate() {
+            let sums = &plan.tables[plan.triple_table(ti)].sums;
+            let mut row = vec![0.0; sums.len()];
+            for i in 0..n {
+                row.iter_mut().zip(sums).for_each(|(d, p)| *d = products(p, i));
+                store.add((levels[t.f][i], levels[t.b][i], levels[t.c][i]), &row);
             }
         }
         let global = &plan.tables[plan.global_table()].sums;
@@ -288,6 +343,8 @@ impl Accumulator {
                 PairSums { levels: pair.levels, values }
             })
             .collect();
+        pieces.triples =
+            plan.triples().into_iter().zip(self.triples).map(|(t, store)| store.finish(acc_width(plan, t))).collect();
         ReducedStats { terms, pairs, global: self.global, pieces }
     }
 }
