@@ -17,7 +17,8 @@ default), ``dask`` (a LocalCluster of 2 processes on 127.0.0.1), ``spark``
 (``local[2]`` on 127.0.0.1, UI off); ``-small`` after an out-of-core engine fits the
 first ``--memory-rows`` rows (the exact comparison with ``memory``). For Dask and
 Spark the peak memory and CPU time are the driver's (the workers and the JVM are
-other processes). See benches/README.md.
+other processes); "machine CPU" is the whole machine's busy CPU time over the run
+(/proc/stat: every process, so run it on a quiet machine). See benches/README.md.
 """
 
 from __future__ import annotations
@@ -106,10 +107,12 @@ def worker(engine: str, files: list[str]) -> dict:
         raise SystemExit(f"unknown engine {engine}")
     fit_start = time.perf_counter()
     m = mm.Lmer(FORMULA, data=data)
-    m.fit(summarize=False)
+    control = os.environ.get("OOC_CONTROL") or None
+    m.fit(summarize=False, control=control)
     fit_seconds = time.perf_counter() - fit_start
     out = {
         "engine": engine,
+        "control": control,
         "rows": m.nobs,
         "fit_seconds": fit_seconds,
         "seconds": time.perf_counter() - start,
@@ -134,9 +137,22 @@ def worker(engine: str, files: list[str]) -> dict:
     return out
 
 
-def run_worker(engine: str, files: list[str], theta_file: Path | None) -> dict:
-    """The worker in a process of its own; its peak memory and CPU time from wait4."""
-    env = dict(os.environ, OOC_THETA=str(theta_file or ""))
+def machine_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy (every process: Dask's workers and
+    Spark's JVM included), from /proc/stat; 0 where there is none."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def run_worker(engine: str, files: list[str], theta_file: Path | None, control: str = "") -> dict:
+    """The worker in a process of its own; its peak memory and CPU time from wait4,
+    and the machine's CPU time over the run (/proc/stat)."""
+    env = dict(os.environ, OOC_THETA=str(theta_file or ""), OOC_CONTROL=control)
+    machine_before = machine_cpu_seconds()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--worker", engine, "--files", *files],
         stdout=subprocess.PIPE,
@@ -153,6 +169,7 @@ def run_worker(engine: str, files: list[str], theta_file: Path | None) -> dict:
     result = json.loads(output.strip().splitlines()[-1])
     result["peak_rss_mb"] = usage.ru_maxrss / 1024
     result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
+    result["machine_cpu_seconds"] = machine_cpu_seconds() - machine_before
     result["load_average_after"] = load_average()
     return result
 
@@ -176,21 +193,23 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
         "",
         f"`{FORMULA}`, {LEVELS[0]:,} x {LEVELS[1]:,} crossed levels; `--rows {args.rows:g}`, "
         f"`--memory-rows {args.memory_rows:g}`. Load average (1, 5, 15 min) before/after this invocation: "
-        f"{args.load_before} / {args.load_after}; each row has its own, at the end of its fit.",
+        f"{args.load_before} / {args.load_after}; each row has its own, at the end of its fit."
+        + (f" Every fit with `control = {args.control}`." if args.control else ""),
         "",
-        "| engine | rows | fit (s) | total (s) | CPU (s) | load after | peak RSS (MB) | evals | (Intercept) | x "
-        "| theta | sigma |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| engine | rows | fit (s) | total (s) | CPU (s) | machine CPU (s) | load after | peak RSS (MB) | evals "
+        "| (Intercept) | x | theta | sigma |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['engine']} | – | – | – | – | – | – | – | {r['error'][:80]} | | | |")
+            lines.append(f"| {r['engine']} | – | – | – | – | – | – | – | – | {r['error'][:80]} | | | |")
             continue
         cpu = f"{r['cpu_seconds']:.0f}" if "cpu_seconds" in r else "–"
+        machine = f"{r['machine_cpu_seconds']:.0f}" if "machine_cpu_seconds" in r else "–"
         load = ", ".join(f"{v:.1f}" for v in r.get("load_average_after") or []) or "–"
         lines.append(
-            f"| {r['engine']} | {r['rows']:,} | {r['fit_seconds']:.1f} | {r['seconds']:.1f} | {cpu} | {load} | "
-            f"{r['peak_rss_mb']:.0f} | "
+            f"| {r['engine']} | {r['rows']:,} | {r['fit_seconds']:.1f} | {r['seconds']:.1f} | {cpu} | {machine} | "
+            f"{load} | {r['peak_rss_mb']:.0f} | "
             f"{r['feval']} | {r['beta'][0]:.6f} | {r['beta'][1]:.6f} | "
             f"{', '.join(f'{t:.6f}' for t in r['theta'])} | {r['sigma']:.6f} |"
         )
@@ -243,6 +262,7 @@ def main() -> None:
     parser.add_argument("--dir", default="/tmp/mixedmodels-ooc")
     parser.add_argument("--engines", default="memory,polars-small,polars,dask,spark")
     parser.add_argument("--output-dir", default=str(Path(__file__).parent / "results" / "out_of_core"))
+    parser.add_argument("--control", default="", help="lme4-style control for every fit, e.g. 'list(xtol_abs = 1e-10)'")
     parser.add_argument("--previous", nargs="*", default=[], help="results (JSON) of earlier runs to report with")
     parser.add_argument("--worker")
     parser.add_argument("--files", nargs="*")
@@ -259,7 +279,7 @@ def main() -> None:
     for engine in filter(None, args.engines.split(",")):
         small = engine == "memory" or engine.endswith("-small")
         files = files_for(directory, small_rows if small else rows)
-        result = run_worker(engine, files, theta_file if small and engine != "memory" else None)
+        result = run_worker(engine, files, theta_file if small and engine != "memory" else None, args.control)
         if engine == "memory" and "theta" in result:
             theta_file.write_text(json.dumps(result["theta"]))
         results.append(result)

@@ -57,8 +57,16 @@ class DaskSource(Source):
         return self.frame if mask is None else self.frame[mask]
 
     def pilot(self, used: Sequence[str], n: int) -> pl.DataFrame:
-        cols = list(dict.fromkeys(used))
-        rows = self.complete_frame(used)[cols].head(n, npartitions=-1)
+        # The first n complete rows, reading the first partition alone when it
+        # holds them: head(n, npartitions=-1) reads every partition, a whole pass.
+        import warnings
+
+        frame = self.complete_frame(used)[list(dict.fromkeys(used))]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "Insufficient elements for `head`"
+            rows = frame.head(n, npartitions=1)
+        if len(rows) < n:
+            rows = frame.head(n, npartitions=-1)
         return _to_frame(rows)
 
     def distinct(self, columns: Sequence[str], used: Sequence[str] | None) -> pl.DataFrame:

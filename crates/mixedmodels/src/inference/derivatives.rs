@@ -104,7 +104,7 @@ const SHARED_FACTOR_BYTES: usize = 256 << 20;
 
 /// The bytes of a factor workspace: L21 (sparse and any dense copy) and the rest block.
 fn factor_bytes(m: &LinearMixedModel) -> usize {
-    8 * (m.cp.cross_values.len() + m.cp.pattern.len() + m.factor.l21_dense.as_ref().map_or(0, Vec::len))
+    8 * (m.cp.cross_values.len() + m.cp.pattern.len() + m.factor.dense_l21_values())
 }
 
 /// Factor at every point with the model's own workspace, one after the

@@ -17,6 +17,9 @@ use rayon::prelude::*;
 use crate::linalg::{self, small, DenseCholesky};
 
 mod first_term;
+mod panels;
+
+use panels::SchurPanels;
 
 /// Up to this many columns of [X y], the small-matrix Cholesky is used.
 const SMALL_XX: usize = 16;
@@ -29,9 +32,10 @@ const PARALLEL_MIN_REST: usize = 256;
 /// multiply-adds but about this many times faster per multiply-add.
 const DENSE_SCHUR_SPEEDUP: f64 = 25.0;
 
-/// Largest dense copy of L21 (m x l0 values) the dense update may use,
+/// Largest dense copy of L21 (m x l0 values) the dense update keeps,
 /// unless it is at most twice the sparse L21's own values (crossed factors
-/// whose levels nearly all meet: the copy no more than doubles that memory).
+/// whose levels nearly all meet: the copy no more than doubles that memory);
+/// beyond it, the dense update runs over panels of L21 of at most this size.
 const DENSE_SCHUR_MAX_VALUES: usize = 1 << 23;
 
 pub struct BlockedFactor {
@@ -64,6 +68,9 @@ pub struct BlockedFactor {
     pub l21_dense: Option<Vec<f64>>,
     /// L_X1 as a dense (l0 q0) x (p+1) matrix, beside `l21_dense` for vector first terms.
     lx1_dense: Option<Vec<f64>>,
+    /// Dense panels of L21 for the Schur update by matrix products, when a
+    /// dense copy of the whole L21 is not affordable.
+    schur_panels: Option<SchurPanels>,
     chol_xx: DenseCholesky,
     /// False if the last update failed (a non-positive pivot).
     pub ok: bool,
@@ -84,6 +91,7 @@ impl BlockedFactor {
     pub fn new(cp: &CrossProducts, par: &SystemTerms) -> Self {
         let k = cp.p + 1;
         let qmax = par.terms.iter().map(|t| t.q).max().unwrap_or(1);
+        let schur = schur_update(cp);
         BlockedFactor {
             l11: vec![0.0; cp.zz0.len()],
             l21: vec![0.0; cp.cross_values.len()],
@@ -104,11 +112,20 @@ impl BlockedFactor {
             })
                 .map(|_| vec![0.0; cp.m])
                 .collect(),
-            l21_dense: dense_schur_pays(cp).then(|| vec![0.0; cp.m * cp.l0 * cp.q0]),
-            lx1_dense: (dense_schur_pays(cp) && cp.q0 > 1).then(|| vec![0.0; cp.l0 * cp.q0 * k]),
+            l21_dense: (schur == SchurUpdate::Whole).then(|| vec![0.0; cp.m * cp.l0 * cp.q0]),
+            lx1_dense: (schur == SchurUpdate::Whole && cp.q0 > 1).then(|| vec![0.0; cp.l0 * cp.q0 * k]),
+            schur_panels: match schur {
+                SchurUpdate::Panels { levels } => Some(SchurPanels::new(cp, levels)),
+                _ => None,
+            },
             chol_xx: DenseCholesky::new(k),
             ok: false,
         }
+    }
+
+    /// Values held by dense copies of L21 (the whole, or the Schur panels).
+    pub fn dense_l21_values(&self) -> usize {
+        self.l21_dense.as_ref().map_or(0, Vec::len) + self.schur_panels.as_ref().map_or(0, SchurPanels::len)
     }
 
     /// Refactor for a new theta.
@@ -128,6 +145,8 @@ impl BlockedFactor {
         }
         if cp.all_scalar {
             self.scalar_rest(cp);
+        } else if self.schur_panels.is_some() {
+            self.scale_rest(cp);
         } else if self.l21_dense.is_some() {
             self.scale_rest(cp);
             self.subtract_schur_dense(cp);
@@ -135,6 +154,10 @@ impl BlockedFactor {
         } else {
             self.scale_rest(cp);
             self.subtract_schur_blocks(cp);
+        }
+        if let Some(panels) = self.schur_panels.as_mut() {
+            panels.subtract(cp, &self.l21, &self.lx1, self.rest.values_mut(), &mut self.lxr);
+            return self.rest.factor();
         }
         if let Some(a) = &self.l21_dense {
             // T -= A L_X1' with A the dense L21 (m x l0) and L_X1' stored k x l0.
@@ -187,6 +210,17 @@ impl BlockedFactor {
             }
         };
         match pattern {
+            RestPattern::Dense { .. } if self.schur_panels.is_some() => {
+                // S = scale Z_R'Z_R scale + I here; `rest` subtracts L21 L21' panel by panel.
+                let values = self.rest.values_mut();
+                for c in 0..m {
+                    let zz = &cp.zz_rest[c * m..(c + 1) * m];
+                    for r in c..m {
+                        values[c * m + r] = zz[r] * scale[r] * scale[c];
+                    }
+                    values[c * m + c] += 1.0;
+                }
+            }
             RestPattern::Dense { .. } if self.l21_dense.is_some() => {
                 // S = scale Z_R'Z_R scale + I - A A' with A[b, j] = L21 of level j, rest row b.
                 // Every update writes the same positions (the structure is
@@ -258,7 +292,7 @@ impl BlockedFactor {
     }
 
     /// S -= A A' and T -= A L_X1 with A = L21 as a dense m x (l0 q0) matrix,
-    /// by two matrix products (vector terms; see [`dense_schur_pays`]). Every
+    /// by two matrix products (vector terms; see [`schur_update`]). Every
     /// update writes the same positions of A, so the zeros set at allocation stay.
     fn subtract_schur_dense(&mut self, cp: &CrossProducts) {
         let (m, q0, k) = (cp.m, cp.q0, cp.p + 1);
@@ -457,14 +491,27 @@ impl BlockedFactor {
     }
 }
 
+/// How the Schur update S -= sum_j L21_j L21_j' runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SchurUpdate {
+    /// Level by level, over the pairs of blocks each level touches.
+    Pairwise,
+    /// One dense product with a dense copy of the whole L21 (kept between
+    /// updates; the gradient uses it too).
+    Whole,
+    /// Dense products over panels of `levels` levels of the first term.
+    Panels { levels: usize },
+}
+
 /// Does the dense Schur update beat the pairwise one? Only with a dense
 /// rest, when m^2 l0 q0 / 2 dense multiply-adds cost less than the sum over
-/// levels of the pairwise ones (see [`DENSE_SCHUR_SPEEDUP`]).
-fn dense_schur_pays(cp: &CrossProducts) -> bool {
+/// levels of the pairwise ones (see [`DENSE_SCHUR_SPEEDUP`]). The whole of
+/// L21 is copied when affordable, else it goes in panels of at most
+/// [`DENSE_SCHUR_MAX_VALUES`] values.
+fn schur_update(cp: &CrossProducts) -> SchurUpdate {
     let cols = cp.l0 * cp.q0;
-    let affordable = DENSE_SCHUR_MAX_VALUES.max(2 * cp.cross_values.len());
-    if !cp.pattern.is_dense() || cp.m * cols > affordable {
-        return false;
+    if !cp.pattern.is_dense() || cp.m == 0 || cols == 0 {
+        return SchurUpdate::Pairwise;
     }
     let pairs: f64 = (0..cp.l0)
         .map(|j| {
@@ -473,5 +520,13 @@ fn dense_schur_pays(cp: &CrossProducts) -> bool {
         })
         .sum();
     let dense = (cp.m as f64).powi(2) * cols as f64;
-    dense < DENSE_SCHUR_SPEEDUP * pairs
+    if dense >= DENSE_SCHUR_SPEEDUP * pairs {
+        return SchurUpdate::Pairwise;
+    }
+    let affordable = DENSE_SCHUR_MAX_VALUES.max(2 * cp.cross_values.len());
+    if cp.m * cols <= affordable {
+        SchurUpdate::Whole
+    } else {
+        SchurUpdate::Panels { levels: (DENSE_SCHUR_MAX_VALUES / (cp.m * cp.q0)).max(1) }
+    }
 }
