@@ -2,7 +2,6 @@
 //! (handed to numpy without a copy), contrast specifications in, the names of
 //! enums parsed at the boundary, and the dicts of random-effects terms.
 
-use mixedmodels::all_fit::{available_methods, OptimizerFit};
 use mixedmodels::data::FitRows;
 use mixedmodels::design::{Contrasts, ReForm};
 use mixedmodels::fitted::MixedFit;
@@ -13,7 +12,7 @@ use mixedmodels::residuals::ResidualKind;
 use numpy::npyffi::NPY_ORDER;
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyDict;
 
 use crate::errors::{data_error, to_py};
 use mixedmodels::optim::{Method, OptimizerSettings};
@@ -185,60 +184,4 @@ fn replicate_columns(reps: &[Option<Replicate>], width: usize, get: impl Fn(&Rep
         }
     }
     out
-}
-
-/// The optimizers `all_fit` runs: those named, or every one available for
-/// the kind of model; a method a GLMM has no objective for is an error.
-pub fn all_fit_methods(names: Option<Vec<String>>, generalized: bool) -> PyResult<Vec<Method>> {
-    let available = available_methods(generalized);
-    let Some(names) = names else { return Ok(available) };
-    if names.is_empty() {
-        return Err(data_error("optimizers must name at least one optimizer".into()));
-    }
-    let mut methods = Vec::new();
-    for name in &names {
-        let method = optimizer_method(name)?;
-        if !available.contains(&method) {
-            let known: Vec<&str> = available.iter().map(|m| m.name()).collect();
-            return Err(data_error(format!(
-                "optimizer '{name}' is not available for this model in all_fit (available: {})",
-                known.join(", ")
-            )));
-        }
-        if !methods.contains(&method) {
-            methods.push(method);
-        }
-    }
-    Ok(methods)
-}
-
-/// `all_fit`'s refits as a list of dicts, one an optimizer: `optimizer`,
-/// `seconds`, `error` (None, or why the refit failed) and, for a refit that
-/// ran, `objective`, `loglik`, `theta`, `sd_cor`, `sigma`, `beta`, `feval`,
-/// `converged`, `status`, `warnings`.
-pub fn optimizer_fits_list<'py>(py: Python<'py>, fits: &[OptimizerFit]) -> PyResult<Bound<'py, PyList>> {
-    let out = PyList::empty(py);
-    for f in fits {
-        let d = PyDict::new(py);
-        d.set_item("optimizer", f.method.name())?;
-        d.set_item("seconds", f.seconds)?;
-        match &f.outcome {
-            Err(e) => d.set_item("error", e)?,
-            Ok(r) => {
-                d.set_item("error", py.None())?;
-                d.set_item("objective", r.objective)?;
-                d.set_item("loglik", r.loglik)?;
-                d.set_item("theta", r.theta.clone())?;
-                d.set_item("sd_cor", r.sd_cor.clone())?;
-                d.set_item("sigma", r.sigma)?;
-                d.set_item("beta", r.beta.clone())?;
-                d.set_item("feval", r.feval)?;
-                d.set_item("converged", r.converged)?;
-                d.set_item("status", &r.status)?;
-                d.set_item("warnings", r.warnings.clone())?;
-            }
-        }
-        out.append(d)?;
-    }
-    Ok(out)
 }

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::convert::{all_fit_methods, optimizer_fits_list, replicates_dict};
+use crate::all_fit::all_fit_list;
+use crate::convert::replicates_dict;
 use crate::convert::{contrasts_from_py, matrix_rowmajor, optimizer_settings};
 use crate::errors::to_py;
 use crate::fitted::PyMixedFit;
@@ -215,7 +216,7 @@ impl PyGlmer {
     }
 
     /// The model refitted with each optimizer (None: every one available),
-    /// in parallel: a list of dicts (see `convert::optimizer_fits_list`).
+    /// in parallel: a list of dicts (see `all_fit::optimizer_fits_list`).
     #[pyo3(signature = (optimizers, max_feval, progress=None))]
     fn all_fit<'py>(
         &self,
@@ -224,12 +225,7 @@ impl PyGlmer {
         max_feval: usize,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let methods = all_fit_methods(optimizers, true)?;
-        let inner = &self.inner;
-        let fits = run_watched(py, progress, |watch| {
-            Ok(inner.all_fit_observed(&methods, max_feval, Some(&|method, p| watch.observe(Some(method.name()), p))))
-        })?;
-        optimizer_fits_list(py, &fits)
+        all_fit_list(py, self.inner.as_ref(), optimizers, max_feval, progress)
     }
 
     fn __repr__(&self) -> String {

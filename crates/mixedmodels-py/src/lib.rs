@@ -1,6 +1,7 @@
 //! Python bindings for the `mixedmodels` core crate: conversions, one
 //! `#[pyclass]` a model kind, and the mapping of core errors to exceptions.
 
+mod all_fit;
 mod convert;
 mod diagnostics;
 mod errors;

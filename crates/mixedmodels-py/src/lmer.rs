@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
+use crate::all_fit::all_fit_list;
 use crate::convert::{
-    all_fit_methods, contrasts_from_py, matrix, matrix_rowmajor, optimizer_fits_list, optimizer_method,
-    optimizer_settings, replicates_dict, DdfArg,
+    contrasts_from_py, matrix, matrix_rowmajor, optimizer_method, optimizer_settings, replicates_dict, DdfArg,
 };
 use crate::errors::{data_error, to_py};
 use crate::fitted::PyMixedFit;
@@ -243,7 +243,7 @@ impl PyLmer {
     }
 
     /// The model refitted with each optimizer (None: every one available),
-    /// in parallel: a list of dicts (see `convert::optimizer_fits_list`).
+    /// in parallel: a list of dicts (see `all_fit::optimizer_fits_list`).
     #[pyo3(signature = (optimizers, max_feval, progress=None))]
     fn all_fit<'py>(
         &self,
@@ -252,12 +252,7 @@ impl PyLmer {
         max_feval: usize,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let methods = all_fit_methods(optimizers, false)?;
-        let inner = &self.inner;
-        let fits = run_watched(py, progress, |watch| {
-            Ok(inner.all_fit_observed(&methods, max_feval, Some(&|method, p| watch.observe(Some(method.name()), p))))
-        })?;
-        optimizer_fits_list(py, &fits)
+        all_fit_list(py, self.inner.as_ref(), optimizers, max_feval, progress)
     }
 
     fn __repr__(&self) -> String {

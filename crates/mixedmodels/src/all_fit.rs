@@ -65,6 +65,28 @@ pub struct Refit {
 /// is then the [`crate::Error::Interrupted`] message).
 pub type SharedObserver<'o> = &'o (dyn Fn(Method, &Progress<'_>) -> Flow + Sync);
 
+/// A model whose fit `all_fit` repeats with each optimizer: linear and
+/// generalized mixed models alike.
+pub trait AllFit: Sync {
+    /// A GLMM: its deviance has no analytic gradient, so no BFGS.
+    const GENERALIZED: bool;
+
+    /// [`AllFit::all_fit`], each refit's evaluations reported to `observer`.
+    fn all_fit_observed(
+        &self,
+        methods: &[Method],
+        max_feval: usize,
+        observer: Option<SharedObserver<'_>>,
+    ) -> Vec<OptimizerFit>;
+
+    /// The model refitted with each of `methods`, in parallel, each with the
+    /// fit's optimizer settings but for `max_feval` (lme4's `allFit` gives
+    /// every optimizer `maxfun = 1e5`).
+    fn all_fit(&self, methods: &[Method], max_feval: usize) -> Vec<OptimizerFit> {
+        self.all_fit_observed(methods, max_feval, None)
+    }
+}
+
 /// Each of `methods` on `work`, in parallel, timed.
 fn run_all(methods: &[Method], work: impl Fn(Method) -> Result<Refit> + Sync) -> Vec<OptimizerFit> {
     methods
@@ -77,16 +99,11 @@ fn run_all(methods: &[Method], work: impl Fn(Method) -> Result<Refit> + Sync) ->
         .collect()
 }
 
-impl Lmer {
-    /// The model refitted with each of `methods` from its start, each with
-    /// the fit's optimizer settings but for `max_feval` (lme4's `allFit`
-    /// gives every optimizer `maxfun = 1e5`).
-    pub fn all_fit(&self, methods: &[Method], max_feval: usize) -> Vec<OptimizerFit> {
-        self.all_fit_observed(methods, max_feval, None)
-    }
+/// A linear mixed model's refits start from its start.
+impl AllFit for Lmer {
+    const GENERALIZED: bool = false;
 
-    /// [`Lmer::all_fit`], each refit's evaluations reported to `observer`.
-    pub fn all_fit_observed(
+    fn all_fit_observed(
         &self,
         methods: &[Method],
         max_feval: usize,
@@ -115,16 +132,12 @@ impl Lmer {
     }
 }
 
-impl Glmer {
-    /// The model refitted with each of `methods` (both stages, from lme4's
-    /// start), each with the fit's settings but for `max_feval`. A negative
-    /// binomial keeps its theta.
-    pub fn all_fit(&self, methods: &[Method], max_feval: usize) -> Vec<OptimizerFit> {
-        self.all_fit_observed(methods, max_feval, None)
-    }
+/// A GLMM's refits run both stages from lme4's start; a negative binomial
+/// keeps its theta.
+impl AllFit for Glmer {
+    const GENERALIZED: bool = true;
 
-    /// [`Glmer::all_fit`], each refit's evaluations reported to `observer`.
-    pub fn all_fit_observed(
+    fn all_fit_observed(
         &self,
         methods: &[Method],
         max_feval: usize,
@@ -139,7 +152,9 @@ impl Glmer {
             Ok(self.refit_summary(f))
         })
     }
+}
 
+impl Glmer {
     fn refit_summary(&self, f: GlmmFit) -> Refit {
         let scale = if f.family.has_scale() { f.sigma } else { 1.0 };
         let stage2_ran = self.options.nagq > 0;

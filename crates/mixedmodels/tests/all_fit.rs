@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use mixedmodels::all_fit::{available_methods, OptimizerFit, Refit};
+use mixedmodels::all_fit::{available_methods, AllFit, OptimizerFit, Refit};
 use mixedmodels::glmer::{Glmer, GlmerOptions};
 use mixedmodels::glmm::Family;
 use mixedmodels::lmer::{Lmer, LmerOptions};

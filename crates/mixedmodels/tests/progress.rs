@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use mixedmodels::all_fit::AllFit;
 use mixedmodels::glmer::{Glmer, GlmerOptions};
 use mixedmodels::glmm::Family;
 use mixedmodels::lmer::{Lmer, LmerOptions};
