@@ -262,7 +262,9 @@ def main() -> None:
     parser.add_argument("--dir", default="/tmp/mixedmodels-ooc")
     parser.add_argument("--engines", default="memory,polars-small,polars,dask,spark")
     parser.add_argument("--output-dir", default=str(Path(__file__).parent / "results" / "out_of_core"))
-    parser.add_argument("--control", default="", help="lme4-style control for every fit, e.g. 'list(xtol_abs = 1e-10)'")
+    parser.add_argument(
+        "--control", default="", help="lme4-style control for every fit, e.g. 'optCtrl = list(rhoend = 1e-10)'"
+    )
     parser.add_argument("--previous", nargs="*", default=[], help="results (JSON) of earlier runs to report with")
     parser.add_argument("--worker")
     parser.add_argument("--files", nargs="*")
