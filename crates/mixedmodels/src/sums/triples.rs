@@ -24,8 +24,9 @@
 use super::pieces::split_rows;
 use super::plan::{SumsPlan, TableSpec};
 
-/// A triple table: the first bar `f` of the deleted factor and two bars
-/// `b < c` of other factors (not necessarily different from each other).
+/// A triple: the first bar `f` of the deleted factor and two bars `b < c`
+/// of other factors (not necessarily different from each other), whose
+/// block over the deleted rows is summed per triple of levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Triple {
     pub f: usize,
@@ -65,8 +66,8 @@ impl SumsPlan {
         out
     }
 
-    /// The triple tables the plan sums (none without the per-group pieces),
-    /// in the order of their tables, which follow the pair tables.
+    /// The triples the plan sums (none without the per-group pieces), in
+    /// the order of `PieceSums::triples`.
     pub fn triples(&self) -> Vec<Triple> {
         if self.layout.group_pieces {
             self.all_triples()
