@@ -187,7 +187,7 @@ impl SumsPlan {
         }
         // The other triples' tables go between the pair tables and the global row.
         let global = plan.tables.pop().expect("the global row");
-        let own: Vec<_> = plan.own_table_triples().into_iter().map(|i| plan.triple_spec(triples[i])).collect();
+        let own: Vec<_> = plan.triple_tables().iter().map(|members| plan.triple_spec(members)).collect();
         plan.tables.extend(own);
         plan.tables.push(global);
         plan

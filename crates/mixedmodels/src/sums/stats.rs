@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use super::pieces::{split_rows, PieceSums};
 use super::plan::SumsPlan;
-use super::triples::{split_hosted, TripleSums};
+use super::triples::{split_hosted, split_table, TripleSums};
 use crate::data::{DataFrame, MISSING};
 use crate::error::{Error, Result};
 
@@ -101,17 +101,16 @@ impl ReducedStats {
             pair_sums.push(PairSums { levels: out.levels, values: sums });
         }
         let all = plan.triples();
-        for (i, (keys, values)) in plan.own_table_triples().into_iter().zip(triples) {
-            let t = all[i];
-            let width = plan.triple_width(t);
+        for (j, (members, (keys, values))) in plan.triple_tables().into_iter().zip(triples).enumerate() {
+            let width = plan.tables[plan.triple_table(j)].sums.len();
             check_rows(keys, values, width)?;
-            let (lf, lb, lc) =
-                (bar_levels(plan, t.f, keys)?, bar_levels(plan, t.b, keys)?, bar_levels(plan, t.c, keys)?);
+            let [f0, f1, f2] = plan.triple_factors(all[members[0]]);
+            let (l0, l1, l2) = (bar_levels(plan, f0, keys)?, bar_levels(plan, f1, keys)?, bar_levels(plan, f2, keys)?);
             let mut acc = TripleStore::default();
-            for (r, row) in values.chunks_exact(width.max(1)).enumerate() {
-                acc.add((lf[r], lb[r], lc[r]), row);
+            for (r, row) in values.chunks_exact(width).enumerate() {
+                acc.add((l0[r], l1[r], l2[r]), row);
             }
-            pieces.triples[i] = acc.finish(width);
+            split_table(plan, &members, acc.finish(width), &mut pieces.triples);
         }
         Ok(ReducedStats { terms: term_sums, pairs: pair_sums, global, pieces })
     }
@@ -207,7 +206,7 @@ impl Accumulator {
                 }
             })
             .collect();
-        let triples = vec![TripleStore::default(); plan.own_table_triples().len()];
+        let triples = vec![TripleStore::default(); plan.triple_tables().len()];
         Accumulator { terms, pairs, triples, global: vec![0.0; layout.global_width()], rows: 0 }
     }
 
@@ -263,12 +262,13 @@ impl Accumulator {
             }
         }
         let all = plan.triples();
-        for (j, (i, store)) in plan.own_table_triples().into_iter().zip(&mut self.triples).enumerate() {
-            let (t, sums) = (all[i], &plan.tables[plan.triple_table(j)].sums);
+        for (j, (members, store)) in plan.triple_tables().into_iter().zip(&mut self.triples).enumerate() {
+            let [f0, f1, f2] = plan.triple_factors(all[members[0]]);
+            let sums = &plan.tables[plan.triple_table(j)].sums;
             let mut row = vec![0.0; sums.len()];
             for i in 0..n {
                 row.iter_mut().zip(sums).for_each(|(d, p)| *d = products(p, i));
-                store.add((levels[t.f][i], levels[t.b][i], levels[t.c][i]), &row);
+                store.add((levels[f0][i], levels[f1][i], levels[f2][i]), &row);
             }
         }
         let global = &plan.tables[plan.global_table()].sums;
@@ -323,8 +323,9 @@ impl Accumulator {
             .collect();
         let all = plan.triples();
         let mut pieces = PieceSums { triples: vec![TripleSums::default(); all.len()], ..PieceSums::default() };
-        for (i, store) in plan.own_table_triples().into_iter().zip(self.triples) {
-            pieces.triples[i] = store.finish(plan.triple_width(all[i]));
+        for (j, (members, store)) in plan.triple_tables().into_iter().zip(self.triples).enumerate() {
+            let width = plan.tables[plan.triple_table(j)].sums.len();
+            split_table(plan, &members, store.finish(width), &mut pieces.triples);
         }
         let terms = self
             .terms

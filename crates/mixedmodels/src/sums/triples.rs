@@ -6,9 +6,12 @@
 //! each pair of their levels (l_b, l_c), the sum over the rows of R_g in
 //! (l_b, l_c): sum w z_b z_c' over the rows of the triple (g, l_b, l_c).
 //! These are neither per-level nor per-pair sums of the fit, so the pass
-//! forms them as tables of their own, one a (factor F, pair of bars b < c
-//! of other factors), keyed by the grouping columns of F, b and c together
-//! (each column once). When b and c belong to the same factor (`(x || g2)`)
+//! forms them in tables of their own: one a set of three factors, keyed by
+//! their grouping columns together (each column once), holding the sums of
+//! every (factor F, pair of bars b < c of the other two) of those factors
+//! (the triples of levels present are the same rows whichever is deleted:
+//! for `(1 | g1) + (1 | g2) + (1 | g3)` one table serves the three
+//! deletions). When b and c belong to the same factor (`(x || g2)`)
 //! their levels coincide: the triples are the pairs (level of F, level of
 //! b), the rows of the pair table of F's bar and b, which "hosts" them (its
 //! rows also sum w z_b z_c', after the cell pieces) instead of a table.
@@ -21,8 +24,9 @@
 use super::pieces::split_rows;
 use super::plan::{SumsPlan, TableSpec};
 
-/// A triple table: the first bar `f` of the deleted factor and two bars
-/// `b < c` of other factors (not necessarily different from each other).
+/// A triple: the first bar `f` of the deleted factor and two bars `b < c`
+/// of other factors (not necessarily different from each other), whose
+/// block over the deleted rows is summed per triple of levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Triple {
     pub f: usize,
@@ -62,8 +66,8 @@ impl SumsPlan {
         out
     }
 
-    /// The triple tables the plan sums (none without the per-group pieces),
-    /// in the order of their tables, which follow the pair tables.
+    /// The triples the plan sums (none without the per-group pieces), in
+    /// the order of `PieceSums::triples`.
     pub fn triples(&self) -> Vec<Triple> {
         if self.layout.group_pieces {
             self.all_triples()
@@ -77,14 +81,36 @@ impl SumsPlan {
         self.group_of(t.b) == self.group_of(t.c)
     }
 
-    /// The triples (indices into `triples()`) with tables of their own, in
-    /// the order of their tables, which follow the pair tables.
-    pub fn own_table_triples(&self) -> Vec<usize> {
-        let all = self.triples();
-        (0..all.len()).filter(|&i| !self.hosted(all[i])).collect()
+    /// The first bar (formula order) of bar `bar`'s factor: its levels are the factor's.
+    fn factor_bar(&self, bar: usize) -> usize {
+        (0..=bar).find(|&e| self.group_of(e) == self.group_of(bar)).expect("the bar itself")
     }
 
-    /// Index into `tables` of the j-th triple with a table of its own.
+    /// The three factors (their first bars, ascending) of a triple of bars of three factors.
+    pub fn triple_factors(&self, t: Triple) -> [usize; 3] {
+        let mut out = [t.f, t.b, t.c].map(|bar| self.factor_bar(bar));
+        out.sort_unstable();
+        out
+    }
+
+    /// The triple tables: the triples (indices into `triples()`) of each
+    /// set of three factors, which share the rows and so one table (for
+    /// `(1 | g1) + (1 | g2) + (1 | g3)`, the three deletions' triples),
+    /// in the order of their tables, which follow the pair tables.
+    pub fn triple_tables(&self) -> Vec<Vec<usize>> {
+        let all = self.triples();
+        let mut tables: Vec<([usize; 3], Vec<usize>)> = Vec::new();
+        for i in (0..all.len()).filter(|&i| !self.hosted(all[i])) {
+            let factors = self.triple_factors(all[i]);
+            match tables.iter_mut().find(|(f, _)| *f == factors) {
+                Some((_, members)) => members.push(i),
+                None => tables.push((factors, vec![i])),
+            }
+        }
+        tables.into_iter().map(|(_, members)| members).collect()
+    }
+
+    /// Index into `tables` of the j-th triple table.
     pub fn triple_table(&self, j: usize) -> usize {
         self.nbars() + self.pairs().len() + j
     }
@@ -105,18 +131,20 @@ impl SumsPlan {
         self.layout.q[t.b] * self.layout.q[t.c]
     }
 
-    /// The table of a triple: the three bars' grouping columns, each once,
-    /// and the products of b's and c's random-effects columns.
-    pub(crate) fn triple_spec(&self, t: Triple) -> TableSpec {
+    /// A triple table: its three factors' grouping columns, each once, and
+    /// for each member triple the products of b's and c's random-effects columns.
+    pub(crate) fn triple_spec(&self, members: &[usize]) -> TableSpec {
+        let all = self.triples();
         let mut keys: Vec<String> = Vec::new();
-        for bar in [t.f, t.b, t.c] {
+        for bar in self.triple_factors(all[members[0]]) {
             for k in &self.tables[bar].keys {
                 if !keys.contains(k) {
                     keys.push(k.clone());
                 }
             }
         }
-        TableSpec { keys, sums: self.layout.pair_products(t.b, t.c) }
+        let sums = members.iter().flat_map(|&i| self.layout.pair_products(all[i].b, all[i].c)).collect();
+        TableSpec { keys, sums }
     }
 
     /// At most how many triples of levels a triple table has, for `n` rows:
@@ -173,4 +201,36 @@ pub fn split_hosted(
         offset += width;
     }
     cells
+}
+
+/// A triple table's sums (`sums`: keyed by the levels of its three factors,
+/// ascending as `SumsPlan::triple_factors`, every member's values a row)
+/// split into its member triples' sums, stored in `triples` (indexed as
+/// `SumsPlan::triples`), keyed (level of f, level of b, level of c).
+pub fn split_table(plan: &SumsPlan, members: &[usize], sums: TripleSums, triples: &mut [TripleSums]) {
+    let all = plan.triples();
+    let factors = plan.triple_factors(all[members[0]]);
+    let widths: Vec<usize> = members.iter().map(|&i| plan.triple_width(all[i])).collect();
+    let row = widths.iter().sum::<usize>();
+    let mut offset = 0;
+    for (&i, &width) in members.iter().zip(&widths) {
+        let t = all[i];
+        let at = [t.f, t.b, t.c].map(|bar| factors.iter().position(|&f| f == plan.factor_bar(bar)).expect("a factor"));
+        let mut keyed: Vec<((u32, u32, u32), usize)> = sums
+            .levels
+            .iter()
+            .enumerate()
+            .map(|(e, &(l0, l1, l2))| {
+                let l = [l0, l1, l2];
+                ((l[at[0]], l[at[1]], l[at[2]]), e)
+            })
+            .collect();
+        keyed.sort_unstable();
+        let out = &mut triples[i];
+        for (key, e) in keyed {
+            out.levels.push(key);
+            out.values.extend_from_slice(&sums.values[e * row + offset..e * row + offset + width]);
+        }
+        offset += width;
+    }
 }
