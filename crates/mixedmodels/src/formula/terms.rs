@@ -151,11 +151,15 @@ impl Expansion {
         }
     }
 
+    /// `self + other`: R reads the intercept's fate left to right, so a `+ 1`
+    /// after a `- 1` (`y ~ a - 1 + 1`, `y ~ 0 + a + 1`) puts it back and a
+    /// `+ 0` removes it.
     fn plus(mut self, other: Expansion) -> Expansion {
+        let restores_intercept = other.terms.iter().any(|t| t.order() == 0);
         for t in other.terms {
             self.push(t);
         }
-        self.no_intercept |= other.no_intercept;
+        self.no_intercept = other.no_intercept || (self.no_intercept && !restores_intercept);
         self
     }
 
@@ -495,6 +499,23 @@ mod tests {
             labels(&f, &f.fixed),
             ["Time", "relevel(Evit, ref = \"Evit100\")", "Time:relevel(Evit, ref = \"Evit100\")"]
         );
+    }
+
+    /// R reads the intercept's fate left to right (`attr(terms(f), "intercept")` in R 4.2).
+    #[test]
+    fn the_last_intercept_operation_wins_as_in_r() {
+        for (formula, intercept) in [
+            ("y ~ a - 1 + 1", true),
+            ("y ~ 0 + a + 1", true),
+            ("y ~ -1 + a + 1", true),
+            ("y ~ a + 1 - 1", false),
+            ("y ~ 1 + a + 0", false),
+            ("y ~ a - 1 + b", false),
+        ] {
+            let f = ModelFormula::parse(formula).unwrap();
+            assert_eq!(f.fixed.intercept, intercept, "{formula}");
+            assert_eq!(labels(&f, &f.fixed), ["a", "b"][..labels(&f, &f.fixed).len()], "{formula}");
+        }
     }
 
     #[test]
